@@ -1,0 +1,79 @@
+package model
+
+import (
+	"net"
+	"sort"
+)
+
+// Encapsulations.
+const (
+	EncapVXLAN = "vxlan"
+	EncapGRE   = "gre"
+)
+
+// Chassis kinds.
+const (
+	KindKVM       = "kvm"
+	KindXenServer = "xenserver"
+	KindGeneric   = "generic"
+)
+
+// DefaultBridge is the bridge ferry manages when a chassis names none.
+const DefaultBridge = "br-int"
+
+// Snapshot is the northbound state at one generation.
+type Snapshot struct {
+	// Generation is bumped by every northbound change.
+	Generation int64
+	Switches   []Switch  // sorted by Name
+	Chassis    []Chassis // sorted by Name
+}
+
+// Switch is a logical switch.
+type Switch struct {
+	Name  string
+	VNI   uint32
+	Encap string
+	// Generation is the northbound generation of the switch's last change
+	// (including its ports).
+	Generation int64
+	Ports      []Port // sorted by Name
+}
+
+// Port is a logical port: a VIF identified by IfaceID wherever it appears.
+type Port struct {
+	Switch  string
+	Name    string
+	IfaceID string
+	MAC     net.HardwareAddr // nil: take the Interface's attached-mac
+}
+
+// Chassis is a registered hypervisor.
+type Chassis struct {
+	Name     string
+	OVSDB    string // OVSDB target, e.g. tcp:198.18.255.11:6640
+	TunnelIP net.IP
+	Bridge   string
+	Kind     string
+	Encaps   []string
+	// Generation is the northbound generation of the chassis' last change.
+	Generation int64
+}
+
+// Switch returns the named switch.
+func (s *Snapshot) Switch(name string) (Switch, bool) {
+	i := sort.Search(len(s.Switches), func(i int) bool { return s.Switches[i].Name >= name })
+	if i < len(s.Switches) && s.Switches[i].Name == name {
+		return s.Switches[i], true
+	}
+	return Switch{}, false
+}
+
+// ChassisByName returns the named chassis.
+func (s *Snapshot) ChassisByName(name string) (Chassis, bool) {
+	i := sort.Search(len(s.Chassis), func(i int) bool { return s.Chassis[i].Name >= name })
+	if i < len(s.Chassis) && s.Chassis[i].Name == name {
+		return s.Chassis[i], true
+	}
+	return Chassis{}, false
+}

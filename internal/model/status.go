@@ -1,0 +1,44 @@
+package model
+
+// Realization status, produced by the reconciler and rendered by the REST API.
+
+// ChassisStatus is what ferry knows about one chassis' devices.
+type ChassisStatus struct {
+	OVSDBConnected    bool   `json:"ovsdb_connected"`
+	OpenFlowConnected bool   `json:"openflow_connected"`
+	DatapathID        string `json:"datapath_id,omitempty"`
+	// RealizedGeneration is the northbound generation whose desired state
+	// the chassis has committed (OVSDB transaction and OpenFlow bundle).
+	RealizedGeneration int64  `json:"realized_generation"`
+	Flows              int    `json:"flows"`
+	Groups             int    `json:"groups"`
+	LastError          string `json:"last_error,omitempty"`
+}
+
+// SwitchStatus says whether a switch's current generation is realized.
+type SwitchStatus struct {
+	// Realized is true only when every chassis that must carry the switch
+	// (one with a port of the switch bound to it) has realized at least the
+	// switch's generation.
+	Realized bool `json:"realized"`
+	// Chassis lists the chassis that carry the switch.
+	Chassis []SwitchChassis `json:"chassis"`
+	// PortsBound counts the ports whose VIF was found on a chassis.
+	PortsBound int `json:"ports_bound"`
+}
+
+// SwitchChassis is one chassis' part in a switch's status.
+type SwitchChassis struct {
+	Name               string `json:"name"`
+	RealizedGeneration int64  `json:"realized_generation"`
+	Realized           bool   `json:"realized"`
+}
+
+// PortStatus says where a logical port is bound.
+type PortStatus struct {
+	Bound     bool   `json:"bound"`
+	Chassis   string `json:"chassis,omitempty"`
+	Interface string `json:"interface,omitempty"`
+	OFPort    int    `json:"ofport,omitempty"`
+	MAC       string `json:"mac,omitempty"`
+}

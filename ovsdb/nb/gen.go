@@ -1,0 +1,3 @@
+package nb
+
+//go:generate go tool modelgen -p nb -o . nb.ovsschema
