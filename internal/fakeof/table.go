@@ -1,0 +1,139 @@
+package fakeof
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+
+	"github.com/ferry-sdn/ferry/openflow"
+)
+
+// Table is a bridge's flow and group tables.
+type Table struct {
+	flows  map[uint8][]openflow.Flow
+	groups map[uint32]openflow.GroupEntry
+}
+
+// New builds a table from flows and groups.
+func New(flows []openflow.Flow, groups []openflow.GroupEntry) *Table {
+	t := &Table{flows: make(map[uint8][]openflow.Flow), groups: make(map[uint32]openflow.GroupEntry)}
+	for _, f := range flows {
+		t.flows[f.Table] = append(t.flows[f.Table], f)
+	}
+	for _, g := range groups {
+		t.groups[g.ID] = g
+	}
+	return t
+}
+
+// Packet is the part of a frame and its metadata the pipeline looks at.
+type Packet struct {
+	InPort   uint32
+	TunID    uint64
+	Metadata uint64
+	EthDst   net.HardwareAddr
+}
+
+// Emit is one copy of the frame leaving the bridge.
+type Emit struct {
+	Port  uint32
+	TunID uint64
+}
+
+// maxDepth bounds goto_table and group nesting like OVS bounds resubmits.
+const maxDepth = 64
+
+// Process runs a frame through the pipeline from table 0. An error means
+// the pipeline is broken (a missing group, a loop), never that the frame
+// was dropped: a drop is an empty result.
+func (t *Table) Process(p Packet) ([]Emit, error) {
+	var out []Emit
+	err := t.run(p, 0, 0, &out)
+	return out, err
+}
+
+func (t *Table) lookup(table uint8, p Packet) (openflow.Flow, bool) {
+	var best openflow.Flow
+	found := false
+	for _, f := range t.flows[table] {
+		if !matches(f.Match, p) {
+			continue
+		}
+		if !found || f.Priority > best.Priority {
+			best, found = f, true
+		} else if f.Priority == best.Priority {
+			// OpenFlow leaves overlapping equal-priority matches undefined;
+			// ferry must never produce them.
+			return openflow.Flow{}, false
+		}
+	}
+	return best, found
+}
+
+func matches(m openflow.Match, p Packet) bool {
+	if m.InPort != 0 && m.InPort != p.InPort {
+		return false
+	}
+	if m.HasTunID && m.TunID != p.TunID {
+		return false
+	}
+	if m.HasMetadata && m.Metadata != p.Metadata {
+		return false
+	}
+	if m.EthDst != nil && !bytes.Equal(m.EthDst, p.EthDst) {
+		return false
+	}
+	return true
+}
+
+func (t *Table) run(p Packet, table uint8, depth int, out *[]Emit) error {
+	if depth > maxDepth {
+		return fmt.Errorf("fakeof: pipeline deeper than %d", maxDepth)
+	}
+	f, ok := t.lookup(table, p)
+	if !ok {
+		return nil
+	}
+	if err := t.apply(&p, f.Actions, depth, out); err != nil {
+		return err
+	}
+	if f.WriteMetadata != nil {
+		p.Metadata = p.Metadata&^f.WriteMetadata.Mask | f.WriteMetadata.Value&f.WriteMetadata.Mask
+	}
+	if f.GotoTable != nil {
+		if *f.GotoTable <= table {
+			return fmt.Errorf("fakeof: goto_table:%d from table %d", *f.GotoTable, table)
+		}
+		return t.run(p, *f.GotoTable, depth+1, out)
+	}
+	return nil
+}
+
+func (t *Table) apply(p *Packet, acts []openflow.Action, depth int, out *[]Emit) error {
+	for _, a := range acts {
+		switch a := a.(type) {
+		case openflow.SetTunnelID:
+			p.TunID = a.ID
+		case openflow.Output:
+			// OpenFlow never sends a frame back out of its ingress port
+			// through a plain output action.
+			if a.Port != p.InPort {
+				*out = append(*out, Emit{Port: a.Port, TunID: p.TunID})
+			}
+		case openflow.Group:
+			g, ok := t.groups[a.ID]
+			if !ok {
+				return fmt.Errorf("fakeof: group %d does not exist", a.ID)
+			}
+			for _, b := range g.Buckets {
+				cp := *p
+				if err := t.apply(&cp, b, depth+1, out); err != nil {
+					return err
+				}
+			}
+		default:
+			return fmt.Errorf("fakeof: unsupported action %v", a)
+		}
+	}
+	return nil
+}

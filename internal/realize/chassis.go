@@ -1,0 +1,298 @@
+package realize
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"slices"
+	"sort"
+
+	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/openflow"
+)
+
+// ChassisInputs is everything DesiredChassis needs.
+type ChassisInputs struct {
+	Snapshot *model.Snapshot
+	Bindings Bindings
+	Chassis  model.Chassis
+	// Controller is the OpenFlow target the bridge must dial (--advertise).
+	Controller string
+	// TunnelOFPorts holds the ofport (or ofport_request) of tunnel ports that
+	// already exist on the bridge, by port name.
+	TunnelOFPorts map[string]int
+	// UsedOFPorts holds every ofport and ofport_request in use on the bridge.
+	UsedOFPorts map[int]bool
+}
+
+// Tunnel is a tunnel port ferry wants on a chassis: one per remote chassis
+// and encapsulation, with key=flow so that one port serves every switch.
+type Tunnel struct {
+	Name     string
+	Type     string // model.EncapVXLAN or model.EncapGRE
+	Remote   string // remote chassis name
+	RemoteIP string
+	LocalIP  string
+	OFPort   int // existing ofport, or the ofport_request to pin
+}
+
+// ChassisState is the desired state of one chassis' managed bridge.
+type ChassisState struct {
+	Bridge     string
+	Controller string
+	Tunnels    []Tunnel // sorted by Name
+	Flows      []openflow.Flow
+	Groups     []openflow.GroupEntry
+	Switches   []string // switches this chassis carries, sorted
+}
+
+// TunnelName names the tunnel port towards remote IP ip: a short prefix
+// per encapsulation and the address in hex, so the name is stable, unique
+// per bridge and within the 15 characters network device names allow.
+func TunnelName(encap string, ip net.IP) string {
+	prefix := "fvx"
+	if encap == model.EncapGRE {
+		prefix = "fgr"
+	}
+	v4 := ip.To4()
+	if v4 == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s%08x", prefix, binary.BigEndian.Uint32(v4))
+}
+
+// PairEncap picks the encapsulation two chassis use for a switch: the
+// switch's own when both support it, otherwise the first one both support
+// (VXLAN before GRE). It returns "" when they share none.
+func PairEncap(sw model.Switch, a, b model.Chassis) string {
+	if slices.Contains(a.Encaps, sw.Encap) && slices.Contains(b.Encaps, sw.Encap) {
+		return sw.Encap
+	}
+	for _, e := range []string{model.EncapVXLAN, model.EncapGRE} {
+		if slices.Contains(a.Encaps, e) && slices.Contains(b.Encaps, e) {
+			return e
+		}
+	}
+	return ""
+}
+
+// FloodGroups returns the IDs of a switch's two flood groups: one for frames
+// from local VIFs (local VIFs and every remote chassis), one for frames from
+// tunnels (local VIFs only: split horizon).
+func FloodGroups(vni uint32) (fromLocal, fromTunnel uint32) {
+	return vni * 2, vni*2 + 1
+}
+
+// IsFerryGroup reports whether a group ID is in the range ferry allocates.
+func IsFerryGroup(id uint32) bool { return id >= 2 && id <= 2*16777215+1 }
+
+// DesiredChassis computes the complete desired state of a chassis' bridge.
+func DesiredChassis(in ChassisInputs) ChassisState {
+	st := ChassisState{Bridge: in.Chassis.Bridge, Controller: in.Controller}
+	if st.Bridge == "" {
+		st.Bridge = model.DefaultBridge
+	}
+	used := make(map[int]bool, len(in.UsedOFPorts))
+	for p := range in.UsedOFPorts {
+		used[p] = true
+	}
+	tunnels := make(map[string]*Tunnel)
+	tunnelFor := func(encap string, remote model.Chassis) *Tunnel {
+		name := TunnelName(encap, remote.TunnelIP)
+		if t, ok := tunnels[name]; ok {
+			return t
+		}
+		t := &Tunnel{
+			Name:     name,
+			Type:     encap,
+			Remote:   remote.Name,
+			RemoteIP: remote.TunnelIP.String(),
+			LocalIP:  in.Chassis.TunnelIP.String(),
+		}
+		tunnels[name] = t
+		return t
+	}
+
+	type pending struct {
+		flow   openflow.Flow
+		tunnel *Tunnel // output or in_port, resolved after ofport allocation
+		inPort bool
+	}
+	var flows []pending
+	var groups []openflow.GroupEntry
+	type groupTunnels struct {
+		idx     int
+		tunnels []*Tunnel
+	}
+	var floodTunnels []groupTunnels
+
+	goto10 := openflow.TableL2
+	for _, sw := range in.Snapshot.Switches {
+		var local []Binding
+		remote := make(map[string][]Binding) // chassis → bindings
+		for _, p := range sw.Ports {
+			b, ok := in.Bindings[PortKey{sw.Name, p.Name}]
+			if !ok {
+				continue
+			}
+			if b.Chassis == in.Chassis.Name {
+				local = append(local, b)
+			} else {
+				remote[b.Chassis] = append(remote[b.Chassis], b)
+			}
+		}
+		if len(local) == 0 {
+			continue
+		}
+		st.Switches = append(st.Switches, sw.Name)
+		vni := uint64(sw.VNI)
+		sort.Slice(local, func(i, j int) bool { return local[i].OFPort < local[j].OFPort })
+
+		for _, b := range local {
+			flows = append(flows, pending{flow: openflow.Flow{
+				Table: openflow.TableClassify, Priority: openflow.PriorityExact,
+				Match:         openflow.Match{InPort: b.OFPort},
+				Actions:       []openflow.Action{openflow.SetTunnelID{ID: vni}},
+				WriteMetadata: &openflow.Metadata{Value: openflow.MetaFromLocal, Mask: ^uint64(0)},
+				GotoTable:     &goto10,
+			}})
+			if b.MAC != nil {
+				flows = append(flows, pending{flow: openflow.Flow{
+					Table: openflow.TableL2, Priority: openflow.PriorityExact,
+					Match:   openflow.Match{HasTunID: true, TunID: vni, EthDst: b.MAC},
+					Actions: []openflow.Action{openflow.Output{Port: b.OFPort}},
+				}})
+			}
+		}
+
+		var remoteNames []string
+		for name := range remote {
+			remoteNames = append(remoteNames, name)
+		}
+		sort.Strings(remoteNames)
+		var swTunnels []*Tunnel
+		for _, name := range remoteNames {
+			rc, ok := in.Snapshot.ChassisByName(name)
+			if !ok || rc.TunnelIP == nil || in.Chassis.TunnelIP == nil {
+				continue
+			}
+			encap := PairEncap(sw, in.Chassis, rc)
+			if encap == "" {
+				continue
+			}
+			t := tunnelFor(encap, rc)
+			swTunnels = append(swTunnels, t)
+			flows = append(flows, pending{tunnel: t, inPort: true, flow: openflow.Flow{
+				Table: openflow.TableClassify, Priority: openflow.PriorityExact,
+				Match:         openflow.Match{HasTunID: true, TunID: vni},
+				WriteMetadata: &openflow.Metadata{Value: openflow.MetaFromTunnel, Mask: ^uint64(0)},
+				GotoTable:     &goto10,
+			}})
+			for _, b := range remote[name] {
+				if b.MAC == nil {
+					continue
+				}
+				flows = append(flows, pending{tunnel: t, flow: openflow.Flow{
+					Table: openflow.TableL2, Priority: openflow.PriorityExact,
+					Match: openflow.Match{HasTunID: true, TunID: vni,
+						HasMetadata: true, Metadata: openflow.MetaFromLocal, EthDst: b.MAC},
+				}})
+			}
+		}
+
+		fromLocal, fromTunnel := FloodGroups(sw.VNI)
+		var localBuckets [][]openflow.Action
+		for _, b := range local {
+			localBuckets = append(localBuckets, []openflow.Action{openflow.Output{Port: b.OFPort}})
+		}
+		groups = append(groups, openflow.GroupEntry{ID: fromLocal, Buckets: slices.Clone(localBuckets)})
+		floodTunnels = append(floodTunnels, groupTunnels{idx: len(groups) - 1, tunnels: swTunnels})
+		groups = append(groups, openflow.GroupEntry{ID: fromTunnel, Buckets: localBuckets})
+		flows = append(flows,
+			pending{flow: openflow.Flow{
+				Table: openflow.TableL2, Priority: openflow.PriorityFlood,
+				Match:   openflow.Match{HasTunID: true, TunID: vni, HasMetadata: true, Metadata: openflow.MetaFromLocal},
+				Actions: []openflow.Action{openflow.Group{ID: fromLocal}},
+			}},
+			pending{flow: openflow.Flow{
+				Table: openflow.TableL2, Priority: openflow.PriorityFlood,
+				Match:   openflow.Match{HasTunID: true, TunID: vni, HasMetadata: true, Metadata: openflow.MetaFromTunnel},
+				Actions: []openflow.Action{openflow.Group{ID: fromTunnel}},
+			}})
+	}
+
+	// Pin ofports: existing tunnels keep theirs, new ones take the lowest
+	// free number from FirstTunnelOFPort up, in name order (deterministic).
+	names := make([]string, 0, len(tunnels))
+	for name := range tunnels {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	next := openflow.FirstTunnelOFPort
+	for _, name := range names {
+		t := tunnels[name]
+		if p := in.TunnelOFPorts[name]; p > 0 {
+			t.OFPort = p
+			continue
+		}
+		for used[next] {
+			next++
+		}
+		t.OFPort = next
+		used[next] = true
+	}
+	for _, name := range names {
+		st.Tunnels = append(st.Tunnels, *tunnels[name])
+	}
+
+	for _, gt := range floodTunnels {
+		for _, t := range gt.tunnels {
+			groups[gt.idx].Buckets = append(groups[gt.idx].Buckets, []openflow.Action{openflow.Output{Port: uint32(t.OFPort)}})
+		}
+	}
+
+	// Table-miss drops, declared rather than implied, so that dump-flows
+	// shows the whole pipeline.
+	out := []openflow.Flow{
+		{Table: openflow.TableClassify, Priority: openflow.PriorityDrop},
+		{Table: openflow.TableL2, Priority: openflow.PriorityDrop},
+	}
+	seen := make(map[string]bool)
+	for _, p := range flows {
+		f := p.flow
+		if p.tunnel != nil {
+			if p.inPort {
+				f.Match.InPort = uint32(p.tunnel.OFPort)
+			} else {
+				f.Actions = []openflow.Action{openflow.Output{Port: uint32(p.tunnel.OFPort)}}
+			}
+		}
+		// Two ports claiming one MAC in a switch would give two flows with
+		// one match; the first (ports sorted by name) wins.
+		key := fmt.Sprintf("%d/%d/%s", f.Table, f.Priority, f.Match)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, f)
+	}
+	SortFlows(out)
+	st.Flows = out
+	sort.Slice(groups, func(i, j int) bool { return groups[i].ID < groups[j].ID })
+	st.Groups = groups
+	return st
+}
+
+// SortFlows orders flows as ovs-ofctl --sort would show them per table:
+// table, then descending priority, then text.
+func SortFlows(fs []openflow.Flow) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		if fs[i].Table != fs[j].Table {
+			return fs[i].Table < fs[j].Table
+		}
+		if fs[i].Priority != fs[j].Priority {
+			return fs[i].Priority > fs[j].Priority
+		}
+		return fs[i].String() < fs[j].String()
+	})
+}

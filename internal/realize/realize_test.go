@@ -1,0 +1,308 @@
+package realize
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ferry-sdn/ferry/internal/fakeof"
+	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/openflow"
+)
+
+func mac(s string) net.HardwareAddr {
+	m, err := net.ParseMAC(s)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// lab mirrors the e2e lab: three chassis on two subnets, two switches with
+// overlapping guests.
+type vif struct {
+	chassis, name, ifaceID, mac string
+	ofport                      int
+}
+
+func labSnapshot() (*model.Snapshot, map[string][]Interface) {
+	snap := &model.Snapshot{Generation: 7}
+	for i, name := range []string{"hv1", "hv2", "hv3"} {
+		ip := fmt.Sprintf("198.18.%d.1%d", 1+i/2, i+1)
+		snap.Chassis = append(snap.Chassis, model.Chassis{Name: name, TunnelIP: net.ParseIP(ip).To4(),
+			Bridge: "br-int", Kind: model.KindKVM, Encaps: []string{"vxlan", "gre"}})
+	}
+	snap.Switches = []model.Switch{
+		{Name: "blue", VNI: 1001, Encap: "vxlan", Generation: 5, Ports: []model.Port{
+			{Switch: "blue", Name: "a", IfaceID: "blue-a"},
+			{Switch: "blue", Name: "b", IfaceID: "blue-b"},
+			{Switch: "blue", Name: "c", IfaceID: "blue-c"},
+			{Switch: "blue", Name: "d", IfaceID: "blue-d"},
+		}},
+		{Name: "red", VNI: 1002, Encap: "vxlan", Generation: 6, Ports: []model.Port{
+			{Switch: "red", Name: "a", IfaceID: "red-a"},
+			{Switch: "red", Name: "b", IfaceID: "red-b", MAC: mac("52:54:00:00:02:0b")},
+			{Switch: "red", Name: "unbound", IfaceID: "nowhere"},
+		}},
+	}
+	vifs := []vif{
+		{"hv1", "vnet0", "blue-a", "52:54:00:00:01:0a", 1},
+		{"hv1", "vnet1", "blue-c", "52:54:00:00:01:0c", 2},
+		{"hv3", "vnet0", "blue-b", "52:54:00:00:01:0b", 1},
+		{"hv2", "vnet0", "red-a", "52:54:00:00:02:0a", 5},
+		{"hv2", "vnet1", "blue-d", "52:54:00:00:01:0d", 6},
+		{"hv3", "vnet1", "red-b", "", 2},
+		{"hv2", "vnet9", "", "52:54:00:00:09:09", 9}, // not ferry's
+	}
+	obs := make(map[string][]Interface)
+	for _, v := range vifs {
+		var m net.HardwareAddr
+		if v.mac != "" {
+			m = mac(v.mac)
+		}
+		obs[v.chassis] = append(obs[v.chassis], Interface{Name: v.name, IfaceID: v.ifaceID, MAC: m, Active: true, OFPort: v.ofport})
+	}
+	return snap, obs
+}
+
+type node struct {
+	ch      model.Chassis
+	st      ChassisState
+	table   *fakeof.Table
+	vifs    map[uint32]string // ofport → iface id
+	tunnels map[uint32]Tunnel // ofport → tunnel
+}
+
+type fabric map[string]*node
+
+func buildFabric(t *testing.T, snap *model.Snapshot, obs map[string][]Interface) fabric {
+	t.Helper()
+	b := Bind(snap, obs)
+	f := make(fabric)
+	for _, ch := range snap.Chassis {
+		st := DesiredChassis(ChassisInputs{Snapshot: snap, Bindings: b, Chassis: ch, Controller: "tcp:198.18.255.1:6653"})
+		n := &node{ch: ch, st: st, table: fakeof.New(st.Flows, st.Groups), vifs: map[uint32]string{}, tunnels: map[uint32]Tunnel{}}
+		for _, ifc := range obs[ch.Name] {
+			n.vifs[uint32(ifc.OFPort)] = ifc.IfaceID
+		}
+		for _, tn := range st.Tunnels {
+			n.tunnels[uint32(tn.OFPort)] = tn
+		}
+		f[ch.Name] = n
+	}
+	return f
+}
+
+// send injects a frame from a VIF and returns the iface IDs that receive a
+// copy, with repetition (a duplicate is a bug).
+func (f fabric) send(t *testing.T, chassis string, ofport uint32, dst string) []string {
+	t.Helper()
+	var got []string
+	var deliver func(n *node, p fakeof.Packet, hops int)
+	deliver = func(n *node, p fakeof.Packet, hops int) {
+		if hops > 4 {
+			t.Fatalf("frame loops between chassis")
+		}
+		emits, err := n.table.Process(p)
+		if err != nil {
+			t.Fatalf("%s: %v", n.ch.Name, err)
+		}
+		for _, e := range emits {
+			if id, ok := n.vifs[e.Port]; ok {
+				got = append(got, id)
+				continue
+			}
+			tn, ok := n.tunnels[e.Port]
+			if !ok {
+				t.Fatalf("%s: output to unknown port %d", n.ch.Name, e.Port)
+			}
+			remote := f[tn.Remote]
+			back := TunnelName(tn.Type, n.ch.TunnelIP)
+			var in uint32
+			for port, rt := range remote.tunnels {
+				if rt.Name == back {
+					in = port
+				}
+			}
+			if in == 0 {
+				// The remote has no tunnel back: it does not carry the
+				// switch and its bridge drops the frame (no classify flow).
+				continue
+			}
+			deliver(remote, fakeof.Packet{InPort: in, TunID: e.TunID, EthDst: p.EthDst}, hops+1)
+		}
+	}
+	deliver(f[chassis], fakeof.Packet{InPort: ofport, EthDst: mac(dst)}, 0)
+	sort.Strings(got)
+	return got
+}
+
+func TestForwarding(t *testing.T) {
+	snap, obs := labSnapshot()
+	f := buildFabric(t, snap, obs)
+	bcast := "ff:ff:ff:ff:ff:ff"
+	cases := []struct {
+		name, chassis string
+		ofport        uint32
+		dst           string
+		want          []string
+	}{
+		{"unicast across subnets", "hv1", 1, "52:54:00:00:01:0b", []string{"blue-b"}},
+		{"unicast local", "hv1", 1, "52:54:00:00:01:0c", []string{"blue-c"}},
+		{"unicast back", "hv3", 1, "52:54:00:00:01:0a", []string{"blue-a"}},
+		{"broadcast reaches the switch once each", "hv1", 1, bcast, []string{"blue-b", "blue-c", "blue-d"}},
+		{"broadcast from remote", "hv3", 1, bcast, []string{"blue-a", "blue-c", "blue-d"}},
+		{"multicast floods", "hv3", 1, "01:00:5e:00:00:01", []string{"blue-a", "blue-c", "blue-d"}},
+		{"unknown unicast floods", "hv1", 2, "52:54:00:99:99:99", []string{"blue-a", "blue-b", "blue-d"}},
+		{"unicast to third chassis", "hv3", 1, "52:54:00:00:01:0d", []string{"blue-d"}},
+		{"red broadcast stays in red", "hv2", 5, bcast, []string{"red-b"}},
+		{"red port MAC from the API", "hv2", 5, "52:54:00:00:02:0b", []string{"red-b"}},
+		{"blue MAC unreachable from red", "hv2", 5, "52:54:00:00:01:0b", []string{"red-b"}}, // flooded in red only
+		{"foreign port drops", "hv2", 9, bcast, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := f.send(t, c.chassis, c.ofport, c.dst)
+			if !slices.Equal(got, c.want) {
+				t.Fatalf("frame to %s from %s/%d reached %v, want %v", c.dst, c.chassis, c.ofport, got, c.want)
+			}
+		})
+	}
+}
+
+func TestCarriersAndTunnels(t *testing.T) {
+	snap, obs := labSnapshot()
+	b := Bind(snap, obs)
+	blue, _ := snap.Switch("blue")
+	if got := b.Carriers(blue); !slices.Equal(got, []string{"hv1", "hv2", "hv3"}) {
+		t.Fatalf("blue carriers %v", got)
+	}
+	f := buildFabric(t, snap, obs)
+	var names []string
+	for _, tn := range f["hv1"].st.Tunnels {
+		names = append(names, fmt.Sprintf("%s:%s->%s@%d", tn.Name, tn.Type, tn.RemoteIP, tn.OFPort))
+	}
+	// hv1 carries blue only, which hv2 and hv3 carry too.
+	if want := []string{"fvxc612010c:vxlan->198.18.1.12@32768", "fvxc612020d:vxlan->198.18.2.13@32769"}; !slices.Equal(names, want) {
+		t.Fatalf("hv1 tunnels %v, want %v", names, want)
+	}
+	if got := f["hv3"].st.Switches; !slices.Equal(got, []string{"blue", "red"}) {
+		t.Fatalf("hv3 switches %v", got)
+	}
+}
+
+func TestGoldenFlows(t *testing.T) {
+	snap, obs := labSnapshot()
+	f := buildFabric(t, snap, obs)
+	var lines []string
+	for _, fl := range f["hv1"].st.Flows {
+		lines = append(lines, fl.String())
+	}
+	for _, g := range f["hv1"].st.Groups {
+		lines = append(lines, g.String())
+	}
+	want := strings.TrimSpace(`
+table=0, priority=100,in_port=1 actions=set_field:0x3e9->tun_id,write_metadata:0x1,goto_table:10
+table=0, priority=100,in_port=2 actions=set_field:0x3e9->tun_id,write_metadata:0x1,goto_table:10
+table=0, priority=100,in_port=32768,tun_id=0x3e9 actions=write_metadata:0x2,goto_table:10
+table=0, priority=100,in_port=32769,tun_id=0x3e9 actions=write_metadata:0x2,goto_table:10
+table=0, priority=0 actions=drop
+table=10, priority=100,tun_id=0x3e9,dl_dst=52:54:00:00:01:0a actions=output:1
+table=10, priority=100,tun_id=0x3e9,dl_dst=52:54:00:00:01:0c actions=output:2
+table=10, priority=100,tun_id=0x3e9,metadata=0x1,dl_dst=52:54:00:00:01:0b actions=output:32769
+table=10, priority=100,tun_id=0x3e9,metadata=0x1,dl_dst=52:54:00:00:01:0d actions=output:32768
+table=10, priority=50,tun_id=0x3e9,metadata=0x1 actions=group:2002
+table=10, priority=50,tun_id=0x3e9,metadata=0x2 actions=group:2003
+table=10, priority=0 actions=drop
+group_id=2002,type=all,bucket=actions=output:1,bucket=actions=output:2,bucket=actions=output:32768,bucket=actions=output:32769
+group_id=2003,type=all,bucket=actions=output:1,bucket=actions=output:2`)
+	if got := strings.Join(lines, "\n"); got != want {
+		t.Fatalf("hv1 pipeline:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestDiffApplyRevert(t *testing.T) {
+	snap, obs := labSnapshot()
+	before := buildFabric(t, snap, obs)["hv3"].st
+	inst := NewInstalled()
+	inst.Apply(DiffFlows(inst, before.Flows, before.Groups))
+	if p := DiffFlows(inst, before.Flows, before.Groups); !p.Empty() {
+		t.Fatalf("diff against itself is not empty: %+v", p)
+	}
+	snapshotOf := func(i *Installed) string {
+		var s []string
+		for ref := range i.Flows {
+			s = append(s, fmt.Sprintf("%d/%x", ref.Table, ref.Cookie))
+		}
+		for id, g := range i.Groups {
+			s = append(s, fmt.Sprintf("%d=%s", id, g))
+		}
+		sort.Strings(s)
+		return strings.Join(s, "\n")
+	}
+	orig := snapshotOf(inst)
+
+	// Delete red and move blue-b's VIF: flows and groups change.
+	snap2 := *snap
+	snap2.Switches = snap.Switches[:1]
+	obs2 := map[string][]Interface{"hv1": obs["hv1"], "hv2": obs["hv2"], "hv3": {{Name: "vnet0", IfaceID: "blue-b", MAC: mac("52:54:00:00:01:0b"), Active: true, OFPort: 7}}}
+	after := buildFabric(t, &snap2, obs2)["hv3"].st
+	p := DiffFlows(inst, after.Flows, after.Groups)
+	if len(p.DeleteGroups) != 2 || len(p.DeleteFlows) == 0 || len(p.AddFlows) == 0 {
+		t.Fatalf("unexpected plan %+v", p)
+	}
+	inst.Apply(p)
+	if q := DiffFlows(inst, after.Flows, after.Groups); !q.Empty() {
+		t.Fatalf("not converged after apply: %+v", q)
+	}
+	inst.Apply(DiffFlows(inst, before.Flows, before.Groups))
+	if got := snapshotOf(inst); got != orig {
+		t.Fatalf("apply then revert differs:\n%s\nwant\n%s", got, orig)
+	}
+}
+
+func TestDeletedSwitchLeavesNothing(t *testing.T) {
+	snap, obs := labSnapshot()
+	snap.Switches = nil
+	st := buildFabric(t, snap, obs)["hv1"].st
+	if len(st.Tunnels) != 0 || len(st.Groups) != 0 || len(st.Flows) != 2 {
+		t.Fatalf("empty snapshot still wants %d tunnels, %d groups, flows %v", len(st.Tunnels), len(st.Groups), st.Flows)
+	}
+}
+
+func TestBindPrefersActiveInterface(t *testing.T) {
+	snap, _ := labSnapshot()
+	obs := map[string][]Interface{
+		"hv1": {{Name: "old", IfaceID: "blue-a", MAC: mac("52:54:00:00:01:0a"), Active: false, OFPort: 3}},
+		"hv2": {{Name: "new", IfaceID: "blue-a", MAC: mac("52:54:00:00:01:0a"), Active: true, OFPort: 4}},
+		"hv3": {{Name: "down", IfaceID: "blue-b", OFPort: -1}},
+	}
+	b := Bind(snap, obs)
+	if got := b[PortKey{"blue", "a"}]; got.Chassis != "hv2" || got.OFPort != 4 {
+		t.Fatalf("blue/a bound to %+v, want hv2:4", got)
+	}
+	if _, ok := b[PortKey{"blue", "b"}]; ok {
+		t.Fatalf("interface without ofport bound")
+	}
+}
+
+func TestPairEncap(t *testing.T) {
+	vx := model.Chassis{Encaps: []string{"vxlan"}}
+	both := model.Chassis{Encaps: []string{"vxlan", "gre"}}
+	gre := model.Chassis{Encaps: []string{"gre"}}
+	sw := model.Switch{Encap: "gre"}
+	if got := PairEncap(sw, both, both); got != "gre" {
+		t.Fatalf("got %q", got)
+	}
+	if got := PairEncap(sw, both, vx); got != "vxlan" {
+		t.Fatalf("got %q", got)
+	}
+	if got := PairEncap(sw, vx, gre); got != "" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+var _ = openflow.TableL2
