@@ -1,0 +1,349 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ovn-kubernetes/libovsdb/client"
+	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
+
+	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/internal/realize"
+)
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// Backoff after a failed pass, so that a device rejecting a change is not
+// hammered; any event still kicks a pass at once.
+const (
+	minBackoff = 250 * time.Millisecond
+	maxBackoff = 30 * time.Second
+)
+
+// chassisLoop reconciles one chassis. Only its goroutine touches installed,
+// session and backoff; mu guards what status readers see.
+type chassisLoop struct {
+	c       *Controller
+	chassis model.Chassis
+	log     *slog.Logger
+	kick    chan struct{}
+	cancel  context.CancelFunc
+	done    chan struct{}
+
+	installed *realize.Installed
+	session   Session
+	backoff   time.Duration
+	lastErr   string
+
+	mu         sync.Mutex
+	st         model.ChassisStatus
+	dpid       uint64
+	lastVIFs   []realize.Interface
+	realizedFP map[string]string // switch → bindings fingerprint realized
+}
+
+func newChassisLoop(c *Controller, ch model.Chassis) *chassisLoop {
+	return &chassisLoop{
+		c:          c,
+		chassis:    ch,
+		log:        c.log.With("chassis", ch.Name),
+		kick:       make(chan struct{}, 1),
+		done:       make(chan struct{}),
+		realizedFP: make(map[string]string),
+	}
+}
+
+func (l *chassisLoop) trigger() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (l *chassisLoop) start(parent context.Context) {
+	ctx, cancel := context.WithCancel(parent)
+	l.cancel = cancel
+	go l.run(ctx)
+}
+
+func (l *chassisLoop) stop() {
+	l.cancel()
+	<-l.done
+}
+
+func (l *chassisLoop) datapath() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.dpid
+}
+
+func (l *chassisLoop) vifs() []realize.Interface {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastVIFs
+}
+
+func (l *chassisLoop) status() model.ChassisStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.st
+}
+
+func (l *chassisLoop) realizedSwitch(sw string) (model.ChassisStatus, string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.st, l.realizedFP[sw]
+}
+
+func (l *chassisLoop) run(ctx context.Context) {
+	defer close(l.done)
+	var dev Device
+	for dev == nil {
+		d, err := l.c.cfg.Dial(l.chassis, l.trigger)
+		if err == nil {
+			dev = d
+			break
+		}
+		l.setError(err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+	}
+	defer dev.Close()
+	l.log.Info("chassis loop started", "ovsdb", l.chassis.OVSDB, "bridge", l.chassis.Bridge)
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.kick:
+		case <-retry:
+		}
+		retry = nil
+		if err := l.pass(ctx, dev); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			l.setError(err)
+			if l.backoff == 0 {
+				l.backoff = minBackoff
+			} else {
+				l.backoff = min(2*l.backoff, maxBackoff)
+			}
+			retry = time.After(l.backoff)
+			continue
+		}
+		l.backoff = 0
+		l.setError(nil)
+	}
+}
+
+func (l *chassisLoop) setError(err error) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if msg != l.lastErr {
+		if err != nil {
+			l.log.Warn("reconcile failed", "err", err)
+		} else if l.lastErr != "" {
+			l.log.Info("reconcile recovered")
+		}
+		l.lastErr = msg
+	}
+	l.mu.Lock()
+	l.st.LastError = msg
+	l.mu.Unlock()
+}
+
+func (l *chassisLoop) setConnected(ovsdbUp, ofUp bool) {
+	l.mu.Lock()
+	l.st.OVSDBConnected, l.st.OpenFlowConnected = ovsdbUp, ofUp
+	l.mu.Unlock()
+	if m := l.c.cfg.Metrics; m != nil {
+		m.connected.WithLabelValues(l.chassis.Name, "ovsdb").Set(b2f(ovsdbUp))
+		m.connected.WithLabelValues(l.chassis.Name, "openflow").Set(b2f(ofUp))
+	}
+}
+
+func (l *chassisLoop) count(result string) {
+	if m := l.c.cfg.Metrics; m != nil {
+		m.passes.WithLabelValues(result).Inc()
+	}
+}
+
+func (l *chassisLoop) transact(ctx context.Context, cli client.Client, ops []libovsdb.Operation) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	if m := l.c.cfg.Metrics; m != nil {
+		m.transactions.Inc()
+	}
+	res, err := cli.Transact(ctx, ops...)
+	if err != nil {
+		return fmt.Errorf("reconcile: %s: transact: %w", l.chassis.Name, err)
+	}
+	if _, err := libovsdb.CheckOperationResults(res, ops); err != nil {
+		return fmt.Errorf("reconcile: %s: transaction rejected: %w", l.chassis.Name, err)
+	}
+	return nil
+}
+
+var errNoRoot = errors.New("reconcile: the Open_vSwitch table is empty (run ovs-vsctl init)")
+
+// pass is one level-triggered reconciliation of the chassis.
+func (l *chassisLoop) pass(ctx context.Context, dev Device) error {
+	snap := l.c.cfg.Northbound.Snapshot()
+	ch, ok := snap.ChassisByName(l.chassis.Name)
+	if !ok {
+		return nil // being removed; the supervisor stops us
+	}
+	cli := dev.Client()
+	if cli == nil {
+		l.setConnected(false, false)
+		l.installed, l.session = nil, nil
+		l.count("skipped")
+		return nil
+	}
+	start := time.Now()
+	obs, err := observe(ctx, cli, ch.Bridge)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	vifsChanged := !slices.EqualFunc(l.lastVIFs, obs.vifs, sameVIF)
+	l.lastVIFs = obs.vifs
+	l.mu.Unlock()
+	if vifsChanged {
+		l.c.kickOthers(ch.Name)
+	}
+	if obs.root == "" {
+		l.setConnected(true, false)
+		return errNoRoot
+	}
+
+	bindings := realize.Bind(snap, l.c.observedVIFs())
+	tunnelPorts, used := realize.TunnelOFPorts(obs.bridge)
+	st := realize.DesiredChassis(realize.ChassisInputs{
+		Snapshot: snap, Bindings: bindings, Chassis: ch, Controller: l.c.cfg.Advertise,
+		TunnelOFPorts: tunnelPorts, UsedOFPorts: used,
+	})
+
+	createOps := realize.CreateOps(obs.root, obs.bridge, st)
+	if err := l.transact(ctx, cli, createOps); err != nil {
+		return err
+	}
+	changed := len(createOps) > 0
+	if obs.bridge == nil {
+		// The bridge is new: its datapath ID and OpenFlow connection come
+		// with the next cache event.
+		l.setConnected(true, false)
+		l.count("changed")
+		return nil
+	}
+	dpid, ok := parseDatapathID(obs.bridge.DatapathID)
+	l.mu.Lock()
+	l.dpid = dpid
+	l.st.DatapathID = obs.bridge.DatapathID
+	l.mu.Unlock()
+	var sess Session
+	if ok {
+		sess = l.c.cfg.Switches.Session(dpid)
+	}
+	if sess == nil {
+		l.setConnected(true, false)
+		l.installed, l.session = nil, nil
+		l.count("skipped")
+		return nil
+	}
+	l.setConnected(true, true)
+	if sess != l.session || l.installed == nil {
+		inst, err := dumpInstalled(ctx, sess)
+		if err != nil {
+			return err
+		}
+		l.installed, l.session = inst, sess
+	}
+	plan := realize.DiffFlows(l.installed, st.Flows, st.Groups)
+	if !plan.Empty() {
+		if err := sess.Commit(ctx, plan); err != nil {
+			l.installed = nil // unknown state: dump again next pass
+			return fmt.Errorf("reconcile: %s: bundle: %w", ch.Name, err)
+		}
+		l.installed.Apply(plan)
+		changed = true
+		if m := l.c.cfg.Metrics; m != nil {
+			m.flowMods.Add(float64(plan.FlowMods()))
+		}
+	}
+	deleteOps := realize.DeleteOps(obs.bridge, st)
+	if changed || len(deleteOps) > 0 {
+		deleteOps = append(deleteOps, realize.GenerationOps(obs.bridge, snap.Generation)...)
+	}
+	if err := l.transact(ctx, cli, deleteOps); err != nil {
+		return err
+	}
+	changed = changed || len(deleteOps) > 0
+
+	fps := make(map[string]string, len(st.Switches))
+	for _, name := range st.Switches {
+		if sw, ok := snap.Switch(name); ok {
+			fps[name] = switchFingerprint(sw, bindings)
+		}
+	}
+	l.mu.Lock()
+	l.st.RealizedGeneration = snap.Generation
+	l.st.Flows = len(l.installed.Flows)
+	l.st.Groups = len(l.installed.Groups)
+	l.realizedFP = fps
+	l.mu.Unlock()
+	if m := l.c.cfg.Metrics; m != nil {
+		m.passDuration.Observe(time.Since(start).Seconds())
+		m.realizedGen.WithLabelValues(ch.Name).Set(float64(snap.Generation))
+		m.generationLag.WithLabelValues(ch.Name).Set(0)
+		m.flows.WithLabelValues(ch.Name, st.Bridge).Set(float64(len(l.installed.Flows)))
+		m.groups.WithLabelValues(ch.Name, st.Bridge).Set(float64(len(l.installed.Groups)))
+	}
+	if changed {
+		l.count("changed")
+		l.log.Debug("pass committed", "generation", snap.Generation, "flow_mods", plan.FlowMods(),
+			"ovsdb_ops", len(createOps)+len(deleteOps), "took", time.Since(start))
+	} else {
+		l.count("noop")
+	}
+	return nil
+}
+
+func dumpInstalled(ctx context.Context, sess Session) (*realize.Installed, error) {
+	inst := realize.NewInstalled()
+	flows, err := sess.DumpFlows(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: dump flows: %w", err)
+	}
+	for _, ref := range flows {
+		inst.Flows[ref] = true
+	}
+	groups, err := sess.DumpGroups(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: dump groups: %w", err)
+	}
+	for _, g := range groups {
+		if realize.IsFerryGroup(g.ID) {
+			inst.Groups[g.ID] = g.String()
+		}
+	}
+	return inst, nil
+}
+
+func sameVIF(a, b realize.Interface) bool {
+	return a.Name == b.Name && a.IfaceID == b.IfaceID && a.OFPort == b.OFPort &&
+		a.Active == b.Active && a.MAC.String() == b.MAC.String()
+}

@@ -1,0 +1,247 @@
+package reconcile
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/internal/realize"
+)
+
+// Config wires a Controller.
+type Config struct {
+	Northbound Northbound
+	Switches   Switches
+	Dial       DialFunc
+	// Advertise is the OpenFlow target every managed bridge must dial.
+	Advertise string
+	// Resync is the period of unconditional passes (default 60 s): a safety
+	// net against missed events, cheap because a no-op pass sends nothing.
+	Resync  time.Duration
+	Metrics *Metrics
+	Logger  *slog.Logger
+}
+
+// Controller supervises one loop per registered chassis.
+type Controller struct {
+	cfg  Config
+	log  *slog.Logger
+	kick chan struct{}
+
+	mu    sync.Mutex
+	loops map[string]*chassisLoop
+}
+
+// New returns a Controller; call Run.
+func New(cfg Config) *Controller {
+	if cfg.Resync == 0 {
+		cfg.Resync = 60 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Controller{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), loops: make(map[string]*chassisLoop)}
+}
+
+// Kick asks for a pass on every chassis; safe from any goroutine, never
+// blocks, coalesces.
+func (c *Controller) Kick() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// KickDatapath asks for a pass on the chassis whose bridge has dpid (an
+// OpenFlow connection came or went). Unknown datapaths kick everybody: the
+// bridge may be new.
+func (c *Controller) KickDatapath(dpid uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, l := range c.loops {
+		if l.datapath() == dpid {
+			l.trigger()
+			return
+		}
+	}
+	for _, l := range c.loops {
+		l.trigger()
+	}
+}
+
+// Run supervises loops until ctx ends. It never removes device state on
+// exit: stopping ferry leaves every bridge forwarding as it was.
+func (c *Controller) Run(ctx context.Context) {
+	defer func() {
+		c.mu.Lock()
+		loops := c.loops
+		c.loops = make(map[string]*chassisLoop)
+		c.mu.Unlock()
+		for _, l := range loops {
+			l.stop()
+		}
+	}()
+	tick := time.NewTicker(c.cfg.Resync)
+	defer tick.Stop()
+	c.sync(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.kick:
+		case <-tick.C:
+		}
+		c.sync(ctx)
+	}
+}
+
+// sync starts loops for new chassis, restarts those whose connection
+// settings changed, stops removed ones, and kicks them all.
+func (c *Controller) sync(ctx context.Context) {
+	snap := c.cfg.Northbound.Snapshot()
+	if c.cfg.Metrics != nil {
+		c.cfg.Metrics.nbGeneration.Set(float64(snap.Generation))
+	}
+	want := make(map[string]model.Chassis, len(snap.Chassis))
+	for _, ch := range snap.Chassis {
+		want[ch.Name] = ch
+	}
+	// Loops are stopped outside the lock: a stopping loop may be in a pass
+	// that reads other loops' VIFs through c.mu.
+	var stopped []*chassisLoop
+	c.mu.Lock()
+	for name, l := range c.loops {
+		ch, ok := want[name]
+		if ok && sameConnection(ch, l.chassis) {
+			continue
+		}
+		stopped = append(stopped, l)
+		delete(c.loops, name)
+	}
+	for name, ch := range want {
+		if _, ok := c.loops[name]; ok {
+			continue
+		}
+		l := newChassisLoop(c, ch)
+		c.loops[name] = l
+		l.start(ctx)
+	}
+	for _, l := range c.loops {
+		l.trigger()
+	}
+	c.mu.Unlock()
+	for _, l := range stopped {
+		l.stop()
+		if c.cfg.Metrics != nil {
+			c.cfg.Metrics.forget(l.chassis.Name)
+		}
+	}
+}
+
+func sameConnection(a, b model.Chassis) bool {
+	return a.OVSDB == b.OVSDB && a.Bridge == b.Bridge
+}
+
+// observedVIFs returns every chassis' VIFs for Bind.
+func (c *Controller) observedVIFs() map[string][]realize.Interface {
+	c.mu.Lock()
+	loops := make([]*chassisLoop, 0, len(c.loops))
+	for _, l := range c.loops {
+		loops = append(loops, l)
+	}
+	c.mu.Unlock()
+	out := make(map[string][]realize.Interface, len(loops))
+	for _, l := range loops {
+		out[l.chassis.Name] = l.vifs()
+	}
+	return out
+}
+
+// kickOthers asks every loop but one for a pass: a VIF appearing on one
+// chassis changes what the others must program.
+func (c *Controller) kickOthers(except string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for name, l := range c.loops {
+		if name != except {
+			l.trigger()
+		}
+	}
+}
+
+func (c *Controller) loop(name string) *chassisLoop {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.loops[name]
+}
+
+// ChassisStatus reports one chassis' realization status.
+func (c *Controller) Chassis(name string) model.ChassisStatus {
+	l := c.loop(name)
+	if l == nil {
+		return model.ChassisStatus{}
+	}
+	return l.status()
+}
+
+// Switch reports whether sw's generation is realized by every chassis that
+// carries it.
+func (c *Controller) Switch(sw model.Switch) model.SwitchStatus {
+	snap := c.cfg.Northbound.Snapshot()
+	b := realize.Bind(snap, c.observedVIFs())
+	st := model.SwitchStatus{Realized: true, Chassis: []model.SwitchChassis{}}
+	for _, p := range sw.Ports {
+		if _, ok := b[realize.PortKey{Switch: sw.Name, Port: p.Name}]; ok {
+			st.PortsBound++
+		}
+	}
+	fp := switchFingerprint(sw, b)
+	for _, name := range b.Carriers(sw) {
+		sc := model.SwitchChassis{Name: name}
+		if l := c.loop(name); l != nil {
+			cs, realizedFP := l.realizedSwitch(sw.Name)
+			sc.RealizedGeneration = cs.RealizedGeneration
+			sc.Realized = cs.OVSDBConnected && cs.OpenFlowConnected &&
+				cs.RealizedGeneration >= sw.Generation && realizedFP == fp
+		}
+		st.Realized = st.Realized && sc.Realized
+		st.Chassis = append(st.Chassis, sc)
+	}
+	return st
+}
+
+// Port reports where a logical port is bound.
+func (c *Controller) Port(p model.Port) model.PortStatus {
+	snap := c.cfg.Northbound.Snapshot()
+	b := realize.Bind(snap, c.observedVIFs())
+	bd, ok := b[realize.PortKey{Switch: p.Switch, Port: p.Name}]
+	if !ok {
+		return model.PortStatus{}
+	}
+	ps := model.PortStatus{Bound: true, Chassis: bd.Chassis, Interface: bd.Interface, OFPort: int(bd.OFPort)}
+	if bd.MAC != nil {
+		ps.MAC = bd.MAC.String()
+	}
+	return ps
+}
+
+// switchFingerprint identifies the bindings a switch's realization depends
+// on, so that a VIF appearing or moving makes the switch unrealized until
+// every carrier has programmed it, even though no generation changed.
+func switchFingerprint(sw model.Switch, b realize.Bindings) string {
+	var parts []string
+	for _, p := range sw.Ports {
+		if bd, ok := b[realize.PortKey{Switch: sw.Name, Port: p.Name}]; ok {
+			parts = append(parts, p.Name+"@"+bd.Chassis+":"+bd.Interface+":"+bd.MAC.String()+":"+itoa(int(bd.OFPort)))
+		}
+	}
+	slices.Sort(parts)
+	out := ""
+	for _, p := range parts {
+		out += p + ";"
+	}
+	return out
+}

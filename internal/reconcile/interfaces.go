@@ -1,0 +1,45 @@
+package reconcile
+
+import (
+	"context"
+
+	"github.com/ovn-kubernetes/libovsdb/client"
+
+	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/internal/realize"
+	"github.com/ferry-sdn/ferry/openflow"
+)
+
+// Northbound gives the current northbound snapshot.
+type Northbound interface {
+	Snapshot() *model.Snapshot
+}
+
+// Switches finds the OpenFlow session of a bridge by datapath ID.
+type Switches interface {
+	// Session returns nil when the bridge is not connected.
+	Session(dpid uint64) Session
+}
+
+// Session is a live OpenFlow connection to one bridge.
+type Session interface {
+	// DumpFlows returns the references of ferry's installed flows.
+	DumpFlows(ctx context.Context) ([]openflow.FlowRef, error)
+	// DumpGroups returns ferry's installed groups.
+	DumpGroups(ctx context.Context) ([]openflow.GroupEntry, error)
+	// Commit applies a plan as one atomic bundle.
+	Commit(ctx context.Context, p realize.FlowPlan) error
+}
+
+// Device is an OVSDB connection to a chassis' Open_vSwitch database that
+// keeps reconnecting on its own and monitors the tables ferry reads.
+type Device interface {
+	// Client returns nil while the database is not connected.
+	Client() client.Client
+	Close()
+}
+
+// DialFunc opens a Device for a chassis; notify is called (from any
+// goroutine, possibly often) whenever the device's cache or connection
+// state changes.
+type DialFunc func(ch model.Chassis, notify func()) (Device, error)
