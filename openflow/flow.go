@@ -21,15 +21,16 @@ type Match struct {
 
 // String renders the match the way ovs-ofctl dump-flows prints it.
 func (m Match) String() string {
+	// Field order and number format follow ovs-ofctl's output.
 	var parts []string
-	if m.InPort != 0 {
-		parts = append(parts, fmt.Sprintf("in_port=%d", m.InPort))
-	}
 	if m.HasTunID {
-		parts = append(parts, fmt.Sprintf("tun_id=%#x", m.TunID))
+		parts = append(parts, "tun_id="+ovsHex(m.TunID))
 	}
 	if m.HasMetadata {
-		parts = append(parts, fmt.Sprintf("metadata=%#x", m.Metadata))
+		parts = append(parts, "metadata="+ovsHex(m.Metadata))
+	}
+	if m.InPort != 0 {
+		parts = append(parts, fmt.Sprintf("in_port=%d", m.InPort))
 	}
 	if m.EthDst != nil {
 		parts = append(parts, "dl_dst="+m.EthDst.String())
@@ -55,10 +56,19 @@ type SetTunnelID struct{ ID uint64 }
 
 func (a Output) String() string      { return fmt.Sprintf("output:%d", a.Port) }
 func (a Group) String() string       { return fmt.Sprintf("group:%d", a.ID) }
-func (a SetTunnelID) String() string { return fmt.Sprintf("set_field:%#x->tun_id", a.ID) }
-func (Output) isAction()             {}
-func (Group) isAction()              {}
-func (SetTunnelID) isAction()        {}
+func (a SetTunnelID) String() string { return "set_field:" + ovsHex(a.ID) + "->tun_id" }
+
+// ovsHex formats a number the way OVS prints it: 0 is "0", anything else
+// is 0x-prefixed hex.
+func ovsHex(v uint64) string {
+	if v == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%#x", v)
+}
+func (Output) isAction()      {}
+func (Group) isAction()       {}
+func (SetTunnelID) isAction() {}
 
 // Flow is one desired flow entry. Actions go into an apply-actions
 // instruction; WriteMetadata and GotoTable are the optional instructions that
@@ -91,9 +101,9 @@ func (f Flow) String() string {
 	}
 	if f.WriteMetadata != nil {
 		if f.WriteMetadata.Mask == ^uint64(0) {
-			acts = append(acts, fmt.Sprintf("write_metadata:%#x", f.WriteMetadata.Value))
+			acts = append(acts, "write_metadata:"+ovsHex(f.WriteMetadata.Value))
 		} else {
-			acts = append(acts, fmt.Sprintf("write_metadata:%#x/%#x", f.WriteMetadata.Value, f.WriteMetadata.Mask))
+			acts = append(acts, "write_metadata:"+ovsHex(f.WriteMetadata.Value)+"/"+ovsHex(f.WriteMetadata.Mask))
 		}
 	}
 	if f.GotoTable != nil {

@@ -207,8 +207,8 @@ func TestGoldenFlows(t *testing.T) {
 	want := strings.TrimSpace(`
 table=0, priority=100,in_port=1 actions=set_field:0x3e9->tun_id,write_metadata:0x1,goto_table:10
 table=0, priority=100,in_port=2 actions=set_field:0x3e9->tun_id,write_metadata:0x1,goto_table:10
-table=0, priority=100,in_port=32768,tun_id=0x3e9 actions=write_metadata:0x2,goto_table:10
-table=0, priority=100,in_port=32769,tun_id=0x3e9 actions=write_metadata:0x2,goto_table:10
+table=0, priority=100,tun_id=0x3e9,in_port=32768 actions=write_metadata:0x2,goto_table:10
+table=0, priority=100,tun_id=0x3e9,in_port=32769 actions=write_metadata:0x2,goto_table:10
 table=0, priority=0 actions=drop
 table=10, priority=100,tun_id=0x3e9,dl_dst=52:54:00:00:01:0a actions=output:1
 table=10, priority=100,tun_id=0x3e9,dl_dst=52:54:00:00:01:0c actions=output:2

@@ -42,6 +42,7 @@ type chassisLoop struct {
 	lastErr   string
 
 	mu         sync.Mutex
+	observed   bool // the chassis' database has been read at least once
 	st         model.ChassisStatus
 	dpid       uint64
 	lastVIFs   []realize.Interface
@@ -82,6 +83,17 @@ func (l *chassisLoop) datapath() uint64 {
 	defer l.mu.Unlock()
 	return l.dpid
 }
+
+func (l *chassisLoop) wasObserved() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.observed
+}
+
+// errWarming: the pass observed the chassis but may not commit yet.
+type errWarming struct{ left time.Duration }
+
+func (e errWarming) Error() string { return "reconcile: waiting for every chassis to be observed" }
 
 func (l *chassisLoop) vifs() []realize.Interface {
 	l.mu.Lock()
@@ -131,6 +143,11 @@ func (l *chassisLoop) run(ctx context.Context) {
 		if err := l.pass(ctx, dev); err != nil {
 			if ctx.Err() != nil {
 				return
+			}
+			var w errWarming
+			if errors.As(err, &w) {
+				retry = time.After(w.left)
+				continue
 			}
 			l.setError(err)
 			if l.backoff == 0 {
@@ -219,11 +236,15 @@ func (l *chassisLoop) pass(ctx context.Context, dev Device) error {
 		return err
 	}
 	l.mu.Lock()
-	vifsChanged := !slices.EqualFunc(l.lastVIFs, obs.vifs, sameVIF)
+	vifsChanged := !l.observed || !slices.EqualFunc(l.lastVIFs, obs.vifs, sameVIF)
 	l.lastVIFs = obs.vifs
+	l.observed = true
 	l.mu.Unlock()
 	if vifsChanged {
 		l.c.kickOthers(ch.Name)
+	}
+	if ok, left := l.c.ready(); !ok {
+		return errWarming{left}
 	}
 	if obs.root == "" {
 		l.setConnected(true, false)

@@ -20,9 +20,15 @@ type Config struct {
 	Advertise string
 	// Resync is the period of unconditional passes (default 60 s): a safety
 	// net against missed events, cheap because a no-op pass sends nothing.
-	Resync  time.Duration
-	Metrics *Metrics
-	Logger  *slog.Logger
+	Resync time.Duration
+	// StartupGrace bounds how long after start loops wait for every
+	// chassis to be observed once before committing anything (default
+	// 15 s). Without it, the first chassis to connect after a restart
+	// would see the others' VIFs as gone and tear down tunnels and flows
+	// that are still needed.
+	StartupGrace time.Duration
+	Metrics      *Metrics
+	Logger       *slog.Logger
 }
 
 // Controller supervises one loop per registered chassis.
@@ -31,8 +37,34 @@ type Controller struct {
 	log  *slog.Logger
 	kick chan struct{}
 
+	started time.Time
+
 	mu    sync.Mutex
 	loops map[string]*chassisLoop
+	warm  bool // every chassis observed once, or the grace is over
+}
+
+// ready reports whether loops may commit, and if not, how long until the
+// startup grace ends.
+func (c *Controller) ready() (bool, time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.warm {
+		return true, 0
+	}
+	left := c.cfg.StartupGrace - time.Since(c.started)
+	all := true
+	for _, l := range c.loops {
+		all = all && l.wasObserved()
+	}
+	if all || left <= 0 {
+		c.warm = true
+		if !all {
+			c.log.Warn("startup grace over with chassis never observed; their VIFs count as absent")
+		}
+		return true, 0
+	}
+	return false, left
 }
 
 // New returns a Controller; call Run.
@@ -40,10 +72,13 @@ func New(cfg Config) *Controller {
 	if cfg.Resync == 0 {
 		cfg.Resync = 60 * time.Second
 	}
+	if cfg.StartupGrace == 0 {
+		cfg.StartupGrace = 15 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Controller{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), loops: make(map[string]*chassisLoop)}
+	return &Controller{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), loops: make(map[string]*chassisLoop), started: time.Now()}
 }
 
 // Kick asks for a pass on every chassis; safe from any goroutine, never

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ferry-sdn/ferry/internal/nbdb"
+	"github.com/ferry-sdn/ferry/internal/reconcile"
+	"github.com/ferry-sdn/ferry/openflow"
+	"github.com/ferry-sdn/ferry/ovsdb"
+	"github.com/ferry-sdn/ferry/ovsdb/nb"
+	"github.com/ferry-sdn/ferry/rest"
+)
+
+type config struct {
+	api       string
+	openflow  string
+	advertise string
+	nb        string
+	dataDir   string
+	logLevel  string
+	resync    time.Duration
+}
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.api, "api", "127.0.0.1:8470", "REST API listen address `host:port`")
+	flag.StringVar(&cfg.openflow, "openflow", "ptcp:6653", "passive OpenFlow `target` bridges connect to (ptcp:PORT[:IP], punix:PATH)")
+	flag.StringVar(&cfg.advertise, "advertise", "", "active OpenFlow `target` every managed bridge is told to dial, e.g. tcp:198.18.255.1:6653 (default: derived from --openflow when it names an IP)")
+	flag.StringVar(&cfg.nb, "nb", "", "northbound database `targets` (tcp:, ssl:, unix:; comma-separated for a cluster); empty runs ferryd's own ovsdb-server in --data-dir")
+	flag.StringVar(&cfg.dataDir, "data-dir", "/var/lib/ferry", "`directory` for ferryd's own northbound database")
+	flag.StringVar(&cfg.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	flag.DurationVar(&cfg.resync, "resync", 60*time.Second, "period of unconditional reconcile passes")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "ferryd: unexpected arguments %q\n", flag.Args())
+		os.Exit(2)
+	}
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "ferryd: --log-level: %v\n", err)
+		os.Exit(2)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, logger); err != nil {
+		logger.Error("ferryd failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+// advertiseFrom derives the target bridges dial from the listener's, when
+// the listener is bound to one address.
+func advertiseFrom(listen ovsdb.Target) (string, error) {
+	host, port, err := net.SplitHostPort(listen.Address())
+	if err != nil || host == "" || net.ParseIP(host).IsUnspecified() {
+		return "", errors.New("ferryd: --advertise is required when --openflow does not name an IP address")
+	}
+	scheme := "tcp"
+	if listen.TLS() {
+		scheme = "ssl"
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return scheme + ":" + host + ":" + port, nil
+}
+
+func run(ctx context.Context, cfg config, logger *slog.Logger) error {
+	ofTarget, err := ovsdb.ParsePassive(cfg.openflow)
+	if err != nil {
+		return fmt.Errorf("--openflow: %w", err)
+	}
+	if cfg.advertise == "" {
+		if ofTarget.Network() == "unix" {
+			cfg.advertise = "unix:" + ofTarget.Address()
+		} else if cfg.advertise, err = advertiseFrom(ofTarget); err != nil {
+			return err
+		}
+	}
+	if _, err := ovsdb.ParseActive(cfg.advertise); err != nil {
+		return fmt.Errorf("--advertise: %w", err)
+	}
+
+	// The northbound database: ours, or the operator's.
+	nbTargets := cfg.nb
+	if nbTargets == "" {
+		dir, err := filepath.Abs(cfg.dataDir)
+		if err != nil {
+			return err
+		}
+		srv, err := ovsdb.RunServer(ctx, ovsdb.ServerConfig{DataDir: dir, Schema: nb.SchemaJSON, Logger: logger.With("component", "nb-server")})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := srv.Stop(); err != nil {
+				logger.Warn("stopping the northbound ovsdb-server", "err", err)
+			}
+		}()
+		nbTargets = srv.Target().String()
+		logger.Info("northbound database", "target", nbTargets, "data_dir", dir)
+	}
+	targets, err := ovsdb.ParseActiveTargets(nbTargets)
+	if err != nil {
+		return fmt.Errorf("--nb: %w", err)
+	}
+	nbModel, err := nb.FullDatabaseModel()
+	if err != nil {
+		return err
+	}
+
+	// The controller exists only after the connection; early cache events
+	// find nil and are covered by the controller's first pass.
+	var ctlRef atomic.Pointer[reconcile.Controller]
+	nbConn, err := ovsdb.NewConn(ovsdb.ConnConfig{
+		Targets: targets, Model: nbModel, LeaderOnly: len(targets) > 1,
+		Logger: logger.With("component", "nb"),
+		OnChange: func() {
+			if c := ctlRef.Load(); c != nil {
+				c.Kick()
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	defer nbConn.Close()
+	select {
+	case <-nbConn.Ready():
+	case <-ctx.Done():
+		return nil
+	}
+	db := nbdb.New(nbConn.Client(), logger.With("component", "nbdb"))
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	ofServer := openflow.NewServer(logger.With("component", "openflow"))
+	ofLn, err := ofTarget.Listen(nil)
+	if err != nil {
+		return fmt.Errorf("--openflow: %w", err)
+	}
+	go func() {
+		if err := ofServer.Serve(ofLn); err != nil && ctx.Err() == nil {
+			logger.Error("openflow listener stopped", "err", err)
+		}
+	}()
+	defer ofServer.Close()
+
+	ctl := reconcile.New(reconcile.Config{
+		Northbound: db,
+		Switches:   reconcile.OpenFlow(ofServer),
+		Dial:       reconcile.OVSDBDialer(logger.With("component", "chassis"), nil),
+		Advertise:  cfg.advertise,
+		Resync:     cfg.resync,
+		Metrics:    reconcile.NewMetrics(reg),
+		Logger:     logger.With("component", "reconcile"),
+	})
+	ctlRef.Store(ctl)
+	ofEvents, cancelOF := ofServer.Subscribe()
+	defer cancelOF()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ofEvents:
+				ctl.Kick()
+			}
+		}
+	}()
+	ctlDone := make(chan struct{})
+	go func() {
+		defer close(ctlDone)
+		ctl.Run(ctx)
+	}()
+
+	apiLn, err := net.Listen("tcp", cfg.api)
+	if err != nil {
+		return fmt.Errorf("--api: %w", err)
+	}
+	httpSrv := &http.Server{
+		Handler:           rest.NewHandler(db, ctl, reg, logger.With("component", "rest")),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go func() {
+		if err := httpSrv.Serve(apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("REST API stopped", "err", err)
+		}
+	}()
+	logger.Info("ferryd running", "api", apiLn.Addr().String(), "openflow", cfg.openflow, "advertise", cfg.advertise)
+
+	<-ctx.Done()
+	logger.Info("ferryd stopping; devices keep their state")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = httpSrv.Shutdown(shutdownCtx)
+	<-ctlDone
+	return nil
+}

@@ -1,0 +1,289 @@
+#!/usr/bin/env bash
+# demo.sh — ferry end to end in the namespace lab (run as root: `make demo`).
+#
+# Three hypervisors on two routed sites; two logical switches, blue (VNI
+# 1001) and red (VNI 1002), each with one VM on site A and one on site B.
+# Both switches use the same IP subnet on purpose: isolation must come from
+# the switches, not from addressing. The demo prints every REST call as a
+# curl command, checks what an operator would check, prints a report and
+# exits non-zero if any check failed. Everything is torn down on exit.
+#
+# Env: LAB_PREFIX (default fy), LAB_DIR, FERRYD (a ferryd binary to use
+#      instead of building bin/ferryd),
+#      DEMO_TIMEOUT (seconds to wait for realization, default 30).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+export LAB_PREFIX=${LAB_PREFIX:-fy}
+export LAB_DIR=${LAB_DIR:-/tmp/ferry-lab-$LAB_PREFIX}
+P=$LAB_PREFIX
+MGMT_NS=$P-mgmt
+BUILD=1
+[[ -n ${FERRYD:-} ]] && BUILD=0
+FERRYD=${FERRYD:-$ROOT/bin/ferryd}
+TIMEOUT=${DEMO_TIMEOUT:-30}
+API=127.0.0.1:8470
+export PATH=$PATH:/usr/local/go/bin:/usr/local/sbin:/usr/sbin:/sbin
+
+lab() { bash "$ROOT/examples/lab/lab.sh" "$@"; }
+
+bold() { if [[ -t 1 ]]; then printf '\033[1m%s\033[0m\n' "$*"; else printf '%s\n' "$*"; fi; }
+step() { echo; bold "==> $*"; }
+
+FERRYD_PID=
+FERRYD_LOG=/tmp/ferry-demo-$P-ferryd.log
+teardown() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [[ -n $FERRYD_PID ]] && kill -0 "$FERRYD_PID" 2>/dev/null; then
+		kill -TERM "$FERRYD_PID" 2>/dev/null || true
+		for _ in $(seq 50); do kill -0 "$FERRYD_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$FERRYD_PID" 2>/dev/null || true
+	fi
+	if [[ $rc != 0 && -f $FERRYD_LOG ]]; then
+		echo "--- last lines of the ferryd log ($FERRYD_LOG) ---"
+		tail -n 30 "$FERRYD_LOG" || true
+	fi
+	echo
+	echo "tearing down the lab ($P)..."
+	lab down || true
+	exit "$rc"
+}
+trap teardown EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+[[ $(id -u) == 0 ]] || { echo "demo: run as root (network namespaces)" >&2; exit 1; }
+
+# ---------------------------------------------------------------- REST helpers
+
+# api METHOD PATH [JSON]: prints the curl command, runs it inside the mgmt
+# namespace, prints the response; sets HTTP_CODE and BODY.
+HTTP_CODE=
+BODY=
+api() {
+	local method=$1 path=$2 data=${3:-} out
+	local args=(-s -S -X "$method" -w '\n%{http_code}')
+	if [[ -n $data ]]; then
+		args+=(-H 'Content-Type: application/json' -d "$data")
+		printf '  $ curl -s -X %s http://%s%s -d %s\n' "$method" "$API" "$path" "'$data'"
+	else
+		printf '  $ curl -s -X %s http://%s%s\n' "$method" "$API" "$path"
+	fi
+	if ! out=$(ip netns exec "$MGMT_NS" curl "${args[@]}" "http://$API$path" 2>&1); then
+		HTTP_CODE=000
+		BODY=$out
+	else
+		HTTP_CODE=${out##*$'\n'}
+		BODY=${out%$'\n'*}
+	fi
+	printf '    -> %s %s\n' "$HTTP_CODE" "$(printf '%s' "$BODY" | tr -d '\n' | cut -c1-160)"
+}
+api_ok() { [[ $HTTP_CODE == 2?? ]]; }
+
+# quiet_get PATH: GET without printing (for polling); sets HTTP_CODE and BODY.
+quiet_get() {
+	local out
+	out=$(ip netns exec "$MGMT_NS" curl -s -w '\n%{http_code}' "http://$API$1" 2>/dev/null) || { HTTP_CODE=000; BODY=; return 0; }
+	HTTP_CODE=${out##*$'\n'}
+	BODY=${out%$'\n'*}
+}
+
+# realized: reads a switch document on stdin, prints true/false.
+realized() {
+	python3 -c 'import json,sys
+try:
+    d = json.load(sys.stdin)
+    print("true" if (d.get("status") or {}).get("realized") is True else "false")
+except Exception:
+    print("false")'
+}
+
+# ---------------------------------------------------------------- checks
+
+CHECKS=()
+FAILED=0
+# check NAME EXPECTED RESULT OK(0/1)
+check() {
+	local name=$1 expected=$2 result=$3 ok=$4 mark
+	if [[ $ok == 1 ]]; then mark=PASS; else mark=FAIL; FAILED=$((FAILED + 1)); fi
+	CHECKS+=("$mark|$name|$expected|$result")
+	echo "  [$mark] $name: expected $expected, got $result"
+}
+
+# ping_ok GUEST IP [COUNT]: all replies received.
+ping_ok() {
+	local out
+	out=$(lab exec "$1" ping -n -q -c "${3:-3}" -W 1 -i 0.2 "$2" 2>&1) || return 1
+	[[ $out == *" ${3:-3} received"* ]]
+}
+# wait_ping GUEST IP: until a ping succeeds or TIMEOUT.
+wait_ping() {
+	local end=$((SECONDS + TIMEOUT))
+	while ((SECONDS < end)); do
+		ping_ok "$1" "$2" 1 && return 0
+		sleep 0.2
+	done
+	return 1
+}
+# wait_no_ping GUEST IP: until pings fail (3 in a row) or TIMEOUT.
+wait_no_ping() {
+	local end=$((SECONDS + TIMEOUT))
+	while ((SECONDS < end)); do
+		if ! ping_ok "$1" "$2" 1 && ! ping_ok "$1" "$2" 1 && ! ping_ok "$1" "$2" 1; then return 0; fi
+		sleep 0.2
+	done
+	return 1
+}
+# neigh_mac GUEST IP: the MAC the guest resolved IP to.
+neigh_mac() { lab exec "$1" ip neigh show "$2" | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}' | head -1; }
+
+flow_counts() {
+	local hv agg flows groups
+	printf '  %-5s %8s %8s\n' hv flows groups
+	for hv in hv1 hv2 hv3; do
+		agg=$(lab ovs "$hv" ovs-ofctl -O OpenFlow15 dump-aggregate br-int 2>/dev/null || true)
+		flows=$(sed -n 's/.*flow_count=\([0-9]*\).*/\1/p' <<<"$agg")
+		groups=$(lab ovs "$hv" ovs-ofctl -O OpenFlow15 dump-groups br-int 2>/dev/null | grep -c 'group_id=' || true)
+		printf '  %-5s %8s %8s\n' "$hv" "${flows:-?}" "${groups:-?}"
+	done
+}
+
+# ---------------------------------------------------------------- the demo
+
+step "installing dependencies (idempotent)"
+bash "$ROOT/.ci/install-deps"
+
+if [[ $BUILD == 1 ]]; then
+	step "building ferryd"
+	make -C "$ROOT" --no-print-directory build
+fi
+[[ -x $FERRYD ]] || { echo "demo: $FERRYD was not built" >&2; exit 1; }
+
+step "building the lab: 3 hypervisors, 2 routed sites, a management network"
+lab up
+lab status
+
+step "starting ferryd in $MGMT_NS"
+mkdir -p "$LAB_DIR/ferryd"
+echo "  \$ ip netns exec $MGMT_NS $FERRYD --api $API --openflow ptcp:6653:198.18.255.1 --advertise tcp:198.18.255.1:6653 --data-dir $LAB_DIR/ferryd"
+ip netns exec "$MGMT_NS" "$FERRYD" --api "$API" --openflow ptcp:6653:198.18.255.1 \
+	--advertise tcp:198.18.255.1:6653 --data-dir "$LAB_DIR/ferryd" >"$FERRYD_LOG" 2>&1 &
+FERRYD_PID=$!
+end=$((SECONDS + 15))
+until ip netns exec "$MGMT_NS" curl -s -o /dev/null "http://$API/"; do
+	kill -0 "$FERRYD_PID" 2>/dev/null || { echo "demo: ferryd exited" >&2; exit 1; }
+	((SECONDS < end)) || { echo "demo: ferryd's API did not come up on $API" >&2; exit 1; }
+	sleep 0.2
+done
+echo "  ferryd is up (pid $FERRYD_PID, log $FERRYD_LOG)"
+
+step "registering the hypervisors"
+ok=1
+for hv in hv1 hv2 hv3; do
+	case $hv in hv1) tip=198.18.1.11 ;; hv2) tip=198.18.1.12 ;; hv3) tip=198.18.2.13 ;; esac
+	mip=198.18.255.1${hv#hv}
+	api POST /v1/chassis "{\"name\":\"$hv\",\"ovsdb\":\"tcp:$mip:6640\",\"tunnel_ip\":\"$tip\",\"bridge\":\"br-int\",\"kind\":\"kvm\"}"
+	api_ok || ok=0
+done
+check "register 3 hypervisors" "2xx" "$([[ $ok == 1 ]] && echo 2xx || echo "an error")" "$ok"
+
+step "starting VMs (guest namespaces plugged into br-int, libvirt-style external_ids)"
+# name hv ip mac iface-id
+GUESTS=(
+	"blue-a hv1 198.18.100.1/24 02:b1:0e:00:00:0a iface-blue-a"
+	"blue-b hv3 198.18.100.2/24 02:b1:0e:00:00:0b iface-blue-b"
+	"red-a hv2 198.18.100.1/24 02:7e:d0:00:00:0a iface-red-a"
+	"red-b hv3 198.18.100.2/24 02:7e:d0:00:00:0b iface-red-b"
+)
+for g in "${GUESTS[@]}"; do
+	read -r name hv ip mac ifid <<<"$g"
+	echo "  $name on $hv: $ip $mac iface-id=$ifid"
+	lab guest "$hv" "$name" "$ip" "$mac" "$ifid"
+done
+
+step "creating the logical switches and binding ports"
+ok=1
+api POST /v1/switches '{"name":"blue","vni":1001}'
+api_ok || ok=0
+api POST /v1/switches '{"name":"red","vni":1002}'
+api_ok || ok=0
+for g in "${GUESTS[@]}"; do
+	read -r name _ _ _ ifid <<<"$g"
+	api POST "/v1/switches/${name%-*}/ports" "{\"name\":\"$name\",\"iface_id\":\"$ifid\"}"
+	api_ok || ok=0
+done
+check "create switches blue, red and 4 ports" "2xx" "$([[ $ok == 1 ]] && echo 2xx || echo "an error")" "$ok"
+
+step "waiting for realization (status.realized on each switch, ${TIMEOUT}s max)"
+for sw in blue red; do
+	end=$((SECONDS + TIMEOUT))
+	r=false
+	while ((SECONDS < end)); do
+		quiet_get "/v1/switches/$sw"
+		r=$(printf '%s' "$BODY" | realized)
+		[[ $r == true ]] && break
+		sleep 0.2
+	done
+	check "switch $sw realized" "realized=true" "realized=$r" "$([[ $r == true ]] && echo 1 || echo 0)"
+done
+api GET /v1/switches/blue
+flow_counts
+
+step "pinging within each switch"
+if wait_ping blue-a 198.18.100.2 && ping_ok blue-a 198.18.100.2 5; then r=reply; else r=none; fi
+check "blue-a (hv1) -> 198.18.100.2 (blue-b, hv3)" reply "$r" "$([[ $r == reply ]] && echo 1 || echo 0)"
+if wait_ping red-a 198.18.100.2 && ping_ok red-a 198.18.100.2 5; then r=reply; else r=none; fi
+check "red-a (hv2) -> 198.18.100.2 (red-b, hv3)" reply "$r" "$([[ $r == reply ]] && echo 1 || echo 0)"
+
+step "isolation: same IPs, different switches"
+m=$(neigh_mac blue-a 198.18.100.2)
+check "blue-a resolves 198.18.100.2 to" "02:b1:0e:00:00:0b (blue-b)" "${m:-nothing}" "$([[ $m == 02:b1:0e:00:00:0b ]] && echo 1 || echo 0)"
+m=$(neigh_mac red-a 198.18.100.2)
+check "red-a resolves 198.18.100.2 to" "02:7e:d0:00:00:0b (red-b)" "${m:-nothing}" "$([[ $m == 02:7e:d0:00:00:0b ]] && echo 1 || echo 0)"
+
+# Watch both VMs at 198.18.100.2 while blue-a ARPs afresh: blue-b must see the
+# broadcast, red-b must not see a single frame from blue-a.
+caps=()
+for g in blue-b red-b; do
+	ip netns exec "$P-$g" tcpdump -l -n -e --immediate-mode -i eth0 "ether src 02:b1:0e:00:00:0a" \
+		>"$LAB_DIR/cap-$g.txt" 2>"$LAB_DIR/cap-$g.err" &
+	caps+=($!)
+done
+for g in blue-b red-b; do
+	for _ in $(seq 50); do grep -q "listening on" "$LAB_DIR/cap-$g.err" 2>/dev/null && break; sleep 0.1; done
+done
+lab exec blue-a ip neigh flush dev eth0
+ping_ok blue-a 198.18.100.2 3 || true
+sleep 0.3
+for pid in "${caps[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+wait "${caps[@]}" 2>/dev/null || true
+nb=$(grep -c . "$LAB_DIR/cap-blue-b.txt" || true)
+nr=$(grep -c . "$LAB_DIR/cap-red-b.txt" || true)
+check "frames from blue-a seen by blue-b" ">0" "$nb" "$([[ $nb -gt 0 ]] && echo 1 || echo 0)"
+check "frames from blue-a seen by red-b" "0" "$nr" "$([[ $nr == 0 ]] && echo 1 || echo 0)"
+
+step "deleting switch red"
+api DELETE /v1/switches/red
+check "DELETE /v1/switches/red" "2xx" "$HTTP_CODE" "$(api_ok && echo 1 || echo 0)"
+if wait_no_ping red-a 198.18.100.2; then r=none; else r=reply; fi
+check "red-a -> 198.18.100.2 after delete" none "$r" "$([[ $r == none ]] && echo 1 || echo 0)"
+if ping_ok blue-a 198.18.100.2 5; then r=reply; else r=none; fi
+check "blue-a -> 198.18.100.2 after deleting red" reply "$r" "$([[ $r == reply ]] && echo 1 || echo 0)"
+quiet_get /v1/switches/red
+check "GET /v1/switches/red after delete" 404 "$HTTP_CODE" "$([[ $HTTP_CODE == 404 ]] && echo 1 || echo 0)"
+flow_counts
+
+step "report"
+printf '  %-4s  %-44s  %-28s  %s\n' "" check expected result
+for c in "${CHECKS[@]}"; do
+	IFS='|' read -r mark name expected result <<<"$c"
+	printf '  %-4s  %-44s  %-28s  %s\n' "$mark" "$name" "$expected" "$result"
+done
+echo
+if ((FAILED)); then
+	bold "$FAILED of ${#CHECKS[@]} checks FAILED"
+	exit 1
+fi
+bold "all ${#CHECKS[@]} checks passed"

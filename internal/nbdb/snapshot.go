@@ -1,0 +1,110 @@
+package nbdb
+
+import (
+	"net"
+	"slices"
+	"strings"
+
+	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/ovsdb/nb"
+)
+
+// Snapshot returns the northbound state in the cache as an immutable,
+// sorted model.Snapshot. When the client has no cache (it disconnected
+// without libovsdb's reconnect option) Snapshot returns the last state it
+// read, so that a lost connection never looks like "everything deleted";
+// before the first successful read that is an empty snapshot at generation
+// 0.
+func (db *DB) Snapshot() *model.Snapshot {
+	v, err := db.read()
+	if err != nil {
+		if v = db.last.Load(); v == nil {
+			return &model.Snapshot{}
+		}
+	}
+	return v.snapshot()
+}
+
+func (v *view) snapshot() *model.Snapshot {
+	s := &model.Snapshot{
+		Generation: int64(v.generation()),
+		Switches:   make([]model.Switch, 0, len(v.switches)),
+		Chassis:    make([]model.Chassis, 0, len(v.chassis)),
+	}
+	for _, row := range v.switches {
+		sw := switchFromRow(row)
+		sw.Ports = make([]model.Port, 0, len(row.Ports))
+		for _, u := range row.Ports {
+			if p, ok := v.ports[u]; ok {
+				sw.Ports = append(sw.Ports, portFromRow(row.Name, p))
+			}
+		}
+		slices.SortFunc(sw.Ports, func(a, b model.Port) int { return strings.Compare(a.Name, b.Name) })
+		s.Switches = append(s.Switches, sw)
+	}
+	slices.SortFunc(s.Switches, func(a, b model.Switch) int { return strings.Compare(a.Name, b.Name) })
+	for _, row := range v.chassis {
+		s.Chassis = append(s.Chassis, chassisFromRow(row))
+	}
+	slices.SortFunc(s.Chassis, func(a, b model.Chassis) int { return strings.Compare(a.Name, b.Name) })
+	return s
+}
+
+func switchFromRow(r *nb.LogicalSwitch) model.Switch {
+	return model.Switch{
+		Name:       r.Name,
+		VNI:        uint32(r.Vni),
+		Encap:      r.Encap,
+		Generation: int64(r.Generation),
+	}
+}
+
+// portFromRow takes the switch name from the referencing switch rather than
+// the denormalized column, which exists only for the [switch,name] index.
+func portFromRow(switchName string, r *nb.LogicalPort) model.Port {
+	p := model.Port{Switch: switchName, Name: r.Name, IfaceID: r.IfaceID}
+	if r.MAC != nil {
+		// Written by DB in canonical form; a foreign writer's garbage
+		// reads as "no MAC" (take the Interface's attached-mac).
+		if mac, err := net.ParseMAC(*r.MAC); err == nil && len(mac) == 6 {
+			p.MAC = mac
+		}
+	}
+	return p
+}
+
+func chassisFromRow(r *nb.Chassis) model.Chassis {
+	return model.Chassis{
+		Name:       r.Name,
+		OVSDB:      r.Ovsdb,
+		TunnelIP:   parseIP(r.TunnelIP),
+		Bridge:     r.Bridge,
+		Kind:       r.Kind,
+		Encaps:     canonicalEncaps(r.Encaps),
+		Generation: int64(r.Generation),
+	}
+}
+
+// encapOrder is the order encapsulations are listed in, so that a set read
+// back from OVSDB (unordered) compares equal to what was written.
+var encapOrder = []string{model.EncapVXLAN, model.EncapGRE}
+
+func canonicalEncaps(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, e := range encapOrder {
+		if slices.Contains(in, e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// parseIP returns IPv4 addresses in their 4-byte form, as a caller building
+// a model.Chassis by hand would.
+func parseIP(s string) net.IP {
+	ip := net.ParseIP(s)
+	if ip4 := ip.To4(); ip4 != nil {
+		return ip4
+	}
+	return ip
+}

@@ -1,0 +1,278 @@
+package nbdb
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+
+	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/ovsdb/nb"
+)
+
+// MaxVNI is the largest VXLAN network identifier (24 bits); it is also the
+// largest GRE key ferry uses, so that a switch can change encapsulation.
+const MaxVNI = 1<<24 - 1
+
+// CreateSwitch creates a logical switch. VNI 0 allocates the lowest free
+// VNI; an empty Encap means VXLAN. It returns the switch as stored.
+func (db *DB) CreateSwitch(ctx context.Context, sw model.Switch) (model.Switch, error) {
+	if sw.Encap == "" {
+		sw.Encap = model.EncapVXLAN
+	}
+	if err := checkSwitch(sw); err != nil {
+		return model.Switch{}, err
+	}
+	var row *nb.LogicalSwitch
+	gen, err := db.apply(ctx, fmt.Sprintf("create switch %q", sw.Name), func(v *view, next int) ([]ovsdb.Operation, error) {
+		if _, ok := v.switches[sw.Name]; ok {
+			return nil, errorf(ErrConflict, "name", "switch %q already exists", sw.Name)
+		}
+		vni := int(sw.VNI)
+		if vni == 0 {
+			vni = v.freeVNI()
+			if vni == 0 {
+				return nil, errorf(ErrConflict, "vni", "no free VNI left")
+			}
+		} else if other := v.switchByVNI(vni); other != nil {
+			return nil, errorf(ErrConflict, "vni", "%d is already used by switch %q", vni, other.Name)
+		}
+		row = &nb.LogicalSwitch{Name: sw.Name, Vni: vni, Encap: sw.Encap, Generation: next}
+		return db.createSwitchOps(row)
+	})
+	if err != nil {
+		return model.Switch{}, err
+	}
+	out := switchFromRow(row)
+	out.Generation = int64(gen)
+	out.Ports = []model.Port{}
+	return out, nil
+}
+
+// DeleteSwitch deletes a logical switch and its ports.
+func (db *DB) DeleteSwitch(ctx context.Context, name string) error {
+	_, err := db.apply(ctx, fmt.Sprintf("delete switch %q", name), func(v *view, _ int) ([]ovsdb.Operation, error) {
+		sw, ok := v.switches[name]
+		if !ok {
+			return nil, errorf(ErrNotFound, "", "switch %q not found", name)
+		}
+		return db.deleteSwitchOps(sw.UUID)
+	})
+	return err
+}
+
+// CreatePort adds a logical port to p.Switch. It returns the port as
+// stored.
+func (db *DB) CreatePort(ctx context.Context, p model.Port) (model.Port, error) {
+	if err := checkPort(p); err != nil {
+		return model.Port{}, err
+	}
+	var mac *string
+	if p.MAC != nil {
+		s := strings.ToLower(p.MAC.String())
+		mac = &s
+	}
+	_, err := db.apply(ctx, fmt.Sprintf("create port %q on switch %q", p.Name, p.Switch), func(v *view, next int) ([]ovsdb.Operation, error) {
+		sw, ok := v.switches[p.Switch]
+		if !ok {
+			return nil, errorf(ErrNotFound, "", "switch %q not found", p.Switch)
+		}
+		if v.portByName(sw, p.Name) != nil {
+			return nil, errorf(ErrConflict, "name", "port %q already exists on switch %q", p.Name, p.Switch)
+		}
+		if owner, other := v.portByIfaceID(p.IfaceID); other != nil {
+			return nil, errorf(ErrConflict, "iface_id", "%q is already used by port %q on switch %q", p.IfaceID, other.Name, owner)
+		}
+		row := &nb.LogicalPort{
+			UUID:    newPortName,
+			Switch:  p.Switch,
+			Name:    p.Name,
+			IfaceID: p.IfaceID,
+			MAC:     mac,
+		}
+		return db.createPortOps(sw.UUID, row, next)
+	})
+	if err != nil {
+		return model.Port{}, err
+	}
+	out := model.Port{Switch: p.Switch, Name: p.Name, IfaceID: p.IfaceID}
+	if mac != nil {
+		out.MAC, _ = net.ParseMAC(*mac)
+	}
+	return out, nil
+}
+
+// DeletePort deletes a logical port.
+func (db *DB) DeletePort(ctx context.Context, switchName, portName string) error {
+	_, err := db.apply(ctx, fmt.Sprintf("delete port %q on switch %q", portName, switchName), func(v *view, next int) ([]ovsdb.Operation, error) {
+		sw, ok := v.switches[switchName]
+		if !ok {
+			return nil, errorf(ErrNotFound, "", "switch %q not found", switchName)
+		}
+		p := v.portByName(sw, portName)
+		if p == nil {
+			return nil, errorf(ErrNotFound, "", "port %q not found on switch %q", portName, switchName)
+		}
+		return db.deletePortOps(sw.UUID, p.UUID, next)
+	})
+	return err
+}
+
+// CreateChassis registers a hypervisor. Empty Bridge, Kind and Encaps take
+// the defaults (br-int, kvm, both encapsulations). It returns the chassis
+// as stored.
+func (db *DB) CreateChassis(ctx context.Context, ch model.Chassis) (model.Chassis, error) {
+	if ch.Bridge == "" {
+		ch.Bridge = model.DefaultBridge
+	}
+	if ch.Kind == "" {
+		ch.Kind = model.KindKVM
+	}
+	if len(ch.Encaps) == 0 {
+		ch.Encaps = slices.Clone(encapOrder)
+	}
+	if err := checkChassis(ch); err != nil {
+		return model.Chassis{}, err
+	}
+	ch.Encaps = canonicalEncaps(ch.Encaps)
+	tunnelIP := ch.TunnelIP.String()
+	var row *nb.Chassis
+	gen, err := db.apply(ctx, fmt.Sprintf("create chassis %q", ch.Name), func(v *view, next int) ([]ovsdb.Operation, error) {
+		if _, ok := v.chassis[ch.Name]; ok {
+			return nil, errorf(ErrConflict, "name", "chassis %q already exists", ch.Name)
+		}
+		// Not schema indexes, but two chassis behind one tunnel IP or one
+		// OVSDB would make ferry fight itself over tunnels and bridges.
+		for _, other := range v.chassis {
+			if other.TunnelIP == tunnelIP {
+				return nil, errorf(ErrConflict, "tunnel_ip", "%s is already used by chassis %q", tunnelIP, other.Name)
+			}
+			if other.Ovsdb == ch.OVSDB {
+				return nil, errorf(ErrConflict, "ovsdb", "%s is already used by chassis %q", ch.OVSDB, other.Name)
+			}
+		}
+		row = &nb.Chassis{
+			Name:       ch.Name,
+			Ovsdb:      ch.OVSDB,
+			TunnelIP:   tunnelIP,
+			Bridge:     ch.Bridge,
+			Kind:       ch.Kind,
+			Encaps:     ch.Encaps,
+			Generation: next,
+		}
+		return db.createChassisOps(row)
+	})
+	if err != nil {
+		return model.Chassis{}, err
+	}
+	out := chassisFromRow(row)
+	out.Generation = int64(gen)
+	return out, nil
+}
+
+// DeleteChassis unregisters a hypervisor. ferry stops managing it; what it
+// configured there stays until the chassis is registered again or cleaned
+// up by hand (ferry never wipes device state on its own).
+func (db *DB) DeleteChassis(ctx context.Context, name string) error {
+	_, err := db.apply(ctx, fmt.Sprintf("delete chassis %q", name), func(v *view, _ int) ([]ovsdb.Operation, error) {
+		ch, ok := v.chassis[name]
+		if !ok {
+			return nil, errorf(ErrNotFound, "", "chassis %q not found", name)
+		}
+		return db.deleteChassisOps(ch.UUID)
+	})
+	return err
+}
+
+// freeVNI returns the lowest VNI no switch uses, or 0 if none is left.
+func (v *view) freeVNI() int {
+	used := make(map[int]bool, len(v.switches))
+	for _, sw := range v.switches {
+		used[sw.Vni] = true
+	}
+	for vni := 1; vni <= MaxVNI; vni++ {
+		if !used[vni] {
+			return vni
+		}
+	}
+	return 0
+}
+
+func (v *view) switchByVNI(vni int) *nb.LogicalSwitch {
+	for _, sw := range v.switches {
+		if sw.Vni == vni {
+			return sw
+		}
+	}
+	return nil
+}
+
+func (v *view) portByName(sw *nb.LogicalSwitch, name string) *nb.LogicalPort {
+	for _, u := range sw.Ports {
+		if p := v.ports[u]; p != nil && p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// portByIfaceID returns the port bound to ifaceID and its switch's name.
+func (v *view) portByIfaceID(ifaceID string) (string, *nb.LogicalPort) {
+	for _, sw := range v.switches {
+		for _, u := range sw.Ports {
+			if p := v.ports[u]; p != nil && p.IfaceID == ifaceID {
+				return sw.Name, p
+			}
+		}
+	}
+	return "", nil
+}
+
+// The checks below keep values the schema cannot hold out of transactions;
+// the REST layer reports the same problems with more detail first.
+
+func checkSwitch(sw model.Switch) error {
+	switch {
+	case sw.Name == "":
+		return errorf(ErrInvalid, "name", "required")
+	case sw.VNI > MaxVNI:
+		return errorf(ErrInvalid, "vni", "must be between 1 and %d", MaxVNI)
+	case sw.Encap != model.EncapVXLAN && sw.Encap != model.EncapGRE:
+		return errorf(ErrInvalid, "encap", "must be %q or %q", model.EncapVXLAN, model.EncapGRE)
+	}
+	return nil
+}
+
+func checkPort(p model.Port) error {
+	switch {
+	case p.Name == "":
+		return errorf(ErrInvalid, "name", "required")
+	case p.IfaceID == "":
+		return errorf(ErrInvalid, "iface_id", "required")
+	case p.MAC != nil && len(p.MAC) != 6:
+		return errorf(ErrInvalid, "mac", "must be a 48-bit Ethernet address")
+	}
+	return nil
+}
+
+func checkChassis(ch model.Chassis) error {
+	switch {
+	case ch.Name == "":
+		return errorf(ErrInvalid, "name", "required")
+	case ch.OVSDB == "":
+		return errorf(ErrInvalid, "ovsdb", "required")
+	case ch.TunnelIP == nil || ch.TunnelIP.To4() == nil:
+		return errorf(ErrInvalid, "tunnel_ip", "must be an IPv4 address")
+	case ch.Kind != model.KindKVM && ch.Kind != model.KindXenServer && ch.Kind != model.KindGeneric:
+		return errorf(ErrInvalid, "kind", "must be %q, %q or %q", model.KindKVM, model.KindXenServer, model.KindGeneric)
+	}
+	for _, e := range ch.Encaps {
+		if !slices.Contains(encapOrder, e) {
+			return errorf(ErrInvalid, "encaps", "must list %q and/or %q", model.EncapVXLAN, model.EncapGRE)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,264 @@
+package reconcile
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/internal/ovstest"
+	"github.com/ferry-sdn/ferry/openflow"
+)
+
+// staticNB is a northbound whose snapshot the test replaces.
+type staticNB struct {
+	p atomic.Pointer[model.Snapshot]
+}
+
+func (s *staticNB) Snapshot() *model.Snapshot { return s.p.Load() }
+
+type sandbox struct {
+	t     *testing.T
+	hvs   map[string]*ovstest.Instance
+	nb    *staticNB
+	of    *openflow.Server
+	ofLn  net.Listener
+	ctl   *Controller
+	reg   *prometheus.Registry
+	stop  func()
+	snap  *model.Snapshot
+	ofAdv string
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("FERRY_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// newSandbox starts two dummy-datapath hypervisors: hv1 with br-int made by
+// its operator, hv2 with none (ferry creates it).
+func newSandbox(t *testing.T) *sandbox {
+	s := &sandbox{t: t, hvs: map[string]*ovstest.Instance{}, nb: &staticNB{}}
+	for _, name := range []string{"hv1", "hv2"} {
+		s.hvs[name] = ovstest.Start(t, ovstest.Options{Vswitchd: true})
+	}
+	s.hvs["hv1"].Vsctl(t, "add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=dummy",
+		"--", "add-port", "br-int", "operator-port", "--", "set", "interface", "operator-port", "type=dummy")
+	s.snap = &model.Snapshot{Generation: 1}
+	for i, name := range []string{"hv1", "hv2"} {
+		s.snap.Chassis = append(s.snap.Chassis, model.Chassis{
+			Name: name, OVSDB: "unix:" + s.hvs[name].DBSock, Bridge: "br-int", Kind: model.KindKVM,
+			TunnelIP: net.IPv4(198, 18, 1, byte(11+i)).To4(), Encaps: []string{"vxlan", "gre"},
+		})
+	}
+	s.nb.p.Store(s.snap)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ofLn = ln
+	s.ofAdv = "tcp:" + ln.Addr().String()
+	s.of = openflow.NewServer(testLogger(t))
+	go s.of.Serve(ln)
+	t.Cleanup(s.of.Close)
+	s.start()
+	return s
+}
+
+// start runs a fresh Controller, as a restarted ferryd would.
+func (s *sandbox) start() {
+	s.reg = prometheus.NewRegistry()
+	s.ctl = New(Config{
+		Northbound: s.nb, Switches: OpenFlow(s.of), Dial: OVSDBDialer(testLogger(s.t), nil),
+		Advertise: s.ofAdv, Resync: time.Hour, Metrics: NewMetrics(s.reg), Logger: testLogger(s.t),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	events, unsub := s.of.Subscribe()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-events:
+				s.ctl.Kick()
+			}
+		}
+	}()
+	go func() { s.ctl.Run(ctx); close(done) }()
+	s.stop = func() { cancel(); unsub(); <-done }
+	s.t.Cleanup(func() { s.stop() })
+}
+
+func (s *sandbox) update(f func(*model.Snapshot)) {
+	next := *s.snap
+	next.Switches = append([]model.Switch(nil), s.snap.Switches...)
+	f(&next)
+	next.Generation++
+	s.snap = &next
+	s.nb.p.Store(&next)
+	s.ctl.Kick()
+}
+
+func (s *sandbox) addVIF(hv, name, ifaceID, mac string) {
+	s.hvs[hv].Vsctl(s.t, "add-port", "br-int", name, "--", "set", "interface", name, "type=dummy",
+		"external_ids:iface-id="+ifaceID, "external_ids:attached-mac="+mac, "external_ids:iface-status=active")
+}
+
+// waitRealized waits until every switch is realized on all its carriers
+// and each chassis has realized the current generation.
+func (s *sandbox) waitRealized() {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok := true
+		for _, sw := range s.snap.Switches {
+			st := s.ctl.Switch(sw)
+			ok = ok && st.Realized && len(st.Chassis) > 0
+		}
+		for _, ch := range s.snap.Chassis {
+			cs := s.ctl.Chassis(ch.Name)
+			ok = ok && cs.OpenFlowConnected && cs.RealizedGeneration == s.snap.Generation
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, ch := range s.snap.Chassis {
+				s.t.Logf("%s: %+v", ch.Name, s.ctl.Chassis(ch.Name))
+			}
+			for _, sw := range s.snap.Switches {
+				s.t.Logf("%s: %+v", sw.Name, s.ctl.Switch(sw))
+			}
+			s.t.Fatalf("not realized within 20s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+var flowNoise = regexp.MustCompile(` ?(cookie|duration|n_packets|n_bytes|idle_age|hard_age|reset_counts)=[^,]*,`)
+
+// dumpFlows returns br-int's flows as ovs-ofctl prints them, without
+// counters and cookies, sorted.
+func (s *sandbox) dumpFlows(hv string) []string {
+	out := s.hvs[hv].Ofctl(s.t, "dump-flows", "br-int")
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "OFPST_") || strings.HasPrefix(l, "NXST_") {
+			continue
+		}
+		lines = append(lines, strings.TrimSpace(flowNoise.ReplaceAllString(l, "")))
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+func TestSandboxLifecycle(t *testing.T) {
+	s := newSandbox(t)
+	s.addVIF("hv1", "vm1", "blue-a", "52:54:00:00:01:0a")
+	// A registered chassis gets its bridge even before any switch needs it.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := s.hvs["hv2"].RunErr("ovs-vsctl", "--db=unix:"+s.hvs["hv2"].DBSock, "br-exists", "br-int"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ferry did not create br-int on hv2")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.addVIF("hv2", "vm2", "blue-b", "52:54:00:00:01:0b")
+	s.update(func(n *model.Snapshot) {
+		n.Switches = []model.Switch{{Name: "blue", VNI: 1001, Encap: "vxlan", Generation: n.Generation + 1, Ports: []model.Port{
+			{Switch: "blue", Name: "a", IfaceID: "blue-a"}, {Switch: "blue", Name: "b", IfaceID: "blue-b"}}}}
+	})
+	s.waitRealized()
+
+	hv1 := s.hvs["hv1"]
+	if got := hv1.Vsctl(t, "get", "bridge", "br-int", "fail_mode"); strings.TrimSpace(got) != "secure" {
+		t.Errorf("fail_mode %q", got)
+	}
+	if got := hv1.Vsctl(t, "get-controller", "br-int"); strings.TrimSpace(got) != s.ofAdv {
+		t.Errorf("controller %q, want %s", got, s.ofAdv)
+	}
+	if got := s.hvs["hv2"].Vsctl(t, "get", "bridge", "br-int", "external_ids:ferry/owner"); strings.Trim(strings.TrimSpace(got), `"`) != "ferry" {
+		t.Errorf("ferry-created bridge not marked: %q", got)
+	}
+	tun := "fvxc612010c" // hv1 → 198.18.1.12
+	if got := hv1.Vsctl(t, "get", "interface", tun, "type", "options", "ofport", "external_ids:ferry/owner"); !strings.Contains(got, "vxlan") ||
+		!strings.Contains(got, `remote_ip="198.18.1.12"`) || !strings.Contains(got, `key=flow`) || !strings.Contains(got, "32768") {
+		t.Errorf("tunnel port: %s", got)
+	}
+	flows := s.dumpFlows("hv1")
+	want := []string{
+		"priority=0 actions=drop",
+		"priority=100,in_port=2 actions=set_field:0x3e9->tun_id,write_metadata:0x1,goto_table:10",
+	}
+	joined := strings.Join(flows, "\n")
+	for _, w := range want {
+		if !strings.Contains(joined, w) {
+			t.Errorf("hv1 flows lack %q:\n%s", w, joined)
+		}
+	}
+	if len(flows) != 8 {
+		t.Errorf("hv1 has %d flows, want 8:\n%s", len(flows), joined)
+	}
+	if out := hv1.Ofctl(t, "dump-groups", "br-int"); !strings.Contains(out, "group_id=2002") || !strings.Contains(out, "group_id=2003") {
+		t.Errorf("groups:\n%s", out)
+	}
+	// ofproto/trace: a broadcast from vm1 floods to the tunnel with the VNI.
+	trace := hv1.Appctl(t, "ovs-vswitchd", "ofproto/trace", "br-int", "in_port=2,dl_dst=ff:ff:ff:ff:ff:ff")
+	if !strings.Contains(trace, "output:32768") {
+		t.Errorf("trace does not reach the tunnel:\n%s", trace)
+	}
+
+	// A restarted controller with nothing changed sends no flow_mod and no
+	// OVSDB transaction.
+	before := s.of.Counters()
+	s.stop()
+	s.start()
+	s.waitRealized()
+	after := s.of.Counters()
+	if after.FlowMods != before.FlowMods || after.GroupMods != before.GroupMods {
+		t.Errorf("restart sent flow_mods %d→%d group_mods %d→%d", before.FlowMods, after.FlowMods, before.GroupMods, after.GroupMods)
+	}
+	if n := testutil.ToFloat64(s.ctl.cfg.Metrics.transactions); n != 0 {
+		t.Errorf("restart sent %v OVSDB transactions", n)
+	}
+	if got := s.dumpFlows("hv1"); strings.Join(got, "\n") != joined {
+		t.Errorf("flows changed across restart")
+	}
+
+	// Deleting the switch leaves only the table-miss drops: no group, no
+	// tunnel port; the operator's port stays.
+	s.update(func(n *model.Snapshot) { n.Switches = nil })
+	s.waitRealized()
+	for _, hv := range []string{"hv1", "hv2"} {
+		if got := s.dumpFlows(hv); len(got) != 2 {
+			t.Errorf("%s flows after delete:\n%s", hv, strings.Join(got, "\n"))
+		}
+		if out := s.hvs[hv].Ofctl(t, "dump-groups", "br-int"); strings.Contains(out, "group_id") {
+			t.Errorf("%s groups after delete:\n%s", hv, out)
+		}
+		ports := s.hvs[hv].Vsctl(t, "list-ports", "br-int")
+		if strings.Contains(ports, "fvx") {
+			t.Errorf("%s tunnel ports after delete: %s", hv, ports)
+		}
+	}
+	if ports := hv1.Vsctl(t, "list-ports", "br-int"); !strings.Contains(ports, "operator-port") {
+		t.Errorf("operator's port removed: %s", ports)
+	}
+}

@@ -1,0 +1,210 @@
+package openflow
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Unknown is an action ferry does not model, as found in a dumped group
+// bucket. Its String never equals a modelled action's, so a group holding
+// one never compares equal to a desired group and gets rewritten. It is a
+// comparable value (Data is hex), so == on Actions is safe.
+type Unknown struct {
+	Type uint16 // ofp_action_type; 0xffff for experimenter actions
+	Data string // hex of the whole action, header included
+}
+
+func (a Unknown) String() string { return fmt.Sprintf("unknown(type=%#x,%s)", a.Type, a.Data) }
+func (Unknown) isAction()        {}
+
+// FlowStat is one flow entry as dumped from the switch.
+type FlowStat struct {
+	Table       uint8
+	Priority    uint16
+	Cookie      uint64
+	IdleTimeout uint16
+	HardTimeout uint16
+	Packets     uint64 // packet count, if the switch reports it
+	Bytes       uint64 // byte count, if the switch reports it
+	Duration    time.Duration
+}
+
+// OpenFlow 1.5 OXM/OXS constants that libOpenflow does not name the way we
+// need them for decoding.
+const (
+	oxmClassBasic  = 0x8000
+	oxmClassNXM1   = 0x0001
+	oxmTunnelID    = 38 // OFPXMT_OFB_TUNNEL_ID
+	nxmTunID       = 16 // NXM_NX_TUN_ID
+	oxsClassBasic  = 0x8002
+	oxsDuration    = 0
+	oxsPacketCount = 4
+	oxsByteCount   = 5
+
+	actionOutput   = 0
+	actionGroup    = 22
+	actionSetField = 25
+
+	groupTypeAll = 0
+
+	multipartReplyMore = 1
+)
+
+var errShort = errors.New("openflow: truncated message")
+
+func pad8(n int) int { return (n + 7) &^ 7 }
+
+// parseFlowDescs decodes the body of an OFPMP_FLOW_DESC reply
+// (struct ofp_flow_desc entries). Instructions are skipped: a dumped flow's
+// identity is its cookie.
+func parseFlowDescs(body []byte, out []FlowStat) ([]FlowStat, error) {
+	for len(body) > 0 {
+		if len(body) < 24 {
+			return out, errShort
+		}
+		l := int(binary.BigEndian.Uint16(body[0:2]))
+		if l < 24+8 || l > len(body) {
+			return out, fmt.Errorf("openflow: bad flow_desc length %d", l)
+		}
+		e := body[:l]
+		fs := FlowStat{
+			Table:       e[4],
+			Priority:    binary.BigEndian.Uint16(e[6:8]),
+			IdleTimeout: binary.BigEndian.Uint16(e[8:10]),
+			HardTimeout: binary.BigEndian.Uint16(e[10:12]),
+			Cookie:      binary.BigEndian.Uint64(e[16:24]),
+		}
+		n := 24
+		// ofp_match: type, length (without padding), OXMs, padding.
+		ml := int(binary.BigEndian.Uint16(e[n+2 : n+4]))
+		n += pad8(ml)
+		if n+4 > l {
+			return out, errShort
+		}
+		// ofp_stats: reserved, length (without padding), OXS TLVs, padding.
+		sl := int(binary.BigEndian.Uint16(e[n+2 : n+4]))
+		if n+sl > l {
+			return out, errShort
+		}
+		parseOXS(e[n+4:n+sl], &fs)
+		out = append(out, fs)
+		body = body[l:]
+	}
+	return out, nil
+}
+
+func parseOXS(b []byte, fs *FlowStat) {
+	for len(b) >= 4 {
+		class := binary.BigEndian.Uint16(b[0:2])
+		field := b[2] >> 1
+		l := int(b[3])
+		if len(b) < 4+l {
+			return
+		}
+		v := b[4 : 4+l]
+		if class == oxsClassBasic {
+			switch {
+			case field == oxsDuration && l == 8:
+				fs.Duration = time.Duration(binary.BigEndian.Uint32(v[0:4]))*time.Second +
+					time.Duration(binary.BigEndian.Uint32(v[4:8]))
+			case field == oxsPacketCount && l == 8:
+				fs.Packets = binary.BigEndian.Uint64(v)
+			case field == oxsByteCount && l == 8:
+				fs.Bytes = binary.BigEndian.Uint64(v)
+			}
+		}
+		b = b[4+l:]
+	}
+}
+
+// parseGroupDescs decodes the body of an OFPMP_GROUP_DESC reply (OpenFlow
+// 1.5 struct ofp_group_desc entries with ofp_bucket lists).
+func parseGroupDescs(body []byte, out []GroupEntry) ([]GroupEntry, error) {
+	for len(body) > 0 {
+		if len(body) < 16 {
+			return out, errShort
+		}
+		l := int(binary.BigEndian.Uint16(body[0:2]))
+		if l < 16 || l > len(body) {
+			return out, fmt.Errorf("openflow: bad group_desc length %d", l)
+		}
+		e := body[:l]
+		g := GroupEntry{ID: binary.BigEndian.Uint32(e[4:8])}
+		if t := e[2]; t != groupTypeAll {
+			// ferry only writes type-all groups; make any other type
+			// visible and unequal to every desired group.
+			g.Buckets = append(g.Buckets, []Action{Unknown{Type: 0xffff, Data: fmt.Sprintf("group_type_%d", t)}})
+		}
+		bl := int(binary.BigEndian.Uint16(e[8:10]))
+		if 16+bl > l {
+			return out, errShort
+		}
+		buckets := e[16 : 16+bl]
+		for len(buckets) > 0 {
+			if len(buckets) < 8 {
+				return out, errShort
+			}
+			blen := int(binary.BigEndian.Uint16(buckets[0:2]))
+			alen := int(binary.BigEndian.Uint16(buckets[2:4]))
+			if blen < 8 || blen > len(buckets) || 8+alen > blen {
+				return out, fmt.Errorf("openflow: bad bucket length %d/%d in group %d", blen, alen, g.ID)
+			}
+			acts, err := parseActions(buckets[8 : 8+alen])
+			if err != nil {
+				return out, fmt.Errorf("openflow: group %d: %w", g.ID, err)
+			}
+			g.Buckets = append(g.Buckets, acts)
+			buckets = buckets[blen:]
+		}
+		out = append(out, g)
+		body = body[l:]
+	}
+	return out, nil
+}
+
+// parseActions decodes an action list into ferry's Actions, mapping anything
+// it does not model to Unknown.
+func parseActions(b []byte) ([]Action, error) {
+	acts := []Action{}
+	for len(b) > 0 {
+		if len(b) < 4 {
+			return nil, errShort
+		}
+		t := binary.BigEndian.Uint16(b[0:2])
+		l := int(binary.BigEndian.Uint16(b[2:4]))
+		if l < 8 || l > len(b) {
+			return nil, fmt.Errorf("openflow: bad action length %d", l)
+		}
+		a := b[:l]
+		acts = append(acts, decodeAction(t, a))
+		b = b[l:]
+	}
+	return acts, nil
+}
+
+func decodeAction(t uint16, a []byte) Action {
+	switch t {
+	case actionOutput:
+		if len(a) == 16 {
+			return Output{Port: binary.BigEndian.Uint32(a[4:8])}
+		}
+	case actionGroup:
+		if len(a) == 8 {
+			return Group{ID: binary.BigEndian.Uint32(a[4:8])}
+		}
+	case actionSetField:
+		// OXM header, then an 8-byte tunnel ID, unmasked.
+		if len(a) >= 16 {
+			class := binary.BigEndian.Uint16(a[4:6])
+			field, hasMask, l := a[6]>>1, a[6]&1 == 1, a[7]
+			if !hasMask && l == 8 && ((class == oxmClassBasic && field == oxmTunnelID) ||
+				(class == oxmClassNXM1 && field == nxmTunID)) {
+				return SetTunnelID{ID: binary.BigEndian.Uint64(a[8:16])}
+			}
+		}
+	}
+	return Unknown{Type: t, Data: hex.EncodeToString(a)}
+}

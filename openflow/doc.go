@@ -1,0 +1,48 @@
+// Package openflow is ferry's OpenFlow side: the pipeline declaration
+// (tables, priorities, metadata marks), the Flow and GroupEntry types whose
+// String is the ovs-ofctl rendering and whose Cookie is their identity, and a
+// small OpenFlow 1.5 session layer that installs them.
+//
+// # Session layer
+//
+// Bridges dial ferry (their controller target, e.g. tcp:IP:6653 or
+// ssl:IP:6653); Server.Serve accepts on any net.Listener — TCP, unix, or a
+// tls.Listener, whose tls.Config decides client authentication. For each
+// connection the server:
+//
+//   - exchanges hellos with a version bitmap offering only OpenFlow 1.5, and
+//     closes (after an OFPET_HELLO_FAILED error and a Warn log naming the
+//     versions the switch offered) when the switch cannot speak it;
+//   - sends a features request to learn the datapath ID, then registers the
+//     Session under it; a newer connection with the same datapath ID
+//     replaces the older one (OVS reconnecting);
+//   - answers echo requests, probes an idle switch every 5s, and drops the
+//     connection after three intervals without hearing anything;
+//   - matches replies to requests by xid, reassembles multipart replies
+//     (OFPMPF_REPLY_MORE), and turns an OFPT_ERROR into an *Error for the
+//     request with that xid;
+//   - on disconnect, closes Session.Done and fails every waiting request
+//     with ErrDisconnected.
+//
+// Subscribe gives a capacity-one, coalescing notification channel that is
+// kicked whenever a session comes, is replaced or goes; the reconciler then
+// looks sessions up by the datapath ID it reads from OVSDB.
+//
+// Session.Commit sends one reconcile pass as one atomic, ordered bundle and
+// waits for the commit; DumpFlows and DumpGroups read the switch's tables.
+// Connection up and down are logged at Info; individual messages never are.
+//
+// # What it does not do
+//
+// It does not dial switches (no active mode), does not do controller roles
+// or auxiliary connections, ignores packet-ins, port status and other
+// asynchronous messages, and never deletes flows on its own: on connect it
+// neither flushes nor resyncs — the reconciler dumps, diffs and commits.
+// It encodes only the matches and actions Flow models; anything else found
+// in a dumped group bucket decodes as Unknown.
+//
+// Encoding and the OFPT constants come from antrea.io/libOpenflow; framing,
+// negotiation, request tracking and the decoding of dump replies are ours,
+// because libOpenflow's stream reorders messages and its decoders reject
+// actions they do not know.
+package openflow

@@ -1,0 +1,146 @@
+package openflow
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	of "antrea.io/libOpenflow/openflow15"
+	"antrea.io/libOpenflow/util"
+)
+
+// maxMsgLen is the largest OpenFlow message (the header's length is 16 bits).
+const maxMsgLen = 0xffff
+
+// bundleAddOverhead is the size of ofp_bundle_add_msg without the message.
+const bundleAddOverhead = 16
+
+// flowMod builds the OFPFC_ADD for f: OXM match, then apply_actions,
+// write_metadata and goto_table instructions; no instruction means drop.
+func flowMod(f Flow) (*of.FlowMod, error) {
+	fm := of.NewFlowMod()
+	fm.Command = of.FC_ADD
+	fm.TableId = f.Table
+	fm.Priority = f.Priority
+	fm.Cookie = f.Cookie()
+	fm.CookieMask = 0
+	m := f.Match
+	if m.InPort != 0 {
+		fm.Match.AddField(*of.NewInPortField(m.InPort))
+	}
+	if m.HasTunID {
+		fm.Match.AddField(*of.NewTunnelIdField(m.TunID))
+	}
+	if m.HasMetadata {
+		fm.Match.AddField(*of.NewMetadataField(m.Metadata, nil))
+	}
+	if m.EthDst != nil {
+		if len(m.EthDst) != 6 {
+			return nil, fmt.Errorf("openflow: flow %q: dl_dst must be 6 bytes", f.String())
+		}
+		fm.Match.AddField(*of.NewEthDstField(m.EthDst, nil))
+	}
+	if len(f.Actions) > 0 {
+		apply := of.NewInstrApplyActions()
+		for _, a := range f.Actions {
+			oa, err := encodeAction(a)
+			if err != nil {
+				return nil, fmt.Errorf("openflow: flow %q: %w", f.String(), err)
+			}
+			_ = apply.AddAction(oa, false)
+		}
+		fm.AddInstruction(apply)
+	}
+	if f.WriteMetadata != nil {
+		fm.AddInstruction(of.NewInstrWriteMetadata(f.WriteMetadata.Value, f.WriteMetadata.Mask))
+	}
+	if f.GotoTable != nil {
+		fm.AddInstruction(of.NewInstrGotoTable(*f.GotoTable))
+	}
+	return fm, nil
+}
+
+// flowDelete builds the OFPFC_DELETE that removes a flow by identity: its
+// table and exact cookie, with no match fields, so nothing else can be hit.
+func flowDelete(r FlowRef) *of.FlowMod {
+	fm := of.NewFlowMod()
+	fm.Command = of.FC_DELETE
+	fm.TableId = r.Table
+	fm.Cookie = r.Cookie
+	fm.CookieMask = ^uint64(0)
+	fm.Priority = 0
+	fm.OutPort = of.P_ANY
+	fm.OutGroup = of.OFPG_ANY
+	return fm
+}
+
+// groupMod builds an OFPGC_ADD or OFPGC_MODIFY for a type-all group. Bucket
+// IDs are the bucket's index, which is also what OVS assigns by default.
+func groupMod(g GroupEntry, command uint16) (*of.GroupMod, error) {
+	gm := of.NewGroupMod()
+	gm.Command = command
+	gm.Type = of.GT_ALL
+	gm.GroupId = g.ID
+	for i, bucket := range g.Buckets {
+		b := of.NewBucket(uint32(i))
+		for _, a := range bucket {
+			oa, err := encodeAction(a)
+			if err != nil {
+				return nil, fmt.Errorf("openflow: group %d: %w", g.ID, err)
+			}
+			b.AddAction(oa)
+		}
+		gm.AddBucket(*b)
+	}
+	return gm, nil
+}
+
+// groupDelete builds the OFPGC_DELETE for one group. OVS also removes every
+// flow that still outputs to it, hence deletes go last in a bundle.
+func groupDelete(id uint32) *of.GroupMod {
+	gm := of.NewGroupMod()
+	gm.Command = of.OFPGC_DELETE
+	gm.GroupId = id
+	return gm
+}
+
+func encodeAction(a Action) (of.Action, error) {
+	switch a := a.(type) {
+	case Output:
+		return of.NewActionOutput(a.Port), nil
+	case Group:
+		return of.NewActionGroup(a.ID), nil
+	case SetTunnelID:
+		return of.NewActionSetField(*of.NewTunnelIdField(a.ID)), nil
+	default:
+		return nil, fmt.Errorf("cannot encode action %T (%v)", a, a)
+	}
+}
+
+// marshal encodes m with the given xid and checks that it fits in one
+// OpenFlow message: libOpenflow computes lengths in uint16 and would
+// silently wrap.
+func marshal(m util.Message, xid uint32) ([]byte, error) {
+	b, err := m.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("openflow: encode: %w", err)
+	}
+	if len(b) < 8 {
+		return nil, fmt.Errorf("openflow: encode: message too short (%d bytes)", len(b))
+	}
+	if len(b) > maxMsgLen || int(binary.BigEndian.Uint16(b[2:4])) != len(b) {
+		return nil, fmt.Errorf("openflow: %s of %d bytes exceeds the OpenFlow message limit", msgTypeName(b[1]), len(b))
+	}
+	binary.BigEndian.PutUint32(b[4:8], xid)
+	return b, nil
+}
+
+// bundleAdd wraps an encoded message (whose xid is already set) into an
+// OFPT_BUNDLE_ADD_MESSAGE carrying the same xid, as the spec requires.
+func bundleAdd(bundleID uint32, flags uint16, inner []byte) ([]byte, error) {
+	if len(inner)+bundleAddOverhead > maxMsgLen {
+		return nil, fmt.Errorf("openflow: %s of %d bytes is too large to add to a bundle", msgTypeName(inner[1]), len(inner))
+	}
+	add := of.NewBndleAdd(bundleID, flags)
+	add.Message = util.NewBuffer(inner)
+	return marshal(add, binary.BigEndian.Uint32(inner[4:8]))
+}

@@ -1,0 +1,427 @@
+package openflow
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	of "antrea.io/libOpenflow/openflow15"
+)
+
+// Session is one live OpenFlow 1.5 connection to a bridge, established
+// (hello and features exchanged) and registered by datapath ID. All methods
+// are safe for concurrent use. A Session is never revived: when its
+// connection goes, Done is closed and every request fails with
+// ErrDisconnected; the bridge's next connection is a new Session.
+type Session struct {
+	srv     *Server
+	logp    atomic.Pointer[slog.Logger]
+	conn    net.Conn
+	br      *bufio.Reader
+	remote  string
+	dpid    uint64
+	nTables uint8
+
+	wmu sync.Mutex // serialises writers; held for a whole batch
+	bw  *bufio.Writer
+
+	mu      sync.Mutex
+	pending map[uint32]*call
+	closed  bool
+	err     error
+
+	xid        atomic.Uint32
+	bundleID   atomic.Uint32
+	unanswered atomic.Int32
+	control    chan []byte // replies the reader wants written (echo replies)
+	done       chan struct{}
+	closeOnce  sync.Once
+	counters   counters
+}
+
+// call is one outstanding request, or (sink set) the error collector of a
+// message added to a bundle, which never gets a reply of its own.
+type call struct {
+	done  chan struct{}
+	multi bool     // a multipart request: collect parts until !MORE
+	reply []byte   // the reply (non-multipart)
+	parts [][]byte // multipart reply bodies, in order
+	err   error
+	sink  *bundleSink
+}
+
+func newSession(srv *Server, conn net.Conn) *Session {
+	s := &Session{
+		srv:     srv,
+		conn:    conn,
+		br:      bufio.NewReaderSize(conn, 64<<10),
+		bw:      bufio.NewWriterSize(conn, 64<<10),
+		remote:  conn.RemoteAddr().String(),
+		pending: make(map[uint32]*call),
+		control: make(chan []byte, 16),
+		done:    make(chan struct{}),
+	}
+	s.logp.Store(srv.log.With("remote", s.remote))
+	return s
+}
+
+// log is the session's logger; the handshake adds the datapath ID to it while
+// the reader may already be logging.
+func (s *Session) log() *slog.Logger { return s.logp.Load() }
+
+// DatapathID is the bridge's datapath ID, as `ovs-vsctl get bridge BR
+// datapath_id` prints it in hex.
+func (s *Session) DatapathID() uint64 { return s.dpid }
+
+// NumTables is the number of flow tables the switch reported.
+func (s *Session) NumTables() uint8 { return s.nTables }
+
+// RemoteAddr is the switch's address.
+func (s *Session) RemoteAddr() string { return s.remote }
+
+// Done is closed when the connection is gone.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err says why the session ended; nil while it is live.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Counters returns what this session has sent.
+func (s *Session) Counters() Counters { return s.counters.snapshot() }
+
+// Close drops the connection; the switch will redial.
+func (s *Session) Close() { s.close(errors.New("closed by ferry")) }
+
+func (s *Session) nextXid() uint32 {
+	for {
+		// 0 is what many switches use for unsolicited messages.
+		if x := s.xid.Add(1); x != 0 {
+			return x
+		}
+	}
+}
+
+// Barrier returns once the switch has processed every message sent before
+// it.
+func (s *Session) Barrier(ctx context.Context) error {
+	msg := header(of.Type_BarrierRequest, s.nextXid(), 8)
+	c, err := s.roundTrip(ctx, msg, false)
+	if err != nil {
+		return fmt.Errorf("openflow: barrier: %w", err)
+	}
+	if c.reply[1] != of.Type_BarrierReply {
+		return fmt.Errorf("openflow: barrier: unexpected reply %s", msgTypeName(c.reply[1]))
+	}
+	return nil
+}
+
+// DumpFlows returns every flow in every table (OFPMP_FLOW_DESC), whoever
+// installed it; IsFerryCookie tells ferry's own.
+func (s *Session) DumpFlows(ctx context.Context) ([]FlowStat, error) {
+	req := of.NewMpRequest(of.MultipartType_FlowDesc)
+	body := of.NewFlowStatsRequest()
+	body.TableId = of.OFPTT_ALL
+	req.Body = append(req.Body, body)
+	parts, err := s.multipart(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("openflow: dump flows: %w", err)
+	}
+	var out []FlowStat
+	for _, p := range parts {
+		if out, err = parseFlowDescs(p, out); err != nil {
+			return nil, fmt.Errorf("openflow: dump flows: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// DumpGroups returns every group (OFPMP_GROUP_DESC) with its buckets decoded;
+// actions ferry does not model come back as Unknown.
+func (s *Session) DumpGroups(ctx context.Context) ([]GroupEntry, error) {
+	req := of.NewMpRequest(of.MultipartType_GroupDesc)
+	req.Body = append(req.Body, of.NewGroupMultipartRequest(of.OFPG_ALL))
+	parts, err := s.multipart(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("openflow: dump groups: %w", err)
+	}
+	var out []GroupEntry
+	for _, p := range parts {
+		if out, err = parseGroupDescs(p, out); err != nil {
+			return nil, fmt.Errorf("openflow: dump groups: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// multipart sends a multipart request and returns the bodies of all reply
+// parts, reassembled in order.
+func (s *Session) multipart(ctx context.Context, req *of.MultipartRequest) ([][]byte, error) {
+	msg, err := marshal(req, s.nextXid())
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.roundTrip(ctx, msg, true)
+	if err != nil {
+		return nil, err
+	}
+	return c.parts, nil
+}
+
+// roundTrip sends one request and waits for its reply (all parts of it, for
+// a multipart request). An OFPT_ERROR reply becomes an *Error.
+func (s *Session) roundTrip(ctx context.Context, msg []byte, multi bool) (*call, error) {
+	xid := binary.BigEndian.Uint32(msg[4:8])
+	c := &call{done: make(chan struct{}), multi: multi}
+	if err := s.expect(xid, c); err != nil {
+		return nil, err
+	}
+	if err := s.write(msg); err != nil {
+		s.forget(xid)
+		return nil, err
+	}
+	return c, s.wait(ctx, xid, c)
+}
+
+func (s *Session) wait(ctx context.Context, xid uint32, c *call) error {
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		s.forget(xid)
+		return ctx.Err()
+	}
+}
+
+func (s *Session) expect(xid uint32, c *call) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return s.disconnectedLocked()
+	}
+	s.pending[xid] = c
+	return nil
+}
+
+func (s *Session) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+func (s *Session) forget(xids ...uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, x := range xids {
+		delete(s.pending, x)
+	}
+}
+
+func (s *Session) disconnectedLocked() error {
+	if s.err != nil {
+		return fmt.Errorf("%w: %v", ErrDisconnected, s.err)
+	}
+	return ErrDisconnected
+}
+
+// write sends encoded messages in order with one flush. Any write error
+// ends the session: a partially written message leaves the stream
+// unusable.
+func (s *Session) write(msgs ...[]byte) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	if s.closed {
+		err := s.disconnectedLocked()
+		s.mu.Unlock()
+		return err
+	}
+	s.mu.Unlock()
+	var err error
+	for _, m := range msgs {
+		// A deadline per message rather than per batch: a large bundle
+		// may legitimately take a while, a stuck peer may not.
+		_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.writeTimeout))
+		if _, err = s.bw.Write(m); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.writeTimeout))
+		err = s.bw.Flush()
+	}
+	if err != nil {
+		s.close(fmt.Errorf("write: %w", err))
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.disconnectedLocked()
+	}
+	return nil
+}
+
+// readMsg reads one whole OpenFlow message.
+func readMsg(br *bufio.Reader) ([]byte, error) {
+	var hdr [8]byte
+	if _, err := io.ReadFull(br, hdr[:]); err != nil {
+		return nil, err
+	}
+	l := int(binary.BigEndian.Uint16(hdr[2:4]))
+	if l < 8 {
+		return nil, fmt.Errorf("openflow: message length %d shorter than its header", l)
+	}
+	msg := make([]byte, l)
+	copy(msg, hdr[:])
+	if _, err := io.ReadFull(br, msg[8:]); err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
+
+// readLoop is the only reader of the connection; it dispatches messages
+// in arrival order, which is what makes "errors for a bundle's messages
+// arrive before the reply to its close/commit" usable.
+func (s *Session) readLoop() {
+	for {
+		msg, err := readMsg(s.br)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = errors.New("connection closed by switch")
+			}
+			s.close(err)
+			return
+		}
+		if msg[0] != of.VERSION {
+			s.close(fmt.Errorf("switch sent OpenFlow version %#x after negotiating 1.5", msg[0]))
+			return
+		}
+		s.unanswered.Store(0) // anything the switch says proves it is alive
+		s.dispatch(msg)
+	}
+}
+
+func (s *Session) dispatch(msg []byte) {
+	typ := msg[1]
+	xid := binary.BigEndian.Uint32(msg[4:8])
+	switch typ {
+	case of.Type_EchoRequest:
+		reply := append([]byte(nil), msg...)
+		reply[1] = of.Type_EchoReply
+		select {
+		case s.control <- reply:
+		default: // the switch will ask again
+		}
+		return
+	case of.Type_EchoReply, of.Type_Hello:
+		return
+	case of.Type_PacketIn, of.Type_FlowRemoved, of.Type_PortStatus, of.Type_RoleStatus,
+		of.Type_TableStatus, of.Type_RequestForward, of.Type_ControllerStatus:
+		// Asynchronous messages: ferry's pipeline does not use them.
+		s.log().Debug("openflow: ignoring asynchronous message", "type", msgTypeName(typ))
+		return
+	}
+
+	s.mu.Lock()
+	c := s.pending[xid]
+	if c == nil {
+		s.mu.Unlock()
+		if typ == of.Type_Error {
+			s.log().Warn("openflow: unsolicited error from switch", "error", parseError(msg).Error())
+		} else {
+			s.log().Debug("openflow: reply to no request", "type", msgTypeName(typ), "xid", xid)
+		}
+		return
+	}
+	if c.sink != nil {
+		s.mu.Unlock()
+		if typ == of.Type_Error {
+			c.sink.add(xid, parseError(msg))
+		}
+		return
+	}
+	switch {
+	case typ == of.Type_Error:
+		c.err = parseError(msg)
+	case typ == of.Type_MultiPartReply && c.multi:
+		if len(msg) < 16 {
+			c.err = errShort
+			break
+		}
+		c.parts = append(c.parts, msg[16:])
+		if binary.BigEndian.Uint16(msg[10:12])&multipartReplyMore != 0 {
+			s.mu.Unlock()
+			return
+		}
+	default:
+		c.reply = msg
+	}
+	delete(s.pending, xid)
+	s.mu.Unlock()
+	close(c.done)
+}
+
+// keepalive writes the reader's echo replies and probes the switch: after
+// echoMisses intervals without hearing anything, the connection is dead.
+func (s *Session) keepalive() {
+	t := time.NewTicker(s.srv.cfg.echoInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case m := <-s.control:
+			_ = s.write(m)
+		case <-t.C:
+			if n := s.unanswered.Add(1); int(n) > s.srv.cfg.echoMisses {
+				s.close(fmt.Errorf("no reply to %d echo requests", n-1))
+				return
+			}
+			_ = s.write(header(of.Type_EchoRequest, s.nextXid(), 8))
+		}
+	}
+}
+
+// close tears the session down once: the connection is closed, every waiting
+// request fails with ErrDisconnected, the server forgets the session and
+// Done is closed.
+func (s *Session) close(reason error) {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.err = reason
+		pending := s.pending
+		s.pending = nil
+		derr := s.disconnectedLocked()
+		s.mu.Unlock()
+		_ = s.conn.Close()
+		for _, c := range pending {
+			if c.sink == nil {
+				c.err = derr
+				close(c.done)
+			}
+		}
+		s.srv.unregister(s)
+		close(s.done)
+	})
+}
+
+// header builds a body-less message (or the header of one of length l).
+func header(typ uint8, xid uint32, l int) []byte {
+	b := make([]byte, l)
+	b[0] = of.VERSION
+	b[1] = typ
+	binary.BigEndian.PutUint16(b[2:4], uint16(l))
+	binary.BigEndian.PutUint32(b[4:8], xid)
+	return b
+}
+
+func dpidString(d uint64) string { return fmt.Sprintf("%016x", d) }

@@ -1,0 +1,534 @@
+package openflow
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	of "antrea.io/libOpenflow/openflow15"
+)
+
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startServer runs a Server on a loopback listener (wrapped by wrap, if
+// given) and returns it with its address and log.
+func startServer(t *testing.T, wrap func(net.Listener) net.Listener, opts ...Option) (*Server, string, *logBuffer) {
+	t.Helper()
+	logs := &logBuffer{}
+	srv := NewServer(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), opts...)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if wrap != nil {
+		ln = wrap(ln)
+	}
+	done := make(chan struct{})
+	go func() { _ = srv.Serve(ln); close(done) }()
+	t.Cleanup(func() {
+		srv.Close()
+		<-done
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	return srv, addr, logs
+}
+
+// fakeSwitch is a scripted OpenFlow switch.
+type fakeSwitch struct {
+	t    *testing.T
+	conn net.Conn
+	br   *bufio.Reader
+	dpid uint64
+}
+
+func dialFake(t *testing.T, addr string, dpid uint64) *fakeSwitch {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return handshakeFake(t, conn, dpid)
+}
+
+func handshakeFake(t *testing.T, conn net.Conn, dpid uint64) *fakeSwitch {
+	t.Helper()
+	f := &fakeSwitch{t: t, conn: conn, br: bufio.NewReader(conn), dpid: dpid}
+	t.Cleanup(func() { conn.Close() })
+	if m := f.read(); m[1] != of.Type_Hello {
+		t.Fatalf("first message %s, want hello", msgTypeName(m[1]))
+	}
+	f.send(helloMsg(1))
+	req := f.read()
+	if req[1] != of.Type_FeaturesRequest {
+		t.Fatalf("got %s, want features request", msgTypeName(req[1]))
+	}
+	r := header(of.Type_FeaturesReply, xidOf(req), 32)
+	binary.BigEndian.PutUint64(r[8:16], dpid)
+	r[20] = 254
+	f.send(r)
+	return f
+}
+
+func xidOf(m []byte) uint32 { return binary.BigEndian.Uint32(m[4:8]) }
+
+func (f *fakeSwitch) read() []byte {
+	f.t.Helper()
+	_ = f.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	m, err := readMsg(f.br)
+	if err != nil {
+		f.t.Fatalf("fake switch read: %v", err)
+	}
+	return m
+}
+
+// readSkippingEchoes reads the next message that is not an echo request or
+// reply (the server's liveness probes and answers may interleave).
+func (f *fakeSwitch) readSkippingEchoes() []byte {
+	f.t.Helper()
+	for {
+		if m := f.read(); m[1] != of.Type_EchoRequest && m[1] != of.Type_EchoReply {
+			return m
+		}
+	}
+}
+
+func (f *fakeSwitch) send(b []byte) {
+	f.t.Helper()
+	if _, err := f.conn.Write(b); err != nil {
+		f.t.Fatalf("fake switch write: %v", err)
+	}
+}
+
+func (f *fakeSwitch) sendError(xid uint32, typ, code uint16) {
+	e := header(of.Type_Error, xid, 12)
+	binary.BigEndian.PutUint16(e[8:10], typ)
+	binary.BigEndian.PutUint16(e[10:12], code)
+	f.send(e)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func sessionOf(t *testing.T, srv *Server, dpid uint64) *Session {
+	t.Helper()
+	var s *Session
+	waitFor(t, "session", func() bool { s = srv.Session(dpid); return s != nil })
+	return s
+}
+
+func TestSessionRequestsAndReplies(t *testing.T) {
+	srv, addr, _ := startServer(t, nil)
+	notes, cancel := srv.Subscribe()
+	defer cancel()
+	f := dialFake(t, addr, 0xabc)
+	s := sessionOf(t, srv, 0xabc)
+	select {
+	case <-notes:
+	case <-time.After(time.Second):
+		t.Error("no notification for the new session")
+	}
+	if s.DatapathID() != 0xabc || s.NumTables() != 254 {
+		t.Errorf("dpid %x tables %d", s.DatapathID(), s.NumTables())
+	}
+	ctx := context.Background()
+
+	// The switch's echo request is answered with its xid and payload.
+	echo := append(header(of.Type_EchoRequest, 77, 8), "ping"...)
+	binary.BigEndian.PutUint16(echo[2:4], uint16(len(echo)))
+	f.send(echo)
+	r := f.read()
+	for r[1] == of.Type_EchoRequest {
+		r = f.read()
+	}
+	if r[1] != of.Type_EchoReply || xidOf(r) != 77 || string(r[8:]) != "ping" {
+		t.Errorf("echo reply % x", r)
+	}
+
+	// Replies are matched by xid, whatever their order.
+	errs := make(chan error, 2)
+	go func() { errs <- s.Barrier(ctx) }()
+	b1 := f.readSkippingEchoes()
+	go func() { errs <- s.Barrier(ctx) }()
+	b2 := f.readSkippingEchoes()
+	if xidOf(b1) == xidOf(b2) {
+		t.Fatal("two requests share an xid")
+	}
+	f.send(header(of.Type_BarrierReply, xidOf(b2), 8))
+	f.send(header(of.Type_BarrierReply, xidOf(b1), 8))
+	for i := 0; i < 2; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+
+	// An OFPT_ERROR with a request's xid is that request's error.
+	go func() { errs <- s.Barrier(ctx) }()
+	b := f.readSkippingEchoes()
+	f.sendError(xidOf(b), 1, 1)
+	err := <-errs
+	var ofErr *Error
+	if !errors.As(err, &ofErr) || ofErr.Name() != "OFPBRC_BAD_TYPE" {
+		t.Errorf("barrier error %v", err)
+	}
+
+	// A multipart reply in three parts, with asynchronous messages and an
+	// echo request in between, is reassembled in order.
+	type result struct {
+		fs  []FlowStat
+		err error
+	}
+	res := make(chan result, 1)
+	go func() { fs, err := s.DumpFlows(ctx); res <- result{fs, err} }()
+	req := f.readSkippingEchoes()
+	if req[1] != of.Type_MultiPartRequest || binary.BigEndian.Uint16(req[8:10]) != of.MultipartType_FlowDesc || req[16] != of.OFPTT_ALL {
+		t.Fatalf("flow dump request % x", req)
+	}
+	part := func(more bool, cookies ...uint64) []byte {
+		m := header(of.Type_MultiPartReply, xidOf(req), 16)
+		binary.BigEndian.PutUint16(m[8:10], of.MultipartType_FlowDesc)
+		if more {
+			binary.BigEndian.PutUint16(m[10:12], multipartReplyMore)
+		}
+		for _, c := range cookies {
+			e := make([]byte, 24+8+8)
+			binary.BigEndian.PutUint16(e[0:2], uint16(len(e)))
+			binary.BigEndian.PutUint64(e[16:24], c)
+			e[24+1], e[24+3] = 1, 4 // empty OXM match
+			e[32+3] = 4             // empty stats
+			m = append(m, e...)
+		}
+		binary.BigEndian.PutUint16(m[2:4], uint16(len(m)))
+		return m
+	}
+	f.send(part(true, 1, 2))
+	f.send(header(of.Type_PortStatus, 0, 8))
+	f.send(header(of.Type_EchoRequest, 5, 8))
+	f.send(part(true, 3))
+	f.send(part(false, 4))
+	dumped := <-res
+	if dumped.err != nil {
+		t.Fatal(dumped.err)
+	}
+	var cookies []uint64
+	for _, fs := range dumped.fs {
+		cookies = append(cookies, fs.Cookie)
+	}
+	if len(cookies) != 4 || cookies[0] != 1 || cookies[3] != 4 {
+		t.Errorf("cookies %v, want [1 2 3 4]", cookies)
+	}
+
+	// A cancelled request returns at once and leaves the session usable;
+	// its late reply is ignored.
+	cctx, ccancel := context.WithCancel(ctx)
+	go func() { errs <- s.Barrier(cctx) }()
+	late := f.readSkippingEchoes()
+	ccancel()
+	if err := <-errs; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled barrier: %v", err)
+	}
+	f.send(header(of.Type_BarrierReply, xidOf(late), 8))
+	go func() { errs <- s.Barrier(ctx) }()
+	b = f.readSkippingEchoes()
+	f.send(header(of.Type_BarrierReply, xidOf(b), 8))
+	if err := <-errs; err != nil {
+		t.Error(err)
+	}
+
+	// Disconnect: waiting requests fail, Done closes, the server forgets.
+	go func() { errs <- s.Barrier(ctx) }()
+	f.readSkippingEchoes()
+	f.conn.Close()
+	if err := <-errs; !IsDisconnected(err) {
+		t.Errorf("pending barrier on disconnect: %v", err)
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(time.Second):
+		t.Fatal("Done not closed")
+	}
+	if srv.Session(0xabc) != nil {
+		t.Error("dead session still registered")
+	}
+	if err := s.Barrier(ctx); !IsDisconnected(err) {
+		t.Errorf("barrier after disconnect: %v", err)
+	}
+}
+
+func TestSessionReplacedBySameDatapath(t *testing.T) {
+	srv, addr, logs := startServer(t, nil)
+	f1 := dialFake(t, addr, 7)
+	s1 := sessionOf(t, srv, 7)
+	dialFake(t, addr, 7)
+	waitFor(t, "replacement", func() bool { s := srv.Session(7); return s != nil && s != s1 })
+	select {
+	case <-s1.Done():
+	case <-time.After(time.Second):
+		t.Fatal("old session not closed")
+	}
+	// The old connection is really closed.
+	_ = f1.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for {
+		if _, err := readMsg(f1.br); err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Errorf("old connection: %v, want EOF", err)
+			}
+			break
+		}
+	}
+	if !strings.Contains(logs.String(), "replaced") {
+		t.Errorf("no log line about the replacement:\n%s", logs.String())
+	}
+	if n := len(srv.Sessions()); n != 1 {
+		t.Errorf("%d sessions", n)
+	}
+}
+
+func TestHelloWithoutOpenFlow15(t *testing.T) {
+	srv, addr, logs := startServer(t, nil)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	if _, err := readMsg(br); err != nil {
+		t.Fatal(err)
+	}
+	h := header(of.Type_Hello, 1, 16)
+	h[0] = 4 // OpenFlow 1.3, bitmap 1.0 + 1.3
+	binary.BigEndian.PutUint16(h[8:10], 1)
+	binary.BigEndian.PutUint16(h[10:12], 8)
+	binary.BigEndian.PutUint32(h[12:16], 1<<1|1<<4)
+	if _, err := conn.Write(h); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	m, err := readMsg(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m[1] != of.Type_Error || m[0] != 4 {
+		t.Fatalf("got %s version %d, want an OpenFlow 1.3 error", msgTypeName(m[1]), m[0])
+	}
+	if e := parseError(m); e.Name() != "OFPHFC_INCOMPATIBLE" || !strings.Contains(string(e.Data), "OpenFlow15") {
+		t.Errorf("error %s %q", e.Name(), e.Data)
+	}
+	if _, err := readMsg(br); !errors.Is(err, io.EOF) {
+		t.Errorf("connection not closed: %v", err)
+	}
+	waitFor(t, "log line", func() bool {
+		return strings.Contains(logs.String(), "does not speak OpenFlow 1.5 (it offers OpenFlow10,OpenFlow13)")
+	})
+	if len(srv.Sessions()) != 0 {
+		t.Error("session registered")
+	}
+}
+
+func TestHandshakeTimeout(t *testing.T) {
+	srv, addr, logs := startServer(t, nil, WithHandshakeTimeout(100*time.Millisecond))
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(conn)
+	if m, err := readMsg(br); err != nil || m[1] != of.Type_Hello {
+		t.Fatalf("hello: %v", err)
+	}
+	// Say nothing: the server gives up.
+	if _, err := readMsg(br); !errors.Is(err, io.EOF) {
+		t.Errorf("read after silence: %v, want EOF", err)
+	}
+	waitFor(t, "log line", func() bool { return strings.Contains(logs.String(), "handshake failed") })
+	if len(srv.Sessions()) != 0 {
+		t.Error("session registered")
+	}
+}
+
+func TestCommitWireProtocol(t *testing.T) {
+	srv, addr, _ := startServer(t, nil)
+	f := dialFake(t, addr, 1)
+	s := sessionOf(t, srv, 1)
+	flows := []Flow{{Table: 0, Priority: 1}, {Table: 0, Priority: 2}}
+	bundleReply := func(req []byte, typ uint16) []byte {
+		r := append([]byte(nil), req[:16]...)
+		binary.BigEndian.PutUint16(r[2:4], 16)
+		binary.BigEndian.PutUint16(r[12:14], typ)
+		return r
+	}
+	for _, reject := range []bool{false, true} {
+		errc := make(chan error, 1)
+		go func() { errc <- s.Commit(context.Background(), Changes{AddFlows: flows}) }()
+		open := f.readSkippingEchoes()
+		if open[1] != of.Type_BundleControl || binary.BigEndian.Uint16(open[12:14]) != of.BCT_OPEN_REQUEST {
+			t.Fatalf("first message % x, want bundle open", open)
+		}
+		var adds [][]byte
+		for range flows {
+			adds = append(adds, f.readSkippingEchoes())
+		}
+		cl := f.readSkippingEchoes()
+		if binary.BigEndian.Uint16(cl[12:14]) != of.BCT_CLOSE_REQUEST {
+			t.Fatalf("after the adds: % x, want bundle close", cl)
+		}
+		f.send(bundleReply(open, of.BCT_OPEN_REPLY))
+		if reject {
+			// Rejected at add time: the close still succeeds, but the
+			// bundle must be discarded rather than committed.
+			f.sendError(xidOf(adds[1]), 5, 6) // OFPFMFC_BAD_COMMAND
+			f.send(bundleReply(cl, of.BCT_CLOSE_REPLY))
+			d := f.readSkippingEchoes()
+			if binary.BigEndian.Uint16(d[12:14]) != of.BCT_DISCARD_REQUEST {
+				t.Fatalf("after a rejected add: % x, want discard", d)
+			}
+			f.send(bundleReply(d, of.BCT_DISCARD_REPLY))
+			err := <-errc
+			var be *BundleError
+			if !errors.As(err, &be) || be.Stage != "add" || !strings.Contains(err.Error(), "priority=2") ||
+				!strings.Contains(err.Error(), "OFPFMFC_BAD_COMMAND") {
+				t.Errorf("commit error: %v", err)
+			}
+			continue
+		}
+		f.send(bundleReply(cl, of.BCT_CLOSE_REPLY))
+		commit := f.readSkippingEchoes()
+		if binary.BigEndian.Uint16(commit[12:14]) != of.BCT_COMMIT_REQUEST || binary.BigEndian.Uint16(commit[14:16]) != of.BF_ATOMIC|of.BF_ORDERED {
+			t.Fatalf("after close: % x, want atomic ordered commit", commit)
+		}
+		f.send(bundleReply(commit, of.BCT_COMMIT_REPLY))
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := srv.Counters(); c.Bundles != 2 || c.FlowMods != 4 || c.BundleErrors != 1 {
+		t.Errorf("counters %+v", c)
+	}
+}
+
+// TestTLS runs the session over a tls.Listener that requires client
+// certificates, as an ssl: controller target would.
+func TestTLS(t *testing.T) {
+	ca, caKey := newCert(t, "ferry test CA", nil, nil)
+	srvCert, srvKey := newCert(t, "ferry", ca, caKey)
+	swCert, swKey := newCert(t, "br0", ca, caKey)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	serverConf := &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{srvCert.Raw}, PrivateKey: srvKey}},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    pool,
+	}
+	srv, addr, logs := startServer(t, func(ln net.Listener) net.Listener { return tls.NewListener(ln, serverConf) })
+
+	conn, err := tls.Dial("tcp", addr, &tls.Config{
+		RootCAs:      pool,
+		ServerName:   "ferry",
+		Certificates: []tls.Certificate{{Certificate: [][]byte{swCert.Raw}, PrivateKey: swKey}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handshakeFake(t, conn, 99)
+	s := sessionOf(t, srv, 99)
+	if err := func() error {
+		errc := make(chan error, 1)
+		go func() { errc <- s.Barrier(context.Background()) }()
+		f := &fakeSwitch{t: t, conn: conn, br: bufio.NewReader(conn)}
+		b := f.readSkippingEchoes()
+		f.send(header(of.Type_BarrierReply, xidOf(b), 8))
+		return <-errc
+	}(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Without a client certificate the handshake fails and no session
+	// appears.
+	bad, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "ferry"})
+	if err == nil {
+		_ = bad.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = bad.Read(make([]byte, 1))
+		bad.Close()
+	}
+	if err == nil {
+		t.Fatal("connection without a client certificate accepted")
+	}
+	waitFor(t, "tls log line", func() bool { return strings.Contains(logs.String(), "tls:") })
+	if n := len(srv.Sessions()); n != 1 {
+		t.Errorf("%d sessions", n)
+	}
+}
+
+func newCert(t *testing.T, cn string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: cn},
+		DNSNames:     []string{cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	signer, signerKey := tmpl, key
+	if parent == nil {
+		tmpl.IsCA = true
+		tmpl.BasicConstraintsValid = true
+	} else {
+		signer, signerKey = parent, parentKey
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, key
+}

@@ -1,0 +1,447 @@
+package ovsdb
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/ovn-kubernetes/libovsdb/cache"
+	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/model"
+)
+
+// Defaults for ConnConfig.
+const (
+	DefaultMinBackoff    = 250 * time.Millisecond
+	DefaultMaxBackoff    = 10 * time.Second
+	DefaultTimeout       = 5 * time.Second
+	DefaultProbeInterval = 10 * time.Second
+)
+
+// statePoll is how often a Conn looks at libovsdb's connection state: with
+// reconnection enabled libovsdb reports neither disconnects nor reconnects.
+const statePoll = 100 * time.Millisecond
+
+// ConnConfig configures a Conn.
+type ConnConfig struct {
+	// Targets are the database's active targets. Several targets are the
+	// members of a clustered database: they are tried in order and the
+	// first that answers is used, until it fails.
+	Targets []Target
+	// Model is the database model, e.g. nb.FullDatabaseModel().
+	Model model.ClientDBModel
+	// Tables to monitor; nil monitors every table of Model.
+	Tables []string
+	// TLS is the configuration for ssl: targets (see LoadTLSConfig).
+	TLS *tls.Config
+	// LeaderOnly makes a clustered database's followers count as down.
+	LeaderOnly bool
+	// Logger receives connection state changes; nil discards them.
+	Logger *slog.Logger
+	// OnChange, if set, is called on connect, disconnect and every change
+	// of the cache, from libovsdb's goroutines: it must not block (kick a
+	// channel).
+	OnChange func()
+	// MinBackoff and MaxBackoff bound the exponential backoff between
+	// connection attempts; zero means DefaultMinBackoff, DefaultMaxBackoff.
+	MinBackoff, MaxBackoff time.Duration
+	// Timeout bounds one connection attempt, including the initial
+	// monitor; zero means DefaultTimeout.
+	Timeout time.Duration
+	// ProbeInterval is how long the connection may stay silent before an
+	// echo request checks it, so that a peer that vanished without closing
+	// the connection is noticed. Zero means DefaultProbeInterval, negative
+	// disables probes. It must exceed Timeout.
+	ProbeInterval time.Duration
+}
+
+// Conn is a connection to one OVSDB database that never gives up: it keeps
+// trying to connect, with backoff, monitors the chosen tables into
+// libovsdb's cache and reconnects (re-monitoring, with monitor_cond_since)
+// whenever the connection drops. A database that is down is a normal
+// state, not an error.
+//
+// Read the cache and transact through Client. Before the first successful
+// connection (see Ready) the client has no cache. While reconnecting,
+// libovsdb makes Transact and cache reads through its API (List, Get,
+// Where) wait for the connection, bounded by their context; use contexts
+// with deadlines, and check Connected to skip work that cannot succeed.
+type Conn struct {
+	cl      client.Client
+	log     *slog.Logger
+	tables  []string
+	timeout time.Duration
+	probe   time.Duration
+	backoff *expBackoff
+
+	onChange  func()
+	changes   chan struct{}
+	ready     chan struct{}
+	connected atomic.Bool
+	endpoint  atomic.Value // string
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	closed atomic.Bool
+	done   chan struct{}
+	once   sync.Once
+}
+
+// NewConn validates cfg and starts connecting in the background; it does not
+// wait for the database.
+func NewConn(cfg ConnConfig) (*Conn, error) {
+	if len(cfg.Targets) == 0 {
+		return nil, errors.New("ovsdb: no target to connect to")
+	}
+	if cfg.Model.Name() == "" {
+		return nil, errors.New("ovsdb: no database model")
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = DefaultMinBackoff
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
+	}
+	cfg.MaxBackoff = max(cfg.MaxBackoff, cfg.MinBackoff)
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.ProbeInterval == 0 {
+		cfg.ProbeInterval = DefaultProbeInterval
+	}
+	if cfg.ProbeInterval > 0 && cfg.ProbeInterval <= cfg.Timeout {
+		return nil, fmt.Errorf("ovsdb: probe interval %v must exceed the connection timeout %v", cfg.ProbeInterval, cfg.Timeout)
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("db", cfg.Model.Name())
+
+	var tables []string
+	for name := range cfg.Model.Types() {
+		tables = append(tables, name)
+	}
+	if cfg.Tables != nil {
+		for _, t := range cfg.Tables {
+			if !slices.Contains(tables, t) {
+				return nil, fmt.Errorf("ovsdb: table %q is not in the %s model", t, cfg.Model.Name())
+			}
+		}
+		tables = slices.Clone(cfg.Tables)
+	}
+	if len(tables) == 0 {
+		return nil, errors.New("ovsdb: no table to monitor")
+	}
+	slices.Sort(tables)
+
+	b := &expBackoff{min: cfg.MinBackoff, max: cfg.MaxBackoff}
+	libLog := logr.FromSlogHandler(capLevel{logger.With("lib", "libovsdb").Handler()})
+	opts := []client.Option{client.WithLogger(&libLog), client.WithLeaderOnly(cfg.LeaderOnly)}
+	for _, t := range cfg.Targets {
+		ep, err := t.Endpoint()
+		if err != nil {
+			return nil, err
+		}
+		if t.TLS() && cfg.TLS == nil {
+			return nil, fmt.Errorf("ovsdb: target %q needs a TLS configuration", t)
+		}
+		opts = append(opts, client.WithEndpoint(ep))
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, client.WithTLSConfig(cfg.TLS))
+	}
+	// libovsdb's reconnect loop panics when its backoff gives up; ours
+	// never does (the cenkalti equivalent is MaxElapsedTime = 0).
+	// libovsdb's WithInactivityCheck is not used: its Transact can send on
+	// a channel its disconnect handler has closed (a panic). Conn probes
+	// with Echo itself.
+	opts = append(opts, client.WithReconnect(cfg.Timeout, b))
+	cl, err := client.NewOVSDBClient(cfg.Model, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("ovsdb: %w", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Conn{
+		cl:       cl,
+		log:      logger,
+		tables:   tables,
+		timeout:  cfg.Timeout,
+		probe:    cfg.ProbeInterval,
+		backoff:  b,
+		onChange: cfg.OnChange,
+		changes:  make(chan struct{}, 1),
+		ready:    make(chan struct{}),
+		ctx:      ctx,
+		cancel:   cancel,
+		done:     make(chan struct{}),
+	}
+	c.endpoint.Store("")
+	go c.run()
+	return c, nil
+}
+
+// Client returns the libovsdb client, for cache reads and Transact. Its own
+// Connected method stays true while libovsdb reconnects; use Conn.Connected.
+func (c *Conn) Client() client.Client { return c.cl }
+
+// Connected reports whether the connection is up and the monitor
+// established, i.e. the cache mirrors the database.
+func (c *Conn) Connected() bool { return c.connected.Load() }
+
+// Endpoint returns the endpoint in use, "" while disconnected.
+func (c *Conn) Endpoint() string { return c.endpoint.Load().(string) }
+
+// Ready is closed once the first connection and monitor are established;
+// from then on the client's cache exists (it survives reconnects).
+func (c *Conn) Ready() <-chan struct{} { return c.ready }
+
+// Changes receives a value after connect, disconnect and cache changes.
+// It has capacity one and coalesces: one receive may stand for many events,
+// which suits a level-triggered loop that rereads the whole cache. It is
+// meant for a single consumer; others use ConnConfig.OnChange.
+func (c *Conn) Changes() <-chan struct{} { return c.changes }
+
+func (c *Conn) kick() {
+	if c.closed.Load() {
+		return
+	}
+	select {
+	case c.changes <- struct{}{}:
+	default:
+	}
+	if c.onChange != nil {
+		c.onChange()
+	}
+}
+
+// Close disconnects and stops reconnecting. It returns at once. If the
+// database is unreachable at that moment libovsdb's reconnect loop cannot
+// be cancelled; the Conn then closes the connection it eventually makes.
+func (c *Conn) Close() {
+	c.once.Do(func() {
+		c.closed.Store(true)
+		c.backoff.stop()
+		c.cancel()
+	})
+}
+
+func (c *Conn) run() {
+	defer close(c.done)
+	defer c.shutdown()
+	var fails retryLog
+	// libovsdb reconnects only connections it has made once: the first one
+	// is ours to retry.
+	for {
+		ctx, cancel := context.WithTimeout(c.ctx, c.timeout)
+		err := c.cl.Connect(ctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		fails.failed(c.log, "ovsdb: cannot connect, will keep trying", err)
+		if !c.sleep(c.backoff.NextBackOff()) {
+			return
+		}
+	}
+	if c.ctx.Err() != nil {
+		return
+	}
+	// The cache exists once connected and lives as long as the client, so
+	// one handler sees every change across reconnects.
+	c.cl.Cache().AddEventHandler(&cache.EventHandlerFuncs{
+		AddFunc:    func(string, model.Model) { c.kick() },
+		UpdateFunc: func(string, model.Model, model.Model) { c.kick() },
+		DeleteFunc: func(string, model.Model) { c.kick() },
+	})
+	for {
+		// libovsdb restores established monitors after a reconnect, but
+		// not one whose first request failed: retry it until it holds.
+		// CurrentEndpoint is "" while libovsdb is reconnecting.
+		if c.cl.CurrentEndpoint() != "" {
+			ctx, cancel := context.WithTimeout(c.ctx, c.timeout)
+			_, err := c.cl.Monitor(ctx, c.newMonitor())
+			cancel()
+			if err == nil {
+				break
+			}
+			fails.failed(c.log, "ovsdb: cannot monitor, will keep trying", err)
+		}
+		if !c.sleep(c.backoff.NextBackOff()) {
+			return
+		}
+	}
+	c.backoff.Reset()
+	close(c.ready)
+	c.setState(c.cl.CurrentEndpoint())
+
+	t := time.NewTicker(statePoll)
+	defer t.Stop()
+	lastProbe := time.Now()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		// Blocks while libovsdb holds its lock for a reconnection attempt,
+		// then tells whether the attempt (monitors included) succeeded.
+		c.setState(c.cl.CurrentEndpoint())
+		if c.probe > 0 && c.Connected() && time.Since(lastProbe) >= c.probe {
+			lastProbe = time.Now()
+			c.echo()
+		}
+	}
+}
+
+// echo checks that the peer still answers. A peer that vanished without
+// closing the connection (powered off, partitioned) would otherwise look
+// connected until TCP gives up, many minutes later.
+func (c *Conn) echo() {
+	ctx, cancel := context.WithTimeout(c.ctx, c.timeout)
+	defer cancel()
+	err := c.cl.Echo(ctx)
+	if err == nil || c.ctx.Err() != nil {
+		return
+	}
+	c.log.Warn("ovsdb: no answer to echo, reconnecting", "endpoint", c.Endpoint(), "err", err)
+	// With reconnection enabled, Disconnect makes libovsdb reconnect.
+	c.cl.Disconnect()
+}
+
+func (c *Conn) newMonitor() *client.Monitor {
+	m := c.cl.NewMonitor()
+	for _, t := range c.tables {
+		m.Tables = append(m.Tables, client.TableMonitor{Table: t})
+	}
+	return m
+}
+
+func (c *Conn) setState(endpoint string) {
+	up := endpoint != ""
+	if c.closed.Load() || up == c.connected.Load() && endpoint == c.Endpoint() {
+		return
+	}
+	c.endpoint.Store(endpoint)
+	c.connected.Store(up)
+	if up {
+		c.log.Info("ovsdb: connected", "endpoint", endpoint)
+	} else {
+		c.log.Warn("ovsdb: connection lost, reconnecting")
+	}
+	c.kick()
+}
+
+// shutdown closes the client. libovsdb's Close does nothing while its
+// reconnect loop runs (there is no connection to close) and that loop
+// cannot be stopped without a panic, so wait for it to connect and close
+// again; the client has shut down once its cache is gone.
+func (c *Conn) shutdown() {
+	c.connected.Store(false)
+	c.endpoint.Store("")
+	for {
+		c.cl.Close()
+		if c.cl.Cache() == nil {
+			return
+		}
+		time.Sleep(statePoll)
+	}
+}
+
+// sleep waits d or until Close; it reports whether to go on.
+func (c *Conn) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// expBackoff implements libovsdb's backoff.BackOff (cenkalti/backoff):
+// exponential with jitter between min and max, and it never gives up.
+type expBackoff struct {
+	mu       sync.Mutex
+	min, max time.Duration
+	next     time.Duration
+	stopped  bool
+}
+
+func (b *expBackoff) NextBackOff() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopped {
+		// A closed Conn: libovsdb's reconnect loop must go on (giving up
+		// panics), so let it go on slowly.
+		return b.max
+	}
+	if b.next < b.min {
+		b.next = b.min
+	}
+	d := b.next
+	b.next = min(2*b.next, b.max)
+	// ±25% jitter keeps many reconnecting devices from moving in step.
+	return d - d/4 + rand.N(d/2+1)
+}
+
+func (b *expBackoff) Reset() {
+	b.mu.Lock()
+	b.next = 0
+	b.mu.Unlock()
+}
+
+func (b *expBackoff) stop() {
+	b.mu.Lock()
+	b.stopped = true
+	b.mu.Unlock()
+}
+
+// retryLog rate-limits messages about an unreachable database, which may be
+// down for hours: the first failure at Info, then one a minute, the rest at
+// Debug.
+type retryLog struct {
+	n    int
+	last time.Time
+}
+
+func (r *retryLog) failed(l *slog.Logger, msg string, err error) {
+	r.n++
+	if r.n == 1 || time.Since(r.last) >= time.Minute {
+		r.last = time.Now()
+		l.Info(msg, "err", err, "attempts", r.n)
+		return
+	}
+	l.Debug(msg, "err", err, "attempts", r.n)
+}
+
+// capLevel demotes libovsdb's records to at most Warn: it logs expected
+// reconnection failures as errors.
+type capLevel struct{ slog.Handler }
+
+func (h capLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.Handler.Enabled(ctx, min(l, slog.LevelWarn))
+}
+
+func (h capLevel) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = min(r.Level, slog.LevelWarn)
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h capLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return capLevel{h.Handler.WithAttrs(as)}
+}
+
+func (h capLevel) WithGroup(name string) slog.Handler {
+	return capLevel{h.Handler.WithGroup(name)}
+}

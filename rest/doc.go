@@ -1,0 +1,26 @@
+// Package rest is ferry's HTTP API: operators register chassis and create
+// logical switches and ports; every object shows whether ferry has realized
+// it on the devices.
+//
+//	GET, POST           /v1/switches
+//	GET, DELETE         /v1/switches/{name}
+//	GET, POST           /v1/switches/{switch}/ports
+//	GET, DELETE         /v1/switches/{switch}/ports/{port}
+//	GET, POST           /v1/chassis
+//	GET, DELETE         /v1/chassis/{name}
+//	GET                 /v1/openapi.json, /healthz, /metrics
+//
+// The OpenAPI 3 document (openapi.json, embedded and served) is the
+// reference; a test keeps it and the router in step.
+//
+// The handler only validates and translates: reads come from the Backend's
+// snapshot, writes go to the Backend (internal/nbdb in ferryd), realization
+// status comes from Status (the reconciler). It never talks to devices.
+//
+// Errors are JSON, {"error": "field: what is wrong"}: bad input is a 4xx and
+// never reaches the Backend half-way (400 malformed or invalid, 404 unknown
+// object, 409 duplicate, 413 body over 1 MiB); a Backend failure is 503 when
+// the northbound database is disconnected and 500 otherwise. Handlers return
+// errors instead of writing error responses, as in Tailscale's tsweb, so
+// that one function decides status codes.
+package rest

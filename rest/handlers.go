@@ -1,0 +1,196 @@
+package rest
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/gorilla/mux"
+
+	"github.com/ferry-sdn/ferry/internal/model"
+)
+
+func (s *server) listSwitches(w http.ResponseWriter, _ *http.Request) error {
+	snap := s.b.Snapshot()
+	out := make([]Switch, 0, len(snap.Switches))
+	for _, sw := range snap.Switches {
+		out = append(out, switchJSON(sw, s.st.Switch(sw)))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *server) getSwitch(w http.ResponseWriter, r *http.Request) error {
+	sw, err := s.lookupSwitch(s.b.Snapshot(), mux.Vars(r)["name"])
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, switchJSON(sw, s.st.Switch(sw)))
+	return nil
+}
+
+func (s *server) createSwitch(w http.ResponseWriter, r *http.Request) error {
+	var req SwitchRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	sw, err := req.check()
+	if err != nil {
+		return err
+	}
+	if err := s.writable(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+	defer cancel()
+	sw, err = s.b.CreateSwitch(ctx, sw)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/switches/"+url.PathEscape(sw.Name))
+	writeJSON(w, http.StatusCreated, switchJSON(sw, s.st.Switch(sw)))
+	return nil
+}
+
+func (s *server) deleteSwitch(w http.ResponseWriter, r *http.Request) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+	defer cancel()
+	if err := s.b.DeleteSwitch(ctx, mux.Vars(r)["name"]); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *server) listPorts(w http.ResponseWriter, r *http.Request) error {
+	sw, err := s.lookupSwitch(s.b.Snapshot(), mux.Vars(r)["switch"])
+	if err != nil {
+		return err
+	}
+	out := make([]Port, 0, len(sw.Ports))
+	for _, p := range sw.Ports {
+		out = append(out, portJSON(p, s.st.Port(p)))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *server) getPort(w http.ResponseWriter, r *http.Request) error {
+	vars := mux.Vars(r)
+	sw, err := s.lookupSwitch(s.b.Snapshot(), vars["switch"])
+	if err != nil {
+		return err
+	}
+	for _, p := range sw.Ports {
+		if p.Name == vars["port"] {
+			writeJSON(w, http.StatusOK, portJSON(p, s.st.Port(p)))
+			return nil
+		}
+	}
+	return errorf(http.StatusNotFound, "port %q not found on switch %q", vars["port"], sw.Name)
+}
+
+func (s *server) createPort(w http.ResponseWriter, r *http.Request) error {
+	var req PortRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	swName := mux.Vars(r)["switch"]
+	p, err := req.check(swName)
+	if err != nil {
+		return err
+	}
+	if err := s.writable(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+	defer cancel()
+	p, err = s.b.CreatePort(ctx, p)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/switches/"+url.PathEscape(swName)+"/ports/"+url.PathEscape(p.Name))
+	writeJSON(w, http.StatusCreated, portJSON(p, s.st.Port(p)))
+	return nil
+}
+
+func (s *server) deletePort(w http.ResponseWriter, r *http.Request) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
+	vars := mux.Vars(r)
+	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+	defer cancel()
+	if err := s.b.DeletePort(ctx, vars["switch"], vars["port"]); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *server) listChassis(w http.ResponseWriter, _ *http.Request) error {
+	snap := s.b.Snapshot()
+	out := make([]Chassis, 0, len(snap.Chassis))
+	for _, ch := range snap.Chassis {
+		out = append(out, chassisJSON(ch, s.st.Chassis(ch.Name)))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *server) getChassis(w http.ResponseWriter, r *http.Request) error {
+	name := mux.Vars(r)["name"]
+	ch, ok := s.b.Snapshot().ChassisByName(name)
+	if !ok {
+		return errorf(http.StatusNotFound, "chassis %q not found", name)
+	}
+	writeJSON(w, http.StatusOK, chassisJSON(ch, s.st.Chassis(ch.Name)))
+	return nil
+}
+
+func (s *server) createChassis(w http.ResponseWriter, r *http.Request) error {
+	var req ChassisRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	ch, err := req.check()
+	if err != nil {
+		return err
+	}
+	if err := s.writable(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+	defer cancel()
+	ch, err = s.b.CreateChassis(ctx, ch)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/chassis/"+url.PathEscape(ch.Name))
+	writeJSON(w, http.StatusCreated, chassisJSON(ch, s.st.Chassis(ch.Name)))
+	return nil
+}
+
+func (s *server) deleteChassis(w http.ResponseWriter, r *http.Request) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+	defer cancel()
+	if err := s.b.DeleteChassis(ctx, mux.Vars(r)["name"]); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *server) lookupSwitch(snap *model.Snapshot, name string) (model.Switch, error) {
+	sw, ok := snap.Switch(name)
+	if !ok {
+		return model.Switch{}, errorf(http.StatusNotFound, "switch %q not found", name)
+	}
+	return sw, nil
+}

@@ -1,0 +1,155 @@
+package rest
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/mux"
+
+	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/rest/resttest"
+)
+
+type openAPIDoc struct {
+	OpenAPI    string                                `json:"openapi"`
+	Paths      map[string]map[string]json.RawMessage `json:"paths"`
+	Components struct {
+		Schemas map[string]struct {
+			Required   []string                   `json:"required"`
+			Properties map[string]json.RawMessage `json:"properties"`
+		} `json:"schemas"`
+	} `json:"components"`
+}
+
+func loadOpenAPI(t *testing.T) openAPIDoc {
+	t.Helper()
+	var doc openAPIDoc
+	if err := json.Unmarshal(OpenAPI(), &doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi.json is version %q, want 3.x", doc.OpenAPI)
+	}
+	return doc
+}
+
+// TestOpenAPIRoutes keeps the document and the router in step: every route
+// must be documented, and every documented operation must be routed.
+func TestOpenAPIRoutes(t *testing.T) {
+	doc := loadOpenAPI(t)
+	documented := map[string]bool{}
+	for path, item := range doc.Paths {
+		for key := range item {
+			switch key {
+			case "get", "put", "post", "delete", "patch", "head", "options", "trace":
+				documented[strings.ToUpper(key)+" "+path] = true
+			}
+		}
+	}
+	routed := map[string]bool{}
+	s := newServer(resttest.NewBackend(), nil, nil, nil)
+	err := s.router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		path, err := route.GetPathTemplate()
+		if err != nil {
+			return err
+		}
+		methods, err := route.GetMethods()
+		if err != nil {
+			t.Errorf("route %s has no method matcher", path)
+			return nil
+		}
+		for _, m := range methods {
+			routed[m+" "+path] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(routed) < 15 {
+		t.Fatalf("walked only %d routes", len(routed))
+	}
+	for op := range routed {
+		if !documented[op] {
+			t.Errorf("route %s is missing from openapi.json", op)
+		}
+	}
+	for op := range documented {
+		if !routed[op] {
+			t.Errorf("openapi.json lists %s, which the router lacks", op)
+		}
+	}
+}
+
+// TestOpenAPISchemas checks that every JSON type the API reads or writes is
+// described field by field, with the fields that are always present marked
+// required.
+func TestOpenAPISchemas(t *testing.T) {
+	doc := loadOpenAPI(t)
+	types := map[string]any{
+		"SwitchRequest":  SwitchRequest{},
+		"Switch":         Switch{},
+		"PortRequest":    PortRequest{},
+		"Port":           Port{},
+		"ChassisRequest": ChassisRequest{},
+		"Chassis":        Chassis{},
+		"Error":          Error{},
+		"Health":         Health{},
+		"SwitchStatus":   model.SwitchStatus{},
+		"SwitchChassis":  model.SwitchChassis{},
+		"PortStatus":     model.PortStatus{},
+		"ChassisStatus":  model.ChassisStatus{},
+	}
+	for name, v := range types {
+		schema, ok := doc.Components.Schemas[name]
+		if !ok {
+			t.Errorf("openapi.json has no schema %s", name)
+			continue
+		}
+		var fields, always []string
+		rt := reflect.TypeOf(v)
+		for i := range rt.NumField() {
+			tag := rt.Field(i).Tag.Get("json")
+			field, opts, _ := strings.Cut(tag, ",")
+			if field == "" || field == "-" {
+				continue
+			}
+			fields = append(fields, field)
+			if !strings.Contains(opts, "omitempty") {
+				always = append(always, field)
+			}
+		}
+		var documented []string
+		for p := range schema.Properties {
+			documented = append(documented, p)
+		}
+		slices.Sort(fields)
+		slices.Sort(documented)
+		if !slices.Equal(fields, documented) {
+			t.Errorf("schema %s has properties %v, the Go type has %v", name, documented, fields)
+		}
+		// Responses: a field without omitempty is always there and
+		// must be required. Requests are checked by the handler, which
+		// is stricter than "required" in JSON schema.
+		if strings.HasSuffix(name, "Request") {
+			continue
+		}
+		slices.Sort(always)
+		req := slices.Sorted(slices.Values(schema.Required))
+		if !slices.Equal(always, req) {
+			t.Errorf("schema %s requires %v, the Go type always has %v", name, req, always)
+		}
+	}
+}
+
+func TestOpenAPIServed(t *testing.T) {
+	f := newFixture(t)
+	r := f.do(t, http.MethodGet, "/v1/openapi.json", "").want(t, 200)
+	if string(r.body) != string(OpenAPI()) {
+		t.Fatal("served document differs from the embedded one")
+	}
+}

@@ -1,0 +1,340 @@
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/internal/nbdb"
+)
+
+// Backend holds the northbound state; internal/nbdb.DB implements it.
+// Mutations return errors wrapping nbdb.ErrNotFound, nbdb.ErrConflict or
+// nbdb.ErrInvalid for the caller's mistakes; anything else is the
+// backend's failure.
+type Backend interface {
+	Snapshot() *model.Snapshot
+	CreateSwitch(ctx context.Context, sw model.Switch) (model.Switch, error)
+	DeleteSwitch(ctx context.Context, name string) error
+	CreatePort(ctx context.Context, p model.Port) (model.Port, error)
+	DeletePort(ctx context.Context, switchName, portName string) error
+	CreateChassis(ctx context.Context, ch model.Chassis) (model.Chassis, error)
+	DeleteChassis(ctx context.Context, name string) error
+	// Healthy reports whether the northbound database is connected.
+	Healthy() bool
+}
+
+// Status reports realization; the reconciler implements it.
+type Status interface {
+	Chassis(name string) model.ChassisStatus
+	Switch(sw model.Switch) model.SwitchStatus
+	Port(p model.Port) model.PortStatus
+}
+
+// writeTimeout bounds a Backend mutation: libovsdb blocks a transaction
+// while it reconnects, and an operator's request should fail instead.
+const writeTimeout = 15 * time.Second
+
+type server struct {
+	b       Backend
+	st      Status
+	log     *slog.Logger
+	router  *mux.Router
+	metrics *metrics
+}
+
+// NewHandler returns the API's HTTP handler. s may be nil (every object
+// then shows an unrealized status); reg may be nil (a private registry is
+// used); logger may be nil.
+func NewHandler(b Backend, s Status, reg *prometheus.Registry, logger *slog.Logger) http.Handler {
+	return newServer(b, s, reg, logger)
+}
+
+func newServer(b Backend, s Status, reg *prometheus.Registry, logger *slog.Logger) *server {
+	if s == nil {
+		s = noStatus{}
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	srv := &server{b: b, st: s, log: logger, router: mux.NewRouter(), metrics: newMetrics(reg)}
+	r := srv.router
+
+	r.Handle("/v1/switches", srv.handle(srv.listSwitches)).Methods(http.MethodGet)
+	r.Handle("/v1/switches", srv.handle(srv.createSwitch)).Methods(http.MethodPost)
+	r.Handle("/v1/switches/{name}", srv.handle(srv.getSwitch)).Methods(http.MethodGet)
+	r.Handle("/v1/switches/{name}", srv.handle(srv.deleteSwitch)).Methods(http.MethodDelete)
+	r.Handle("/v1/switches/{switch}/ports", srv.handle(srv.listPorts)).Methods(http.MethodGet)
+	r.Handle("/v1/switches/{switch}/ports", srv.handle(srv.createPort)).Methods(http.MethodPost)
+	r.Handle("/v1/switches/{switch}/ports/{port}", srv.handle(srv.getPort)).Methods(http.MethodGet)
+	r.Handle("/v1/switches/{switch}/ports/{port}", srv.handle(srv.deletePort)).Methods(http.MethodDelete)
+	r.Handle("/v1/chassis", srv.handle(srv.listChassis)).Methods(http.MethodGet)
+	r.Handle("/v1/chassis", srv.handle(srv.createChassis)).Methods(http.MethodPost)
+	r.Handle("/v1/chassis/{name}", srv.handle(srv.getChassis)).Methods(http.MethodGet)
+	r.Handle("/v1/chassis/{name}", srv.handle(srv.deleteChassis)).Methods(http.MethodDelete)
+	r.Handle("/v1/openapi.json", srv.handle(serveOpenAPI)).Methods(http.MethodGet)
+	r.Handle("/healthz", srv.handle(srv.healthz)).Methods(http.MethodGet)
+	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+
+	r.NotFoundHandler = srv.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return &httpError{code: http.StatusNotFound, msg: "no such resource: " + r.URL.Path}
+	})
+	r.MethodNotAllowedHandler = srv.handle(srv.methodNotAllowed)
+	r.Use(srv.labelRoute)
+	return srv
+}
+
+// ServeHTTP logs and counts every request around the router.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w, code: http.StatusOK}
+	label := &routeLabel{route: "unmatched"}
+	s.router.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), routeKey{}, label)))
+	d := time.Since(start)
+	s.metrics.observe(r.Method, label.route, rec.code, d)
+	s.log.Debug("http request", "method", r.Method, "path", r.URL.Path, "status", rec.code,
+		"bytes", rec.bytes, "duration", d, "remote", r.RemoteAddr)
+}
+
+// handlerFunc is a handler that returns its failure instead of writing it,
+// so that error responses are written in one place (writeError).
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *server) handle(f handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := f(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// httpError is a failure with its status code and the message the client
+// sees.
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func errorf(code int, format string, args ...any) error {
+	return &httpError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// writeError maps an error to its response. The caller's mistakes keep
+// their message; the backend's failures are logged and reported without
+// internals.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var he *httpError
+	var code int
+	var msg string
+	switch {
+	case errors.As(err, &he):
+		code, msg = he.code, he.msg
+	case errors.Is(err, nbdb.ErrNotFound):
+		code, msg = http.StatusNotFound, backendMessage(err)
+	case errors.Is(err, nbdb.ErrConflict):
+		code, msg = http.StatusConflict, backendMessage(err)
+	case errors.Is(err, nbdb.ErrInvalid):
+		code, msg = http.StatusBadRequest, backendMessage(err)
+	case r.Context().Err() != nil:
+		// The client went away; nobody reads this response.
+		code, msg = http.StatusServiceUnavailable, "request canceled"
+		s.log.Debug("request canceled", "method", r.Method, "path", r.URL.Path, "err", err)
+	case errors.Is(err, context.DeadlineExceeded):
+		code = http.StatusServiceUnavailable
+		msg = fmt.Sprintf("northbound database did not answer within %v; the change may or may not have been applied", writeTimeout)
+		s.log.Warn("request timed out", "method", r.Method, "path", r.URL.Path, "err", err)
+	case !s.b.Healthy():
+		code, msg = http.StatusServiceUnavailable, "northbound database unavailable; try again later"
+		s.log.Warn("request failed, northbound database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+	default:
+		code, msg = http.StatusInternalServerError, "internal error; see the ferryd log"
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeJSON(w, code, &Error{Message: msg})
+}
+
+// backendMessage returns the message of an nbdb error without the package
+// prefix, which means nothing to an API client: "vni: 5 is already used by
+// switch \"red\"".
+func backendMessage(err error) string {
+	return strings.TrimPrefix(err.Error(), "nbdb: ")
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		// Only our own types are encoded; failing here is a bug.
+		code = http.StatusInternalServerError
+		b = []byte(`{"error": "internal error: cannot encode response"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+}
+
+// decode reads a request body holding exactly one JSON object into v.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	body := http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return bodyError(err)
+	}
+	// Anything after the object (a second object, stray text) is a
+	// client bug that would otherwise be silently ignored.
+	var extra json.RawMessage
+	switch err := dec.Decode(&extra); {
+	case err == io.EOF:
+		return nil
+	case err != nil && isTooLarge(err):
+		return bodyError(err)
+	default:
+		return errorf(http.StatusBadRequest, "request body: unexpected data after the JSON object")
+	}
+}
+
+func isTooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
+// bodyError explains a JSON decoding failure, naming the field where it
+// can.
+func bodyError(err error) error {
+	var (
+		syntax  *json.SyntaxError
+		typeErr *json.UnmarshalTypeError
+	)
+	switch {
+	case isTooLarge(err):
+		return errorf(http.StatusRequestEntityTooLarge, "request body: larger than %d bytes", maxBodyBytes)
+	case err == io.EOF:
+		return errorf(http.StatusBadRequest, "request body: empty; expected a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errorf(http.StatusBadRequest, "request body: malformed JSON: unexpected end")
+	case errors.As(err, &syntax):
+		return errorf(http.StatusBadRequest, "request body: malformed JSON at byte %d: %s", syntax.Offset, syntax.Error())
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return errorf(http.StatusBadRequest, "request body: must be a JSON object")
+		}
+		return errorf(http.StatusBadRequest, "%s: must be %s", typeErr.Field, jsonType(typeErr.Type.String()))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return errorf(http.StatusBadRequest, "%s: unknown field", field)
+	}
+	return errorf(http.StatusBadRequest, "request body: %s", err)
+}
+
+func jsonType(goType string) string {
+	switch goType {
+	case "string":
+		return "a string"
+	case "int64", "uint32", "int":
+		return "an integer"
+	case "[]string":
+		return "an array of strings"
+	}
+	return "of a different type"
+}
+
+// methodNotAllowed answers 405 with the methods the path does allow, as
+// HTTP requires.
+func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) error {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+		var match mux.RouteMatch
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if s.router.Match(probe, &match) && match.MatchErr == nil {
+			allow = append(allow, m)
+		}
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	return errorf(http.StatusMethodNotAllowed, "method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", "))
+}
+
+func (s *server) healthz(w http.ResponseWriter, _ *http.Request) error {
+	if s.b.Healthy() {
+		writeJSON(w, http.StatusOK, Health{Status: "ok", Northbound: "connected"})
+	} else {
+		writeJSON(w, http.StatusServiceUnavailable, Health{Status: "unavailable", Northbound: "disconnected",
+			Error: "northbound database not connected"})
+	}
+	return nil
+}
+
+// writable fails fast when the northbound database is down, instead of
+// letting the request wait for a reconnect; it runs after validation so
+// that bad input is still a 4xx.
+func (s *server) writable() error {
+	if !s.b.Healthy() {
+		return errorf(http.StatusServiceUnavailable, "northbound database unavailable; try again later")
+	}
+	return nil
+}
+
+type noStatus struct{}
+
+func (noStatus) Chassis(string) model.ChassisStatus     { return model.ChassisStatus{} }
+func (noStatus) Switch(model.Switch) model.SwitchStatus { return model.SwitchStatus{} }
+func (noStatus) Port(model.Port) model.PortStatus       { return model.PortStatus{} }
+
+// recorder remembers the status code and size of a response for the
+// access log and metrics.
+type recorder struct {
+	http.ResponseWriter
+	code  int
+	bytes int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the real writer (flushing
+// /metrics).
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+type routeKey struct{}
+
+// routeLabel carries the matched route template from inside the router
+// out to ServeHTTP: metrics are labelled by template, not by path, so that
+// object names do not multiply time series.
+type routeLabel struct{ route string }
+
+func (s *server) labelRoute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if l, ok := r.Context().Value(routeKey{}).(*routeLabel); ok {
+			if tpl, err := mux.CurrentRoute(r).GetPathTemplate(); err == nil {
+				l.route = tpl
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}

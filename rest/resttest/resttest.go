@@ -1,0 +1,297 @@
+package resttest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/internal/nbdb"
+)
+
+// Backend is an in-memory rest.Backend.
+type Backend struct {
+	mu        sync.Mutex
+	snap      model.Snapshot
+	unhealthy bool
+	fail      error
+	mutations int
+}
+
+// NewBackend returns an empty, healthy Backend.
+func NewBackend() *Backend { return &Backend{} }
+
+// SetHealthy sets what Healthy reports.
+func (b *Backend) SetHealthy(ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.unhealthy = !ok
+}
+
+// FailWith makes every later mutation fail with err (nil: stop failing),
+// to exercise the API's handling of backend failures.
+func (b *Backend) FailWith(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.fail = err
+}
+
+// Mutations counts the mutation calls that reached the backend, successful
+// or not: bad input must never get this far.
+func (b *Backend) Mutations() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.mutations
+}
+
+// Healthy implements rest.Backend.
+func (b *Backend) Healthy() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.unhealthy
+}
+
+// Snapshot implements rest.Backend: a deep copy, so that callers cannot
+// change the backend's state.
+func (b *Backend) Snapshot() *model.Snapshot {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := model.Snapshot{Generation: b.snap.Generation}
+	for _, sw := range b.snap.Switches {
+		sw.Ports = slices.Clone(sw.Ports)
+		s.Switches = append(s.Switches, sw)
+	}
+	for _, ch := range b.snap.Chassis {
+		ch.Encaps = slices.Clone(ch.Encaps)
+		s.Chassis = append(s.Chassis, ch)
+	}
+	return &s
+}
+
+// begin counts a mutation and returns the injected failure, if any. The
+// caller holds b.mu.
+func (b *Backend) begin() error {
+	b.mutations++
+	return b.fail
+}
+
+func conflict(field, format string, args ...any) error {
+	return &nbdb.Error{Kind: nbdb.ErrConflict, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+func notFound(format string, args ...any) error {
+	return &nbdb.Error{Kind: nbdb.ErrNotFound, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (b *Backend) switchIndex(name string) int {
+	return slices.IndexFunc(b.snap.Switches, func(sw model.Switch) bool { return sw.Name == name })
+}
+
+// CreateSwitch implements rest.Backend.
+func (b *Backend) CreateSwitch(_ context.Context, sw model.Switch) (model.Switch, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.begin(); err != nil {
+		return model.Switch{}, err
+	}
+	if b.switchIndex(sw.Name) >= 0 {
+		return model.Switch{}, conflict("name", "switch %q already exists", sw.Name)
+	}
+	used := map[uint32]string{}
+	for _, o := range b.snap.Switches {
+		used[o.VNI] = o.Name
+	}
+	if sw.VNI == 0 {
+		for sw.VNI = 1; used[sw.VNI] != ""; sw.VNI++ {
+		}
+	} else if other, ok := used[sw.VNI]; ok {
+		return model.Switch{}, conflict("vni", "%d is already used by switch %q", sw.VNI, other)
+	}
+	if sw.Encap == "" {
+		sw.Encap = model.EncapVXLAN
+	}
+	b.snap.Generation++
+	sw.Generation = b.snap.Generation
+	sw.Ports = []model.Port{}
+	b.snap.Switches = append(b.snap.Switches, sw)
+	slices.SortFunc(b.snap.Switches, func(a, c model.Switch) int { return strings.Compare(a.Name, c.Name) })
+	return sw, nil
+}
+
+// DeleteSwitch implements rest.Backend.
+func (b *Backend) DeleteSwitch(_ context.Context, name string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.begin(); err != nil {
+		return err
+	}
+	i := b.switchIndex(name)
+	if i < 0 {
+		return notFound("switch %q not found", name)
+	}
+	b.snap.Generation++
+	b.snap.Switches = slices.Delete(b.snap.Switches, i, i+1)
+	return nil
+}
+
+// CreatePort implements rest.Backend.
+func (b *Backend) CreatePort(_ context.Context, p model.Port) (model.Port, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.begin(); err != nil {
+		return model.Port{}, err
+	}
+	i := b.switchIndex(p.Switch)
+	if i < 0 {
+		return model.Port{}, notFound("switch %q not found", p.Switch)
+	}
+	for _, sw := range b.snap.Switches {
+		for _, o := range sw.Ports {
+			if sw.Name == p.Switch && o.Name == p.Name {
+				return model.Port{}, conflict("name", "port %q already exists on switch %q", p.Name, p.Switch)
+			}
+			if o.IfaceID == p.IfaceID {
+				return model.Port{}, conflict("iface_id", "%q is already used by port %q on switch %q", p.IfaceID, o.Name, sw.Name)
+			}
+		}
+	}
+	b.snap.Generation++
+	sw := &b.snap.Switches[i]
+	sw.Generation = b.snap.Generation
+	sw.Ports = append(slices.Clone(sw.Ports), p)
+	slices.SortFunc(sw.Ports, func(a, c model.Port) int { return strings.Compare(a.Name, c.Name) })
+	return p, nil
+}
+
+// DeletePort implements rest.Backend.
+func (b *Backend) DeletePort(_ context.Context, switchName, portName string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.begin(); err != nil {
+		return err
+	}
+	i := b.switchIndex(switchName)
+	if i < 0 {
+		return notFound("switch %q not found", switchName)
+	}
+	sw := &b.snap.Switches[i]
+	j := slices.IndexFunc(sw.Ports, func(p model.Port) bool { return p.Name == portName })
+	if j < 0 {
+		return notFound("port %q not found on switch %q", portName, switchName)
+	}
+	b.snap.Generation++
+	sw.Generation = b.snap.Generation
+	sw.Ports = slices.Delete(slices.Clone(sw.Ports), j, j+1)
+	return nil
+}
+
+// CreateChassis implements rest.Backend.
+func (b *Backend) CreateChassis(_ context.Context, ch model.Chassis) (model.Chassis, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.begin(); err != nil {
+		return model.Chassis{}, err
+	}
+	for _, o := range b.snap.Chassis {
+		switch {
+		case o.Name == ch.Name:
+			return model.Chassis{}, conflict("name", "chassis %q already exists", ch.Name)
+		case o.TunnelIP.Equal(ch.TunnelIP):
+			return model.Chassis{}, conflict("tunnel_ip", "%s is already used by chassis %q", ch.TunnelIP, o.Name)
+		case o.OVSDB == ch.OVSDB:
+			return model.Chassis{}, conflict("ovsdb", "%s is already used by chassis %q", ch.OVSDB, o.Name)
+		}
+	}
+	if ch.Bridge == "" {
+		ch.Bridge = model.DefaultBridge
+	}
+	if ch.Kind == "" {
+		ch.Kind = model.KindKVM
+	}
+	if len(ch.Encaps) == 0 {
+		ch.Encaps = []string{model.EncapVXLAN, model.EncapGRE}
+	}
+	b.snap.Generation++
+	ch.Generation = b.snap.Generation
+	b.snap.Chassis = append(b.snap.Chassis, ch)
+	slices.SortFunc(b.snap.Chassis, func(a, c model.Chassis) int { return strings.Compare(a.Name, c.Name) })
+	return ch, nil
+}
+
+// DeleteChassis implements rest.Backend.
+func (b *Backend) DeleteChassis(_ context.Context, name string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.begin(); err != nil {
+		return err
+	}
+	i := slices.IndexFunc(b.snap.Chassis, func(ch model.Chassis) bool { return ch.Name == name })
+	if i < 0 {
+		return notFound("chassis %q not found", name)
+	}
+	b.snap.Generation++
+	b.snap.Chassis = slices.Delete(b.snap.Chassis, i, i+1)
+	return nil
+}
+
+// Status is an in-memory rest.Status: it reports what the test set, and
+// zero values otherwise.
+type Status struct {
+	mu       sync.Mutex
+	chassis  map[string]model.ChassisStatus
+	switches map[string]model.SwitchStatus
+	ports    map[[2]string]model.PortStatus
+}
+
+// NewStatus returns a Status reporting nothing realized.
+func NewStatus() *Status {
+	return &Status{
+		chassis:  map[string]model.ChassisStatus{},
+		switches: map[string]model.SwitchStatus{},
+		ports:    map[[2]string]model.PortStatus{},
+	}
+}
+
+// SetChassis sets the status reported for a chassis.
+func (s *Status) SetChassis(name string, st model.ChassisStatus) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.chassis[name] = st
+}
+
+// SetSwitch sets the status reported for a switch.
+func (s *Status) SetSwitch(name string, st model.SwitchStatus) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.switches[name] = st
+}
+
+// SetPort sets the status reported for a port.
+func (s *Status) SetPort(switchName, portName string, st model.PortStatus) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ports[[2]string{switchName, portName}] = st
+}
+
+// Chassis implements rest.Status.
+func (s *Status) Chassis(name string) model.ChassisStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.chassis[name]
+}
+
+// Switch implements rest.Status.
+func (s *Status) Switch(sw model.Switch) model.SwitchStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.switches[sw.Name]
+}
+
+// Port implements rest.Status.
+func (s *Status) Port(p model.Port) model.PortStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ports[[2]string{p.Switch, p.Name}]
+}

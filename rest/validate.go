@@ -1,0 +1,217 @@
+package rest
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"path"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/ovsdb"
+)
+
+// Limits the API enforces.
+const (
+	maxNameLen    = 64
+	maxVNI        = 1<<24 - 1 // 24-bit VXLAN VNI
+	maxBridgeLen  = 15        // a bridge is a Linux network device: IFNAMSIZ-1
+	maxIfaceIDLen = 255
+	maxBodyBytes  = 1 << 20
+)
+
+// problems collects what is wrong with a request, field by field, so that
+// one response names every mistake instead of one per round trip.
+type problems []string
+
+func (p *problems) add(field, format string, args ...any) {
+	*p = append(*p, field+": "+fmt.Sprintf(format, args...))
+}
+
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return &httpError{code: 400, msg: strings.Join(p, "; ")}
+}
+
+// checkName checks the name of a switch, port or chassis: it appears in
+// URLs, in OVS external_ids and in log lines, so it stays plain.
+func checkName(p *problems, field, name string) {
+	switch {
+	case name == "":
+		p.add(field, "required")
+	case len(name) > maxNameLen:
+		p.add(field, "longer than %d characters", maxNameLen)
+	case !plain(name):
+		p.add(field, "%q: use only letters, digits, '.', '_' and '-'", name)
+	case name[0] == '-' || name[0] == '.':
+		p.add(field, "%q: must not start with '-' or '.'", name)
+	}
+}
+
+func plain(s string) bool {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *SwitchRequest) check() (model.Switch, error) {
+	var p problems
+	checkName(&p, "name", r.Name)
+	sw := model.Switch{Name: r.Name, Encap: r.Encap}
+	if r.VNI != nil {
+		if *r.VNI < 1 || *r.VNI > maxVNI {
+			p.add("vni", "must be between 1 and %d", maxVNI)
+		} else {
+			sw.VNI = uint32(*r.VNI)
+		}
+	}
+	switch r.Encap {
+	case "":
+		sw.Encap = model.EncapVXLAN
+	case model.EncapVXLAN, model.EncapGRE:
+	default:
+		p.add("encap", "%q: must be %q or %q", r.Encap, model.EncapVXLAN, model.EncapGRE)
+	}
+	return sw, p.err()
+}
+
+func (r *PortRequest) check(switchName string) (model.Port, error) {
+	var p problems
+	checkName(&p, "name", r.Name)
+	port := model.Port{Switch: switchName, Name: r.Name, IfaceID: r.IfaceID}
+	switch {
+	case r.IfaceID == "":
+		p.add("iface_id", "required")
+	case len(r.IfaceID) > maxIfaceIDLen:
+		p.add("iface_id", "longer than %d bytes", maxIfaceIDLen)
+	case !utf8.ValidString(r.IfaceID) || strings.ContainsFunc(r.IfaceID, unicode.IsControl):
+		p.add("iface_id", "must be printable text")
+	}
+	if r.MAC != "" {
+		mac, err := net.ParseMAC(r.MAC)
+		switch {
+		case err != nil || len(mac) != 6:
+			p.add("mac", "%q: not an Ethernet address (want xx:xx:xx:xx:xx:xx)", r.MAC)
+		case mac[0]&1 != 0:
+			p.add("mac", "%s: multicast address; a port needs a unicast one", mac)
+		case slices.Equal(mac, make(net.HardwareAddr, 6)):
+			p.add("mac", "%s: all zeros", mac)
+		default:
+			port.MAC = mac // net.HardwareAddr prints lower-case
+		}
+	}
+	return port, p.err()
+}
+
+func (r *ChassisRequest) check() (model.Chassis, error) {
+	var p problems
+	checkName(&p, "name", r.Name)
+	ch := model.Chassis{Name: r.Name, Bridge: r.Bridge, Kind: r.Kind}
+
+	if target, err := checkTarget(r.OVSDB); err != nil {
+		p.add("ovsdb", "%s", err)
+	} else {
+		ch.OVSDB = target
+	}
+
+	if ip, err := checkTunnelIP(r.TunnelIP); err != nil {
+		p.add("tunnel_ip", "%s", err)
+	} else {
+		ch.TunnelIP = ip
+	}
+
+	switch {
+	case r.Bridge == "":
+		ch.Bridge = model.DefaultBridge
+	case len(r.Bridge) > maxBridgeLen:
+		p.add("bridge", "%q: longer than %d characters (a bridge is a network device)", r.Bridge, maxBridgeLen)
+	case !plain(r.Bridge) || r.Bridge[0] == '-' || r.Bridge == "." || r.Bridge == "..":
+		p.add("bridge", "%q: not a valid bridge name (letters, digits, '.', '_', '-')", r.Bridge)
+	}
+
+	switch r.Kind {
+	case "":
+		ch.Kind = model.KindKVM
+	case model.KindKVM, model.KindXenServer, model.KindGeneric:
+	default:
+		p.add("kind", "%q: must be %q, %q or %q", r.Kind, model.KindKVM, model.KindXenServer, model.KindGeneric)
+	}
+
+	switch {
+	case r.Encaps == nil:
+		ch.Encaps = []string{model.EncapVXLAN, model.EncapGRE}
+	case len(r.Encaps) == 0:
+		p.add("encaps", "must not be empty (omit it for both vxlan and gre)")
+	default:
+		for i, e := range r.Encaps {
+			switch {
+			case e != model.EncapVXLAN && e != model.EncapGRE:
+				p.add("encaps", "%q: must be %q or %q", e, model.EncapVXLAN, model.EncapGRE)
+			case slices.Contains(r.Encaps[:i], e):
+				p.add("encaps", "%q listed twice", e)
+			}
+		}
+		ch.Encaps = r.Encaps
+	}
+	return ch, p.err()
+}
+
+// checkTarget accepts the active OVSDB targets ferry dials, with an IP
+// address (not a host name: a chassis' management address should not
+// depend on DNS), and returns the target in canonical form.
+func checkTarget(s string) (string, error) {
+	if s == "" {
+		return "", fmt.Errorf("required (tcp:IP:PORT, ssl:IP:PORT or unix:PATH)")
+	}
+	t, err := ovsdb.ParseTarget(s)
+	if err != nil {
+		return "", fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "ovsdb: "))
+	}
+	switch t.Scheme {
+	case ovsdb.TCP, ovsdb.SSL:
+		a, err := netip.ParseAddr(t.Host)
+		if err != nil {
+			return "", fmt.Errorf("%q: %q is not an IP address", s, t.Host)
+		}
+		t.Host = a.String() // canonical, so that duplicates are found
+	case ovsdb.Unix:
+		if !path.IsAbs(t.Path) {
+			return "", fmt.Errorf("%q: the socket path must be absolute", s)
+		}
+		if _, err := t.Endpoint(); err != nil {
+			return "", fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "ovsdb: "))
+		}
+	default:
+		return "", fmt.Errorf("%q: passive target; give the address ferry dials (tcp:IP:PORT, ssl:IP:PORT or unix:PATH)", s)
+	}
+	return t.String(), nil
+}
+
+// checkTunnelIP accepts unicast IPv4 addresses only: hardware VTEPs speak
+// vxlan_over_ipv4 and nothing else, and every chassis must be able to
+// tunnel to every VTEP.
+func checkTunnelIP(s string) (net.IP, error) {
+	if s == "" {
+		return nil, fmt.Errorf("required")
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return nil, fmt.Errorf("%q: not an IP address", s)
+	}
+	if !a.Is4() {
+		return nil, fmt.Errorf("%q: must be an IPv4 address (hardware_vtep speaks vxlan_over_ipv4 only)", s)
+	}
+	if a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return nil, fmt.Errorf("%q: must be a unicast address other hosts can reach", s)
+	}
+	b := a.As4()
+	return net.IPv4(b[0], b[1], b[2], b[3]).To4(), nil
+}
