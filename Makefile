@@ -12,7 +12,7 @@ help: ## List the targets
 build: ## Build ferryd and ferryctl into bin/
 	$(GO) build -o bin/ ./cmd/...
 
-test: deps ## Run every test tier (e2e tests need root and OVS; they skip with a reason otherwise)
+test: deps lint verify-generated ## Run every test tier (e2e tests need root and OVS; they skip with a reason otherwise)
 	$(GO) test -count=1 -timeout 14m $(PKGS)
 
 lint: ## gofmt (must list nothing) and go vet
@@ -21,7 +21,7 @@ lint: ## gofmt (must list nothing) and go vet
 	$(GO) vet $(PKGS)
 
 generate: ## Regenerate the OVSDB models from the schemas
-	$(GO) generate ./ovsdb/...
+	$(GO) generate ./ovsdb/... ./vtep/...
 
 verify-generated: ## Check that the generated OVSDB models match the schemas
 	bash hack/verify-generated.sh
