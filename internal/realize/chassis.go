@@ -257,7 +257,17 @@ func DesiredChassis(in ChassisInputs) ChassisState {
 		{Table: openflow.TableClassify, Priority: openflow.PriorityDrop},
 		{Table: openflow.TableL2, Priority: openflow.PriorityDrop},
 	}
-	seen := make(map[string]bool)
+	type matchKey struct {
+		table    uint8
+		priority uint16
+		inPort   uint32
+		hasTun   bool
+		tun      uint64
+		hasMeta  bool
+		meta     uint64
+		ethDst   string
+	}
+	seen := make(map[matchKey]bool, len(flows))
 	for _, p := range flows {
 		f := p.flow
 		if p.tunnel != nil {
@@ -269,7 +279,8 @@ func DesiredChassis(in ChassisInputs) ChassisState {
 		}
 		// Two ports claiming one MAC in a switch would give two flows with
 		// one match; the first (ports sorted by name) wins.
-		key := fmt.Sprintf("%d/%d/%s", f.Table, f.Priority, f.Match)
+		key := matchKey{f.Table, f.Priority, f.Match.InPort, f.Match.HasTunID, f.Match.TunID,
+			f.Match.HasMetadata, f.Match.Metadata, string(f.Match.EthDst)}
 		if seen[key] {
 			continue
 		}
@@ -286,13 +297,25 @@ func DesiredChassis(in ChassisInputs) ChassisState {
 // SortFlows orders flows as ovs-ofctl --sort would show them per table:
 // table, then descending priority, then text.
 func SortFlows(fs []openflow.Flow) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		if fs[i].Table != fs[j].Table {
-			return fs[i].Table < fs[j].Table
+	type keyed struct {
+		f    openflow.Flow
+		text string
+	}
+	ks := make([]keyed, len(fs))
+	for i, f := range fs {
+		ks[i] = keyed{f, f.String()}
+	}
+	sort.SliceStable(ks, func(i, j int) bool {
+		a, b := &ks[i], &ks[j]
+		if a.f.Table != b.f.Table {
+			return a.f.Table < b.f.Table
 		}
-		if fs[i].Priority != fs[j].Priority {
-			return fs[i].Priority > fs[j].Priority
+		if a.f.Priority != b.f.Priority {
+			return a.f.Priority > b.f.Priority
 		}
-		return fs[i].String() < fs[j].String()
+		return a.text < b.text
 	})
+	for i := range ks {
+		fs[i] = ks[i].f
+	}
 }
