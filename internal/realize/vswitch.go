@@ -312,3 +312,22 @@ func mapsEqual(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// ReleaseControllerOps removes the controllers ferry owns from the bridge,
+// for a chassis deleted through the API.
+func ReleaseControllerOps(br *ObservedBridge) []ovsdb.Operation {
+	if br == nil {
+		return nil
+	}
+	var owned []string
+	for _, c := range br.Controllers {
+		if c.Owned {
+			owned = append(owned, c.UUID)
+		}
+	}
+	if len(owned) == 0 {
+		return nil
+	}
+	return []ovsdb.Operation{{Op: ovsdb.OperationMutate, Table: "Bridge", Where: whereUUID(br.UUID),
+		Mutations: []ovsdb.Mutation{{Column: "controller", Mutator: ovsdb.MutateOperationDelete, Value: uuidSet(owned...)}}}}
+}

@@ -38,6 +38,7 @@ type chassisLoop struct {
 
 	installed *realize.Installed
 	session   Session
+	retire    bool // set before stop: release the chassis on the way out
 	backoff   time.Duration
 	lastErr   string
 
@@ -135,6 +136,9 @@ func (l *chassisLoop) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			if l.retire {
+				l.release(dev)
+			}
 			return
 		case <-l.kick:
 		case <-retry:
@@ -367,4 +371,46 @@ func dumpInstalled(ctx context.Context, sess Session) (*realize.Installed, error
 func sameVIF(a, b realize.Interface) bool {
 	return a.Name == b.Name && a.IfaceID == b.IfaceID && a.OFPort == b.OFPort &&
 		a.Active == b.Active && a.MAC.String() == b.MAC.String()
+}
+
+// releaseTimeout bounds the clean-up of a deleted chassis.
+const releaseTimeout = 10 * time.Second
+
+// release removes what ferry put on a chassis that was deleted through the
+// API: its flows and groups, its tunnel ports and its controller. The
+// bridge itself stays (VIFs hang off it), in fail_mode secure: without a
+// controller and flows it forwards nothing, which is what "no longer
+// managed by ferry" means. A disconnected chassis keeps its state; the log
+// says so.
+func (l *chassisLoop) release(dev Device) {
+	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancel()
+	cli := dev.Client()
+	if cli == nil {
+		l.log.Warn("deleted chassis is not connected: its flows and tunnel ports stay until removed by hand")
+		return
+	}
+	obs, err := observe(ctx, cli, l.chassis.Bridge)
+	if err != nil || obs.bridge == nil {
+		return
+	}
+	if dpid, ok := parseDatapathID(obs.bridge.DatapathID); ok {
+		if sess := l.c.cfg.Switches.Session(dpid); sess != nil {
+			inst, err := dumpInstalled(ctx, sess)
+			if err == nil {
+				if plan := realize.DiffFlows(inst, nil, nil); !plan.Empty() {
+					err = sess.Commit(ctx, plan)
+				}
+			}
+			if err != nil {
+				l.log.Warn("releasing deleted chassis: flows", "err", err)
+			}
+		}
+	}
+	ops := append(realize.DeleteOps(obs.bridge, realize.ChassisState{}), realize.ReleaseControllerOps(obs.bridge)...)
+	if err := l.transact(ctx, cli, ops); err != nil {
+		l.log.Warn("releasing deleted chassis: OVSDB", "err", err)
+		return
+	}
+	l.log.Info("released deleted chassis", "bridge", l.chassis.Bridge)
 }

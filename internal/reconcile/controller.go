@@ -153,6 +153,10 @@ func (c *Controller) sync(ctx context.Context) {
 		if ok && sameConnection(ch, l.chassis) {
 			continue
 		}
+		// A chassis deleted through the API is released: ferry removes
+		// what it put there. One whose connection settings changed is
+		// only restarted.
+		l.retire = !ok
 		stopped = append(stopped, l)
 		delete(c.loops, name)
 	}

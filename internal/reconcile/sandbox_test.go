@@ -112,6 +112,21 @@ func (s *sandbox) update(f func(*model.Snapshot)) {
 	s.ctl.Kick()
 }
 
+// waitBridge waits until ferry has created br-int on hv.
+func (s *sandbox) waitBridge(hv string) {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := s.hvs[hv].RunErr("ovs-vsctl", "--db=unix:"+s.hvs[hv].DBSock, "br-exists", "br-int"); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("ferry did not create br-int on %s", hv)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func (s *sandbox) addVIF(hv, name, ifaceID, mac string) {
 	s.hvs[hv].Vsctl(s.t, "add-port", "br-int", name, "--", "set", "interface", name, "type=dummy",
 		"external_ids:iface-id="+ifaceID, "external_ids:attached-mac="+mac, "external_ids:iface-status=active")
@@ -170,16 +185,7 @@ func TestSandboxLifecycle(t *testing.T) {
 	s := newSandbox(t)
 	s.addVIF("hv1", "vm1", "blue-a", "52:54:00:00:01:0a")
 	// A registered chassis gets its bridge even before any switch needs it.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := s.hvs["hv2"].RunErr("ovs-vsctl", "--db=unix:"+s.hvs["hv2"].DBSock, "br-exists", "br-int"); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("ferry did not create br-int on hv2")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	s.waitBridge("hv2")
 	s.addVIF("hv2", "vm2", "blue-b", "52:54:00:00:01:0b")
 	s.update(func(n *model.Snapshot) {
 		n.Switches = []model.Switch{{Name: "blue", VNI: 1001, Encap: "vxlan", Generation: n.Generation + 1, Ports: []model.Port{
@@ -260,5 +266,39 @@ func TestSandboxLifecycle(t *testing.T) {
 	}
 	if ports := hv1.Vsctl(t, "list-ports", "br-int"); !strings.Contains(ports, "operator-port") {
 		t.Errorf("operator's port removed: %s", ports)
+	}
+}
+
+func TestSandboxDeleteChassis(t *testing.T) {
+	s := newSandbox(t)
+	s.addVIF("hv1", "vm1", "blue-a", "52:54:00:00:01:0a")
+	s.waitBridge("hv2")
+	s.addVIF("hv2", "vm2", "blue-b", "52:54:00:00:01:0b")
+	s.update(func(n *model.Snapshot) {
+		n.Switches = []model.Switch{{Name: "blue", VNI: 1001, Encap: "vxlan", Generation: n.Generation + 1, Ports: []model.Port{
+			{Switch: "blue", Name: "a", IfaceID: "blue-a"}, {Switch: "blue", Name: "b", IfaceID: "blue-b"}}}}
+	})
+	s.waitRealized()
+	if len(s.dumpFlows("hv2")) <= 2 {
+		t.Fatal("hv2 has no switch flows before the test")
+	}
+	// Delete hv2: it is released, hv1 drops its tunnel to it.
+	s.update(func(n *model.Snapshot) { n.Chassis = n.Chassis[:1] })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		flows := s.dumpFlows("hv2")
+		ctl := strings.TrimSpace(s.hvs["hv2"].Vsctl(t, "get-controller", "br-int"))
+		ports := s.hvs["hv2"].Vsctl(t, "list-ports", "br-int")
+		hv1Ports := s.hvs["hv1"].Vsctl(t, "list-ports", "br-int")
+		if len(flows) == 0 && ctl == "" && !strings.Contains(ports, "fvx") && !strings.Contains(hv1Ports, "fvx") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deleted chassis not released: flows %v controller %q ports %q; hv1 ports %q", flows, ctl, ports, hv1Ports)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ports := s.hvs["hv2"].Vsctl(t, "list-ports", "br-int"); !strings.Contains(ports, "vm2") {
+		t.Errorf("releasing hv2 removed the VIF: %q", ports)
 	}
 }
