@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -38,7 +39,10 @@ type ConnConfig struct {
 	Targets []Target
 	// Model is the database model, e.g. nb.FullDatabaseModel().
 	Model model.ClientDBModel
-	// Tables to monitor; nil monitors every table of Model.
+	// Tables to monitor; nil monitors every table of Model. A subset also
+	// narrows the model libovsdb checks against the server's schema, so a
+	// server without Model's other tables (an older Open vSwitch) is fine;
+	// the client's model API then knows only these tables.
 	Tables []string
 	// TLS is the configuration for ssl: targets (see LoadTLSConfig).
 	TLS *tls.Config
@@ -56,10 +60,10 @@ type ConnConfig struct {
 	// Timeout bounds one connection attempt, including the initial
 	// monitor; zero means DefaultTimeout.
 	Timeout time.Duration
-	// ProbeInterval is how long the connection may stay silent before an
-	// echo request checks it, so that a peer that vanished without closing
-	// the connection is noticed. Zero means DefaultProbeInterval, negative
-	// disables probes. It must exceed Timeout.
+	// ProbeInterval is how often an echo request checks that the peer
+	// still answers (within Timeout), so that a peer that vanished without
+	// closing the connection is noticed. Zero means DefaultProbeInterval,
+	// negative disables probes.
 	ProbeInterval time.Duration
 }
 
@@ -117,9 +121,6 @@ func NewConn(cfg ConnConfig) (*Conn, error) {
 	if cfg.ProbeInterval == 0 {
 		cfg.ProbeInterval = DefaultProbeInterval
 	}
-	if cfg.ProbeInterval > 0 && cfg.ProbeInterval <= cfg.Timeout {
-		return nil, fmt.Errorf("ovsdb: probe interval %v must exceed the connection timeout %v", cfg.ProbeInterval, cfg.Timeout)
-	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -142,6 +143,13 @@ func NewConn(cfg ConnConfig) (*Conn, error) {
 		return nil, errors.New("ovsdb: no table to monitor")
 	}
 	slices.Sort(tables)
+	dbModel := cfg.Model
+	if cfg.Tables != nil {
+		var err error
+		if dbModel, err = subModel(cfg.Model, tables); err != nil {
+			return nil, err
+		}
+	}
 
 	b := &expBackoff{min: cfg.MinBackoff, max: cfg.MaxBackoff}
 	libLog := logr.FromSlogHandler(capLevel{logger.With("lib", "libovsdb").Handler()})
@@ -165,7 +173,7 @@ func NewConn(cfg ConnConfig) (*Conn, error) {
 	// a channel its disconnect handler has closed (a panic). Conn probes
 	// with Echo itself.
 	opts = append(opts, client.WithReconnect(cfg.Timeout, b))
-	cl, err := client.NewOVSDBClient(cfg.Model, opts...)
+	cl, err := client.NewOVSDBClient(dbModel, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("ovsdb: %w", err)
 	}
@@ -188,6 +196,25 @@ func NewConn(cfg ConnConfig) (*Conn, error) {
 	c.endpoint.Store("")
 	go c.run()
 	return c, nil
+}
+
+// subModel returns m restricted to tables.
+func subModel(m model.ClientDBModel, tables []string) (model.ClientDBModel, error) {
+	models := make(map[string]model.Model, len(tables))
+	indexes := map[string][]model.ClientIndex{}
+	for _, t := range tables {
+		typ := m.Types()[t] // a pointer to the model struct
+		models[t] = reflect.New(typ.Elem()).Interface().(model.Model)
+		if ix := m.Indexes(t); len(ix) > 0 {
+			indexes[t] = ix
+		}
+	}
+	sub, err := model.NewClientDBModel(m.Name(), models)
+	if err != nil {
+		return model.ClientDBModel{}, fmt.Errorf("ovsdb: %w", err)
+	}
+	sub.SetIndexes(indexes)
+	return sub, nil
 }
 
 // Client returns the libovsdb client, for cache reads and Transact. Its own
@@ -287,6 +314,7 @@ func (c *Conn) run() {
 	t := time.NewTicker(statePoll)
 	defer t.Stop()
 	lastProbe := time.Now()
+	rows := c.cl.Cache().Table(c.tables[0])
 	for {
 		select {
 		case <-c.ctx.Done():
@@ -296,6 +324,15 @@ func (c *Conn) run() {
 		// Blocks while libovsdb holds its lock for a reconnection attempt,
 		// then tells whether the attempt (monitors included) succeeded.
 		c.setState(c.cl.CurrentEndpoint())
+		// A reconnect that fetched the whole database again purged the
+		// cache, which removes rows without delete events, and may have
+		// been too quick for the poll to see the connection down. The
+		// purge replaces the tables' row caches: that is visible.
+		if r := c.cl.Cache().Table(c.tables[0]); r != rows {
+			rows = r
+			c.log.Debug("ovsdb: cache reloaded")
+			c.kick()
+		}
 		if c.probe > 0 && c.Connected() && time.Since(lastProbe) >= c.probe {
 			lastProbe = time.Now()
 			c.echo()

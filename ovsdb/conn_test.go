@@ -1,6 +1,7 @@
 package ovsdb
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -223,7 +225,6 @@ func TestNewConnErrors(t *testing.T) {
 		"passive":       {Targets: []Target{{Scheme: PTCP, Port: 1}}, Model: m},
 		"ssl no tls":    {Targets: []Target{{Scheme: SSL, Host: "127.0.0.1", Port: 1}}, Model: m},
 		"unknown table": {Targets: []Target{unix}, Model: m, Tables: []string{"Bridge"}},
-		"probe":         {Targets: []Target{unix}, Model: m, Timeout: time.Second, ProbeInterval: time.Second},
 	} {
 		if c, err := NewConn(cfg); err == nil {
 			c.Close()
@@ -249,8 +250,13 @@ func TestConnTables(t *testing.T) {
 	if err := c.Client().List(testCtx(t), &ch); err != nil || len(ch) != 1 {
 		t.Errorf("chassis = %v, %v", ch, err)
 	}
-	if n := len(switchNames(t, c)); n != 0 {
-		t.Errorf("unmonitored table has %d rows in the cache", n)
+	// Logical_Switch is outside the Conn's model, and not in its cache.
+	var ls []nb.LogicalSwitch
+	if err := c.Client().List(testCtx(t), &ls); err == nil {
+		t.Errorf("List of an unmonitored table succeeded: %v", ls)
+	}
+	if rc := c.Client().Cache().Table(nb.LogicalSwitchTable); rc != nil && len(rc.Rows()) != 0 {
+		t.Errorf("unmonitored table has %d rows in the cache", len(rc.Rows()))
 	}
 }
 
@@ -279,14 +285,25 @@ func startClusterMember(t *testing.T, dir, name string) (Target, *exec.Cmd) {
 	return Target{Scheme: Unix, Path: sock}, cmd
 }
 
+// clusterRole returns a member's role once it has fully joined the cluster:
+// a joining server already calls itself a follower, but until the join
+// commits the cluster cannot count it for a majority.
 func clusterRole(dir, name string) string {
 	out, _ := exec.Command("ovs-appctl", "-t", filepath.Join(dir, name+".ctl"), "cluster/status", "Ferry_Northbound").Output()
+	var role string
+	member := false
 	for line := range strings.SplitSeq(string(out), "\n") {
-		if role, ok := strings.CutPrefix(line, "Role: "); ok {
-			return strings.TrimSpace(role)
+		if r, ok := strings.CutPrefix(line, "Role: "); ok {
+			role = strings.TrimSpace(r)
+		}
+		if strings.TrimSpace(line) == "Status: cluster member" {
+			member = true
 		}
 	}
-	return ""
+	if !member {
+		return ""
+	}
+	return role
 }
 
 // TestConnClusterLeader runs a three-member clustered database and checks
@@ -379,4 +396,73 @@ func TestConnClusterLeader(t *testing.T) {
 		t.Errorf("cache after failover: %v", names)
 	}
 	createSwitch(t, c, "green", 2)
+}
+
+// TestConnProbe freezes the server (SIGSTOP): the connection stays open but
+// nothing answers, as with a hypervisor that lost power. The echo probe
+// must notice, and the Conn must come back when the server does.
+func TestConnProbe(t *testing.T) {
+	requireOVS(t)
+	skipIfRace(t)
+	srv := startServer(t, shortTempDir(t), nb.SchemaJSON)
+	m, _ := nb.FullDatabaseModel()
+	c, err := NewConn(ConnConfig{
+		Targets: []Target{srv.Target()}, Model: m, Logger: testLogger(t),
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+		Timeout: 300 * time.Millisecond, ProbeInterval: 300 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	waitReady(t, c)
+	if err := syscall.Kill(srv.Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(srv.Pid(), syscall.SIGCONT) })
+	eventually(t, 5*time.Second, "the probe to notice a frozen server", func() bool { return !c.Connected() })
+	syscall.Kill(srv.Pid(), syscall.SIGCONT)
+	eventually(t, 10*time.Second, "reconnect", c.Connected)
+	createSwitch(t, c, "after-freeze", 9)
+}
+
+// TestConnQuickReconnect drops the connection from the client side; libovsdb
+// reconnects at once, faster than the Conn's state poll, and fetches the
+// database anew. The consumer must still hear of it: rows may have gone
+// without delete events.
+func TestConnQuickReconnect(t *testing.T) {
+	requireOVS(t)
+	skipIfRace(t)
+	srv := startServer(t, shortTempDir(t), nb.SchemaJSON)
+	c := connectNB(t, srv.Target())
+	waitReady(t, c)
+	drain(c.Changes())
+	c.Client().Disconnect()
+	kicked(t, c.Changes(), "reconnect")
+	eventually(t, 5*time.Second, "connected", c.Connected)
+}
+
+// TestConnTablesOlderServer connects to a server whose schema lacks a table
+// of the model, as an older Open vSwitch lacks tables of the generated
+// vswitch models: monitoring a subset must work.
+func TestConnTablesOlderServer(t *testing.T) {
+	requireOVS(t)
+	var s map[string]any
+	if err := json.Unmarshal(nb.SchemaJSON, &s); err != nil {
+		t.Fatal(err)
+	}
+	delete(s["tables"].(map[string]any), nb.ChassisTable)
+	older, _ := json.Marshal(s)
+	srv := startServer(t, shortTempDir(t), older)
+	m, _ := nb.FullDatabaseModel()
+	c, err := NewConn(ConnConfig{
+		Targets: []Target{srv.Target()}, Model: m, Logger: testLogger(t),
+		Tables: []string{nb.LogicalSwitchTable, nb.LogicalPortTable, nb.NBGlobalTable},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	waitReady(t, c)
+	createSwitch(t, c, "blue", 1)
 }
