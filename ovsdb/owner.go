@@ -14,8 +14,10 @@ const (
 	PortKey = "ferry/port"
 	// RemoteKey names the remote chassis or VTEP a tunnel port leads to.
 	RemoteKey = "ferry/remote"
-	// GenerationKey records, on a bridge, the flow cookie generation ferry
-	// last programmed, so that a restarted ferry recognises its own flows.
+	// GenerationKey records, on a bridge, the northbound generation of the
+	// last pass that changed it. Flows are recognised by their cookies
+	// (content identities, see openflow.Flow.Cookie), not by this key; it
+	// tells an operator how current a bridge is.
 	GenerationKey = "ferry/generation"
 )
 

@@ -72,7 +72,7 @@ func main() {
 func advertiseFrom(listen ovsdb.Target) (string, error) {
 	host, port, err := net.SplitHostPort(listen.Address())
 	if err != nil || host == "" || net.ParseIP(host).IsUnspecified() {
-		return "", errors.New("ferryd: --advertise is required when --openflow does not name an IP address")
+		return "", errors.New("ferryd: bridges need an address to dial: give --advertise tcp:IP:PORT, or an address in --openflow ptcp:PORT:IP")
 	}
 	scheme := "tcp"
 	if listen.TLS() {

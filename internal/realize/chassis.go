@@ -76,15 +76,23 @@ func PairEncap(sw model.Switch, a, b model.Chassis) string {
 	return ""
 }
 
+// Groups have no cookie, so ownership is by ID: ferry's group IDs have the
+// top bit set (0x80000000 + 2·VNI [+1]), a range operators' own groups are
+// unlikely to use, and ferry never touches a group outside it.
+const (
+	groupBase = 0x80000000
+	groupMax  = groupBase + 2*16777215 + 1
+)
+
 // FloodGroups returns the IDs of a switch's two flood groups: one for frames
 // from local VIFs (local VIFs and every remote chassis), one for frames from
 // tunnels (local VIFs only: split horizon).
 func FloodGroups(vni uint32) (fromLocal, fromTunnel uint32) {
-	return vni * 2, vni*2 + 1
+	return groupBase + vni*2, groupBase + vni*2 + 1
 }
 
 // IsFerryGroup reports whether a group ID is in the range ferry allocates.
-func IsFerryGroup(id uint32) bool { return id >= 2 && id <= 2*16777215+1 }
+func IsFerryGroup(id uint32) bool { return id >= groupBase+2 && id <= groupMax }
 
 // DesiredChassis computes the complete desired state of a chassis' bridge.
 func DesiredChassis(in ChassisInputs) ChassisState {
@@ -196,6 +204,14 @@ func DesiredChassis(in ChassisInputs) ChassisState {
 					Table: openflow.TableL2, Priority: openflow.PriorityExact,
 					Match: openflow.Match{HasTunID: true, TunID: vni,
 						HasMetadata: true, Metadata: openflow.MetaFromLocal, EthDst: b.MAC},
+				}})
+				// A frame from a tunnel for a MAC that lives on another
+				// chassis was misdirected: drop it rather than flood it to
+				// local VIFs (and never send it back into a tunnel).
+				flows = append(flows, pending{flow: openflow.Flow{
+					Table: openflow.TableL2, Priority: openflow.PriorityExact,
+					Match: openflow.Match{HasTunID: true, TunID: vni,
+						HasMetadata: true, Metadata: openflow.MetaFromTunnel, EthDst: b.MAC},
 				}})
 			}
 		}

@@ -173,6 +173,32 @@ func TestForwarding(t *testing.T) {
 	}
 }
 
+// A unicast frame arriving from a tunnel for a MAC that lives on a third
+// chassis is dropped: not flooded to local VIFs, not sent on.
+func TestMisdirectedFromTunnel(t *testing.T) {
+	snap, obs := labSnapshot()
+	f := buildFabric(t, snap, obs)
+	hv3 := f["hv3"]
+	var fromHV1 uint32
+	for port, tn := range hv3.tunnels {
+		if tn.Remote == "hv1" {
+			fromHV1 = port
+		}
+	}
+	emits, err := hv3.table.Process(fakeof.Packet{InPort: fromHV1, TunID: 1001, EthDst: mac("52:54:00:00:01:0d")})
+	if err != nil || len(emits) != 0 {
+		t.Fatalf("misdirected frame emitted %v (%v)", emits, err)
+	}
+	emits, _ = hv3.table.Process(fakeof.Packet{InPort: fromHV1, TunID: 1001, EthDst: mac("52:54:00:00:01:0b")})
+	if len(emits) != 1 || emits[0].Port != 1 {
+		t.Fatalf("frame for blue-b from hv1 emitted %v, want port 1", emits)
+	}
+	emits, _ = hv3.table.Process(fakeof.Packet{InPort: fromHV1, TunID: 1001, EthDst: mac("52:54:00:99:99:99")})
+	if len(emits) != 1 || emits[0].Port != 1 {
+		t.Fatalf("unknown unicast from hv1 emitted %v, want the local VIF only", emits)
+	}
+}
+
 func TestCarriersAndTunnels(t *testing.T) {
 	snap, obs := labSnapshot()
 	b := Bind(snap, obs)
@@ -214,11 +240,13 @@ table=10, priority=100,tun_id=0x3e9,dl_dst=52:54:00:00:01:0a actions=output:1
 table=10, priority=100,tun_id=0x3e9,dl_dst=52:54:00:00:01:0c actions=output:2
 table=10, priority=100,tun_id=0x3e9,metadata=0x1,dl_dst=52:54:00:00:01:0b actions=output:32769
 table=10, priority=100,tun_id=0x3e9,metadata=0x1,dl_dst=52:54:00:00:01:0d actions=output:32768
-table=10, priority=50,tun_id=0x3e9,metadata=0x1 actions=group:2002
-table=10, priority=50,tun_id=0x3e9,metadata=0x2 actions=group:2003
+table=10, priority=100,tun_id=0x3e9,metadata=0x2,dl_dst=52:54:00:00:01:0b actions=drop
+table=10, priority=100,tun_id=0x3e9,metadata=0x2,dl_dst=52:54:00:00:01:0d actions=drop
+table=10, priority=50,tun_id=0x3e9,metadata=0x1 actions=group:2147485650
+table=10, priority=50,tun_id=0x3e9,metadata=0x2 actions=group:2147485651
 table=10, priority=0 actions=drop
-group_id=2002,type=all,bucket=actions=output:1,bucket=actions=output:2,bucket=actions=output:32768,bucket=actions=output:32769
-group_id=2003,type=all,bucket=actions=output:1,bucket=actions=output:2`)
+group_id=2147485650,type=all,bucket=actions=output:1,bucket=actions=output:2,bucket=actions=output:32768,bucket=actions=output:32769
+group_id=2147485651,type=all,bucket=actions=output:1,bucket=actions=output:2`)
 	if got := strings.Join(lines, "\n"); got != want {
 		t.Fatalf("hv1 pipeline:\n%s\nwant:\n%s", got, want)
 	}

@@ -154,6 +154,7 @@ func (l *chassisLoop) run(ctx context.Context) {
 				continue
 			}
 			l.setError(err)
+			l.count("error")
 			if l.backoff == 0 {
 				l.backoff = minBackoff
 			} else {

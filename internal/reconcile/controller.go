@@ -170,6 +170,10 @@ func (c *Controller) sync(ctx context.Context) {
 	}
 	for _, l := range c.loops {
 		l.trigger()
+		if m := c.cfg.Metrics; m != nil {
+			// Lag as of now; the loop's next successful pass sets it to 0.
+			m.generationLag.WithLabelValues(l.chassis.Name).Set(float64(snap.Generation - l.status().RealizedGeneration))
+		}
 	}
 	c.mu.Unlock()
 	for _, l := range stopped {

@@ -219,10 +219,10 @@ func TestSandboxLifecycle(t *testing.T) {
 			t.Errorf("hv1 flows lack %q:\n%s", w, joined)
 		}
 	}
-	if len(flows) != 8 {
-		t.Errorf("hv1 has %d flows, want 8:\n%s", len(flows), joined)
+	if len(flows) != 9 {
+		t.Errorf("hv1 has %d flows, want 9:\n%s", len(flows), joined)
 	}
-	if out := hv1.Ofctl(t, "dump-groups", "br-int"); !strings.Contains(out, "group_id=2002") || !strings.Contains(out, "group_id=2003") {
+	if out := hv1.Ofctl(t, "dump-groups", "br-int"); !strings.Contains(out, "group_id=2147485650") || !strings.Contains(out, "group_id=2147485651") {
 		t.Errorf("groups:\n%s", out)
 	}
 	// ofproto/trace: a broadcast from vm1 floods to the tunnel with the VNI.
@@ -230,6 +230,10 @@ func TestSandboxLifecycle(t *testing.T) {
 	if !strings.Contains(trace, "output:32768") {
 		t.Errorf("trace does not reach the tunnel:\n%s", trace)
 	}
+
+	// An operator's group is not ferry's: it survives the dump and diff of
+	// a restart.
+	hv1.Ofctl(t, "add-group", "br-int", "group_id=100,type=all,bucket=output:1")
 
 	// A restarted controller with nothing changed sends no flow_mod and no
 	// OVSDB transaction.
@@ -247,6 +251,9 @@ func TestSandboxLifecycle(t *testing.T) {
 	if got := s.dumpFlows("hv1"); strings.Join(got, "\n") != joined {
 		t.Errorf("flows changed across restart")
 	}
+	if out := hv1.Ofctl(t, "dump-groups", "br-int"); !strings.Contains(out, "group_id=100,") {
+		t.Errorf("operator's group removed:\n%s", out)
+	}
 
 	// Deleting the switch leaves only the table-miss drops: no group, no
 	// tunnel port; the operator's port stays.
@@ -256,7 +263,7 @@ func TestSandboxLifecycle(t *testing.T) {
 		if got := s.dumpFlows(hv); len(got) != 2 {
 			t.Errorf("%s flows after delete:\n%s", hv, strings.Join(got, "\n"))
 		}
-		if out := s.hvs[hv].Ofctl(t, "dump-groups", "br-int"); strings.Contains(out, "group_id") {
+		if out := s.hvs[hv].Ofctl(t, "dump-groups", "br-int"); strings.Contains(out, "group_id=2147") {
 			t.Errorf("%s groups after delete:\n%s", hv, out)
 		}
 		ports := s.hvs[hv].Vsctl(t, "list-ports", "br-int")
