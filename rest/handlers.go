@@ -52,6 +52,28 @@ func (s *server) createSwitch(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (s *server) patchSwitch(w http.ResponseWriter, r *http.Request) error {
+	var req SwitchPatch
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	nets, err := req.check()
+	if err != nil {
+		return err
+	}
+	if err := s.writable(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+	defer cancel()
+	sw, err := s.b.SetXenServerNetworks(ctx, mux.Vars(r)["name"], nets)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, switchJSON(sw, s.st.Switch(sw)))
+	return nil
+}
+
 func (s *server) deleteSwitch(w http.ResponseWriter, r *http.Request) error {
 	if err := s.writable(); err != nil {
 		return err

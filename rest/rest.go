@@ -28,6 +28,7 @@ type Backend interface {
 	Snapshot() *model.Snapshot
 	CreateSwitch(ctx context.Context, sw model.Switch) (model.Switch, error)
 	DeleteSwitch(ctx context.Context, name string) error
+	SetXenServerNetworks(ctx context.Context, name string, networks []string) (model.Switch, error)
 	CreatePort(ctx context.Context, p model.Port) (model.Port, error)
 	DeletePort(ctx context.Context, switchName, portName string) error
 	CreateChassis(ctx context.Context, ch model.Chassis) (model.Chassis, error)
@@ -79,6 +80,7 @@ func newServer(b Backend, s Status, reg *prometheus.Registry, logger *slog.Logge
 	r.Handle("/v1/switches", srv.handle(srv.createSwitch)).Methods(http.MethodPost)
 	r.Handle("/v1/switches/{name}", srv.handle(srv.getSwitch)).Methods(http.MethodGet)
 	r.Handle("/v1/switches/{name}", srv.handle(srv.deleteSwitch)).Methods(http.MethodDelete)
+	r.Handle("/v1/switches/{name}", srv.handle(srv.patchSwitch)).Methods(http.MethodPatch)
 	r.Handle("/v1/switches/{switch}/ports", srv.handle(srv.listPorts)).Methods(http.MethodGet)
 	r.Handle("/v1/switches/{switch}/ports", srv.handle(srv.createPort)).Methods(http.MethodPost)
 	r.Handle("/v1/switches/{switch}/ports/{port}", srv.handle(srv.getPort)).Methods(http.MethodGet)

@@ -16,16 +16,27 @@ type SwitchRequest struct {
 	VNI *int64 `json:"vni,omitempty"`
 	// Encap is "vxlan" (the default) or "gre".
 	Encap string `json:"encap,omitempty"`
+	// XenServerNetworks adopts whole XenServer networks: every VIF whose
+	// xs-network-uuid is listed joins the switch without a port of its own.
+	XenServerNetworks []string `json:"xenserver_networks,omitempty"`
+}
+
+// SwitchPatch is the body of PATCH /v1/switches/{name}: the fields that can
+// change after creation.
+type SwitchPatch struct {
+	XenServerNetworks *[]string `json:"xenserver_networks"`
 }
 
 // Switch is a logical switch as the API shows it.
 type Switch struct {
-	Name       string             `json:"name"`
-	VNI        uint32             `json:"vni"`
-	Encap      string             `json:"encap"`
-	Generation int64              `json:"generation"`
-	Ports      []string           `json:"ports"` // names, sorted
-	Status     model.SwitchStatus `json:"status"`
+	Name       string   `json:"name"`
+	VNI        uint32   `json:"vni"`
+	Encap      string   `json:"encap"`
+	Generation int64    `json:"generation"`
+	Ports      []string `json:"ports"` // names, sorted
+	// XenServerNetworks are the adopted XenServer networks.
+	XenServerNetworks []string           `json:"xenserver_networks"`
+	Status            model.SwitchStatus `json:"status"`
 }
 
 // PortRequest is the body of POST /v1/switches/{switch}/ports.
@@ -51,7 +62,8 @@ type Port struct {
 type ChassisRequest struct {
 	Name string `json:"name"`
 	// OVSDB is the hypervisor's OVSDB target: tcp:IP:PORT, ssl:IP:PORT or
-	// unix:PATH.
+	// unix:PATH, or "passive" for a host that dials ferry's --ovsdb-listen
+	// (matched by its Open_vSwitch external_ids:system-id = name).
 	OVSDB    string `json:"ovsdb"`
 	TunnelIP string `json:"tunnel_ip"`
 	// Bridge defaults to br-int; XenServer VIFs sit on xapiN/xenbrN.
@@ -60,18 +72,26 @@ type ChassisRequest struct {
 	Kind string `json:"kind,omitempty"`
 	// Encaps defaults to ["vxlan", "gre"].
 	Encaps []string `json:"encaps,omitempty"`
+	// UnderlayMTU is the MTU between tunnel endpoints (default 1500).
+	UnderlayMTU int `json:"underlay_mtu,omitempty"`
+	// DatapathType is used if ferry has to create the bridge: "system"
+	// (the default) or "netdev" (userspace, hosts without the kernel
+	// module).
+	DatapathType string `json:"datapath_type,omitempty"`
 }
 
 // Chassis is a registered hypervisor as the API shows it.
 type Chassis struct {
-	Name       string              `json:"name"`
-	OVSDB      string              `json:"ovsdb"`
-	TunnelIP   string              `json:"tunnel_ip"`
-	Bridge     string              `json:"bridge"`
-	Kind       string              `json:"kind"`
-	Encaps     []string            `json:"encaps"`
-	Generation int64               `json:"generation"`
-	Status     model.ChassisStatus `json:"status"`
+	Name         string              `json:"name"`
+	OVSDB        string              `json:"ovsdb"`
+	TunnelIP     string              `json:"tunnel_ip"`
+	Bridge       string              `json:"bridge"`
+	Kind         string              `json:"kind"`
+	Encaps       []string            `json:"encaps"`
+	UnderlayMTU  int                 `json:"underlay_mtu"`
+	DatapathType string              `json:"datapath_type,omitempty"`
+	Generation   int64               `json:"generation"`
+	Status       model.ChassisStatus `json:"status"`
 }
 
 // Error is the body of every error response.
@@ -93,12 +113,19 @@ type Health struct {
 
 func switchJSON(sw model.Switch, st model.SwitchStatus) Switch {
 	out := Switch{
-		Name:       sw.Name,
-		VNI:        sw.VNI,
-		Encap:      sw.Encap,
-		Generation: sw.Generation,
-		Ports:      make([]string, 0, len(sw.Ports)),
-		Status:     st,
+		Name:              sw.Name,
+		VNI:               sw.VNI,
+		Encap:             sw.Encap,
+		Generation:        sw.Generation,
+		Ports:             make([]string, 0, len(sw.Ports)),
+		Status:            st,
+		XenServerNetworks: sw.XenServerNetworks,
+	}
+	if out.XenServerNetworks == nil {
+		out.XenServerNetworks = []string{}
+	}
+	if out.Status.Tunnels == nil {
+		out.Status.Tunnels = []model.SwitchTunnel{}
 	}
 	for _, p := range sw.Ports {
 		out.Ports = append(out.Ports, p.Name)
@@ -119,13 +146,15 @@ func portJSON(p model.Port, st model.PortStatus) Port {
 
 func chassisJSON(ch model.Chassis, st model.ChassisStatus) Chassis {
 	out := Chassis{
-		Name:       ch.Name,
-		OVSDB:      ch.OVSDB,
-		Bridge:     ch.Bridge,
-		Kind:       ch.Kind,
-		Encaps:     ch.Encaps,
-		Generation: ch.Generation,
-		Status:     st,
+		Name:         ch.Name,
+		OVSDB:        ch.OVSDB,
+		Bridge:       ch.Bridge,
+		Kind:         ch.Kind,
+		Encaps:       ch.Encaps,
+		Generation:   ch.Generation,
+		Status:       st,
+		UnderlayMTU:  ch.MTU(),
+		DatapathType: ch.DatapathType,
 	}
 	if ch.TunnelIP != nil {
 		out.TunnelIP = ch.TunnelIP.String()

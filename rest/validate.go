@@ -73,6 +73,7 @@ func (r *SwitchRequest) check() (model.Switch, error) {
 			sw.VNI = uint32(*r.VNI)
 		}
 	}
+	sw.XenServerNetworks = checkNetworks(&p, r.XenServerNetworks)
 	switch r.Encap {
 	case "":
 		sw.Encap = model.EncapVXLAN
@@ -81,6 +82,40 @@ func (r *SwitchRequest) check() (model.Switch, error) {
 		p.add("encap", "%q: must be %q or %q", r.Encap, model.EncapVXLAN, model.EncapGRE)
 	}
 	return sw, p.err()
+}
+
+// checkNetworks validates xs-network-uuids (XenServer writes UUIDs; any
+// plain token is accepted so that other integrations can use the same
+// mechanism) and returns them sorted without duplicates.
+func checkNetworks(p *problems, nets []string) []string {
+	var out []string
+	for _, n := range nets {
+		switch {
+		case n == "":
+			p.add("xenserver_networks", "empty network UUID")
+		case len(n) > maxIfaceIDLen || !plain(n):
+			p.add("xenserver_networks", "%q: not a network UUID", n)
+		case slices.Contains(out, n):
+			p.add("xenserver_networks", "%q listed twice", n)
+		default:
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (r *SwitchPatch) check() ([]string, error) {
+	var p problems
+	if r.XenServerNetworks == nil {
+		p.add("xenserver_networks", "required (the only field that can change)")
+		return nil, p.err()
+	}
+	nets := checkNetworks(&p, *r.XenServerNetworks)
+	if nets == nil {
+		nets = []string{}
+	}
+	return nets, p.err()
 }
 
 func (r *PortRequest) check(switchName string) (model.Port, error) {
@@ -116,10 +151,22 @@ func (r *ChassisRequest) check() (model.Chassis, error) {
 	checkName(&p, "name", r.Name)
 	ch := model.Chassis{Name: r.Name, Bridge: r.Bridge, Kind: r.Kind}
 
-	if target, err := checkTarget(r.OVSDB); err != nil {
+	if r.OVSDB == model.PassiveOVSDB {
+		ch.OVSDB = r.OVSDB
+	} else if target, err := checkTarget(r.OVSDB); err != nil {
 		p.add("ovsdb", "%s", err)
 	} else {
 		ch.OVSDB = target
+	}
+	if r.UnderlayMTU != 0 && (r.UnderlayMTU < 576 || r.UnderlayMTU > 65535) {
+		p.add("underlay_mtu", "%d: must be between 576 and 65535", r.UnderlayMTU)
+	}
+	ch.UnderlayMTU = r.UnderlayMTU
+	switch r.DatapathType {
+	case "", "system", "netdev":
+		ch.DatapathType = r.DatapathType
+	default:
+		p.add("datapath_type", "%q: must be \"system\" or \"netdev\"", r.DatapathType)
 	}
 
 	if ip, err := checkTunnelIP(r.TunnelIP); err != nil {
@@ -169,7 +216,7 @@ func (r *ChassisRequest) check() (model.Chassis, error) {
 // depend on DNS), and returns the target in canonical form.
 func checkTarget(s string) (string, error) {
 	if s == "" {
-		return "", fmt.Errorf("required (tcp:IP:PORT, ssl:IP:PORT or unix:PATH)")
+		return "", fmt.Errorf("required (tcp:IP:PORT, ssl:IP:PORT, unix:PATH or \"passive\")")
 	}
 	t, err := ovsdb.ParseTarget(s)
 	if err != nil {

@@ -38,6 +38,9 @@ type Switch struct {
 	// (including its ports).
 	Generation int64
 	Ports      []Port // sorted by Name
+	// XenServerNetworks are xs-network-uuids whose VIFs all join the switch
+	// without a port of their own.
+	XenServerNetworks []string
 }
 
 // Port is a logical port: a VIF identified by IfaceID wherever it appears.
@@ -56,8 +59,38 @@ type Chassis struct {
 	Bridge   string
 	Kind     string
 	Encaps   []string
+	// UnderlayMTU is the MTU of the network between tunnel endpoints.
+	UnderlayMTU int
+	// DatapathType is used when ferry creates the bridge ("" = OVS'
+	// default, "netdev" for hosts without the kernel module).
+	DatapathType string
 	// Generation is the northbound generation of the chassis' last change.
 	Generation int64
+}
+
+// DefaultUnderlayMTU is assumed when a chassis does not say.
+const DefaultUnderlayMTU = 1500
+
+// PassiveOVSDB is the "ovsdb" of a chassis that dials ferry
+// (ovs-vsctl set-manager tcp:FERRY:6640) instead of being dialled.
+const PassiveOVSDB = "passive"
+
+// Overhead is the encapsulation overhead on an IPv4 underlay: outer
+// Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8, or outer Ethernet 14 + IPv4 20 +
+// GRE 4 + key 4.
+func Overhead(encap string) int {
+	if encap == EncapGRE {
+		return 42
+	}
+	return 50
+}
+
+// MTU returns the chassis' underlay MTU, defaulted.
+func (c Chassis) MTU() int {
+	if c.UnderlayMTU > 0 {
+		return c.UnderlayMTU
+	}
+	return DefaultUnderlayMTU
 }
 
 // Switch returns the named switch.

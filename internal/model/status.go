@@ -25,6 +25,20 @@ type SwitchStatus struct {
 	Chassis []SwitchChassis `json:"chassis"`
 	// PortsBound counts the ports whose VIF was found on a chassis.
 	PortsBound int `json:"ports_bound"`
+	// AdoptedVIFs counts VIFs that joined through xenserver_networks.
+	AdoptedVIFs int `json:"adopted_vifs"`
+	// Tunnels lists each pair of carriers and the encapsulation it uses
+	// ("" when the two share none: they cannot reach each other).
+	Tunnels []SwitchTunnel `json:"tunnels"`
+	// MTU is the largest guest MTU that fits every tunnel the switch uses.
+	MTU int `json:"mtu"`
+}
+
+// SwitchTunnel is one tunnel pair of a switch.
+type SwitchTunnel struct {
+	A     string `json:"a"`
+	B     string `json:"b"`
+	Encap string `json:"encap"`
 }
 
 // SwitchChassis is one chassis' part in a switch's status.

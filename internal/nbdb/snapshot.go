@@ -51,11 +51,14 @@ func (v *view) snapshot() *model.Snapshot {
 }
 
 func switchFromRow(r *nb.LogicalSwitch) model.Switch {
+	nets := slices.Clone(r.XenserverNetworks)
+	slices.Sort(nets)
 	return model.Switch{
-		Name:       r.Name,
-		VNI:        uint32(r.Vni),
-		Encap:      r.Encap,
-		Generation: int64(r.Generation),
+		Name:              r.Name,
+		VNI:               uint32(r.Vni),
+		Encap:             r.Encap,
+		Generation:        int64(r.Generation),
+		XenServerNetworks: nets,
 	}
 }
 
@@ -74,7 +77,7 @@ func portFromRow(switchName string, r *nb.LogicalPort) model.Port {
 }
 
 func chassisFromRow(r *nb.Chassis) model.Chassis {
-	return model.Chassis{
+	ch := model.Chassis{
 		Name:       r.Name,
 		OVSDB:      r.Ovsdb,
 		TunnelIP:   parseIP(r.TunnelIP),
@@ -83,6 +86,13 @@ func chassisFromRow(r *nb.Chassis) model.Chassis {
 		Encaps:     canonicalEncaps(r.Encaps),
 		Generation: int64(r.Generation),
 	}
+	if r.UnderlayMTU != nil {
+		ch.UnderlayMTU = *r.UnderlayMTU
+	}
+	if r.DatapathType != nil {
+		ch.DatapathType = *r.DatapathType
+	}
+	return ch
 }
 
 // encapOrder is the order encapsulations are listed in, so that a set read

@@ -40,7 +40,15 @@ func (db *DB) CreateSwitch(ctx context.Context, sw model.Switch) (model.Switch, 
 		} else if other := v.switchByVNI(vni); other != nil {
 			return nil, errorf(ErrConflict, "vni", "%d is already used by switch %q", vni, other.Name)
 		}
-		row = &nb.LogicalSwitch{Name: sw.Name, Vni: vni, Encap: sw.Encap, Generation: next}
+		for _, other := range v.switches {
+			for _, n := range sw.XenServerNetworks {
+				if slices.Contains(other.XenserverNetworks, n) {
+					return nil, errorf(ErrConflict, "xenserver_networks", "network %s is already adopted by switch %q", n, other.Name)
+				}
+			}
+		}
+		row = &nb.LogicalSwitch{Name: sw.Name, Vni: vni, Encap: sw.Encap, Generation: next,
+			XenserverNetworks: slices.Clone(sw.XenServerNetworks)}
 		return db.createSwitchOps(row)
 	})
 	if err != nil {
@@ -62,6 +70,52 @@ func (db *DB) DeleteSwitch(ctx context.Context, name string) error {
 		return db.deleteSwitchOps(sw.UUID)
 	})
 	return err
+}
+
+// SetXenServerNetworks replaces the XenServer networks a switch adopts: every
+// VIF whose xs-network-uuid is listed joins the switch. It returns the
+// switch as stored.
+func (db *DB) SetXenServerNetworks(ctx context.Context, name string, networks []string) (model.Switch, error) {
+	for _, n := range networks {
+		if n == "" {
+			return model.Switch{}, errorf(ErrInvalid, "xenserver_networks", "empty network UUID")
+		}
+	}
+	var out model.Switch
+	_, err := db.apply(ctx, fmt.Sprintf("set xenserver_networks of switch %q", name), func(v *view, next int) ([]ovsdb.Operation, error) {
+		row, ok := v.switches[name]
+		if !ok {
+			return nil, errorf(ErrNotFound, "", "switch %q not found", name)
+		}
+		for _, other := range v.switches {
+			if other.Name == name {
+				continue
+			}
+			for _, n := range networks {
+				if slices.Contains(other.XenserverNetworks, n) {
+					return nil, errorf(ErrConflict, "xenserver_networks", "network %s is already adopted by switch %q", n, other.Name)
+				}
+			}
+		}
+		upd := &nb.LogicalSwitch{UUID: row.UUID, Generation: next, XenserverNetworks: slices.Clone(networks)}
+		if upd.XenserverNetworks == nil {
+			upd.XenserverNetworks = []string{}
+		}
+		cp := *row
+		cp.XenserverNetworks, cp.Generation = upd.XenserverNetworks, next
+		out = switchFromRow(&cp)
+		for _, u := range row.Ports {
+			if p, ok := v.ports[u]; ok {
+				out.Ports = append(out.Ports, portFromRow(row.Name, p))
+			}
+		}
+		return db.c.Where(upd).Update(upd, &upd.Generation, &upd.XenserverNetworks)
+	})
+	if err != nil {
+		return model.Switch{}, err
+	}
+	slices.SortFunc(out.Ports, func(a, b model.Port) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
 }
 
 // CreatePort adds a logical port to p.Switch. It returns the port as
@@ -150,7 +204,7 @@ func (db *DB) CreateChassis(ctx context.Context, ch model.Chassis) (model.Chassi
 			if other.TunnelIP == tunnelIP {
 				return nil, errorf(ErrConflict, "tunnel_ip", "%s is already used by chassis %q", tunnelIP, other.Name)
 			}
-			if other.Ovsdb == ch.OVSDB {
+			if other.Ovsdb == ch.OVSDB && ch.OVSDB != model.PassiveOVSDB {
 				return nil, errorf(ErrConflict, "ovsdb", "%s is already used by chassis %q", ch.OVSDB, other.Name)
 			}
 		}
@@ -162,6 +216,12 @@ func (db *DB) CreateChassis(ctx context.Context, ch model.Chassis) (model.Chassi
 			Kind:       ch.Kind,
 			Encaps:     ch.Encaps,
 			Generation: next,
+		}
+		if ch.UnderlayMTU > 0 {
+			row.UnderlayMTU = &ch.UnderlayMTU
+		}
+		if ch.DatapathType != "" {
+			row.DatapathType = &ch.DatapathType
 		}
 		return db.createChassisOps(row)
 	})
@@ -268,6 +328,8 @@ func checkChassis(ch model.Chassis) error {
 		return errorf(ErrInvalid, "tunnel_ip", "must be an IPv4 address")
 	case ch.Kind != model.KindKVM && ch.Kind != model.KindXenServer && ch.Kind != model.KindGeneric:
 		return errorf(ErrInvalid, "kind", "must be %q, %q or %q", model.KindKVM, model.KindXenServer, model.KindGeneric)
+	case ch.UnderlayMTU != 0 && (ch.UnderlayMTU < 576 || ch.UnderlayMTU > 65535):
+		return errorf(ErrInvalid, "underlay_mtu", "must be between 576 and 65535")
 	}
 	for _, e := range ch.Encaps {
 		if !slices.Contains(encapOrder, e) {

@@ -2,15 +2,21 @@ package realize
 
 import (
 	"net"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/ferry-sdn/ferry/internal/model"
 )
 
 // Interface is a VIF observed on a chassis' managed bridge.
 type Interface struct {
-	Name    string
-	IfaceID string // external_ids:iface-id
+	Name string
+	// IfaceID is external_ids:iface-id (libvirt, OpenStack), or
+	// xs-vif-uuid on a XenServer VIF.
+	IfaceID string
+	// Network is a XenServer VIF's xs-network-uuid.
+	Network string
 	MAC     net.HardwareAddr
 	Active  bool // external_ids:iface-status is "active" (or absent)
 	OFPort  int  // <= 0: not (yet) usable
@@ -54,6 +60,11 @@ func Bind(snap *model.Snapshot, observed map[string][]Interface) Bindings {
 			if cs[i].iface.Active != cs[j].iface.Active {
 				return cs[i].iface.Active
 			}
+			// A XenServer VIF (vifD.N) and its emulated twin (tapD.N)
+			// share an xs-vif-uuid; absent a status, the PV one wins.
+			if ti, tj := isTap(cs[i].iface.Name), isTap(cs[j].iface.Name); ti != tj {
+				return tj
+			}
 			if cs[i].chassis != cs[j].chassis {
 				return cs[i].chassis < cs[j].chassis
 			}
@@ -82,6 +93,64 @@ func Bind(snap *model.Snapshot, observed map[string][]Interface) Bindings {
 	}
 	return b
 }
+
+func isTap(name string) bool { return strings.HasPrefix(name, "tap") }
+
+// ExpandNetworks returns the snapshot with, in every switch that adopts
+// XenServer networks, one implicit port per VIF observed on those networks
+// (named "xs-" + its xs-vif-uuid). A VIF that an explicit port already
+// names stays with that port. The input is not modified.
+func ExpandNetworks(snap *model.Snapshot, observed map[string][]Interface) *model.Snapshot {
+	adopted := make(map[string]int) // network → switch index
+	for i, sw := range snap.Switches {
+		for _, n := range sw.XenServerNetworks {
+			adopted[n] = i
+		}
+	}
+	if len(adopted) == 0 {
+		return snap
+	}
+	explicit := make(map[string]bool)
+	for _, sw := range snap.Switches {
+		for _, p := range sw.Ports {
+			explicit[p.IfaceID] = true
+		}
+	}
+	extra := make(map[int][]model.Port)
+	seen := make(map[string]bool)
+	var chassis []string
+	for name := range observed {
+		chassis = append(chassis, name)
+	}
+	sort.Strings(chassis)
+	for _, ch := range chassis {
+		for _, ifc := range observed[ch] {
+			i, ok := adopted[ifc.Network]
+			if !ok || ifc.IfaceID == "" || explicit[ifc.IfaceID] || seen[ifc.IfaceID] {
+				continue
+			}
+			seen[ifc.IfaceID] = true
+			sw := snap.Switches[i]
+			extra[i] = append(extra[i], model.Port{Switch: sw.Name, Name: AdoptedPrefix + ifc.IfaceID, IfaceID: ifc.IfaceID})
+		}
+	}
+	if len(extra) == 0 {
+		return snap
+	}
+	out := *snap
+	out.Switches = slices.Clone(snap.Switches)
+	for i, ports := range extra {
+		sw := out.Switches[i]
+		sw.Ports = append(slices.Clone(sw.Ports), ports...)
+		sort.Slice(sw.Ports, func(a, b int) bool { return sw.Ports[a].Name < sw.Ports[b].Name })
+		out.Switches[i] = sw
+	}
+	return &out
+}
+
+// AdoptedPrefix starts the name of a port that joined a switch through an
+// adopted XenServer network.
+const AdoptedPrefix = "xs-"
 
 // Carriers returns, sorted, the chassis that carry a switch: those with at
 // least one of its ports bound.

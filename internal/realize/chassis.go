@@ -38,12 +38,13 @@ type Tunnel struct {
 
 // ChassisState is the desired state of one chassis' managed bridge.
 type ChassisState struct {
-	Bridge     string
-	Controller string
-	Tunnels    []Tunnel // sorted by Name
-	Flows      []openflow.Flow
-	Groups     []openflow.GroupEntry
-	Switches   []string // switches this chassis carries, sorted
+	Bridge       string
+	DatapathType string // for a bridge ferry creates
+	Controller   string
+	Tunnels      []Tunnel // sorted by Name
+	Flows        []openflow.Flow
+	Groups       []openflow.GroupEntry
+	Switches     []string // switches this chassis carries, sorted
 }
 
 // TunnelName names the tunnel port towards remote IP ip: a short prefix
@@ -96,7 +97,7 @@ func IsFerryGroup(id uint32) bool { return id >= groupBase+2 && id <= groupMax }
 
 // DesiredChassis computes the complete desired state of a chassis' bridge.
 func DesiredChassis(in ChassisInputs) ChassisState {
-	st := ChassisState{Bridge: in.Chassis.Bridge, Controller: in.Controller}
+	st := ChassisState{Bridge: in.Chassis.Bridge, Controller: in.Controller, DatapathType: in.Chassis.DatapathType}
 	if st.Bridge == "" {
 		st.Bridge = model.DefaultBridge
 	}

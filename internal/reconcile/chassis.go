@@ -256,7 +256,9 @@ func (l *chassisLoop) pass(ctx context.Context, dev Device) error {
 		return errNoRoot
 	}
 
-	bindings := realize.Bind(snap, l.c.observedVIFs())
+	vifs := l.c.observedVIFs()
+	snap = realize.ExpandNetworks(snap, vifs)
+	bindings := realize.Bind(snap, vifs)
 	tunnelPorts, used := realize.TunnelOFPorts(obs.bridge)
 	st := realize.DesiredChassis(realize.ChassisInputs{
 		Snapshot: snap, Bindings: bindings, Chassis: ch, Controller: l.c.cfg.Advertise,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -231,18 +232,26 @@ func (c *Controller) Chassis(name string) model.ChassisStatus {
 }
 
 // Switch reports whether sw's generation is realized by every chassis that
-// carries it.
+// carries it, the tunnels between those chassis and the MTU they allow.
 func (c *Controller) Switch(sw model.Switch) model.SwitchStatus {
-	snap := c.cfg.Northbound.Snapshot()
-	b := realize.Bind(snap, c.observedVIFs())
-	st := model.SwitchStatus{Realized: true, Chassis: []model.SwitchChassis{}}
+	vifs := c.observedVIFs()
+	snap := realize.ExpandNetworks(c.cfg.Northbound.Snapshot(), vifs)
+	if expanded, ok := snap.Switch(sw.Name); ok {
+		sw.Ports = expanded.Ports
+	}
+	b := realize.Bind(snap, vifs)
+	st := model.SwitchStatus{Realized: true, Chassis: []model.SwitchChassis{}, Tunnels: []model.SwitchTunnel{}}
 	for _, p := range sw.Ports {
 		if _, ok := b[realize.PortKey{Switch: sw.Name, Port: p.Name}]; ok {
 			st.PortsBound++
+			if strings.HasPrefix(p.Name, realize.AdoptedPrefix) {
+				st.AdoptedVIFs++
+			}
 		}
 	}
 	fp := switchFingerprint(sw, b)
-	for _, name := range b.Carriers(sw) {
+	carriers := b.Carriers(sw)
+	for _, name := range carriers {
 		sc := model.SwitchChassis{Name: name}
 		if l := c.loop(name); l != nil {
 			cs, realizedFP := l.realizedSwitch(sw.Name)
@@ -253,13 +262,51 @@ func (c *Controller) Switch(sw model.Switch) model.SwitchStatus {
 		st.Realized = st.Realized && sc.Realized
 		st.Chassis = append(st.Chassis, sc)
 	}
+	st.Tunnels, st.MTU = tunnelsOf(snap, sw, carriers)
 	return st
+}
+
+// tunnelsOf lists the encapsulation of every carrier pair and the largest
+// guest MTU that fits all of them. With fewer than two carriers there is no
+// tunnel yet; the MTU is then what the switch's own encapsulation would
+// allow on the carriers' underlay, so that it does not shrink later.
+func tunnelsOf(snap *model.Snapshot, sw model.Switch, carriers []string) ([]model.SwitchTunnel, int) {
+	tunnels := []model.SwitchTunnel{}
+	mtu := 0
+	fit := func(v int) {
+		if mtu == 0 || v < mtu {
+			mtu = v
+		}
+	}
+	var chs []model.Chassis
+	for _, name := range carriers {
+		if ch, ok := snap.ChassisByName(name); ok {
+			chs = append(chs, ch)
+		}
+	}
+	for i := range chs {
+		for j := i + 1; j < len(chs); j++ {
+			a, b := chs[i], chs[j]
+			encap := realize.PairEncap(sw, a, b)
+			tunnels = append(tunnels, model.SwitchTunnel{A: a.Name, B: b.Name, Encap: encap})
+			if encap != "" {
+				fit(min(a.MTU(), b.MTU()) - model.Overhead(encap))
+			}
+		}
+	}
+	if len(tunnels) == 0 {
+		for _, ch := range chs {
+			fit(ch.MTU() - model.Overhead(sw.Encap))
+		}
+	}
+	return tunnels, mtu
 }
 
 // Port reports where a logical port is bound.
 func (c *Controller) Port(p model.Port) model.PortStatus {
-	snap := c.cfg.Northbound.Snapshot()
-	b := realize.Bind(snap, c.observedVIFs())
+	vifs := c.observedVIFs()
+	snap := realize.ExpandNetworks(c.cfg.Northbound.Snapshot(), vifs)
+	b := realize.Bind(snap, vifs)
 	bd, ok := b[realize.PortKey{Switch: p.Switch, Port: p.Name}]
 	if !ok {
 		return model.PortStatus{}

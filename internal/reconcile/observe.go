@@ -122,14 +122,20 @@ func observe(ctx context.Context, cli client.Client, bridgeName string) (observa
 }
 
 // vifOf turns an Interface carrying a hypervisor's iface-id into a VIF.
+// libvirt and OpenStack set iface-id; XenServer sets xs-vif-uuid (and
+// xs-network-uuid) on vifD.N and on its tapD.N twin.
 func vifOf(ifc realize.ObservedInterface) (realize.Interface, bool) {
 	id := ifc.ExternalIDs["iface-id"]
+	if id == "" {
+		id = ifc.ExternalIDs["xs-vif-uuid"]
+	}
 	if id == "" {
 		return realize.Interface{}, false
 	}
 	v := realize.Interface{
 		Name:    ifc.Name,
 		IfaceID: id,
+		Network: ifc.ExternalIDs["xs-network-uuid"],
 		OFPort:  ifc.OFPort,
 		Active:  ifc.ExternalIDs["iface-status"] != "inactive",
 	}

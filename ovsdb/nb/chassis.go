@@ -20,13 +20,15 @@ var (
 
 // Chassis defines an object in Chassis table
 type Chassis struct {
-	UUID        string            `ovsdb:"_uuid"`
-	Bridge      string            `ovsdb:"bridge"`
-	Encaps      []ChassisEncaps   `ovsdb:"encaps" validate:"min=1,max=2,dive,oneof='vxlan' 'gre'"`
-	ExternalIDs map[string]string `ovsdb:"external_ids"`
-	Generation  int               `ovsdb:"generation"`
-	Kind        ChassisKind       `ovsdb:"kind" validate:"oneof='kvm' 'xenserver' 'generic'"`
-	Name        string            `ovsdb:"name"`
-	Ovsdb       string            `ovsdb:"ovsdb"`
-	TunnelIP    string            `ovsdb:"tunnel_ip"`
+	UUID         string            `ovsdb:"_uuid"`
+	Bridge       string            `ovsdb:"bridge"`
+	DatapathType *string           `ovsdb:"datapath_type"`
+	Encaps       []ChassisEncaps   `ovsdb:"encaps" validate:"min=1,max=2,dive,oneof='vxlan' 'gre'"`
+	ExternalIDs  map[string]string `ovsdb:"external_ids"`
+	Generation   int               `ovsdb:"generation"`
+	Kind         ChassisKind       `ovsdb:"kind" validate:"oneof='kvm' 'xenserver' 'generic'"`
+	Name         string            `ovsdb:"name"`
+	Ovsdb        string            `ovsdb:"ovsdb"`
+	TunnelIP     string            `ovsdb:"tunnel_ip"`
+	UnderlayMTU  *int              `ovsdb:"underlay_mtu" validate:"omitempty,min=576,max=65535"`
 }

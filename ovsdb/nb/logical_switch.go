@@ -16,11 +16,12 @@ var (
 
 // LogicalSwitch defines an object in Logical_Switch table
 type LogicalSwitch struct {
-	UUID        string             `ovsdb:"_uuid"`
-	Encap       LogicalSwitchEncap `ovsdb:"encap" validate:"oneof='vxlan' 'gre'"`
-	ExternalIDs map[string]string  `ovsdb:"external_ids"`
-	Generation  int                `ovsdb:"generation"`
-	Name        string             `ovsdb:"name"`
-	Ports       []string           `ovsdb:"ports"`
-	Vni         int                `ovsdb:"vni" validate:"min=1,max=16777215"`
+	UUID              string             `ovsdb:"_uuid"`
+	Encap             LogicalSwitchEncap `ovsdb:"encap" validate:"oneof='vxlan' 'gre'"`
+	ExternalIDs       map[string]string  `ovsdb:"external_ids"`
+	Generation        int                `ovsdb:"generation"`
+	Name              string             `ovsdb:"name"`
+	Ports             []string           `ovsdb:"ports"`
+	Vni               int                `ovsdb:"vni" validate:"min=1,max=16777215"`
+	XenserverNetworks []string           `ovsdb:"xenserver_networks"`
 }

@@ -22,12 +22,21 @@ func FullDatabaseModel() (model.ClientDBModel, error) {
 
 var schema = `{
   "name": "Ferry_Northbound",
-  "version": "1.0.0",
+  "version": "1.1.0",
   "tables": {
     "Chassis": {
       "columns": {
         "bridge": {
           "type": "string"
+        },
+        "datapath_type": {
+          "type": {
+            "key": {
+              "type": "string"
+            },
+            "min": 0,
+            "max": 1
+          }
         },
         "encaps": {
           "type": {
@@ -83,6 +92,17 @@ var schema = `{
         },
         "tunnel_ip": {
           "type": "string"
+        },
+        "underlay_mtu": {
+          "type": {
+            "key": {
+              "type": "integer",
+              "minInteger": 576,
+              "maxInteger": 65535
+            },
+            "min": 0,
+            "max": 1
+          }
         }
       },
       "indexes": [
@@ -187,6 +207,15 @@ var schema = `{
               "minInteger": 1,
               "maxInteger": 16777215
             }
+          }
+        },
+        "xenserver_networks": {
+          "type": {
+            "key": {
+              "type": "string"
+            },
+            "min": 0,
+            "max": "unlimited"
           }
         }
       },

@@ -136,6 +136,25 @@ func (b *Backend) DeleteSwitch(_ context.Context, name string) error {
 	return nil
 }
 
+// SetXenServerNetworks implements rest.Backend.
+func (b *Backend) SetXenServerNetworks(_ context.Context, name string, networks []string) (model.Switch, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.begin(); err != nil {
+		return model.Switch{}, err
+	}
+	i := b.switchIndex(name)
+	if i < 0 {
+		return model.Switch{}, notFound("switch %q not found", name)
+	}
+	b.snap.Generation++
+	sw := b.snap.Switches[i]
+	sw.XenServerNetworks = slices.Clone(networks)
+	sw.Generation = b.snap.Generation
+	b.snap.Switches[i] = sw
+	return sw, nil
+}
+
 // CreatePort implements rest.Backend.
 func (b *Backend) CreatePort(_ context.Context, p model.Port) (model.Port, error) {
 	b.mu.Lock()
