@@ -164,6 +164,31 @@ func (l *Lab) Guest(t testing.TB, hv, name, cidr, mac, ifaceID string) {
 	}
 }
 
+// XSGuest creates a XenServer-style guest: port "vif<domid>.0" on bridge
+// (created with the userspace datapath if missing) carrying the external_ids
+// xapi sets (xs-vif-uuid, xs-vm-uuid, xs-network-uuid, attached-mac,
+// iface-status=active). With twin, an inactive "tap<domid>.0" twin with the
+// same xs-vif-uuid is added too.
+func (l *Lab) XSGuest(t testing.TB, hv, name, cidr, mac, bridge, vifUUID, networkUUID string, domid int, twin bool) {
+	t.Helper()
+	args := []string{"xsguest", hv, name, cidr, mac, bridge, vifUUID, networkUUID, fmt.Sprint(domid)}
+	if twin {
+		args = append(args, "twin")
+	}
+	if out, err := l.run(time.Minute, args...); err != nil {
+		t.Fatalf("lab: xsguest %s on %s: %v\n%s", name, hv, err, out)
+	}
+}
+
+// Migrate moves a guest's port to another hypervisor with the same
+// external_ids, as a live migration does.
+func (l *Lab) Migrate(t testing.TB, name, toHV string) {
+	t.Helper()
+	if out, err := l.run(time.Minute, "migrate", name, toHV); err != nil {
+		t.Fatalf("lab: migrate %s to %s: %v\n%s", name, toHV, err, out)
+	}
+}
+
 // RemoveGuest unplugs a guest and deletes its namespace.
 func (l *Lab) RemoveGuest(t testing.TB, name string) {
 	t.Helper()

@@ -17,6 +17,8 @@
 #
 # Usage: lab.sh up | down | status
 #        lab.sh guest HV NAME IP/PREFIX MAC IFACE_ID | unguest NAME
+#        lab.sh xsguest HV NAME IP/PREFIX MAC BRIDGE VIF_UUID NETWORK_UUID DOMID [twin]
+#        lab.sh migrate NAME HV    (move a guest's port, external_ids and all)
 #        lab.sh exec NS CMD...     (NS: mgmt, rtr, hv1..hv3, a guest name, or a full name)
 #        lab.sh ovs HV CMD...      (ovs-vsctl/ovs-ofctl/ovs-appctl against that hypervisor)
 # Env:   LAB_PREFIX (default fy), LAB_DIR (default /tmp/ferry-lab-$LAB_PREFIX)
@@ -252,16 +254,77 @@ cmd_guest() {
 	vsctl "$hv" add-port br-int "$port" -- set Interface "$port" \
 		external_ids:iface-id="$ifid" external_ids:attached-mac="$mac" \
 		external_ids:iface-status=active external_ids:vm-id="$vmid"
-	echo "$hv" >"$LAB_DIR/guests/$name"
+	echo "$hv br-int $port" >"$LAB_DIR/guests/$name"
 	GUEST_DONE=1
+}
+
+# xsguest HV NAME IP/PREFIX MAC BRIDGE VIF_UUID NETWORK_UUID DOMID [twin]:
+# a XenServer-style guest: port vifDOMID.0 on BRIDGE (created, netdev, if
+# missing) with the external_ids xapi sets; "twin" adds the emulated
+# tapDOMID.0 twin, inactive, as XenServer does for HVM guests with PV
+# drivers.
+cmd_xsguest() {
+	[[ $# == 8 || $# == 9 ]] || die "usage: xsguest HV NAME IP/PREFIX MAC BRIDGE VIF_UUID NETWORK_UUID DOMID [twin]"
+	local hv=$1 name=$2 cidr=$3 mac=$4 br=$5 vif=$6 net=$7 dom=$8 twin=${9:-} port vm
+	hv_index "$hv" >/dev/null
+	[[ $name =~ ^[a-z0-9][a-z0-9_-]{0,12}$ ]] || die "guest name must be 1-13 chars [a-z0-9_-], got '$name'"
+	[[ $dom =~ ^[0-9]{1,4}$ ]] || die "domid must be a number"
+	[[ -d $LAB_DIR ]] || die "no lab at $LAB_DIR (run up first)"
+	port=vif$dom.0
+	vm=$(cat /proc/sys/kernel/random/uuid)
+	vsctl "$hv" --may-exist add-br "$br" -- set bridge "$br" datapath_type=netdev
+	ip netns add "$P-$name"
+	GUEST_DONE=0
+	trap "if [[ \$GUEST_DONE != 1 ]]; then echo '$hv $br $port' >\"\$LAB_DIR/guests/$name\"; cmd_unguest $name; fi" EXIT
+	ip -n "$P-$name" link set lo up
+	ip link add eth0 netns "$P-$name" type veth peer name "$port" netns "$P-$hv"
+	ip -n "$P-$name" link set eth0 address "$mac" mtu 1400
+	ip -n "$P-$name" addr add "$cidr" dev eth0
+	ip netns exec "$P-$name" ethtool -K eth0 tx off >/dev/null
+	ip -n "$P-$name" link set eth0 up
+	ip -n "$P-$hv" link set "$port" up
+	vsctl "$hv" add-port "$br" "$port" -- set Interface "$port" \
+		external_ids:xs-vif-uuid="$vif" external_ids:xs-vm-uuid="$vm" \
+		external_ids:xs-network-uuid="$net" external_ids:attached-mac="$mac" \
+		external_ids:iface-status=active
+	if [[ $twin == twin ]]; then
+		vsctl "$hv" add-port "$br" "tap$dom.0" -- set Interface "tap$dom.0" type=internal \
+			external_ids:xs-vif-uuid="$vif" external_ids:xs-vm-uuid="$vm" \
+			external_ids:xs-network-uuid="$net" external_ids:attached-mac="$mac" \
+			external_ids:iface-status=inactive
+	fi
+	echo "$hv $br $port" >"$LAB_DIR/guests/$name"
+	GUEST_DONE=1
+}
+
+# migrate NAME HV: move a guest's port to another hypervisor, keeping its
+# external_ids, as a live migration does (the VM's interface disappears from
+# one host and appears on the other).
+cmd_migrate() {
+	[[ $# == 2 ]] || die "usage: migrate NAME HV"
+	local name=$1 to=$2 from br port ids
+	hv_index "$to" >/dev/null
+	[[ -f $LAB_DIR/guests/$name ]] || die "no guest $name"
+	read -r from br port <"$LAB_DIR/guests/$name"
+	br=${br:-br-int} port=${port:-v-$name}
+	[[ $from != "$to" ]] || die "$name is already on $to"
+	ids=$(vsctl "$from" get Interface "$port" external_ids)
+	vsctl "$from" del-port "$br" "$port"
+	ip -n "$P-$from" link set "$port" netns "$P-$to"
+	ip -n "$P-$to" link set "$port" up
+	vsctl "$to" --may-exist add-br "$br" -- set bridge "$br" datapath_type=netdev
+	vsctl "$to" add-port "$br" "$port" -- set Interface "$port" external_ids="$ids"
+	echo "$to $br $port" >"$LAB_DIR/guests/$name"
 }
 
 cmd_unguest() {
 	[[ $# == 1 ]] || die "usage: unguest NAME"
 	local name=$1 hv
 	if [[ -f $LAB_DIR/guests/$name ]]; then
-		hv=$(cat "$LAB_DIR/guests/$name")
-		vsctl "$hv" --if-exists del-port br-int "v-$name" || true
+		local br port
+		read -r hv br port <"$LAB_DIR/guests/$name"
+		vsctl "$hv" --if-exists del-port "${br:-br-int}" "${port:-v-$name}" || true
+		[[ $port == vif* ]] && vsctl "$hv" --if-exists del-port "${br}" "tap${port#vif}" || true
 		rm -f "$LAB_DIR/guests/$name"
 	fi
 	for pid in $(ip netns pids "$P-$name" 2>/dev/null || true); do kill -KILL "$pid" 2>/dev/null || true; done
@@ -325,7 +388,7 @@ usage() {
 cmd=$1
 shift
 case $cmd in
-up | down | status | guest | unguest | exec | ovs)
+up | down | status | guest | xsguest | migrate | unguest | exec | ovs)
 	if [[ $(id -u) != 0 ]]; then die "must run as root"; fi
 	"cmd_$cmd" "$@"
 	;;
