@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # demo.sh — ferry end to end in the namespace lab (run as root: `make demo`).
 #
-# Three hypervisors on two routed sites; two logical switches, blue (VNI
-# 1001) and red (VNI 1002), each with one VM on site A and one on site B.
+# Three hypervisors on two routed sites: hv1 and hv3 are KVM hosts (br-int,
+# libvirt-style VIFs), hv2 is a XenServer-style host (bridge xapi1, VIFs
+# vifD.N with xapi's external_ids). Two logical switches, blue (VXLAN, VNI
+# 1001) and red (GRE, VNI 1002), each with one VM on site A and one on site B.
 # Both switches use the same IP subnet on purpose: isolation must come from
 # the switches, not from addressing. The demo prints every REST call as a
 # curl command, checks what an operator would check, prints a report and
@@ -141,12 +143,14 @@ neigh_mac() { lab exec "$1" ip neigh show "$2" | awk '{for (i = 1; i < NF; i++) 
 
 flow_counts() {
 	local hv agg flows groups
-	printf '  %-5s %8s %8s\n' hv flows groups
+	printf '  %-5s %-7s %8s %8s\n' hv bridge flows groups
 	for hv in hv1 hv2 hv3; do
-		agg=$(lab ovs "$hv" ovs-ofctl -O OpenFlow15 dump-aggregate br-int 2>/dev/null || true)
+		br=br-int
+		[[ $hv == hv2 ]] && br=xapi1
+		agg=$(lab ovs "$hv" ovs-ofctl -O OpenFlow15 dump-aggregate "$br" 2>/dev/null || true)
 		flows=$(sed -n 's/.*flow_count=\([0-9]*\).*/\1/p' <<<"$agg")
-		groups=$(lab ovs "$hv" ovs-ofctl -O OpenFlow15 dump-groups br-int 2>/dev/null | grep -c 'group_id=' || true)
-		printf '  %-5s %8s %8s\n' "$hv" "${flows:-?}" "${groups:-?}"
+		groups=$(lab ovs "$hv" ovs-ofctl -O OpenFlow15 dump-groups "$br" 2>/dev/null | grep -c 'group_id=' || true)
+		printf '  %-5s %-7s %8s %8s\n' "$hv" "$br" "${flows:-?}" "${groups:-?}"
 	done
 }
 
@@ -184,37 +188,48 @@ ok=1
 for hv in hv1 hv2 hv3; do
 	case $hv in hv1) tip=198.18.1.11 ;; hv2) tip=198.18.1.12 ;; hv3) tip=198.18.2.13 ;; esac
 	mip=198.18.255.1${hv#hv}
-	api POST /v1/chassis "{\"name\":\"$hv\",\"ovsdb\":\"tcp:$mip:6640\",\"tunnel_ip\":\"$tip\",\"bridge\":\"br-int\",\"kind\":\"kvm\"}"
+	if [[ $hv == hv2 ]]; then
+		# A XenServer host: ferry manages the network's bridge, xapi1.
+		api POST /v1/chassis "{\"name\":\"$hv\",\"ovsdb\":\"tcp:$mip:6640\",\"tunnel_ip\":\"$tip\",\"bridge\":\"xapi1\",\"kind\":\"xenserver\",\"datapath_type\":\"netdev\"}"
+	else
+		api POST /v1/chassis "{\"name\":\"$hv\",\"ovsdb\":\"tcp:$mip:6640\",\"tunnel_ip\":\"$tip\",\"bridge\":\"br-int\",\"kind\":\"kvm\"}"
+	fi
 	api_ok || ok=0
 done
 check "register 3 hypervisors" "2xx" "$([[ $ok == 1 ]] && echo 2xx || echo "an error")" "$ok"
 
-step "starting VMs (guest namespaces plugged into br-int, libvirt-style external_ids)"
-# name hv ip mac iface-id
+step "starting VMs (KVM: br-int + iface-id; XenServer: vifD.N on xapi1 + xs-vif-uuid)"
+RED_A_VIF=5c0f9a3e-2b7d-4e1a-9c3f-7d2e1b0a9f01
+# name hv ip mac iface-id (the xs-vif-uuid for the XenServer VIF)
 GUESTS=(
 	"blue-a hv1 198.18.100.1/24 02:b1:0e:00:00:0a iface-blue-a"
 	"blue-b hv3 198.18.100.2/24 02:b1:0e:00:00:0b iface-blue-b"
-	"red-a hv2 198.18.100.1/24 02:7e:d0:00:00:0a iface-red-a"
+	"red-a hv2 198.18.100.1/24 02:7e:d0:00:00:0a $RED_A_VIF"
 	"red-b hv3 198.18.100.2/24 02:7e:d0:00:00:0b iface-red-b"
 )
 for g in "${GUESTS[@]}"; do
 	read -r name hv ip mac ifid <<<"$g"
-	echo "  $name on $hv: $ip $mac iface-id=$ifid"
-	lab guest "$hv" "$name" "$ip" "$mac" "$ifid"
+	if [[ $hv == hv2 ]]; then
+		echo "  $name on $hv: $ip $mac vif7.0 on xapi1, xs-vif-uuid=$ifid (with an inactive tap7.0 twin)"
+		lab xsguest "$hv" "$name" "$ip" "$mac" xapi1 "$ifid" 9d1e0c4b-xen-net-red 7 twin
+	else
+		echo "  $name on $hv: $ip $mac iface-id=$ifid"
+		lab guest "$hv" "$name" "$ip" "$mac" "$ifid"
+	fi
 done
 
 step "creating the logical switches and binding ports"
 ok=1
 api POST /v1/switches '{"name":"blue","vni":1001}'
 api_ok || ok=0
-api POST /v1/switches '{"name":"red","vni":1002}'
+api POST /v1/switches '{"name":"red","vni":1002,"encap":"gre"}'
 api_ok || ok=0
 for g in "${GUESTS[@]}"; do
 	read -r name _ _ _ ifid <<<"$g"
 	api POST "/v1/switches/${name%-*}/ports" "{\"name\":\"$name\",\"iface_id\":\"$ifid\"}"
 	api_ok || ok=0
 done
-check "create switches blue, red and 4 ports" "2xx" "$([[ $ok == 1 ]] && echo 2xx || echo "an error")" "$ok"
+check "create switches blue (vxlan), red (gre), 4 ports" "2xx" "$([[ $ok == 1 ]] && echo 2xx || echo "an error")" "$ok"
 
 step "waiting for realization (status.realized on each switch, ${TIMEOUT}s max)"
 for sw in blue red; do
@@ -236,6 +251,27 @@ if wait_ping blue-a 198.18.100.2 && ping_ok blue-a 198.18.100.2 5; then r=reply;
 check "blue-a (hv1) -> 198.18.100.2 (blue-b, hv3)" reply "$r" "$([[ $r == reply ]] && echo 1 || echo 0)"
 if wait_ping red-a 198.18.100.2 && ping_ok red-a 198.18.100.2 5; then r=reply; else r=none; fi
 check "red-a (hv2) -> 198.18.100.2 (red-b, hv3)" reply "$r" "$([[ $r == reply ]] && echo 1 || echo 0)"
+
+step "tunnels and MTU: VXLAN for blue, GRE for red, per hypervisor pair"
+for sw in blue red; do
+	quiet_get "/v1/switches/$sw"
+	summary=$(printf '%s' "$BODY" | python3 -c 'import json,sys
+d = json.load(sys.stdin)["status"]
+print(" ".join(t["a"] + "-" + t["b"] + ":" + t["encap"] for t in d["tunnels"]), "mtu=%d" % d["mtu"])' 2>/dev/null || echo "?")
+	echo "  $sw: $summary"
+	case $sw in
+	blue) want="hv1-hv3:vxlan mtu=1450" ;;
+	red) want="hv2-hv3:gre mtu=1458" ;;
+	esac
+	check "$sw tunnels and guest MTU" "$want" "$summary" "$([[ $summary == "$want" ]] && echo 1 || echo 0)"
+done
+t=$(lab ovs hv2 ovs-vsctl --bare --columns=type find Interface name=fgrc612020d 2>/dev/null || true)
+echo "  hv2 (XenServer, xapi1) tunnel port to hv3: fgrc612020d type=${t:-none}"
+check "hv2 tunnel port to hv3 is GRE" gre "${t:-none}" "$([[ $t == gre ]] && echo 1 || echo 0)"
+p=$(lab ovs hv2 ovs-vsctl --bare --columns=name find Interface external_ids:xs-vif-uuid=$RED_A_VIF external_ids:iface-status=active 2>/dev/null || true)
+quiet_get "/v1/switches/red/ports/red-a"
+b=$(printf '%s' "$BODY" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"]["interface"])' 2>/dev/null || echo "?")
+check "red-a bound to the active XenServer VIF" "$p" "$b" "$([[ -n $p && $b == "$p" ]] && echo 1 || echo 0)"
 
 step "isolation: same IPs, different switches"
 m=$(neigh_mac blue-a 198.18.100.2)
@@ -276,10 +312,10 @@ check "GET /v1/switches/red after delete" 404 "$HTTP_CODE" "$([[ $HTTP_CODE == 4
 flow_counts
 
 step "report"
-printf '  %-4s  %-44s  %-28s  %s\n' "" check expected result
+printf '  %-4s  %-50s  %-28s  %s\n' "" check expected result
 for c in "${CHECKS[@]}"; do
 	IFS='|' read -r mark name expected result <<<"$c"
-	printf '  %-4s  %-44s  %-28s  %s\n' "$mark" "$name" "$expected" "$result"
+	printf '  %-4s  %-50s  %-28s  %s\n' "$mark" "$name" "$expected" "$result"
 done
 echo
 if ((FAILED)); then
