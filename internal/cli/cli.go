@@ -316,16 +316,19 @@ func printHelp(w io.Writer, noun string) {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "usage: ferryctl [global flags] COMMAND [flags] [ARGS]")
 	} else {
-		fmt.Fprintln(w, "usage:")
+		fmt.Fprintf(w, "usage: ferryctl [global flags] %s ...\n", noun)
 	}
-	fmt.Fprintln(w)
-	tw := newTable(w)
+	last := ""
 	for _, c := range commands {
-		if noun == "" || c.noun == noun {
-			fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimPrefix(c.usage(), "ferryctl "), c.summary)
+		if noun != "" && c.noun != noun {
+			continue
 		}
+		if c.noun != last {
+			fmt.Fprintln(w)
+			last = c.noun
+		}
+		fmt.Fprintf(w, "  %s\n      %s\n", strings.TrimPrefix(c.usage(), "ferryctl "), c.summary)
 	}
-	tw.Flush()
 	fmt.Fprintln(w)
 	fmt.Fprint(w, globalHelp)
 }

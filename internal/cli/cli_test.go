@@ -1,0 +1,760 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/rest"
+	"github.com/ferry-sdn/ferry/rest/resttest"
+)
+
+// fixture is ferry's real REST handler over the in-memory fakes, recording
+// what ferryctl sent.
+type fixture struct {
+	url string
+	b   *resttest.Backend
+	st  *resttest.Status
+
+	mu    sync.Mutex
+	reqs  []string // "METHOD /path"
+	auths []string // Authorization headers
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	// The developer's environment must not leak into the tests.
+	t.Setenv(EnvServer, "")
+	t.Setenv(EnvToken, "")
+	f := &fixture{b: resttest.NewBackend(), st: resttest.NewStatus()}
+	h := rest.NewHandler(f.b, f.st, nil, nil)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.reqs = append(f.reqs, r.Method+" "+r.URL.EscapedPath())
+		f.auths = append(f.auths, r.Header.Get("Authorization"))
+		f.mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	f.url = srv.URL
+	return f
+}
+
+// run runs ferryctl against the fixture.
+func (f *fixture) run(args ...string) (code int, stdout, stderr string) {
+	return run(append([]string{"--server", f.url}, args...)...)
+}
+
+func run(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = Run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// ok runs a command that must succeed and returns its output.
+func (f *fixture) ok(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out, errs := f.run(args...)
+	if code != ExitOK || errs != "" {
+		t.Fatalf("ferryctl %s: exit %d, stderr %q", strings.Join(args, " "), code, errs)
+	}
+	return out
+}
+
+// fails runs a command that must fail with code and print exactly
+// "ferryctl: msg" (plus, for usage errors, the usage lines).
+func (f *fixture) fails(t *testing.T, code int, msg string, args ...string) string {
+	t.Helper()
+	got, out, errs := f.run(args...)
+	if got != code {
+		t.Fatalf("ferryctl %s: exit %d, want %d (stderr %q)", strings.Join(args, " "), got, code, errs)
+	}
+	first, _, _ := strings.Cut(errs, "\n")
+	if first != "ferryctl: "+msg {
+		t.Fatalf("ferryctl %s: stderr\n%s\nwant first line\nferryctl: %s", strings.Join(args, " "), errs, msg)
+	}
+	if code == ExitError && out != "" {
+		t.Errorf("ferryctl %s: a failure printed %q on stdout", strings.Join(args, " "), out)
+	}
+	return errs
+}
+
+func (f *fixture) lastAuth() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.auths[len(f.auths)-1]
+}
+
+// wantLines checks that out holds these lines, after collapsing runs of
+// spaces (table alignment is tabwriter's business).
+func wantLines(t *testing.T, out string, lines ...string) {
+	t.Helper()
+	var got []string
+	for _, l := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		got = append(got, strings.Join(strings.Fields(l), " "))
+	}
+	for _, l := range lines {
+		if !slices.Contains(got, l) {
+			t.Errorf("output lacks line %q; got:\n%s", l, out)
+		}
+	}
+}
+
+func TestSwitch(t *testing.T) {
+	f := newFixture(t)
+	if out := f.ok(t, "switch", "create", "blue", "--vni", "1001"); out != "switch blue created: VNI 1001, vxlan\n" {
+		t.Errorf("create: %q", out)
+	}
+	// Flags before the name, too.
+	f.ok(t, "switch", "create", "--encap", "gre", "red")
+	f.fails(t, ExitError, `name: switch "blue" already exists (HTTP 409)`, "switch", "create", "blue")
+	f.fails(t, ExitError, `vni: 1001 is already used by switch "blue" (HTTP 409)`, "switch", "create", "green", "--vni", "1001")
+	f.fails(t, ExitError, "vni: must be between 1 and 16777215 (HTTP 400)", "switch", "create", "green", "--vni", "0")
+	f.fails(t, ExitUsage, `switch create: invalid value "x" for flag -vni: parse error`, "switch", "create", "green", "--vni", "x")
+
+	f.st.SetSwitch("blue", model.SwitchStatus{PortsBound: 1, Chassis: []model.SwitchChassis{
+		{Name: "hv1", Realized: true, RealizedGeneration: 3},
+		{Name: "hv2", RealizedGeneration: 1},
+	}})
+	f.st.SetSwitch("red", model.SwitchStatus{Realized: true, Chassis: []model.SwitchChassis{}})
+	wantLines(t, f.ok(t, "switch", "list"),
+		"NAME VNI ENCAP PORTS BOUND REALIZED",
+		"blue 1001 vxlan 0 1 no (1/2 chassis)",
+		"red 1 gre 0 0 yes")
+	wantLines(t, f.ok(t, "switch", "show", "blue"),
+		"Name: blue",
+		"VNI: 1001",
+		"Encap: vxlan",
+		"Realized: no (1/2 chassis)",
+		"Ports: - (1 bound)",
+		"Chassis:",
+		"NAME REALIZED REALIZED GENERATION",
+		"hv1 yes 3",
+		"hv2 no 1")
+
+	var sws []rest.Switch
+	if err := json.Unmarshal([]byte(f.ok(t, "switch", "list", "-o", "json")), &sws); err != nil {
+		t.Fatal(err)
+	}
+	if len(sws) != 2 || sws[0].Name != "blue" || sws[0].VNI != 1001 || sws[1].Encap != "gre" {
+		t.Errorf("switch list -o json: %+v", sws)
+	}
+	var sw rest.Switch
+	if err := json.Unmarshal([]byte(f.ok(t, "-o", "json", "switch", "show", "blue")), &sw); err != nil {
+		t.Fatal(err)
+	}
+	if sw.Name != "blue" || len(sw.Status.Chassis) != 2 {
+		t.Errorf("switch show -o json: %+v", sw)
+	}
+	var created rest.Switch
+	if err := json.Unmarshal([]byte(f.ok(t, "switch", "create", "green", "-o", "json")), &created); err != nil {
+		t.Fatal(err)
+	}
+	if created.Name != "green" || created.VNI != 2 {
+		t.Errorf("switch create -o json: %+v", created)
+	}
+
+	f.fails(t, ExitError, `switch "nosuch" not found (HTTP 404)`, "switch", "show", "nosuch")
+	if out := f.ok(t, "switch", "delete", "red"); out != "switch red deleted\n" {
+		t.Errorf("delete: %q", out)
+	}
+	if out := f.ok(t, "switch", "delete", "green", "-o", "json"); out != "" {
+		t.Errorf("delete -o json printed %q", out)
+	}
+	f.fails(t, ExitError, `switch "red" not found (HTTP 404)`, "switch", "delete", "red")
+	wantLines(t, f.ok(t, "switch", "list"), "blue 1001 vxlan 0 1 no (1/2 chassis)")
+
+	f.ok(t, "switch", "delete", "blue")
+	if out := f.ok(t, "switch", "list"); out != "No switches.\n" {
+		t.Errorf("empty list: %q", out)
+	}
+	if out := f.ok(t, "switch", "list", "-o", "json"); strings.TrimSpace(out) != "[]" {
+		t.Errorf("empty list -o json: %q", out)
+	}
+}
+
+func TestPort(t *testing.T) {
+	f := newFixture(t)
+	f.ok(t, "switch", "create", "blue")
+	f.fails(t, ExitUsage, "port create: missing --iface-id", "port", "create", "blue", "vm1")
+	f.fails(t, ExitUsage, "port create: missing NAME", "port", "create", "blue", "--iface-id", "if1")
+	f.fails(t, ExitError, `switch "nosuch" not found (HTTP 404)`, "port", "create", "nosuch", "vm1", "--iface-id", "if1")
+	if out := f.ok(t, "port", "create", "blue", "vm1", "--iface-id", "if1", "--mac", "02:00:00:00:00:01"); out != "port vm1 created on switch blue: iface-id if1\n" {
+		t.Errorf("create: %q", out)
+	}
+	f.fails(t, ExitError, `iface_id: "if1" is already used by port "vm1" on switch "blue" (HTTP 409)`,
+		"port", "create", "blue", "vm2", "--iface-id", "if1")
+	f.ok(t, "port", "create", "--iface-id", "if2", "blue", "vm2")
+
+	f.st.SetPort("blue", "vm2", model.PortStatus{Bound: true, Chassis: "hv1", Interface: "tap2", OFPort: 5, MAC: "02:00:00:00:00:02"})
+	wantLines(t, f.ok(t, "port", "list", "blue"),
+		"NAME IFACE-ID MAC BOUND CHASSIS INTERFACE OFPORT",
+		"vm1 if1 02:00:00:00:00:01 no - - -",
+		"vm2 if2 02:00:00:00:00:02 yes hv1 tap2 5")
+	wantLines(t, f.ok(t, "port", "show", "blue", "vm2"),
+		"Name: vm2",
+		"Switch: blue",
+		"Iface ID: if2",
+		"MAC: from the VIF's attached-mac: 02:00:00:00:00:02",
+		"Bound: yes",
+		"Chassis: hv1",
+		"Interface: tap2",
+		"OpenFlow port: 5")
+	var p rest.Port
+	if err := json.Unmarshal([]byte(f.ok(t, "port", "show", "blue", "vm1", "-o", "json")), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Name != "vm1" || p.MAC != "02:00:00:00:00:01" || p.Status.Bound {
+		t.Errorf("port show -o json: %+v", p)
+	}
+	f.fails(t, ExitError, `port "vm9" not found on switch "blue" (HTTP 404)`, "port", "show", "blue", "vm9")
+	f.fails(t, ExitError, `switch "nosuch" not found (HTTP 404)`, "port", "list", "nosuch")
+
+	if out := f.ok(t, "port", "delete", "blue", "vm1"); out != "port vm1 deleted from switch blue\n" {
+		t.Errorf("delete: %q", out)
+	}
+	f.fails(t, ExitError, `port "vm1" not found on switch "blue" (HTTP 404)`, "port", "delete", "blue", "vm1")
+	f.ok(t, "port", "delete", "blue", "vm2")
+	if out := f.ok(t, "port", "list", "blue"); out != "No ports on switch blue.\n" {
+		t.Errorf("empty list: %q", out)
+	}
+}
+
+func TestChassis(t *testing.T) {
+	f := newFixture(t)
+	f.fails(t, ExitUsage, "chassis create: missing --tunnel-ip", "chassis", "create", "hv1", "--ovsdb", "tcp:198.18.255.11:6640")
+	out := f.ok(t, "chassis", "create", "hv1", "--ovsdb", "tcp:198.18.255.11:6640", "--tunnel-ip", "198.18.1.11",
+		"--kind", "xenserver", "--bridge", "xapi0", "--encaps", "vxlan")
+	if out != "chassis hv1 created: xenserver, tunnel IP 198.18.1.11, OVSDB tcp:198.18.255.11:6640, bridge xapi0, encaps vxlan\n" {
+		t.Errorf("create: %q", out)
+	}
+	snap := f.b.Snapshot()
+	if ch := snap.Chassis[0]; ch.Kind != "xenserver" || ch.Bridge != "xapi0" || !slices.Equal(ch.Encaps, []string{"vxlan"}) {
+		t.Errorf("stored %+v", ch)
+	}
+	f.ok(t, "chassis", "create", "hv2", "--ovsdb", "tcp:198.18.255.12:6640", "--tunnel-ip", "198.18.2.12", "--encaps", "vxlan, gre")
+	if ch := f.b.Snapshot().Chassis[1]; !slices.Equal(ch.Encaps, []string{"vxlan", "gre"}) {
+		t.Errorf("encaps %q", ch.Encaps)
+	}
+	f.fails(t, ExitError, `tunnel_ip: 198.18.1.11 is already used by chassis "hv1" (HTTP 409)`,
+		"chassis", "create", "hv3", "--ovsdb", "tcp:198.18.255.13:6640", "--tunnel-ip", "198.18.1.11")
+	code, _, errs := f.run("chassis", "create", "hv3", "--ovsdb", "tcp:198.18.255.13:6640", "--tunnel-ip", "nope")
+	if code != ExitError || !strings.HasPrefix(errs, "ferryctl: tunnel_ip: ") || !strings.HasSuffix(errs, " (HTTP 400)\n") {
+		t.Errorf("bad tunnel ip: exit %d, %q", code, errs)
+	}
+
+	f.st.SetChassis("hv1", model.ChassisStatus{OVSDBConnected: true, OpenFlowConnected: true, DatapathID: "00:00:aa",
+		RealizedGeneration: 4, Flows: 12, Groups: 2})
+	f.st.SetChassis("hv2", model.ChassisStatus{OVSDBConnected: true, LastError: "openflow: handshake timed out"})
+	wantLines(t, f.ok(t, "chassis", "list"),
+		"NAME KIND TUNNEL IP OVSDB BRIDGE ENCAPS CONNECTED",
+		"hv1 xenserver 198.18.1.11 tcp:198.18.255.11:6640 xapi0 vxlan yes",
+		"hv2 kvm 198.18.2.12 tcp:198.18.255.12:6640 br-int vxlan,gre OVSDB only")
+	wantLines(t, f.ok(t, "chassis", "show", "hv2"),
+		"Name: hv2",
+		"Encaps: vxlan, gre",
+		"OVSDB connected: yes",
+		"OpenFlow connected: no",
+		"Datapath ID: -",
+		"Flows: 0",
+		"Last error: openflow: handshake timed out")
+	wantLines(t, f.ok(t, "chassis", "show", "hv1"), "Realized generation: 4", "Flows: 12", "Groups: 2", "Datapath ID: 00:00:aa")
+	var chs []rest.Chassis
+	if err := json.Unmarshal([]byte(f.ok(t, "chassis", "list", "-o", "json")), &chs); err != nil {
+		t.Fatal(err)
+	}
+	if len(chs) != 2 || chs[0].Status.Flows != 12 {
+		t.Errorf("chassis list -o json: %+v", chs)
+	}
+	f.fails(t, ExitError, `chassis "hv9" not found (HTTP 404)`, "chassis", "show", "hv9")
+	if out := f.ok(t, "chassis", "delete", "hv2"); out != "chassis hv2 deleted\n" {
+		t.Errorf("delete: %q", out)
+	}
+	f.fails(t, ExitError, `chassis "hv2" not found (HTTP 404)`, "chassis", "delete", "hv2")
+}
+
+func TestStatus(t *testing.T) {
+	f := newFixture(t)
+	f.ok(t, "chassis", "create", "hv1", "--ovsdb", "tcp:198.18.255.11:6640", "--tunnel-ip", "198.18.1.11")
+	f.ok(t, "chassis", "create", "hv2", "--ovsdb", "tcp:198.18.255.12:6640", "--tunnel-ip", "198.18.2.12")
+	f.ok(t, "switch", "create", "blue", "--vni", "1001")
+	f.ok(t, "port", "create", "blue", "vm1", "--iface-id", "if1")
+	f.ok(t, "port", "create", "blue", "vm2", "--iface-id", "if2")
+	f.st.SetChassis("hv1", model.ChassisStatus{OVSDBConnected: true, OpenFlowConnected: true, RealizedGeneration: 5, Flows: 9, Groups: 1})
+	f.st.SetChassis("hv2", model.ChassisStatus{LastError: "ovsdb: connection refused"})
+	f.st.SetSwitch("blue", model.SwitchStatus{PortsBound: 1, Chassis: []model.SwitchChassis{
+		{Name: "hv1", Realized: true, RealizedGeneration: 5}, {Name: "hv2"},
+	}})
+	wantLines(t, f.ok(t, "status"),
+		"Server: "+f.url,
+		"Northbound: connected",
+		"CHASSIS OVSDB OPENFLOW REALIZED GEN FLOWS GROUPS LAST ERROR",
+		"hv1 up up 5 9 1 -",
+		"hv2 down down 0 0 0 ovsdb: connection refused",
+		"SWITCH VNI ENCAP GEN REALIZED CHASSIS PORTS BOUND",
+		"blue 1001 vxlan 5 no (1/2 chassis) hv1,hv2(pending) 1/2")
+
+	var st struct {
+		Health   rest.Health
+		Chassis  []rest.Chassis
+		Switches []rest.Switch
+	}
+	if err := json.Unmarshal([]byte(f.ok(t, "status", "-o", "json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Health.Status != "ok" || len(st.Chassis) != 2 || len(st.Switches) != 1 {
+		t.Errorf("status -o json: %+v", st)
+	}
+
+	// A disconnected northbound database is a state to show.
+	f.b.SetHealthy(false)
+	wantLines(t, f.ok(t, "status"), "Northbound: disconnected (northbound database not connected)")
+	f.b.SetHealthy(true)
+
+	f2 := newFixture(t)
+	wantLines(t, f2.ok(t, "status"), "No chassis.", "No switches.")
+}
+
+func TestWait(t *testing.T) {
+	f := newFixture(t)
+	f.ok(t, "switch", "create", "blue")
+	f.st.SetSwitch("blue", model.SwitchStatus{Chassis: []model.SwitchChassis{{Name: "hv1", Realized: true}, {Name: "hv2"}}})
+	flip := time.AfterFunc(500*time.Millisecond, func() {
+		f.st.SetSwitch("blue", model.SwitchStatus{Realized: true, Chassis: []model.SwitchChassis{
+			{Name: "hv1", Realized: true}, {Name: "hv2", Realized: true},
+		}})
+	})
+	defer flip.Stop()
+	start := time.Now()
+	out := f.ok(t, "wait", "blue", "--timeout", "5s")
+	if d := time.Since(start); d < 500*time.Millisecond {
+		t.Errorf("wait returned after %v, before the switch was realized", d)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	// Not a terminal: one line per change, not one per poll.
+	if len(lines) != 2 || lines[0] != "waiting for blue: 1/2 chassis realized" ||
+		!strings.HasPrefix(lines[1], "blue realized at generation 1 on 2 chassis in ") {
+		t.Errorf("wait output:\n%s", out)
+	}
+
+	// Already realized, -o json: the switch on stdout, nothing else.
+	code, out, errs := f.run("wait", "blue", "-o", "json")
+	var sw rest.Switch
+	if code != ExitOK || errs != "" || json.Unmarshal([]byte(out), &sw) != nil || !sw.Status.Realized {
+		t.Errorf("wait -o json: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+
+	f.ok(t, "switch", "create", "red")
+	start = time.Now()
+	code, out, errs = f.run("--timeout", "300ms", "wait", "red")
+	if code != ExitError || errs != "ferryctl: timed out after 300ms waiting for red: 0/0 chassis realized\n" {
+		t.Errorf("timeout: exit %d, stderr %q", code, errs)
+	}
+	if out != "waiting for red: 0/0 chassis realized\n" {
+		t.Errorf("timeout: stdout %q", out)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("a 300ms wait took %v", d)
+	}
+
+	f.fails(t, ExitError, `switch "nosuch" not found (HTTP 404)`, "wait", "nosuch")
+	f.fails(t, ExitUsage, "wait: missing SWITCH", "wait")
+}
+
+// wait keeps polling through a restarting server (5xx, refused
+// connections) and stops at once on a 4xx.
+func TestWaitRetries(t *testing.T) {
+	t.Setenv(EnvServer, "")
+	b, st := resttest.NewBackend(), resttest.NewStatus()
+	h := rest.NewHandler(b, st, nil, nil)
+	var mu sync.Mutex
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if r.Method == http.MethodGet && n <= 3 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"error": "northbound database unavailable; try again later"}`))
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	if code, _, errs := run("--server", srv.URL, "switch", "create", "blue"); code != ExitOK {
+		t.Fatalf("create: %s", errs)
+	}
+	st.SetSwitch("blue", model.SwitchStatus{Realized: true})
+	code, out, errs := run("--server", srv.URL, "wait", "blue", "--timeout", "5s")
+	if code != ExitOK {
+		t.Fatalf("wait: exit %d, %s", code, errs)
+	}
+	wantLines(t, out, "waiting for blue: northbound database unavailable; try again later (HTTP 503)")
+	if !strings.Contains(out, "blue realized at generation 1 on 0 chassis") {
+		t.Errorf("wait output:\n%s", out)
+	}
+}
+
+func TestProgressOnTerminal(t *testing.T) {
+	var buf bytes.Buffer
+	p := &progress{w: &buf, tty: true}
+	p.update("waiting for blue: 0/2 chassis realized")
+	p.update("waiting for blue: 0/2 chassis realized")
+	p.update("waiting for blue: 1/2 chassis realized")
+	p.clear()
+	p.clear()
+	want := "\r\x1b[Kwaiting for blue: 0/2 chassis realized\r\x1b[Kwaiting for blue: 1/2 chassis realized\r\x1b[K"
+	if buf.String() != want {
+		t.Errorf("got %q\nwant %q", buf.String(), want)
+	}
+	if isTerminal(&buf) {
+		t.Error("a buffer is not a terminal")
+	}
+}
+
+func TestUsage(t *testing.T) {
+	t.Setenv(EnvServer, "http://127.0.0.1:1") // nothing here may reach a server
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stdout string // a line of stdout
+		stderr string // the first line of stderr
+		usage  string // the usage line
+	}{
+		{nil, 2, "", "ferryctl: missing command", "usage: ferryctl [global flags] COMMAND [flags] [ARGS]"},
+		{[]string{"frob"}, 2, "", `ferryctl: unknown command "frob"`, ""},
+		{[]string{"--bogus"}, 2, "", "ferryctl: flag provided but not defined: -bogus", ""},
+		{[]string{"switch"}, 2, "", "ferryctl: switch: missing subcommand", "usage: ferryctl switch create|list|show|delete ..."},
+		{[]string{"switch", "frob"}, 2, "", `ferryctl: switch: unknown subcommand "frob"`, ""},
+		{[]string{"switch", "create"}, 2, "", "ferryctl: switch create: missing NAME", "usage: ferryctl switch create NAME [--vni N] [--encap vxlan|gre]"},
+		{[]string{"switch", "show", "a", "b"}, 2, "", `ferryctl: switch show: unexpected argument "b"`, "usage: ferryctl switch show NAME"},
+		{[]string{"switch", "list", "--bogus"}, 2, "", "ferryctl: switch list: flag provided but not defined: -bogus", ""},
+		{[]string{"switch", "list", "-o", "yaml"}, 2, "", `ferryctl: switch list: -o: "yaml" is not a format: use table or json`, ""},
+		{[]string{"--server", "ftp://x", "switch", "list"}, 2, "", `ferryctl: switch list: --server: "ftp://x" is not an http:// or https:// URL`, ""},
+		{[]string{"switch", "show", ""}, 2, "", "ferryctl: switch show: NAME must not be empty", ""},
+		{[]string{"binding", "create", "blue", "--gateway", "g", "--port", "p"}, 2, "", "ferryctl: binding create: missing --vlan", ""},
+		{[]string{"binding", "delete", "blue", "g", "p", "ten"}, 2, "", `ferryctl: binding delete: VLAN "ten" is not a number`, ""},
+		{[]string{"gateway", "create", "gw1"}, 2, "", "ferryctl: gateway create: missing --ovsdb", ""},
+		{[]string{"help"}, 0, "  binding delete SWITCH GATEWAY PORT VLAN", "", ""},
+		{[]string{"-h"}, 0, "  wait SWITCH [--timeout 30s]", "", ""},
+		{[]string{"help", "port"}, 0, "  port create SWITCH NAME --iface-id ID [--mac MAC]", "", ""},
+		{[]string{"help", "frob"}, 2, "", `ferryctl: no help for "frob"`, ""},
+		{[]string{"switch", "--help"}, 0, "  switch delete NAME", "", ""},
+		{[]string{"switch", "help"}, 0, "  switch delete NAME", "", ""},
+		{[]string{"chassis", "create", "--help"}, 0, "  chassis list", "", ""},
+		{[]string{"wait", "-h"}, 0, "  wait SWITCH [--timeout 30s]", "", ""},
+	} {
+		code, out, errs := run(tc.args...)
+		name := strings.Join(tc.args, " ")
+		if code != tc.code {
+			t.Errorf("ferryctl %s: exit %d, want %d (stderr %q)", name, code, tc.code, errs)
+			continue
+		}
+		if tc.stdout != "" && !slices.Contains(strings.Split(out, "\n"), tc.stdout) {
+			t.Errorf("ferryctl %s: stdout lacks %q:\n%s", name, tc.stdout, out)
+		}
+		errLines := strings.Split(errs, "\n")
+		if tc.code == 0 && errs != "" {
+			t.Errorf("ferryctl %s: stderr %q", name, errs)
+		}
+		if tc.code == 2 {
+			if errLines[0] != tc.stderr || len(errLines) < 3 || !strings.HasPrefix(errLines[1], "usage: ferryctl") {
+				t.Errorf("ferryctl %s: stderr\n%s\nwant first line %q and a usage line", name, errs, tc.stderr)
+			}
+			if tc.usage != "" && errLines[1] != tc.usage {
+				t.Errorf("ferryctl %s: usage line %q, want %q", name, errLines[1], tc.usage)
+			}
+			if out != "" {
+				t.Errorf("ferryctl %s: stdout %q", name, out)
+			}
+		}
+	}
+	// Help for one noun shows only that noun.
+	_, out, _ := run("help", "port")
+	if strings.Contains(out, "switch create") || !strings.Contains(out, "--server URL") {
+		t.Errorf("help port:\n%s", out)
+	}
+}
+
+func TestEnvAndToken(t *testing.T) {
+	f := newFixture(t)
+	f.ok(t, "switch", "create", "blue")
+	if got := f.lastAuth(); got != "" {
+		t.Errorf("no token: Authorization %q", got)
+	}
+
+	t.Setenv(EnvServer, f.url)
+	t.Setenv(EnvToken, "s3cret")
+	code, out, errs := run("switch", "list")
+	if code != ExitOK || !strings.Contains(out, "blue") {
+		t.Fatalf("FERRY_SERVER: exit %d, %q %q", code, out, errs)
+	}
+	if got := f.lastAuth(); got != "Bearer s3cret" {
+		t.Errorf("FERRY_TOKEN: Authorization %q", got)
+	}
+	// Flags win over the environment, wherever they are.
+	run("switch", "show", "blue", "--token", "other")
+	if got := f.lastAuth(); got != "Bearer other" {
+		t.Errorf("--token: Authorization %q", got)
+	}
+	t.Setenv(EnvServer, "http://127.0.0.1:1")
+	if code, _, errs := run("switch", "list", "--server", f.url); code != ExitOK {
+		t.Errorf("--server over FERRY_SERVER: exit %d, %s", code, errs)
+	}
+	// A bare host:port is an http URL.
+	if code, _, errs := run("--server", strings.TrimPrefix(f.url, "http://"), "switch", "list"); code != ExitOK {
+		t.Errorf("--server host:port: exit %d, %s", code, errs)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !slices.Contains(f.reqs, "GET /v1/switches/blue") || !slices.Contains(f.reqs, "POST /v1/switches") {
+		t.Errorf("requests: %q", f.reqs)
+	}
+}
+
+func TestTransportErrors(t *testing.T) {
+	t.Setenv(EnvServer, "")
+	t.Setenv(EnvToken, "")
+	// Nothing listens on a port we held and released.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+	code, _, errs := run("--server", dead, "switch", "list")
+	if code != ExitError || !strings.HasPrefix(errs, "ferryctl: cannot reach ferryd at "+dead+": ") {
+		t.Errorf("unreachable: exit %d, %q", code, errs)
+	}
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/switches":
+			<-r.Context().Done() // never answers
+		case "/v1/chassis":
+			http.Error(w, "upstream connect error", http.StatusBadGateway)
+		default:
+			w.Write([]byte("not json"))
+		}
+	}))
+	defer srv.Close()
+	start := time.Now()
+	code, _, errs = run("--server", srv.URL, "--timeout", "200ms", "switch", "list")
+	if code != ExitError || errs != "ferryctl: GET /v1/switches: no answer from "+srv.URL+" before --timeout\n" {
+		t.Errorf("timeout: exit %d, %q", code, errs)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("a 200ms timeout took %v", d)
+	}
+	code, _, errs = run("--server", srv.URL, "chassis", "list")
+	if code != ExitError || errs != "ferryctl: bad gateway: upstream connect error (HTTP 502)\n" {
+		t.Errorf("non-JSON error: exit %d, %q", code, errs)
+	}
+	code, _, errs = run("--server", srv.URL, "switch", "show", "x")
+	if code != ExitError || !strings.HasPrefix(errs, "ferryctl: unexpected response from the server: ") {
+		t.Errorf("non-JSON body: exit %d, %q", code, errs)
+	}
+}
+
+// gatewayServer implements the gateway and binding routes ferry will have,
+// strictly: unknown fields are refused, so the test checks the shapes.
+type gatewayServer struct {
+	mu       sync.Mutex
+	gateways map[string]gateway
+	bindings map[string][]binding // by switch
+	mux      *http.ServeMux
+}
+
+func newGatewayServer() *gatewayServer {
+	g := &gatewayServer{gateways: map[string]gateway{}, bindings: map[string][]binding{"blue": {}}, mux: http.NewServeMux()}
+	reply := func(w http.ResponseWriter, code int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		json.NewEncoder(w).Encode(v)
+	}
+	fail := func(w http.ResponseWriter, code int, msg string) { reply(w, code, rest.Error{Message: msg}) }
+	strict := func(r *http.Request, v any) error {
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		return dec.Decode(v)
+	}
+	g.mux.HandleFunc("GET /v1/gateways", func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		out := []gateway{}
+		for _, gw := range g.gateways {
+			out = append(out, gw)
+		}
+		slices.SortFunc(out, func(a, b gateway) int { return strings.Compare(a.Name, b.Name) })
+		reply(w, http.StatusOK, out)
+	})
+	g.mux.HandleFunc("POST /v1/gateways", func(w http.ResponseWriter, r *http.Request) {
+		var gw gateway
+		if err := strict(r, &gw); err != nil {
+			fail(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if _, ok := g.gateways[gw.Name]; ok {
+			fail(w, http.StatusConflict, "name: gateway \""+gw.Name+"\" already exists")
+			return
+		}
+		g.gateways[gw.Name] = gw
+		reply(w, http.StatusCreated, gw)
+	})
+	g.mux.HandleFunc("GET /v1/gateways/{name}", func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		gw, ok := g.gateways[r.PathValue("name")]
+		if !ok {
+			fail(w, http.StatusNotFound, "gateway \""+r.PathValue("name")+"\" not found")
+			return
+		}
+		// Members ferryctl does not know yet must still show.
+		reply(w, http.StatusOK, map[string]any{"name": gw.Name, "ovsdb": gw.OVSDB, "physical_switch": gw.PhysicalSwitch,
+			"status": map[string]any{"connected": true}})
+	})
+	g.mux.HandleFunc("DELETE /v1/gateways/{name}", func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if _, ok := g.gateways[r.PathValue("name")]; !ok {
+			fail(w, http.StatusNotFound, "gateway \""+r.PathValue("name")+"\" not found")
+			return
+		}
+		delete(g.gateways, r.PathValue("name"))
+		w.WriteHeader(http.StatusNoContent)
+	})
+	sw := func(w http.ResponseWriter, r *http.Request) (string, bool) {
+		name := r.PathValue("switch")
+		if _, ok := g.bindings[name]; !ok {
+			fail(w, http.StatusNotFound, "switch \""+name+"\" not found")
+			return "", false
+		}
+		return name, true
+	}
+	g.mux.HandleFunc("GET /v1/switches/{switch}/bindings", func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if name, ok := sw(w, r); ok {
+			reply(w, http.StatusOK, g.bindings[name])
+		}
+	})
+	g.mux.HandleFunc("POST /v1/switches/{switch}/bindings", func(w http.ResponseWriter, r *http.Request) {
+		var b binding
+		if err := strict(r, &b); err != nil {
+			fail(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if name, ok := sw(w, r); ok {
+			g.bindings[name] = append(g.bindings[name], b)
+			reply(w, http.StatusCreated, b)
+		}
+	})
+	g.mux.HandleFunc("DELETE /v1/switches/{switch}/bindings/{gateway}/{port}/{vlan}", func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		name, ok := sw(w, r)
+		if !ok {
+			return
+		}
+		i := slices.IndexFunc(g.bindings[name], func(b binding) bool {
+			return b.Gateway == r.PathValue("gateway") && b.Port == r.PathValue("port") && itoa(b.VLAN) == r.PathValue("vlan")
+		})
+		if i < 0 {
+			fail(w, http.StatusNotFound, "binding not found")
+			return
+		}
+		g.bindings[name] = slices.Delete(g.bindings[name], i, i+1)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	g.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fail(w, http.StatusNotFound, "no such resource: "+r.URL.Path)
+	})
+	return g
+}
+
+func TestGatewayAndBinding(t *testing.T) {
+	t.Setenv(EnvServer, "")
+	t.Setenv(EnvToken, "")
+	g := newGatewayServer()
+	srv := httptest.NewServer(g.mux)
+	defer srv.Close()
+	f := &fixture{url: srv.URL}
+
+	if out := f.ok(t, "gateway", "create", "tor1", "--ovsdb", "tcp:198.18.255.21:6640", "--physical-switch", "ps1"); out != "gateway tor1 created: OVSDB tcp:198.18.255.21:6640, physical switch ps1\n" {
+		t.Errorf("create: %q", out)
+	}
+	f.ok(t, "gateway", "create", "tor2", "--ovsdb", "tcp:198.18.255.22:6640")
+	if got := g.gateways["tor2"]; got != (gateway{Name: "tor2", OVSDB: "tcp:198.18.255.22:6640"}) {
+		t.Errorf("stored %+v", got)
+	}
+	f.fails(t, ExitError, `name: gateway "tor1" already exists (HTTP 409)`, "gateway", "create", "tor1", "--ovsdb", "tcp:198.18.255.21:6640")
+	wantLines(t, f.ok(t, "gateway", "list"),
+		"NAME OVSDB PHYSICAL SWITCH",
+		"tor1 tcp:198.18.255.21:6640 ps1",
+		"tor2 tcp:198.18.255.22:6640 -")
+	wantLines(t, f.ok(t, "gateway", "show", "tor1"),
+		"Name: tor1", "OVSDB: tcp:198.18.255.21:6640", "Physical switch: ps1", `Status: {"connected":true}`)
+	var gws []gateway
+	if err := json.Unmarshal([]byte(f.ok(t, "gateway", "list", "-o", "json")), &gws); err != nil || len(gws) != 2 {
+		t.Errorf("gateway list -o json: %v %+v", err, gws)
+	}
+	// A 404 from a server that has the gateway API is about the object.
+	f.fails(t, ExitError, `gateway "tor9" not found (HTTP 404)`, "gateway", "show", "tor9")
+
+	if out := f.ok(t, "binding", "create", "blue", "--gateway", "tor1", "--port", "Ethernet1/1", "--vlan", "100"); out != "VLAN 100 on gateway tor1 port Ethernet1/1 bound to switch blue\n" {
+		t.Errorf("binding create: %q", out)
+	}
+	f.ok(t, "binding", "create", "blue", "--gateway", "tor2", "--port", "p2", "--vlan", "0")
+	wantLines(t, f.ok(t, "binding", "list", "blue"),
+		"GATEWAY PORT VLAN",
+		"tor1 Ethernet1/1 100",
+		"tor2 p2 0")
+	f.fails(t, ExitError, `switch "red" not found (HTTP 404)`, "binding", "list", "red")
+	// A port name with a slash survives the path.
+	if out := f.ok(t, "binding", "delete", "blue", "tor1", "Ethernet1/1", "100"); out != "VLAN 100 on gateway tor1 port Ethernet1/1 unbound from switch blue\n" {
+		t.Errorf("binding delete: %q", out)
+	}
+	f.fails(t, ExitError, "binding not found (HTTP 404)", "binding", "delete", "blue", "tor1", "Ethernet1/1", "100")
+	var bs []binding
+	if err := json.Unmarshal([]byte(f.ok(t, "binding", "list", "blue", "-o", "json")), &bs); err != nil || len(bs) != 1 || bs[0].VLAN != 0 {
+		t.Errorf("binding list -o json: %v %+v", err, bs)
+	}
+
+	if out := f.ok(t, "gateway", "delete", "tor1"); out != "gateway tor1 deleted\n" {
+		t.Errorf("delete: %q", out)
+	}
+	f.fails(t, ExitError, `gateway "tor1" not found (HTTP 404)`, "gateway", "delete", "tor1")
+}
+
+// Against today's ferryd, which has no gateway routes, every gateway and
+// binding command says so.
+func TestGatewayUnsupported(t *testing.T) {
+	f := newFixture(t)
+	f.ok(t, "switch", "create", "blue")
+	want := errNoGatewayAPI.Error()
+	for _, args := range [][]string{
+		{"gateway", "list"},
+		{"gateway", "create", "tor1", "--ovsdb", "tcp:198.18.255.21:6640"},
+		{"gateway", "show", "tor1"},
+		{"gateway", "delete", "tor1"},
+		{"binding", "list", "blue"},
+		{"binding", "create", "blue", "--gateway", "tor1", "--port", "p1", "--vlan", "10"},
+		{"binding", "delete", "blue", "tor1", "p1", "10"},
+	} {
+		f.fails(t, ExitError, want, args...)
+	}
+}

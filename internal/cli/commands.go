@@ -1,0 +1,311 @@
+package cli
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/rest"
+)
+
+// Switches.
+
+func switchCreate(a *app, args []string) error {
+	fs := a.flags()
+	vni := fs.Int64("vni", 0, "")
+	encap := fs.String("encap", "", "")
+	pos, err := a.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	req := rest.SwitchRequest{Name: pos[0], Encap: *encap}
+	if isSet(fs, "vni") {
+		req.VNI = vni // the server checks the range
+	}
+	data, err := a.call(http.MethodPost, "/v1/switches", req)
+	if err != nil {
+		return err
+	}
+	return emit(a, data, func(sw rest.Switch) error {
+		return a.say("switch %s created: VNI %d, %s", sw.Name, sw.VNI, sw.Encap)
+	})
+}
+
+func switchList(a *app, args []string) error {
+	if _, err := a.parse(a.flags(), args); err != nil {
+		return err
+	}
+	data, err := a.call(http.MethodGet, "/v1/switches", nil)
+	if err != nil {
+		return err
+	}
+	return emit(a, data, func(sws []rest.Switch) error {
+		var rows [][]string
+		for _, sw := range sws {
+			rows = append(rows, []string{sw.Name, itoa(sw.VNI), sw.Encap, itoa(len(sw.Ports)),
+				itoa(sw.Status.PortsBound), realized(sw.Status)})
+		}
+		return table(a.stdout, "No switches.", []string{"NAME", "VNI", "ENCAP", "PORTS", "BOUND", "REALIZED"}, rows)
+	})
+}
+
+// realized says whether a switch is realized and, if not, how far along.
+func realized(st model.SwitchStatus) string {
+	if st.Realized {
+		return "yes"
+	}
+	return fmt.Sprintf("no (%d/%d chassis)", realizedChassis(st), len(st.Chassis))
+}
+
+func realizedChassis(st model.SwitchStatus) int {
+	n := 0
+	for _, c := range st.Chassis {
+		if c.Realized {
+			n++
+		}
+	}
+	return n
+}
+
+func switchShow(a *app, args []string) error {
+	pos, err := a.parse(a.flags(), args)
+	if err != nil {
+		return err
+	}
+	data, err := a.call(http.MethodGet, path("v1", "switches", pos[0]), nil)
+	if err != nil {
+		return err
+	}
+	return emit(a, data, func(sw rest.Switch) error {
+		err := fields(a.stdout,
+			"Name", sw.Name,
+			"VNI", itoa(sw.VNI),
+			"Encap", sw.Encap,
+			"Generation", itoa(sw.Generation),
+			"Realized", realized(sw.Status),
+			"Ports", fmt.Sprintf("%s (%d bound)", list(sw.Ports), sw.Status.PortsBound),
+		)
+		if err != nil || len(sw.Status.Chassis) == 0 {
+			return err
+		}
+		fmt.Fprintln(a.stdout, "Chassis:")
+		tw := newTable(a.stdout)
+		fmt.Fprintln(tw, "  NAME\tREALIZED\tREALIZED GENERATION")
+		for _, c := range sw.Status.Chassis {
+			fmt.Fprintf(tw, "  %s\t%s\t%d\n", c.Name, yesNo(c.Realized), c.RealizedGeneration)
+		}
+		return tw.Flush()
+	})
+}
+
+func switchDelete(a *app, args []string) error {
+	pos, err := a.parse(a.flags(), args)
+	if err != nil {
+		return err
+	}
+	if _, err := a.call(http.MethodDelete, path("v1", "switches", pos[0]), nil); err != nil {
+		return err
+	}
+	return a.say("switch %s deleted", pos[0])
+}
+
+// Ports.
+
+func portCreate(a *app, args []string) error {
+	fs := a.flags()
+	ifaceID := fs.String("iface-id", "", "")
+	mac := fs.String("mac", "", "")
+	pos, err := a.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := a.require(fs, "iface-id"); err != nil {
+		return err
+	}
+	req := rest.PortRequest{Name: pos[1], IfaceID: *ifaceID, MAC: *mac}
+	data, err := a.call(http.MethodPost, path("v1", "switches", pos[0], "ports"), req)
+	if err != nil {
+		return err
+	}
+	return emit(a, data, func(p rest.Port) error {
+		return a.say("port %s created on switch %s: iface-id %s", p.Name, p.Switch, p.IfaceID)
+	})
+}
+
+// portMAC is the port's configured MAC, else the one learned from the VIF.
+func portMAC(p rest.Port) string {
+	if p.MAC != "" {
+		return p.MAC
+	}
+	return dash(p.Status.MAC)
+}
+
+func ofport(st model.PortStatus) string {
+	if st.OFPort == 0 {
+		return "-"
+	}
+	return itoa(st.OFPort)
+}
+
+func portList(a *app, args []string) error {
+	pos, err := a.parse(a.flags(), args)
+	if err != nil {
+		return err
+	}
+	data, err := a.call(http.MethodGet, path("v1", "switches", pos[0], "ports"), nil)
+	if err != nil {
+		return err
+	}
+	return emit(a, data, func(ports []rest.Port) error {
+		var rows [][]string
+		for _, p := range ports {
+			rows = append(rows, []string{p.Name, p.IfaceID, portMAC(p), yesNo(p.Status.Bound),
+				dash(p.Status.Chassis), dash(p.Status.Interface), ofport(p.Status)})
+		}
+		return table(a.stdout, "No ports on switch "+pos[0]+".",
+			[]string{"NAME", "IFACE-ID", "MAC", "BOUND", "CHASSIS", "INTERFACE", "OFPORT"}, rows)
+	})
+}
+
+func portShow(a *app, args []string) error {
+	pos, err := a.parse(a.flags(), args)
+	if err != nil {
+		return err
+	}
+	data, err := a.call(http.MethodGet, path("v1", "switches", pos[0], "ports", pos[1]), nil)
+	if err != nil {
+		return err
+	}
+	return emit(a, data, func(p rest.Port) error {
+		mac := p.MAC
+		if mac == "" {
+			mac = "from the VIF's attached-mac: " + dash(p.Status.MAC)
+		}
+		return fields(a.stdout,
+			"Name", p.Name,
+			"Switch", p.Switch,
+			"Iface ID", p.IfaceID,
+			"MAC", mac,
+			"Bound", yesNo(p.Status.Bound),
+			"Chassis", dash(p.Status.Chassis),
+			"Interface", dash(p.Status.Interface),
+			"OpenFlow port", ofport(p.Status),
+		)
+	})
+}
+
+func portDelete(a *app, args []string) error {
+	pos, err := a.parse(a.flags(), args)
+	if err != nil {
+		return err
+	}
+	if _, err := a.call(http.MethodDelete, path("v1", "switches", pos[0], "ports", pos[1]), nil); err != nil {
+		return err
+	}
+	return a.say("port %s deleted from switch %s", pos[1], pos[0])
+}
+
+// Chassis.
+
+func chassisCreate(a *app, args []string) error {
+	fs := a.flags()
+	ovsdb := fs.String("ovsdb", "", "")
+	tunnelIP := fs.String("tunnel-ip", "", "")
+	bridge := fs.String("bridge", "", "")
+	kind := fs.String("kind", "", "")
+	encaps := fs.String("encaps", "", "")
+	pos, err := a.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := a.require(fs, "ovsdb", "tunnel-ip"); err != nil {
+		return err
+	}
+	req := rest.ChassisRequest{Name: pos[0], OVSDB: *ovsdb, TunnelIP: *tunnelIP, Bridge: *bridge, Kind: *kind}
+	if *encaps != "" {
+		for _, e := range strings.Split(*encaps, ",") {
+			req.Encaps = append(req.Encaps, strings.TrimSpace(e))
+		}
+	}
+	data, err := a.call(http.MethodPost, "/v1/chassis", req)
+	if err != nil {
+		return err
+	}
+	return emit(a, data, func(ch rest.Chassis) error {
+		return a.say("chassis %s created: %s, tunnel IP %s, OVSDB %s, bridge %s, encaps %s",
+			ch.Name, ch.Kind, ch.TunnelIP, ch.OVSDB, ch.Bridge, strings.Join(ch.Encaps, ","))
+	})
+}
+
+// connected summarizes a chassis' two connections.
+func connected(st model.ChassisStatus) string {
+	switch {
+	case st.OVSDBConnected && st.OpenFlowConnected:
+		return "yes"
+	case st.OVSDBConnected:
+		return "OVSDB only"
+	case st.OpenFlowConnected:
+		return "OpenFlow only"
+	}
+	return "no"
+}
+
+func chassisList(a *app, args []string) error {
+	if _, err := a.parse(a.flags(), args); err != nil {
+		return err
+	}
+	data, err := a.call(http.MethodGet, "/v1/chassis", nil)
+	if err != nil {
+		return err
+	}
+	return emit(a, data, func(chs []rest.Chassis) error {
+		var rows [][]string
+		for _, ch := range chs {
+			rows = append(rows, []string{ch.Name, ch.Kind, ch.TunnelIP, ch.OVSDB, ch.Bridge,
+				strings.Join(ch.Encaps, ","), connected(ch.Status)})
+		}
+		return table(a.stdout, "No chassis.",
+			[]string{"NAME", "KIND", "TUNNEL IP", "OVSDB", "BRIDGE", "ENCAPS", "CONNECTED"}, rows)
+	})
+}
+
+func chassisShow(a *app, args []string) error {
+	pos, err := a.parse(a.flags(), args)
+	if err != nil {
+		return err
+	}
+	data, err := a.call(http.MethodGet, path("v1", "chassis", pos[0]), nil)
+	if err != nil {
+		return err
+	}
+	return emit(a, data, func(ch rest.Chassis) error {
+		return fields(a.stdout,
+			"Name", ch.Name,
+			"Kind", ch.Kind,
+			"Tunnel IP", ch.TunnelIP,
+			"OVSDB", ch.OVSDB,
+			"Bridge", ch.Bridge,
+			"Encaps", list(ch.Encaps),
+			"Generation", itoa(ch.Generation),
+			"OVSDB connected", yesNo(ch.Status.OVSDBConnected),
+			"OpenFlow connected", yesNo(ch.Status.OpenFlowConnected),
+			"Datapath ID", dash(ch.Status.DatapathID),
+			"Realized generation", itoa(ch.Status.RealizedGeneration),
+			"Flows", itoa(ch.Status.Flows),
+			"Groups", itoa(ch.Status.Groups),
+			"Last error", dash(ch.Status.LastError),
+		)
+	})
+}
+
+func chassisDelete(a *app, args []string) error {
+	pos, err := a.parse(a.flags(), args)
+	if err != nil {
+		return err
+	}
+	if _, err := a.call(http.MethodDelete, path("v1", "chassis", pos[0]), nil); err != nil {
+		return err
+	}
+	return a.say("chassis %s deleted", pos[0])
+}
