@@ -91,6 +91,12 @@ func (l *chassisLoop) wasObserved() bool {
 	return l.observed
 }
 
+// waiting: the pass cannot proceed until a device connects; shown as the
+// chassis' last_error, not counted as a failure.
+type waiting struct{ msg string }
+
+func (w waiting) Error() string { return w.msg }
+
 // errWarming: the pass observed the chassis but may not commit yet.
 type errWarming struct{ left time.Duration }
 
@@ -153,6 +159,13 @@ func (l *chassisLoop) run(ctx context.Context) {
 				retry = time.After(w.left)
 				continue
 			}
+			// Waiting for a connection is a state, not a failure: the
+			// connection's own event kicks the next pass.
+			var wt waiting
+			if errors.As(err, &wt) {
+				l.setError(err)
+				continue
+			}
 			l.setError(err)
 			l.count("error")
 			if l.backoff == 0 {
@@ -174,7 +187,10 @@ func (l *chassisLoop) setError(err error) {
 		msg = err.Error()
 	}
 	if msg != l.lastErr {
-		if err != nil {
+		var wt waiting
+		if errors.As(err, &wt) {
+			l.log.Info("waiting", "for", wt.msg)
+		} else if err != nil {
 			l.log.Warn("reconcile failed", "err", err)
 		} else if l.lastErr != "" {
 			l.log.Info("reconcile recovered")
@@ -233,7 +249,7 @@ func (l *chassisLoop) pass(ctx context.Context, dev Device) error {
 		l.setConnected(false, false)
 		l.installed, l.session = nil, nil
 		l.count("skipped")
-		return nil
+		return waiting{fmt.Sprintf("ovsdb: not connected to %s (retrying)", ch.OVSDB)}
 	}
 	start := time.Now()
 	obs, err := observe(ctx, cli, ch.Bridge)
@@ -290,7 +306,7 @@ func (l *chassisLoop) pass(ctx context.Context, dev Device) error {
 		l.setConnected(true, false)
 		l.installed, l.session = nil, nil
 		l.count("skipped")
-		return nil
+		return waiting{fmt.Sprintf("openflow: bridge %s (datapath %s) has not connected to %s", ch.Bridge, obs.bridge.DatapathID, l.c.cfg.Advertise)}
 	}
 	l.setConnected(true, true)
 	if sess != l.session || l.installed == nil {
