@@ -26,6 +26,17 @@
 // optional callback) on connect, disconnect and every cache change, which is
 // all a level-triggered reconcile loop needs.
 //
+// # Hosts that dial in
+//
+// Hosts behind NAT and XenServer pools with a pool-wide controller open the
+// OVSDB connection themselves (ovs-vsctl set-manager tcp:FERRY:6640), and
+// libovsdb can only dial. A Passive listens for them (ferryd
+// --ovsdb-listen), identifies each host over its connection
+// (IdentifyBySystemID, IdentifyByPhysicalSwitch), refuses the ones that are
+// not registered, and relays each accepted one to a unix socket whose
+// Endpoint an ordinary Conn dials. Until a Conn attaches, the Passive
+// answers the host's echo probes itself.
+//
 // # Transactions
 //
 // Functions elsewhere build operations (…Ops) and never commit them; the

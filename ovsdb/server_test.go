@@ -153,15 +153,31 @@ func TestServerCreateAndReuse(t *testing.T) {
 	}
 }
 
-// nbSchemaV11 is nb.ovsschema with a new Logical_Switch column, as a later
-// ferry would ship it.
+// schemaVersions returns the version of nb.ovsschema and the next minor
+// version, which nbSchemaNext ships.
+func schemaVersions(t *testing.T) (cur, next string) {
+	t.Helper()
+	var s struct{ Version string }
+	if err := json.Unmarshal(nb.SchemaJSON, &s); err != nil {
+		t.Fatal(err)
+	}
+	var major, minor, patch int
+	if _, err := fmt.Sscanf(s.Version, "%d.%d.%d", &major, &minor, &patch); err != nil {
+		t.Fatalf("schema version %q: %v", s.Version, err)
+	}
+	return s.Version, fmt.Sprintf("%d.%d.0", major, minor+1)
+}
+
+// nbSchemaV11 is nb.ovsschema with a new Logical_Switch column and the next
+// minor version, as a later ferry would ship it.
 func nbSchemaV11(t *testing.T) []byte {
 	t.Helper()
 	var s map[string]any
 	if err := json.Unmarshal(nb.SchemaJSON, &s); err != nil {
 		t.Fatal(err)
 	}
-	s["version"] = "1.1.0"
+	_, next := schemaVersions(t)
+	s["version"] = next
 	cols := s["tables"].(map[string]any)["Logical_Switch"].(map[string]any)["columns"].(map[string]any)
 	cols["description"] = map[string]any{"type": "string"}
 	b, err := json.Marshal(s)
@@ -196,12 +212,13 @@ func TestServerConvertsSchema(t *testing.T) {
 	if len(got) != 2 || got["blue"] != float64(100) || got["red"] != float64(200) {
 		t.Errorf("after conversion rows = %v", rows)
 	}
+	cur, next := schemaVersions(t)
 	out, err := exec.Command("ovsdb-tool", "db-version", filepath.Join(dir, "nb.db")).Output()
-	if err != nil || strings.TrimSpace(string(out)) != "1.1.0" {
-		t.Errorf("db-version = %q, %v", out, err)
+	if err != nil || strings.TrimSpace(string(out)) != next {
+		t.Errorf("db-version = %q, %v; want %s", out, err, next)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "nb.db.1.0.0.bak")); err != nil {
-		t.Errorf("no backup of the 1.0.0 database: %v", err)
+	if _, err := os.Stat(filepath.Join(dir, "nb.db."+cur+".bak")); err != nil {
+		t.Errorf("no backup of the %s database: %v", cur, err)
 	}
 
 	// The 1.0.0 models still work against the newer schema.
