@@ -222,6 +222,13 @@ func (p *Passive) Endpoint(name string) (Target, bool) {
 	return Target{Scheme: Unix, Path: relayPath(p.cfg.RelayDir, name)}, true
 }
 
+// RelayTarget returns the relay endpoint a host will have, connected or
+// not: the path depends only on the name, so a Conn created before the host
+// dials in simply retries until it does, and reconnects after it comes back.
+func (p *Passive) RelayTarget(name string) Target {
+	return Target{Scheme: Unix, Path: relayPath(p.cfg.RelayDir, name)}
+}
+
 // Connected reports whether the named host is connected and accepted.
 func (p *Passive) Connected(name string) bool {
 	p.mu.Lock()

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/nbdb"
 	"github.com/ferry-sdn/ferry/internal/reconcile"
 	"github.com/ferry-sdn/ferry/openflow"
@@ -28,13 +29,14 @@ import (
 )
 
 type config struct {
-	api       string
-	openflow  string
-	advertise string
-	nb        string
-	dataDir   string
-	logLevel  string
-	resync    time.Duration
+	api         string
+	openflow    string
+	advertise   string
+	nb          string
+	dataDir     string
+	logLevel    string
+	resync      time.Duration
+	ovsdbListen string
 }
 
 func main() {
@@ -46,6 +48,7 @@ func main() {
 	flag.StringVar(&cfg.dataDir, "data-dir", "/var/lib/ferry", "`directory` for ferryd's own northbound database")
 	flag.StringVar(&cfg.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	flag.DurationVar(&cfg.resync, "resync", 60*time.Second, "period of unconditional reconcile passes")
+	flag.StringVar(&cfg.ovsdbListen, "ovsdb-listen", "", "passive OVSDB `target` (ptcp:PORT[:IP]) for hosts that dial ferry (ovs-vsctl set-manager tcp:FERRY:PORT); they register with \"ovsdb\": \"passive\" and are matched by system-id")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "ferryd: unexpected arguments %q\n", flag.Args())
@@ -131,12 +134,16 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	// The controller exists only after the connection; early cache events
 	// find nil and are covered by the controller's first pass.
 	var ctlRef atomic.Pointer[reconcile.Controller]
+	var passiveRef atomic.Pointer[ovsdb.Passive]
 	nbConn, err := ovsdb.NewConn(ovsdb.ConnConfig{
 		Targets: targets, Model: nbModel, LeaderOnly: len(targets) > 1,
 		Logger: logger.With("component", "nb"),
 		OnChange: func() {
 			if c := ctlRef.Load(); c != nil {
 				c.Kick()
+			}
+			if p := passiveRef.Load(); p != nil {
+				p.Recheck() // a host whose chassis was deleted is dropped
 			}
 		},
 	})
@@ -154,6 +161,49 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	// Hosts that dial in: accepted only when registered as passive.
+	var passive *ovsdb.Passive
+	if cfg.ovsdbListen != "" {
+		t, err := ovsdb.ParsePassive(cfg.ovsdbListen)
+		if err != nil {
+			return fmt.Errorf("--ovsdb-listen: %w", err)
+		}
+		relayDir, err := os.MkdirTemp("", "ferry-relay")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(relayDir)
+		passive, err = ovsdb.NewPassive(ovsdb.PassiveConfig{
+			Listen:   t,
+			RelayDir: relayDir,
+			Identify: ovsdb.IdentifyBySystemID,
+			Accept: func(name string) bool {
+				ch, ok := db.Snapshot().ChassisByName(name)
+				return ok && ch.OVSDB == model.PassiveOVSDB
+			},
+			Logger: logger.With("component", "ovsdb-listen"),
+			OnChange: func() {
+				if c := ctlRef.Load(); c != nil {
+					c.Kick()
+				}
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("--ovsdb-listen: %w", err)
+		}
+		go func() {
+			if err := passive.Serve(ctx); err != nil {
+				logger.Error("OVSDB listener stopped", "err", err)
+			}
+		}()
+		defer passive.Close()
+		passiveRef.Store(passive)
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ferry_ovsdb_passive_refused_total",
+			Help: "Inbound OVSDB connections refused: unregistered system-id, failed identification or TLS.",
+		}, func() float64 { return float64(passive.Refused()) }))
+	}
+
 	ofServer := openflow.NewServer(logger.With("component", "openflow"))
 	ofLn, err := ofTarget.Listen(nil)
 	if err != nil {
@@ -169,7 +219,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	ctl := reconcile.New(reconcile.Config{
 		Northbound: db,
 		Switches:   reconcile.OpenFlow(ofServer),
-		Dial:       reconcile.OVSDBDialer(logger.With("component", "chassis"), nil),
+		Dial:       reconcile.OVSDBDialer(logger.With("component", "chassis"), nil, passive),
 		Advertise:  cfg.advertise,
 		Resync:     cfg.resync,
 		Metrics:    reconcile.NewMetrics(reg),

@@ -53,11 +53,12 @@ type env struct {
 	data   string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, extra ...string) *env {
 	l := lab.Up(t)
 	e := &env{t: t, lab: l, http: l.HTTPClient(), data: filepath.Join(l.Dir, "ferry-data")}
-	e.ferryd = l.StartFerryd(t, ferrydBin, "--api", apiAddr, "--openflow", ofListen,
-		"--data-dir", e.data, "--log-level", "debug")
+	args := append([]string{"--api", apiAddr, "--openflow", ofListen,
+		"--data-dir", e.data, "--log-level", "debug"}, extra...)
+	e.ferryd = l.StartFerryd(t, ferrydBin, args...)
 	e.waitAPI()
 	t.Cleanup(func() {
 		if t.Failed() {

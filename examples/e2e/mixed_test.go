@@ -188,3 +188,45 @@ func TestMigration(t *testing.T) {
 		}
 	}
 }
+
+// TestDialIn: a hypervisor configured with set-manager dials ferry and is
+// managed like any other; a host whose system-id is not registered as
+// passive is refused.
+func TestDialIn(t *testing.T) {
+	e := newEnv(t, "--ovsdb-listen", "ptcp:16640:198.18.255.1")
+	hv1, _ := e.lab.Hypervisor("hv1")
+	e.must("POST", "/v1/chassis", map[string]any{"name": "hv1", "ovsdb": hv1.OVSDB, "tunnel_ip": hv1.TunnelIP})
+	e.must("POST", "/v1/chassis", map[string]any{"name": "hv3", "ovsdb": "passive", "tunnel_ip": "198.18.2.13"})
+	// hv3 dials ferry, as a host behind NAT would; so does hv2, which
+	// nobody registered.
+	e.lab.OVS(t, "hv3", "ovs-vsctl", "set-manager", "tcp:198.18.255.1:16640")
+	e.lab.OVS(t, "hv2", "ovs-vsctl", "set-manager", "tcp:198.18.255.1:16640")
+
+	e.must("POST", "/v1/switches", map[string]any{"name": "nat", "vni": 5001})
+	e.addGuests("nat", guest{"hv1", "in-a", "198.18.106.1/24", "02:00:00:0f:01:01"}, guest{"hv3", "in-b", "198.18.106.2/24", "02:00:00:0f:01:02"})
+	e.waitRealized("nat", 2)
+	if err := e.lab.WaitPing(t, "in-a", "198.18.106.2", 10*time.Second); err != nil {
+		t.Fatalf("guest on the dial-in host unreachable: %v", err)
+	}
+	var ch struct {
+		Status struct {
+			OVSDB bool `json:"ovsdb_connected"`
+		} `json:"status"`
+	}
+	json.Unmarshal(e.must("GET", "/v1/chassis/hv3", nil), &ch)
+	if !ch.Status.OVSDB {
+		t.Errorf("hv3 not shown as connected")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.metric("ferry_ovsdb_passive_refused_total") < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("hv2's unregistered connection was not refused")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// A refused host may dial again and be refused again; it is never
+	// managed: its bridge gets no controller from ferry.
+	if out, _ := e.lab.Exec(t, "hv2", "ovs-vsctl", "get-controller", "br-int"); strings.TrimSpace(out) != "" {
+		t.Errorf("the unregistered host was managed: controller %q", out)
+	}
+}

@@ -3,7 +3,9 @@ package reconcile
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/client"
 
@@ -61,25 +63,42 @@ func (o ofSession) Commit(ctx context.Context, p realize.FlowPlan) error {
 var chassisTables = []string{"Open_vSwitch", "Bridge", "Port", "Interface", "Controller"}
 
 // OVSDBDialer returns a DialFunc connecting to chassis databases with
-// ovsdb.Conn: reconnecting forever, monitoring the tables ferry reads.
-func OVSDBDialer(logger *slog.Logger, tlsConfig *tls.Config) DialFunc {
+// ovsdb.Conn: reconnecting forever, monitoring the tables ferry reads. A
+// chassis whose ovsdb is "passive" is reached through passive's relay once
+// it dials in; passive may be nil when ferryd has no --ovsdb-listen.
+func OVSDBDialer(logger *slog.Logger, tlsConfig *tls.Config, passive *ovsdb.Passive) DialFunc {
 	return func(ch model.Chassis, notify func()) (Device, error) {
-		targets, err := ovsdb.ParseActiveTargets(ch.OVSDB)
-		if err != nil {
-			return nil, err
+		var targets []ovsdb.Target
+		if ch.OVSDB == model.PassiveOVSDB {
+			if passive == nil {
+				return nil, errors.New("reconcile: chassis is passive but ferryd has no --ovsdb-listen")
+			}
+			targets = []ovsdb.Target{passive.RelayTarget(ch.Name)}
+		} else {
+			var err error
+			if targets, err = ovsdb.ParseActiveTargets(ch.OVSDB); err != nil {
+				return nil, err
+			}
 		}
 		dbModel, err := vswitch.FullDatabaseModel()
 		if err != nil {
 			return nil, err
 		}
-		conn, err := ovsdb.NewConn(ovsdb.ConnConfig{
+		cfg := ovsdb.ConnConfig{
 			Targets:  targets,
 			Model:    dbModel,
 			Tables:   chassisTables,
 			TLS:      tlsConfig,
 			Logger:   logger.With("chassis", ch.Name),
 			OnChange: notify,
-		})
+		}
+		if ch.OVSDB == model.PassiveOVSDB {
+			// The relay socket appears within a second of the host
+			// dialing in: poll it briskly rather than backing off to the
+			// default maximum.
+			cfg.MaxBackoff = time.Second
+		}
+		conn, err := ovsdb.NewConn(cfg)
 		if err != nil {
 			return nil, err
 		}

@@ -20,10 +20,10 @@ func TestTunnelsAndMTU(t *testing.T) {
 		tunnels  []model.SwitchTunnel
 		mtu      int
 	}{
-		{model.Switch{Encap: "gre"}, []string{"a", "b"}, []model.SwitchTunnel{{"a", "b", "gre"}}, 1458},
-		{model.Switch{Encap: "vxlan"}, []string{"a", "b"}, []model.SwitchTunnel{{"a", "b", "vxlan"}}, 1450},
+		{model.Switch{Encap: "gre"}, []string{"a", "b"}, []model.SwitchTunnel{{A: "a", B: "b", Encap: "gre"}}, 1458},
+		{model.Switch{Encap: "vxlan"}, []string{"a", "b"}, []model.SwitchTunnel{{A: "a", B: "b", Encap: "vxlan"}}, 1450},
 		// c has no GRE: a-c and b-c fall back to VXLAN, which sets the MTU.
-		{model.Switch{Encap: "gre"}, []string{"a", "b", "c"}, []model.SwitchTunnel{{"a", "b", "gre"}, {"a", "c", "vxlan"}, {"b", "c", "vxlan"}}, 1450},
+		{model.Switch{Encap: "gre"}, []string{"a", "b", "c"}, []model.SwitchTunnel{{A: "a", B: "b", Encap: "gre"}, {A: "a", B: "c", Encap: "vxlan"}, {A: "b", B: "c", Encap: "vxlan"}}, 1450},
 		{model.Switch{Encap: "gre"}, []string{"b"}, []model.SwitchTunnel{}, 8958},
 	}
 	for _, c := range cases {
