@@ -59,7 +59,8 @@ func (c *command) positional() []string {
 }
 
 var commands = []command{
-	{"switch", "create", "NAME [--vni N] [--encap vxlan|gre]", "create a logical switch (VNI allocated when absent)", switchCreate},
+	{"switch", "create", "NAME [--vni N] [--encap vxlan|gre] [--xenserver-networks UUID,...]", "create a logical switch (VNI allocated when absent)", switchCreate},
+	{"switch", "set-networks", "NAME --xenserver-networks UUID,...", "replace the XenServer networks a switch adopts (empty: none)", switchSetNetworks},
 	{"switch", "list", "", "list logical switches", switchList},
 	{"switch", "show", "NAME", "show a switch and where it is realized", switchShow},
 	{"switch", "delete", "NAME", "delete a switch and its ports", switchDelete},
@@ -67,7 +68,7 @@ var commands = []command{
 	{"port", "list", "SWITCH", "list a switch's ports and their bindings", portList},
 	{"port", "show", "SWITCH NAME", "show a port and where it is bound", portShow},
 	{"port", "delete", "SWITCH NAME", "delete a port", portDelete},
-	{"chassis", "create", "NAME --ovsdb TARGET --tunnel-ip IP [--bridge B] [--kind kvm|xenserver|generic] [--encaps vxlan,gre]", "register a hypervisor", chassisCreate},
+	{"chassis", "create", "NAME --ovsdb TARGET --tunnel-ip IP [--bridge B] [--kind kvm|xenserver|generic] [--encaps vxlan,gre] [--underlay-mtu N] [--datapath-type system|netdev]", "register a hypervisor (--ovsdb passive: it dials ferry)", chassisCreate},
 	{"chassis", "list", "", "list hypervisors", chassisList},
 	{"chassis", "show", "NAME", "show a hypervisor's connections and realization", chassisShow},
 	{"chassis", "delete", "NAME", "unregister a hypervisor (its configuration stays)", chassisDelete},

@@ -434,9 +434,9 @@ func TestUsage(t *testing.T) {
 		{nil, 2, "", "ferryctl: missing command", "usage: ferryctl [global flags] COMMAND [flags] [ARGS]"},
 		{[]string{"frob"}, 2, "", `ferryctl: unknown command "frob"`, ""},
 		{[]string{"--bogus"}, 2, "", "ferryctl: flag provided but not defined: -bogus", ""},
-		{[]string{"switch"}, 2, "", "ferryctl: switch: missing subcommand", "usage: ferryctl switch create|list|show|delete ..."},
+		{[]string{"switch"}, 2, "", "ferryctl: switch: missing subcommand", "usage: ferryctl switch create|set-networks|list|show|delete ..."},
 		{[]string{"switch", "frob"}, 2, "", `ferryctl: switch: unknown subcommand "frob"`, ""},
-		{[]string{"switch", "create"}, 2, "", "ferryctl: switch create: missing NAME", "usage: ferryctl switch create NAME [--vni N] [--encap vxlan|gre]"},
+		{[]string{"switch", "create"}, 2, "", "ferryctl: switch create: missing NAME", "usage: ferryctl switch create NAME [--vni N] [--encap vxlan|gre] [--xenserver-networks UUID,...]"},
 		{[]string{"switch", "show", "a", "b"}, 2, "", `ferryctl: switch show: unexpected argument "b"`, "usage: ferryctl switch show NAME"},
 		{[]string{"switch", "list", "--bogus"}, 2, "", "ferryctl: switch list: flag provided but not defined: -bogus", ""},
 		{[]string{"switch", "list", "-o", "yaml"}, 2, "", `ferryctl: switch list: -o: "yaml" is not a format: use table or json`, ""},
@@ -756,5 +756,31 @@ func TestGatewayUnsupported(t *testing.T) {
 		{"binding", "delete", "blue", "tor1", "p1", "10"},
 	} {
 		f.fails(t, ExitError, want, args...)
+	}
+}
+
+func TestXenServerNetworksAndChassisFields(t *testing.T) {
+	srv := httptest.NewServer(rest.NewHandler(resttest.NewBackend(), resttest.NewStatus(), nil, nil))
+	defer srv.Close()
+	run := func(args ...string) (int, string) {
+		var out, errOut strings.Builder
+		code := Run(append([]string{"--server", srv.URL}, args...), &out, &errOut)
+		return code, out.String() + errOut.String()
+	}
+	if code, out := run("switch", "create", "xen", "--xenserver-networks", "net-a, net-b"); code != 0 || !strings.Contains(out, "created") {
+		t.Fatalf("create: %d %s", code, out)
+	}
+	if code, out := run("switch", "set-networks", "xen", "--xenserver-networks", "net-c"); code != 0 || !strings.Contains(out, "net-c") {
+		t.Fatalf("set-networks: %d %s", code, out)
+	}
+	if code, out := run("switch", "set-networks", "xen", "--xenserver-networks", ""); code != 0 || !strings.Contains(out, "none") {
+		t.Fatalf("set-networks to none: %d %s", code, out)
+	}
+	if code, out := run("switch", "set-networks", "xen"); code != 2 {
+		t.Fatalf("set-networks without the flag: %d %s", code, out)
+	}
+	if code, out := run("-o", "json", "chassis", "create", "x1", "--ovsdb", "passive", "--tunnel-ip", "198.18.2.21",
+		"--underlay-mtu", "9000", "--datapath-type", "netdev"); code != 0 || !strings.Contains(out, `"underlay_mtu": 9000`) && !strings.Contains(out, `"underlay_mtu":9000`) {
+		t.Fatalf("chassis create: %d %s", code, out)
 	}
 }

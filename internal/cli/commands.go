@@ -15,11 +15,12 @@ func switchCreate(a *app, args []string) error {
 	fs := a.flags()
 	vni := fs.Int64("vni", 0, "")
 	encap := fs.String("encap", "", "")
+	nets := fs.String("xenserver-networks", "", "")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
-	req := rest.SwitchRequest{Name: pos[0], Encap: *encap}
+	req := rest.SwitchRequest{Name: pos[0], Encap: *encap, XenServerNetworks: splitList(*nets)}
 	if isSet(fs, "vni") {
 		req.VNI = vni // the server checks the range
 	}
@@ -30,6 +31,48 @@ func switchCreate(a *app, args []string) error {
 	return emit(a, data, func(sw rest.Switch) error {
 		return a.say("switch %s created: VNI %d, %s", sw.Name, sw.VNI, sw.Encap)
 	})
+}
+
+// switchSetNetworks replaces the XenServer networks a switch adopts.
+func switchSetNetworks(a *app, args []string) error {
+	fs := a.flags()
+	nets := fs.String("xenserver-networks", "", "")
+	pos, err := a.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := a.require(fs, "xenserver-networks"); err != nil {
+		return err
+	}
+	list := splitList(*nets)
+	if list == nil {
+		list = []string{}
+	}
+	data, err := a.call(http.MethodPatch, path("v1", "switches", pos[0]), rest.SwitchPatch{XenServerNetworks: &list})
+	if err != nil {
+		return err
+	}
+	return emit(a, data, func(sw rest.Switch) error {
+		return a.say("switch %s adopts XenServer networks: %s", sw.Name, orNone(strings.Join(sw.XenServerNetworks, ",")))
+	})
+}
+
+// splitList splits a comma-separated flag value; "" is an empty list.
+func splitList(s string) []string {
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 func switchList(a *app, args []string) error {
@@ -215,6 +258,8 @@ func chassisCreate(a *app, args []string) error {
 	bridge := fs.String("bridge", "", "")
 	kind := fs.String("kind", "", "")
 	encaps := fs.String("encaps", "", "")
+	mtu := fs.Int("underlay-mtu", 0, "")
+	dpType := fs.String("datapath-type", "", "")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
@@ -222,7 +267,8 @@ func chassisCreate(a *app, args []string) error {
 	if err := a.require(fs, "ovsdb", "tunnel-ip"); err != nil {
 		return err
 	}
-	req := rest.ChassisRequest{Name: pos[0], OVSDB: *ovsdb, TunnelIP: *tunnelIP, Bridge: *bridge, Kind: *kind}
+	req := rest.ChassisRequest{Name: pos[0], OVSDB: *ovsdb, TunnelIP: *tunnelIP, Bridge: *bridge, Kind: *kind,
+		UnderlayMTU: *mtu, DatapathType: *dpType}
 	if *encaps != "" {
 		for _, e := range strings.Split(*encaps, ",") {
 			req.Encaps = append(req.Encaps, strings.TrimSpace(e))
