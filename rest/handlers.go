@@ -21,7 +21,7 @@ func (s *server) listSwitches(w http.ResponseWriter, _ *http.Request) error {
 }
 
 func (s *server) getSwitch(w http.ResponseWriter, r *http.Request) error {
-	sw, err := s.lookupSwitch(s.b.Snapshot(), mux.Vars(r)["name"])
+	sw, err := s.lookupSwitch(s.b.Snapshot(), vars(r)["name"])
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func (s *server) patchSwitch(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
 	defer cancel()
-	sw, err := s.b.SetXenServerNetworks(ctx, mux.Vars(r)["name"], nets)
+	sw, err := s.b.SetXenServerNetworks(ctx, vars(r)["name"], nets)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func (s *server) deleteSwitch(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
 	defer cancel()
-	if err := s.b.DeleteSwitch(ctx, mux.Vars(r)["name"]); err != nil {
+	if err := s.b.DeleteSwitch(ctx, vars(r)["name"]); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -88,7 +88,7 @@ func (s *server) deleteSwitch(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) listPorts(w http.ResponseWriter, r *http.Request) error {
-	sw, err := s.lookupSwitch(s.b.Snapshot(), mux.Vars(r)["switch"])
+	sw, err := s.lookupSwitch(s.b.Snapshot(), vars(r)["switch"])
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func (s *server) listPorts(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) getPort(w http.ResponseWriter, r *http.Request) error {
-	vars := mux.Vars(r)
+	vars := vars(r)
 	sw, err := s.lookupSwitch(s.b.Snapshot(), vars["switch"])
 	if err != nil {
 		return err
@@ -120,7 +120,7 @@ func (s *server) createPort(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	swName := mux.Vars(r)["switch"]
+	swName := vars(r)["switch"]
 	p, err := req.check(swName)
 	if err != nil {
 		return err
@@ -143,7 +143,7 @@ func (s *server) deletePort(w http.ResponseWriter, r *http.Request) error {
 	if err := s.writable(); err != nil {
 		return err
 	}
-	vars := mux.Vars(r)
+	vars := vars(r)
 	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
 	defer cancel()
 	if err := s.b.DeletePort(ctx, vars["switch"], vars["port"]); err != nil {
@@ -164,7 +164,7 @@ func (s *server) listChassis(w http.ResponseWriter, _ *http.Request) error {
 }
 
 func (s *server) getChassis(w http.ResponseWriter, r *http.Request) error {
-	name := mux.Vars(r)["name"]
+	name := vars(r)["name"]
 	ch, ok := s.b.Snapshot().ChassisByName(name)
 	if !ok {
 		return errorf(http.StatusNotFound, "chassis %q not found", name)
@@ -202,7 +202,7 @@ func (s *server) deleteChassis(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
 	defer cancel()
-	if err := s.b.DeleteChassis(ctx, mux.Vars(r)["name"]); err != nil {
+	if err := s.b.DeleteChassis(ctx, vars(r)["name"]); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -215,4 +215,16 @@ func (s *server) lookupSwitch(snap *model.Snapshot, name string) (model.Switch, 
 		return model.Switch{}, errorf(http.StatusNotFound, "switch %q not found", name)
 	}
 	return sw, nil
+}
+
+// vars returns the route's path variables decoded (the router matches on
+// the encoded path).
+func vars(r *http.Request) map[string]string {
+	out := mux.Vars(r)
+	for k, v := range out {
+		if d, err := url.PathUnescape(v); err == nil {
+			out[k] = d
+		}
+	}
+	return out
 }

@@ -103,6 +103,15 @@ func TestOpenAPISchemas(t *testing.T) {
 		"SwitchChassis":  model.SwitchChassis{},
 		"PortStatus":     model.PortStatus{},
 		"ChassisStatus":  model.ChassisStatus{},
+		"GatewayRequest": GatewayRequest{},
+		"Gateway":        Gateway{},
+		"BindingRequest": BindingRequest{},
+		"Binding":        Binding{},
+		"GatewayStatus":  model.GatewayStatus{},
+		"GatewayPort":    model.GatewayPort{},
+		"SwitchGateway":  model.SwitchGateway{},
+		"SwitchTunnel":   model.SwitchTunnel{},
+		"SwitchPatch":    SwitchPatch{},
 	}
 	for name, v := range types {
 		schema, ok := doc.Components.Schemas[name]

@@ -33,6 +33,10 @@ type Backend interface {
 	DeletePort(ctx context.Context, switchName, portName string) error
 	CreateChassis(ctx context.Context, ch model.Chassis) (model.Chassis, error)
 	DeleteChassis(ctx context.Context, name string) error
+	CreateGateway(ctx context.Context, gw model.Gateway) (model.Gateway, error)
+	DeleteGateway(ctx context.Context, name string) error
+	CreateBinding(ctx context.Context, b model.GatewayBinding) (model.GatewayBinding, error)
+	DeleteBinding(ctx context.Context, b model.GatewayBinding) error
 	// Healthy reports whether the northbound database is connected.
 	Healthy() bool
 }
@@ -42,6 +46,7 @@ type Status interface {
 	Chassis(name string) model.ChassisStatus
 	Switch(sw model.Switch) model.SwitchStatus
 	Port(p model.Port) model.PortStatus
+	Gateway(name string) model.GatewayStatus
 }
 
 // writeTimeout bounds a Backend mutation: libovsdb blocks a transaction
@@ -75,6 +80,10 @@ func newServer(b Backend, s Status, reg *prometheus.Registry, logger *slog.Logge
 	}
 	srv := &server{b: b, st: s, log: logger, router: mux.NewRouter(), metrics: newMetrics(reg)}
 	r := srv.router
+	// Match on the encoded path: a VTEP port may be called "Ethernet1/1",
+	// sent as Ethernet1%2F1 in a URL. Handlers read path variables
+	// through vars, which decodes them.
+	r.UseEncodedPath()
 
 	r.Handle("/v1/switches", srv.handle(srv.listSwitches)).Methods(http.MethodGet)
 	r.Handle("/v1/switches", srv.handle(srv.createSwitch)).Methods(http.MethodPost)
@@ -89,6 +98,13 @@ func newServer(b Backend, s Status, reg *prometheus.Registry, logger *slog.Logge
 	r.Handle("/v1/chassis", srv.handle(srv.createChassis)).Methods(http.MethodPost)
 	r.Handle("/v1/chassis/{name}", srv.handle(srv.getChassis)).Methods(http.MethodGet)
 	r.Handle("/v1/chassis/{name}", srv.handle(srv.deleteChassis)).Methods(http.MethodDelete)
+	r.Handle("/v1/gateways", srv.handle(srv.listGateways)).Methods(http.MethodGet)
+	r.Handle("/v1/gateways", srv.handle(srv.createGateway)).Methods(http.MethodPost)
+	r.Handle("/v1/gateways/{name}", srv.handle(srv.getGateway)).Methods(http.MethodGet)
+	r.Handle("/v1/gateways/{name}", srv.handle(srv.deleteGateway)).Methods(http.MethodDelete)
+	r.Handle("/v1/switches/{switch}/bindings", srv.handle(srv.listBindings)).Methods(http.MethodGet)
+	r.Handle("/v1/switches/{switch}/bindings", srv.handle(srv.createBinding)).Methods(http.MethodPost)
+	r.Handle("/v1/switches/{switch}/bindings/{gateway}/{port}/{vlan}", srv.handle(srv.deleteBinding)).Methods(http.MethodDelete)
 	r.Handle("/v1/openapi.json", srv.handle(serveOpenAPI)).Methods(http.MethodGet)
 	r.Handle("/healthz", srv.handle(srv.healthz)).Methods(http.MethodGet)
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
@@ -299,6 +315,7 @@ type noStatus struct{}
 func (noStatus) Chassis(string) model.ChassisStatus     { return model.ChassisStatus{} }
 func (noStatus) Switch(model.Switch) model.SwitchStatus { return model.SwitchStatus{} }
 func (noStatus) Port(model.Port) model.PortStatus       { return model.PortStatus{} }
+func (noStatus) Gateway(string) model.GatewayStatus     { return model.GatewayStatus{} }
 
 // recorder remembers the status code and size of a response for the
 // access log and metrics.

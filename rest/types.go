@@ -127,6 +127,9 @@ func switchJSON(sw model.Switch, st model.SwitchStatus) Switch {
 	if out.Status.Tunnels == nil {
 		out.Status.Tunnels = []model.SwitchTunnel{}
 	}
+	if out.Status.Gateways == nil {
+		out.Status.Gateways = []model.SwitchGateway{}
+	}
 	for _, p := range sw.Ports {
 		out.Ports = append(out.Ports, p.Name)
 	}

@@ -27,6 +27,29 @@ type Snapshot struct {
 	Generation int64
 	Switches   []Switch  // sorted by Name
 	Chassis    []Chassis // sorted by Name
+	Gateways   []Gateway // sorted by Name
+}
+
+// Gateway is a hardware or software VTEP ferry drives as its NVC over the
+// hardware_vtep schema.
+type Gateway struct {
+	Name string
+	// OVSDB is the VTEP's OVSDB target, or PassiveOVSDB when the switch
+	// dials ferry (matched by Physical_Switch name).
+	OVSDB string
+	// PhysicalSwitch names the Physical_Switch to drive; "" when the
+	// database has exactly one.
+	PhysicalSwitch string
+	Generation     int64
+}
+
+// GatewayBinding puts a VLAN of a VTEP port on a logical switch (VLAN 0:
+// untagged).
+type GatewayBinding struct {
+	Switch  string
+	Gateway string
+	Port    string
+	VLAN    uint16
 }
 
 // Switch is a logical switch.
@@ -41,6 +64,9 @@ type Switch struct {
 	// XenServerNetworks are xs-network-uuids whose VIFs all join the switch
 	// without a port of their own.
 	XenServerNetworks []string
+	// Bindings attach VTEP ports (bare-metal servers, VLAN islands) to the
+	// switch; sorted by gateway, port, VLAN.
+	Bindings []GatewayBinding
 }
 
 // Port is a logical port: a VIF identified by IfaceID wherever it appears.
@@ -100,6 +126,15 @@ func (s *Snapshot) Switch(name string) (Switch, bool) {
 		return s.Switches[i], true
 	}
 	return Switch{}, false
+}
+
+// GatewayByName returns the named gateway.
+func (s *Snapshot) GatewayByName(name string) (Gateway, bool) {
+	i := sort.Search(len(s.Gateways), func(i int) bool { return s.Gateways[i].Name >= name })
+	if i < len(s.Gateways) && s.Gateways[i].Name == name {
+		return s.Gateways[i], true
+	}
+	return Gateway{}, false
 }
 
 // ChassisByName returns the named chassis.

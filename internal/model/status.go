@@ -32,6 +32,41 @@ type SwitchStatus struct {
 	Tunnels []SwitchTunnel `json:"tunnels"`
 	// MTU is the largest guest MTU that fits every tunnel the switch uses.
 	MTU int `json:"mtu"`
+	// Gateways lists the VTEPs the switch has bindings on.
+	Gateways []SwitchGateway `json:"gateways"`
+}
+
+// SwitchGateway is one VTEP's part in a switch's status.
+type SwitchGateway struct {
+	Name               string `json:"name"`
+	RealizedGeneration int64  `json:"realized_generation"`
+	Realized           bool   `json:"realized"`
+	// ReplicationMode is how the VTEP floods: source_node, or
+	// service_node (with Replicator, the hypervisor that re-floods for
+	// it) when the switch cannot replicate itself.
+	ReplicationMode string `json:"replication_mode,omitempty"`
+	Replicator      string `json:"replicator,omitempty"`
+	// LocalMACs counts the MACs the VTEP learned on the switch's ports.
+	LocalMACs int `json:"local_macs"`
+}
+
+// GatewayStatus is what ferry knows about a VTEP.
+type GatewayStatus struct {
+	Connected          bool          `json:"connected"`
+	PhysicalSwitch     string        `json:"physical_switch,omitempty"`
+	TunnelIPs          []string      `json:"tunnel_ips"`
+	Ports              []GatewayPort `json:"ports"`
+	Faults             []string      `json:"faults"` // switch_fault_status
+	RealizedGeneration int64         `json:"realized_generation"`
+	LocalMACs          int           `json:"local_macs"`
+	RemoteMACs         int           `json:"remote_macs"`
+	LastError          string        `json:"last_error,omitempty"`
+}
+
+// GatewayPort is a Physical_Port of the VTEP.
+type GatewayPort struct {
+	Name   string   `json:"name"`
+	Faults []string `json:"faults"` // port_fault_status
 }
 
 // SwitchTunnel is one tunnel pair of a switch.

@@ -40,6 +40,12 @@ func (v *view) snapshot() *model.Snapshot {
 			}
 		}
 		slices.SortFunc(sw.Ports, func(a, b model.Port) int { return strings.Compare(a.Name, b.Name) })
+		for _, u := range row.Bindings {
+			if b, ok := v.bindings[u]; ok {
+				sw.Bindings = append(sw.Bindings, model.GatewayBinding{Switch: row.Name, Gateway: b.Gateway, Port: b.Port, VLAN: uint16(b.VLAN)})
+			}
+		}
+		slices.SortFunc(sw.Bindings, compareBindings)
 		s.Switches = append(s.Switches, sw)
 	}
 	slices.SortFunc(s.Switches, func(a, b model.Switch) int { return strings.Compare(a.Name, b.Name) })
@@ -47,7 +53,29 @@ func (v *view) snapshot() *model.Snapshot {
 		s.Chassis = append(s.Chassis, chassisFromRow(row))
 	}
 	slices.SortFunc(s.Chassis, func(a, b model.Chassis) int { return strings.Compare(a.Name, b.Name) })
+	for _, row := range v.gateways {
+		s.Gateways = append(s.Gateways, gatewayFromRow(row))
+	}
+	slices.SortFunc(s.Gateways, func(a, b model.Gateway) int { return strings.Compare(a.Name, b.Name) })
 	return s
+}
+
+func compareBindings(a, b model.GatewayBinding) int {
+	if c := strings.Compare(a.Gateway, b.Gateway); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Port, b.Port); c != 0 {
+		return c
+	}
+	return int(a.VLAN) - int(b.VLAN)
+}
+
+func gatewayFromRow(r *nb.Gateway) model.Gateway {
+	gw := model.Gateway{Name: r.Name, OVSDB: r.Ovsdb, Generation: int64(r.Generation)}
+	if r.PhysicalSwitch != nil {
+		gw.PhysicalSwitch = *r.PhysicalSwitch
+	}
+	return gw
 }
 
 func switchFromRow(r *nb.LogicalSwitch) model.Switch {

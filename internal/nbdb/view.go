@@ -15,10 +15,12 @@ import (
 // view is one consistent reading of the cache, with the row UUIDs that
 // writes need. Its rows are shared with the cache and must not be modified.
 type view struct {
-	global   *nb.NBGlobal                 // nil in a fresh database
-	switches map[string]*nb.LogicalSwitch // by name
-	ports    map[string]*nb.LogicalPort   // by UUID
-	chassis  map[string]*nb.Chassis       // by name
+	global   *nb.NBGlobal                  // nil in a fresh database
+	switches map[string]*nb.LogicalSwitch  // by name
+	ports    map[string]*nb.LogicalPort    // by UUID
+	chassis  map[string]*nb.Chassis        // by name
+	gateways map[string]*nb.Gateway        // by name
+	bindings map[string]*nb.GatewayBinding // by UUID
 }
 
 func (v *view) generation() int {
@@ -42,6 +44,16 @@ func (v *view) consistent() bool {
 			if _, ok := v.ports[p]; !ok {
 				return false
 			}
+		}
+		for _, b := range sw.Bindings {
+			if _, ok := v.bindings[b]; !ok {
+				return false
+			}
+		}
+	}
+	for _, gw := range v.gateways {
+		if gw.Generation > g {
+			return false
 		}
 	}
 	for _, ch := range v.chassis {
@@ -74,6 +86,8 @@ func (db *DB) read() (*view, error) {
 			switches: make(map[string]*nb.LogicalSwitch),
 			ports:    make(map[string]*nb.LogicalPort),
 			chassis:  make(map[string]*nb.Chassis),
+			gateways: make(map[string]*nb.Gateway),
+			bindings: make(map[string]*nb.GatewayBinding),
 		}
 		for _, m := range rows(tc, nb.LogicalSwitchTable) {
 			sw := m.(*nb.LogicalSwitch)
@@ -85,6 +99,13 @@ func (db *DB) read() (*view, error) {
 		for _, m := range rows(tc, nb.ChassisTable) {
 			ch := m.(*nb.Chassis)
 			v.chassis[ch.Name] = ch
+		}
+		for _, m := range rows(tc, nb.GatewayTable) {
+			gw := m.(*nb.Gateway)
+			v.gateways[gw.Name] = gw
+		}
+		for u, m := range rows(tc, nb.GatewayBindingTable) {
+			v.bindings[u] = m.(*nb.GatewayBinding)
 		}
 		after := readGlobal(tc)
 		settled := sameGlobal(before, after)

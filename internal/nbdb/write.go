@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	libmodel "github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
 	"github.com/ferry-sdn/ferry/internal/model"
@@ -337,4 +338,136 @@ func checkChassis(ch model.Chassis) error {
 		}
 	}
 	return nil
+}
+
+// newBindingName is the named UUID of a binding inserted in the same
+// transaction that references it from its switch.
+const newBindingName = "ferry_new_binding"
+
+// CreateGateway registers a VTEP. It returns the gateway as stored.
+func (db *DB) CreateGateway(ctx context.Context, gw model.Gateway) (model.Gateway, error) {
+	switch {
+	case gw.Name == "":
+		return model.Gateway{}, errorf(ErrInvalid, "name", "required")
+	case gw.OVSDB == "":
+		return model.Gateway{}, errorf(ErrInvalid, "ovsdb", "required")
+	}
+	var row *nb.Gateway
+	gen, err := db.apply(ctx, fmt.Sprintf("create gateway %q", gw.Name), func(v *view, next int) ([]ovsdb.Operation, error) {
+		if _, ok := v.gateways[gw.Name]; ok {
+			return nil, errorf(ErrConflict, "name", "gateway %q already exists", gw.Name)
+		}
+		for _, other := range v.gateways {
+			if other.Ovsdb == gw.OVSDB && gw.OVSDB != model.PassiveOVSDB {
+				return nil, errorf(ErrConflict, "ovsdb", "%s is already used by gateway %q", gw.OVSDB, other.Name)
+			}
+		}
+		row = &nb.Gateway{Name: gw.Name, Ovsdb: gw.OVSDB, Generation: next}
+		if gw.PhysicalSwitch != "" {
+			ps := gw.PhysicalSwitch
+			row.PhysicalSwitch = &ps
+		}
+		return db.c.Create(row)
+	})
+	if err != nil {
+		return model.Gateway{}, err
+	}
+	out := gatewayFromRow(row)
+	out.Generation = int64(gen)
+	return out, nil
+}
+
+// DeleteGateway unregisters a VTEP. A gateway that still carries bindings is
+// refused: deleting it would silently cut bare-metal servers off several
+// switches at once; delete the bindings first.
+func (db *DB) DeleteGateway(ctx context.Context, name string) error {
+	_, err := db.apply(ctx, fmt.Sprintf("delete gateway %q", name), func(v *view, _ int) ([]ovsdb.Operation, error) {
+		gw, ok := v.gateways[name]
+		if !ok {
+			return nil, errorf(ErrNotFound, "", "gateway %q not found", name)
+		}
+		var users []string
+		for _, b := range v.bindings {
+			if b.Gateway == name && !slices.Contains(users, b.Switch) {
+				users = append(users, b.Switch)
+			}
+		}
+		if len(users) > 0 {
+			slices.Sort(users)
+			return nil, errorf(ErrConflict, "name", "gateway %q still has bindings on switch(es) %s; delete them first", name, strings.Join(users, ", "))
+		}
+		return db.c.Where(&nb.Gateway{UUID: gw.UUID}).Delete()
+	})
+	return err
+}
+
+// CreateBinding binds a VLAN of a gateway port to a switch. A (gateway,
+// port, vlan) belongs to at most one switch.
+func (db *DB) CreateBinding(ctx context.Context, b model.GatewayBinding) (model.GatewayBinding, error) {
+	if b.VLAN > 4095 {
+		return model.GatewayBinding{}, errorf(ErrInvalid, "vlan", "must be between 0 and 4095")
+	}
+	_, err := db.apply(ctx, fmt.Sprintf("bind %s/%s/%d to switch %q", b.Gateway, b.Port, b.VLAN, b.Switch), func(v *view, next int) ([]ovsdb.Operation, error) {
+		sw, ok := v.switches[b.Switch]
+		if !ok {
+			return nil, errorf(ErrNotFound, "", "switch %q not found", b.Switch)
+		}
+		if _, ok := v.gateways[b.Gateway]; !ok {
+			return nil, errorf(ErrNotFound, "", "gateway %q not found", b.Gateway)
+		}
+		for _, other := range v.bindings {
+			if other.Gateway == b.Gateway && other.Port == b.Port && other.VLAN == int(b.VLAN) {
+				return nil, errorf(ErrConflict, "vlan", "%s port %s VLAN %d is already bound to switch %q", b.Gateway, b.Port, b.VLAN, other.Switch)
+			}
+		}
+		row := &nb.GatewayBinding{UUID: newBindingName, Switch: b.Switch, Gateway: b.Gateway, Port: b.Port, VLAN: int(b.VLAN)}
+		ops, err := db.c.Create(row)
+		if err != nil {
+			return nil, err
+		}
+		swm := &nb.LogicalSwitch{UUID: sw.UUID}
+		mutate, err := db.c.Where(swm).Mutate(swm, libmodel.Mutation{Field: &swm.Bindings, Mutator: ovsdb.MutateOperationInsert, Value: []string{newBindingName}})
+		if err != nil {
+			return nil, err
+		}
+		stamp, err := db.stampSwitchOps(sw.UUID, next)
+		if err != nil {
+			return nil, err
+		}
+		return append(append(ops, mutate...), stamp...), nil
+	})
+	if err != nil {
+		return model.GatewayBinding{}, err
+	}
+	return b, nil
+}
+
+// DeleteBinding removes a binding from its switch.
+func (db *DB) DeleteBinding(ctx context.Context, b model.GatewayBinding) error {
+	_, err := db.apply(ctx, fmt.Sprintf("unbind %s/%s/%d from switch %q", b.Gateway, b.Port, b.VLAN, b.Switch), func(v *view, next int) ([]ovsdb.Operation, error) {
+		sw, ok := v.switches[b.Switch]
+		if !ok {
+			return nil, errorf(ErrNotFound, "", "switch %q not found", b.Switch)
+		}
+		var uuid string
+		for _, u := range sw.Bindings {
+			if r, ok := v.bindings[u]; ok && r.Gateway == b.Gateway && r.Port == b.Port && r.VLAN == int(b.VLAN) {
+				uuid = u
+			}
+		}
+		if uuid == "" {
+			return nil, errorf(ErrNotFound, "", "binding %s/%s/%d not found on switch %q", b.Gateway, b.Port, b.VLAN, b.Switch)
+		}
+		swm := &nb.LogicalSwitch{UUID: sw.UUID}
+		ops, err := db.c.Where(swm).Mutate(swm, libmodel.Mutation{Field: &swm.Bindings, Mutator: ovsdb.MutateOperationDelete, Value: []string{uuid}})
+		if err != nil {
+			return nil, err
+		}
+		stamp, err := db.stampSwitchOps(sw.UUID, next)
+		if err != nil {
+			return nil, err
+		}
+		return append(ops, stamp...), nil
+	})
+	return err
 }

@@ -17,6 +17,7 @@ var (
 // LogicalSwitch defines an object in Logical_Switch table
 type LogicalSwitch struct {
 	UUID              string             `ovsdb:"_uuid"`
+	Bindings          []string           `ovsdb:"bindings"`
 	Encap             LogicalSwitchEncap `ovsdb:"encap" validate:"oneof='vxlan' 'gre'"`
 	ExternalIDs       map[string]string  `ovsdb:"external_ids"`
 	Generation        int                `ovsdb:"generation"`

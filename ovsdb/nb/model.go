@@ -13,16 +13,18 @@ import (
 // FullDatabaseModel returns the DatabaseModel object to be used in libovsdb
 func FullDatabaseModel() (model.ClientDBModel, error) {
 	return model.NewClientDBModel("Ferry_Northbound", map[string]model.Model{
-		"Chassis":        &Chassis{},
-		"Logical_Port":   &LogicalPort{},
-		"Logical_Switch": &LogicalSwitch{},
-		"NB_Global":      &NBGlobal{},
+		"Chassis":         &Chassis{},
+		"Gateway":         &Gateway{},
+		"Gateway_Binding": &GatewayBinding{},
+		"Logical_Port":    &LogicalPort{},
+		"Logical_Switch":  &LogicalSwitch{},
+		"NB_Global":       &NBGlobal{},
 	})
 }
 
 var schema = `{
   "name": "Ferry_Northbound",
-  "version": "1.1.0",
+  "version": "1.2.0",
   "tables": {
     "Chassis": {
       "columns": {
@@ -112,6 +114,87 @@ var schema = `{
       ],
       "isRoot": true
     },
+    "Gateway": {
+      "columns": {
+        "external_ids": {
+          "type": {
+            "key": {
+              "type": "string"
+            },
+            "value": {
+              "type": "string"
+            },
+            "min": 0,
+            "max": "unlimited"
+          }
+        },
+        "generation": {
+          "type": "integer"
+        },
+        "name": {
+          "type": "string"
+        },
+        "ovsdb": {
+          "type": "string"
+        },
+        "physical_switch": {
+          "type": {
+            "key": {
+              "type": "string"
+            },
+            "min": 0,
+            "max": 1
+          }
+        }
+      },
+      "indexes": [
+        [
+          "name"
+        ]
+      ],
+      "isRoot": true
+    },
+    "Gateway_Binding": {
+      "columns": {
+        "external_ids": {
+          "type": {
+            "key": {
+              "type": "string"
+            },
+            "value": {
+              "type": "string"
+            },
+            "min": 0,
+            "max": "unlimited"
+          }
+        },
+        "gateway": {
+          "type": "string"
+        },
+        "port": {
+          "type": "string"
+        },
+        "switch": {
+          "type": "string"
+        },
+        "vlan": {
+          "type": {
+            "key": {
+              "type": "integer",
+              "minInteger": 0,
+              "maxInteger": 4095
+            }
+          }
+        }
+      },
+      "indexes": [
+        [
+          "gateway",
+          "port",
+          "vlan"
+        ]
+      ]
+    },
     "Logical_Port": {
       "columns": {
         "external_ids": {
@@ -157,6 +240,17 @@ var schema = `{
     },
     "Logical_Switch": {
       "columns": {
+        "bindings": {
+          "type": {
+            "key": {
+              "type": "uuid",
+              "refTable": "Gateway_Binding",
+              "refType": "strong"
+            },
+            "min": 0,
+            "max": "unlimited"
+          }
+        },
         "encap": {
           "type": {
             "key": {

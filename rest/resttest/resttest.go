@@ -255,6 +255,98 @@ func (b *Backend) DeleteChassis(_ context.Context, name string) error {
 	return nil
 }
 
+// CreateGateway implements rest.Backend.
+func (b *Backend) CreateGateway(_ context.Context, gw model.Gateway) (model.Gateway, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.begin(); err != nil {
+		return model.Gateway{}, err
+	}
+	if _, ok := b.snap.GatewayByName(gw.Name); ok {
+		return model.Gateway{}, conflict("name", "gateway %q already exists", gw.Name)
+	}
+	b.snap.Generation++
+	gw.Generation = b.snap.Generation
+	b.snap.Gateways = append(b.snap.Gateways, gw)
+	slices.SortFunc(b.snap.Gateways, func(a, c model.Gateway) int { return strings.Compare(a.Name, c.Name) })
+	return gw, nil
+}
+
+// DeleteGateway implements rest.Backend.
+func (b *Backend) DeleteGateway(_ context.Context, name string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.begin(); err != nil {
+		return err
+	}
+	i := slices.IndexFunc(b.snap.Gateways, func(gw model.Gateway) bool { return gw.Name == name })
+	if i < 0 {
+		return notFound("gateway %q not found", name)
+	}
+	for _, sw := range b.snap.Switches {
+		for _, bd := range sw.Bindings {
+			if bd.Gateway == name {
+				return conflict("name", "gateway %q still has bindings", name)
+			}
+		}
+	}
+	b.snap.Generation++
+	b.snap.Gateways = slices.Delete(b.snap.Gateways, i, i+1)
+	return nil
+}
+
+// CreateBinding implements rest.Backend.
+func (b *Backend) CreateBinding(_ context.Context, bd model.GatewayBinding) (model.GatewayBinding, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.begin(); err != nil {
+		return model.GatewayBinding{}, err
+	}
+	i := b.switchIndex(bd.Switch)
+	if i < 0 {
+		return model.GatewayBinding{}, notFound("switch %q not found", bd.Switch)
+	}
+	if _, ok := b.snap.GatewayByName(bd.Gateway); !ok {
+		return model.GatewayBinding{}, notFound("gateway %q not found", bd.Gateway)
+	}
+	for _, sw := range b.snap.Switches {
+		for _, o := range sw.Bindings {
+			if o.Gateway == bd.Gateway && o.Port == bd.Port && o.VLAN == bd.VLAN {
+				return model.GatewayBinding{}, conflict("vlan", "%s/%s/%d is already bound to switch %q", bd.Gateway, bd.Port, bd.VLAN, o.Switch)
+			}
+		}
+	}
+	b.snap.Generation++
+	sw := b.snap.Switches[i]
+	sw.Bindings = append(slices.Clone(sw.Bindings), bd)
+	sw.Generation = b.snap.Generation
+	b.snap.Switches[i] = sw
+	return bd, nil
+}
+
+// DeleteBinding implements rest.Backend.
+func (b *Backend) DeleteBinding(_ context.Context, bd model.GatewayBinding) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.begin(); err != nil {
+		return err
+	}
+	i := b.switchIndex(bd.Switch)
+	if i < 0 {
+		return notFound("switch %q not found", bd.Switch)
+	}
+	sw := b.snap.Switches[i]
+	j := slices.Index(sw.Bindings, bd)
+	if j < 0 {
+		return notFound("binding %s/%s/%d not found", bd.Gateway, bd.Port, bd.VLAN)
+	}
+	b.snap.Generation++
+	sw.Bindings = slices.Delete(slices.Clone(sw.Bindings), j, j+1)
+	sw.Generation = b.snap.Generation
+	b.snap.Switches[i] = sw
+	return nil
+}
+
 // Status is an in-memory rest.Status: it reports what the test set, and
 // zero values otherwise.
 type Status struct {
@@ -262,6 +354,7 @@ type Status struct {
 	chassis  map[string]model.ChassisStatus
 	switches map[string]model.SwitchStatus
 	ports    map[[2]string]model.PortStatus
+	gateways map[string]model.GatewayStatus
 }
 
 // NewStatus returns a Status reporting nothing realized.
@@ -270,6 +363,7 @@ func NewStatus() *Status {
 		chassis:  map[string]model.ChassisStatus{},
 		switches: map[string]model.SwitchStatus{},
 		ports:    map[[2]string]model.PortStatus{},
+		gateways: map[string]model.GatewayStatus{},
 	}
 }
 
@@ -292,6 +386,20 @@ func (s *Status) SetPort(switchName, portName string, st model.PortStatus) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ports[[2]string{switchName, portName}] = st
+}
+
+// SetGateway sets the status reported for a gateway.
+func (s *Status) SetGateway(name string, st model.GatewayStatus) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gateways[name] = st
+}
+
+// Gateway implements rest.Status.
+func (s *Status) Gateway(name string) model.GatewayStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gateways[name]
 }
 
 // Chassis implements rest.Status.

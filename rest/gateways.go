@@ -1,0 +1,237 @@
+package rest
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+
+	"github.com/ferry-sdn/ferry/internal/model"
+)
+
+// GatewayRequest is the body of POST /v1/gateways.
+type GatewayRequest struct {
+	Name string `json:"name"`
+	// OVSDB is the VTEP's OVSDB target (tcp:IP:PORT, ssl:IP:PORT,
+	// unix:PATH), or "passive" when the switch dials ferry's
+	// --ovsdb-listen (matched by Physical_Switch name).
+	OVSDB string `json:"ovsdb"`
+	// PhysicalSwitch is optional when the VTEP database has exactly one.
+	PhysicalSwitch string `json:"physical_switch,omitempty"`
+}
+
+// Gateway is a VTEP as the API shows it.
+type Gateway struct {
+	Name           string              `json:"name"`
+	OVSDB          string              `json:"ovsdb"`
+	PhysicalSwitch string              `json:"physical_switch,omitempty"`
+	Generation     int64               `json:"generation"`
+	Status         model.GatewayStatus `json:"status"`
+}
+
+// BindingRequest is the body of POST /v1/switches/{switch}/bindings.
+type BindingRequest struct {
+	Gateway string `json:"gateway"`
+	Port    string `json:"port"`
+	// VLAN is 0 (untagged, the default) to 4095.
+	VLAN *int64 `json:"vlan,omitempty"`
+}
+
+// Binding is a gateway binding as the API shows it.
+type Binding struct {
+	Switch  string `json:"switch"`
+	Gateway string `json:"gateway"`
+	Port    string `json:"port"`
+	VLAN    uint16 `json:"vlan"`
+}
+
+func gatewayJSON(gw model.Gateway, st model.GatewayStatus) Gateway {
+	if st.TunnelIPs == nil {
+		st.TunnelIPs = []string{}
+	}
+	if st.Ports == nil {
+		st.Ports = []model.GatewayPort{}
+	}
+	if st.Faults == nil {
+		st.Faults = []string{}
+	}
+	return Gateway{Name: gw.Name, OVSDB: gw.OVSDB, PhysicalSwitch: gw.PhysicalSwitch, Generation: gw.Generation, Status: st}
+}
+
+func bindingJSON(b model.GatewayBinding) Binding {
+	return Binding{Switch: b.Switch, Gateway: b.Gateway, Port: b.Port, VLAN: b.VLAN}
+}
+
+func (r *GatewayRequest) check() (model.Gateway, error) {
+	var p problems
+	checkName(&p, "name", r.Name)
+	gw := model.Gateway{Name: r.Name, PhysicalSwitch: r.PhysicalSwitch}
+	if r.OVSDB == model.PassiveOVSDB {
+		gw.OVSDB = r.OVSDB
+	} else if target, err := checkTarget(r.OVSDB); err != nil {
+		p.add("ovsdb", "%s", err)
+	} else {
+		gw.OVSDB = target
+	}
+	if r.PhysicalSwitch != "" {
+		checkDeviceName(&p, "physical_switch", r.PhysicalSwitch)
+	}
+	return gw, p.err()
+}
+
+// checkDeviceName accepts what hardware switches call their switches and
+// ports ("Ethernet1/1", "xe-0/0/1:2"): printable, no spaces, bounded.
+func checkDeviceName(p *problems, field, name string) {
+	switch {
+	case name == "":
+		p.add(field, "required")
+	case len(name) > maxNameLen:
+		p.add(field, "longer than %d characters", maxNameLen)
+	default:
+		for _, c := range name {
+			if c <= ' ' || c == 0x7f || c == '"' || c == '\\' {
+				p.add(field, "%q: must be printable without spaces or quotes", name)
+				return
+			}
+		}
+	}
+}
+
+func (r *BindingRequest) check(switchName string) (model.GatewayBinding, error) {
+	var p problems
+	checkName(&p, "gateway", r.Gateway)
+	checkDeviceName(&p, "port", r.Port)
+	b := model.GatewayBinding{Switch: switchName, Gateway: r.Gateway, Port: r.Port}
+	if r.VLAN != nil {
+		if *r.VLAN < 0 || *r.VLAN > 4095 {
+			p.add("vlan", "must be between 0 (untagged) and 4095")
+		} else {
+			b.VLAN = uint16(*r.VLAN)
+		}
+	}
+	return b, p.err()
+}
+
+func (s *server) listGateways(w http.ResponseWriter, _ *http.Request) error {
+	snap := s.b.Snapshot()
+	out := make([]Gateway, 0, len(snap.Gateways))
+	for _, gw := range snap.Gateways {
+		out = append(out, gatewayJSON(gw, s.st.Gateway(gw.Name)))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *server) getGateway(w http.ResponseWriter, r *http.Request) error {
+	name := vars(r)["name"]
+	gw, ok := s.b.Snapshot().GatewayByName(name)
+	if !ok {
+		return errorf(http.StatusNotFound, "gateway %q not found", name)
+	}
+	writeJSON(w, http.StatusOK, gatewayJSON(gw, s.st.Gateway(gw.Name)))
+	return nil
+}
+
+func (s *server) createGateway(w http.ResponseWriter, r *http.Request) error {
+	var req GatewayRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	gw, err := req.check()
+	if err != nil {
+		return err
+	}
+	if err := s.writable(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+	defer cancel()
+	if gw, err = s.b.CreateGateway(ctx, gw); err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/gateways/"+url.PathEscape(gw.Name))
+	writeJSON(w, http.StatusCreated, gatewayJSON(gw, s.st.Gateway(gw.Name)))
+	return nil
+}
+
+func (s *server) deleteGateway(w http.ResponseWriter, r *http.Request) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+	defer cancel()
+	if err := s.b.DeleteGateway(ctx, vars(r)["name"]); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *server) listBindings(w http.ResponseWriter, r *http.Request) error {
+	sw, err := s.lookupSwitch(s.b.Snapshot(), vars(r)["switch"])
+	if err != nil {
+		return err
+	}
+	out := make([]Binding, 0, len(sw.Bindings))
+	for _, b := range sw.Bindings {
+		out = append(out, bindingJSON(b))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *server) createBinding(w http.ResponseWriter, r *http.Request) error {
+	var req BindingRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	b, err := req.check(vars(r)["switch"])
+	if err != nil {
+		return err
+	}
+	// A port the physical switch does not have is refused while the
+	// gateway is connected (we know its ports); an unreachable gateway's
+	// binding is accepted and realized when it connects.
+	if st := s.st.Gateway(b.Gateway); st.Connected {
+		if !slices.ContainsFunc(st.Ports, func(p model.GatewayPort) bool { return p.Name == b.Port }) {
+			names := make([]string, 0, len(st.Ports))
+			for _, p := range st.Ports {
+				names = append(names, p.Name)
+			}
+			return errorf(http.StatusBadRequest, "port: %q is not a port of gateway %q (it has %v)", b.Port, b.Gateway, names)
+		}
+	}
+	if err := s.writable(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+	defer cancel()
+	if b, err = s.b.CreateBinding(ctx, b); err != nil {
+		return err
+	}
+	w.Header().Set("Location", fmt.Sprintf("/v1/switches/%s/bindings/%s/%s/%d",
+		url.PathEscape(b.Switch), url.PathEscape(b.Gateway), url.PathEscape(b.Port), b.VLAN))
+	writeJSON(w, http.StatusCreated, bindingJSON(b))
+	return nil
+}
+
+func (s *server) deleteBinding(w http.ResponseWriter, r *http.Request) error {
+	v := vars(r)
+	vlan, err := strconv.ParseUint(v["vlan"], 10, 16)
+	if err != nil || vlan > 4095 {
+		return errorf(http.StatusBadRequest, "vlan: %q is not a VLAN (0-4095)", v["vlan"])
+	}
+	if err := s.writable(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+	defer cancel()
+	b := model.GatewayBinding{Switch: v["switch"], Gateway: v["gateway"], Port: v["port"], VLAN: uint16(vlan)}
+	if err := s.b.DeleteBinding(ctx, b); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
