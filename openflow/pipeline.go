@@ -14,6 +14,9 @@ const (
 const (
 	MetaFromLocal  uint64 = 1
 	MetaFromTunnel uint64 = 2
+	// MetaFromReplicated marks BUM from a VTEP that cannot replicate
+	// (service_node mode) arriving at the hypervisor chosen to flood it.
+	MetaFromReplicated uint64 = 3
 )
 
 // Priorities.

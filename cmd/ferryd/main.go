@@ -176,9 +176,14 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		passive, err = ovsdb.NewPassive(ovsdb.PassiveConfig{
 			Listen:   t,
 			RelayDir: relayDir,
-			Identify: ovsdb.IdentifyBySystemID,
+			Identify: identifyPassive(db),
 			Accept: func(name string) bool {
-				ch, ok := db.Snapshot().ChassisByName(name)
+				snap := db.Snapshot()
+				if gw, ok := strings.CutPrefix(name, "gw:"); ok {
+					g, ok := snap.GatewayByName(gw)
+					return ok && g.OVSDB == model.PassiveOVSDB
+				}
+				ch, ok := snap.ChassisByName(name)
 				return ok && ch.OVSDB == model.PassiveOVSDB
 			},
 			Logger: logger.With("component", "ovsdb-listen"),
@@ -217,13 +222,14 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	defer ofServer.Close()
 
 	ctl := reconcile.New(reconcile.Config{
-		Northbound: db,
-		Switches:   reconcile.OpenFlow(ofServer),
-		Dial:       reconcile.OVSDBDialer(logger.With("component", "chassis"), nil, passive),
-		Advertise:  cfg.advertise,
-		Resync:     cfg.resync,
-		Metrics:    reconcile.NewMetrics(reg),
-		Logger:     logger.With("component", "reconcile"),
+		Northbound:  db,
+		Switches:    reconcile.OpenFlow(ofServer),
+		Dial:        reconcile.OVSDBDialer(logger.With("component", "chassis"), nil, passive),
+		DialGateway: reconcile.OVSDBGatewayDialer(logger.With("component", "gateway"), nil, passive),
+		Advertise:   cfg.advertise,
+		Resync:      cfg.resync,
+		Metrics:     reconcile.NewMetrics(reg),
+		Logger:      logger.With("component", "reconcile"),
 	})
 	ctlRef.Store(ctl)
 	ofEvents, cancelOF := ofServer.Subscribe()
@@ -266,4 +272,34 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	_ = httpSrv.Shutdown(shutdownCtx)
 	<-ctlDone
 	return nil
+}
+
+// identifyPassive names a host that dialled --ovsdb-listen: a hypervisor by
+// its Open_vSwitch system-id when a passive chassis has that name, else a
+// VTEP by its Physical_Switch, matched to a passive gateway by the gateway's
+// physical_switch (or its name when that is empty). Gateways are returned
+// as reconcile.PassiveGatewayKey(name).
+func identifyPassive(db *nbdb.DB) func(ctx context.Context, c *ovsdb.RawConn) (string, error) {
+	return func(ctx context.Context, c *ovsdb.RawConn) (string, error) {
+		snap := db.Snapshot()
+		sysID, sysErr := ovsdb.IdentifyBySystemID(ctx, c)
+		if sysErr == nil {
+			if ch, ok := snap.ChassisByName(sysID); ok && ch.OVSDB == model.PassiveOVSDB {
+				return sysID, nil
+			}
+		}
+		ps, err := ovsdb.IdentifyByPhysicalSwitch(ctx, c)
+		if err != nil {
+			if sysErr == nil {
+				return sysID, nil // refused by Accept, reported under its system-id
+			}
+			return "", err
+		}
+		for _, gw := range snap.Gateways {
+			if gw.OVSDB == model.PassiveOVSDB && (gw.PhysicalSwitch == ps || gw.PhysicalSwitch == "" && gw.Name == ps) {
+				return reconcile.PassiveGatewayKey(gw.Name), nil
+			}
+		}
+		return ps, nil
+	}
 }

@@ -740,11 +740,23 @@ func TestGatewayAndBinding(t *testing.T) {
 	f.fails(t, ExitError, `gateway "tor1" not found (HTTP 404)`, "gateway", "delete", "tor1")
 }
 
-// Against today's ferryd, which has no gateway routes, every gateway and
-// binding command says so.
+// Against an older ferryd without gateway routes, every gateway and binding
+// command says so.
 func TestGatewayUnsupported(t *testing.T) {
 	f := newFixture(t)
 	f.ok(t, "switch", "create", "blue")
+	old := rest.NewHandler(f.b, f.st, nil, nil)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/gateways") || strings.Contains(r.URL.Path, "/bindings") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"error":"no such resource: ` + r.URL.Path + `"}`))
+			return
+		}
+		old.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	f.url = srv.URL
 	want := errNoGatewayAPI.Error()
 	for _, args := range [][]string{
 		{"gateway", "list"},

@@ -23,6 +23,45 @@ type ChassisInputs struct {
 	TunnelOFPorts map[string]int
 	// UsedOFPorts holds every ofport and ofport_request in use on the bridge.
 	UsedOFPorts map[int]bool
+	// Gateways are the VTEPs as last observed, by name.
+	Gateways map[string]GatewayView
+}
+
+// GatewayView is what ferry has observed of a VTEP: the inputs other
+// devices' desired state depends on.
+type GatewayView struct {
+	Name     string
+	TunnelIP string // "" until observed
+	// SourceNode: the VTEP replicates BUM itself (no
+	// unsupported_source_node_replication fault).
+	SourceNode bool
+	// LocalMACs are the MACs it learned (Ucast_Macs_Local), by switch.
+	LocalMACs map[string][]net.HardwareAddr
+}
+
+// SwitchGateways returns the gateways with a binding on sw whose tunnel IP
+// is known, sorted by name.
+func SwitchGateways(sw model.Switch, views map[string]GatewayView) []GatewayView {
+	var out []GatewayView
+	for _, b := range sw.Bindings {
+		v, ok := views[b.Gateway]
+		if !ok || v.TunnelIP == "" || slices.ContainsFunc(out, func(o GatewayView) bool { return o.Name == v.Name }) {
+			continue
+		}
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Replicator is the hypervisor that re-floods BUM for a switch's gateways
+// that cannot replicate themselves (service_node mode): the first carrier
+// by name, so every device agrees without coordination.
+func Replicator(sw model.Switch, b Bindings) string {
+	if c := b.Carriers(sw); len(c) > 0 {
+		return c[0]
+	}
+	return ""
 }
 
 // Tunnel is a tunnel port ferry wants on a chassis: one per remote chassis
@@ -213,6 +252,51 @@ func DesiredChassis(in ChassisInputs) ChassisState {
 					Table: openflow.TableL2, Priority: openflow.PriorityExact,
 					Match: openflow.Match{HasTunID: true, TunID: vni,
 						HasMetadata: true, Metadata: openflow.MetaFromTunnel, EthDst: b.MAC},
+				}})
+			}
+		}
+
+		// VTEP gateways with bindings on the switch: always VXLAN
+		// (hardware_vtep knows only vxlan_over_ipv4).
+		for _, gv := range SwitchGateways(sw, in.Gateways) {
+			ip := net.ParseIP(gv.TunnelIP)
+			if ip == nil || ip.To4() == nil || in.Chassis.TunnelIP == nil {
+				continue
+			}
+			t := tunnelFor(model.EncapVXLAN, model.Chassis{Name: gv.Name, TunnelIP: ip.To4()})
+			swTunnels = append(swTunnels, t)
+			// A VTEP that cannot replicate sends BUM to one hypervisor,
+			// which floods it on like a local frame (output to the VTEP's
+			// own tunnel, the ingress port, is suppressed by OpenFlow).
+			mark := openflow.MetaFromTunnel
+			if !gv.SourceNode && Replicator(sw, in.Bindings) == in.Chassis.Name {
+				mark = openflow.MetaFromReplicated
+			}
+			flows = append(flows, pending{tunnel: t, inPort: true, flow: openflow.Flow{
+				Table: openflow.TableClassify, Priority: openflow.PriorityExact,
+				Match:         openflow.Match{HasTunID: true, TunID: vni},
+				WriteMetadata: &openflow.Metadata{Value: mark, Mask: ^uint64(0)},
+				GotoTable:     &goto10,
+			}})
+			for _, m := range gv.LocalMACs[sw.Name] {
+				flows = append(flows,
+					pending{tunnel: t, flow: openflow.Flow{
+						Table: openflow.TableL2, Priority: openflow.PriorityExact,
+						Match: openflow.Match{HasTunID: true, TunID: vni,
+							HasMetadata: true, Metadata: openflow.MetaFromLocal, EthDst: m},
+					}},
+					pending{flow: openflow.Flow{
+						Table: openflow.TableL2, Priority: openflow.PriorityExact,
+						Match: openflow.Match{HasTunID: true, TunID: vni,
+							HasMetadata: true, Metadata: openflow.MetaFromTunnel, EthDst: m},
+					}})
+			}
+			if mark == openflow.MetaFromReplicated {
+				fl, _ := FloodGroups(sw.VNI)
+				flows = append(flows, pending{flow: openflow.Flow{
+					Table: openflow.TableL2, Priority: openflow.PriorityFlood,
+					Match:   openflow.Match{HasTunID: true, TunID: vni, HasMetadata: true, Metadata: openflow.MetaFromReplicated},
+					Actions: []openflow.Action{openflow.Group{ID: fl}},
 				}})
 			}
 		}

@@ -14,6 +14,8 @@ import (
 	"github.com/ferry-sdn/ferry/openflow"
 	"github.com/ferry-sdn/ferry/ovsdb"
 	"github.com/ferry-sdn/ferry/ovsdb/vswitch"
+	"github.com/ferry-sdn/ferry/vtep"
+	"github.com/ferry-sdn/ferry/vtep/hwvtep"
 )
 
 // OpenFlow adapts the openflow server to Switches.
@@ -116,3 +118,46 @@ func (d device) Client() client.Client {
 }
 
 func (d device) Close() { d.c.Close() }
+
+// PassiveGatewayKey is the name under which a passive gateway's relay is
+// kept in ovsdb.Passive: gateways and chassis have separate namespaces.
+func PassiveGatewayKey(gateway string) string { return "gw:" + gateway }
+
+// OVSDBGatewayDialer returns a DialGatewayFunc connecting to VTEP
+// hardware_vtep databases, directly or through passive's relay.
+func OVSDBGatewayDialer(logger *slog.Logger, tlsConfig *tls.Config, passive *ovsdb.Passive) DialGatewayFunc {
+	return func(gw model.Gateway, notify func()) (Device, error) {
+		var targets []ovsdb.Target
+		if gw.OVSDB == model.PassiveOVSDB {
+			if passive == nil {
+				return nil, errors.New("reconcile: gateway is passive but ferryd has no --ovsdb-listen")
+			}
+			targets = []ovsdb.Target{passive.RelayTarget(PassiveGatewayKey(gw.Name))}
+		} else {
+			var err error
+			if targets, err = ovsdb.ParseActiveTargets(gw.OVSDB); err != nil {
+				return nil, err
+			}
+		}
+		dbModel, err := hwvtep.FullDatabaseModel()
+		if err != nil {
+			return nil, err
+		}
+		cfg := ovsdb.ConnConfig{
+			Targets:  targets,
+			Model:    dbModel,
+			Tables:   vtep.Tables(),
+			TLS:      tlsConfig,
+			Logger:   logger.With("gateway", gw.Name),
+			OnChange: notify,
+		}
+		if gw.OVSDB == model.PassiveOVSDB {
+			cfg.MaxBackoff = time.Second
+		}
+		conn, err := ovsdb.NewConn(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return device{conn}, nil
+	}
+}

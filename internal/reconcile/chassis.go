@@ -15,6 +15,7 @@ import (
 
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/realize"
+	"github.com/ferry-sdn/ferry/ovsdb"
 )
 
 func itoa(i int) string { return strconv.Itoa(i) }
@@ -225,14 +226,16 @@ func (l *chassisLoop) transact(ctx context.Context, cli client.Client, ops []lib
 	if m := l.c.cfg.Metrics; m != nil {
 		m.transactions.Inc()
 	}
-	res, err := cli.Transact(ctx, ops...)
-	if err != nil {
-		return fmt.Errorf("reconcile: %s: transact: %w", l.chassis.Name, err)
-	}
-	if _, err := libovsdb.CheckOperationResults(res, ops); err != nil {
-		return fmt.Errorf("reconcile: %s: transaction rejected: %w", l.chassis.Name, err)
+	if _, err := transactChecked(ctx, cli, ops); err != nil {
+		return fmt.Errorf("reconcile: %s: %w", l.chassis.Name, err)
 	}
 	return nil
+}
+
+// transactChecked sends one transaction and turns a rejected operation
+// into an error.
+func transactChecked(ctx context.Context, cli client.Client, ops []libovsdb.Operation) ([]libovsdb.OperationResult, error) {
+	return ovsdb.Transact(ctx, cli, ops...)
 }
 
 var errNoRoot = errors.New("reconcile: the Open_vSwitch table is empty (run ovs-vsctl init)")
@@ -262,7 +265,7 @@ func (l *chassisLoop) pass(ctx context.Context, dev Device) error {
 	l.observed = true
 	l.mu.Unlock()
 	if vifsChanged {
-		l.c.kickOthers(ch.Name)
+		l.c.kickOthers(kindChassis, ch.Name)
 	}
 	if ok, left := l.c.ready(); !ok {
 		return errWarming{left}
@@ -276,9 +279,10 @@ func (l *chassisLoop) pass(ctx context.Context, dev Device) error {
 	snap = realize.ExpandNetworks(snap, vifs)
 	bindings := realize.Bind(snap, vifs)
 	tunnelPorts, used := realize.TunnelOFPorts(obs.bridge)
+	views := l.c.gatewayViews()
 	st := realize.DesiredChassis(realize.ChassisInputs{
 		Snapshot: snap, Bindings: bindings, Chassis: ch, Controller: l.c.cfg.Advertise,
-		TunnelOFPorts: tunnelPorts, UsedOFPorts: used,
+		TunnelOFPorts: tunnelPorts, UsedOFPorts: used, Gateways: views,
 	})
 
 	createOps := realize.CreateOps(obs.root, obs.bridge, st)
@@ -340,7 +344,7 @@ func (l *chassisLoop) pass(ctx context.Context, dev Device) error {
 	fps := make(map[string]string, len(st.Switches))
 	for _, name := range st.Switches {
 		if sw, ok := snap.Switch(name); ok {
-			fps[name] = switchFingerprint(sw, bindings)
+			fps[name] = switchFingerprint(sw, bindings, views)
 		}
 	}
 	l.mu.Lock()

@@ -17,6 +17,8 @@ type Config struct {
 	Northbound Northbound
 	Switches   Switches
 	Dial       DialFunc
+	// DialGateway opens VTEP databases; nil disables gateways.
+	DialGateway DialGatewayFunc
 	// Advertise is the OpenFlow target every managed bridge must dial.
 	Advertise string
 	// Resync is the period of unconditional passes (default 60 s): a safety
@@ -40,10 +42,17 @@ type Controller struct {
 
 	started time.Time
 
-	mu    sync.Mutex
-	loops map[string]*chassisLoop
-	warm  bool // every chassis observed once, or the grace is over
+	mu       sync.Mutex
+	loops    map[string]*chassisLoop
+	gateways map[string]*gatewayLoop
+	warm     bool // every device observed once, or the grace is over
 }
+
+// Loop kinds, for kickOthers.
+const (
+	kindChassis = iota
+	kindGateway
+)
 
 // ready reports whether loops may commit, and if not, how long until the
 // startup grace ends.
@@ -57,6 +66,9 @@ func (c *Controller) ready() (bool, time.Duration) {
 	all := true
 	for _, l := range c.loops {
 		all = all && l.wasObserved()
+	}
+	for _, g := range c.gateways {
+		all = all && g.wasObserved()
 	}
 	if all || left <= 0 {
 		c.warm = true
@@ -79,7 +91,7 @@ func New(cfg Config) *Controller {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Controller{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), loops: make(map[string]*chassisLoop), started: time.Now()}
+	return &Controller{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), loops: make(map[string]*chassisLoop), gateways: make(map[string]*gatewayLoop), started: time.Now()}
 }
 
 // Kick asks for a pass on every chassis; safe from any goroutine, never
@@ -113,11 +125,14 @@ func (c *Controller) KickDatapath(dpid uint64) {
 func (c *Controller) Run(ctx context.Context) {
 	defer func() {
 		c.mu.Lock()
-		loops := c.loops
-		c.loops = make(map[string]*chassisLoop)
+		loops, gateways := c.loops, c.gateways
+		c.loops, c.gateways = make(map[string]*chassisLoop), make(map[string]*gatewayLoop)
 		c.mu.Unlock()
 		for _, l := range loops {
 			l.stop()
+		}
+		for _, g := range gateways {
+			g.stop()
 		}
 	}()
 	tick := time.NewTicker(c.cfg.Resync)
@@ -169,6 +184,34 @@ func (c *Controller) sync(ctx context.Context) {
 		c.loops[name] = l
 		l.start(ctx)
 	}
+	var stoppedGateways []*gatewayLoop
+	if c.cfg.DialGateway != nil {
+		wantGW := make(map[string]model.Gateway, len(snap.Gateways))
+		for _, gw := range snap.Gateways {
+			wantGW[gw.Name] = gw
+		}
+		for name, g := range c.gateways {
+			if gw, ok := wantGW[name]; ok && gw.OVSDB == g.gw.OVSDB && gw.PhysicalSwitch == g.gw.PhysicalSwitch {
+				continue
+			}
+			stoppedGateways = append(stoppedGateways, g)
+			delete(c.gateways, name)
+		}
+		for name, gw := range wantGW {
+			if _, ok := c.gateways[name]; ok {
+				continue
+			}
+			g := newGatewayLoop(c, gw)
+			c.gateways[name] = g
+			g.start(ctx)
+		}
+	}
+	for _, g := range c.gateways {
+		g.trigger()
+		if m := c.cfg.Metrics; m != nil {
+			m.generationLag.WithLabelValues(g.gw.Name).Set(float64(snap.Generation - g.status().RealizedGeneration))
+		}
+	}
 	for _, l := range c.loops {
 		l.trigger()
 		if m := c.cfg.Metrics; m != nil {
@@ -181,6 +224,12 @@ func (c *Controller) sync(ctx context.Context) {
 		l.stop()
 		if c.cfg.Metrics != nil {
 			c.cfg.Metrics.forget(l.chassis.Name)
+		}
+	}
+	for _, g := range stoppedGateways {
+		g.stop()
+		if c.cfg.Metrics != nil {
+			c.cfg.Metrics.forget(g.gw.Name)
 		}
 	}
 }
@@ -205,15 +254,51 @@ func (c *Controller) observedVIFs() map[string][]realize.Interface {
 }
 
 // kickOthers asks every loop but one for a pass: a VIF appearing on one
-// chassis changes what the others must program.
-func (c *Controller) kickOthers(except string) {
+// chassis, or a MAC learned by a VTEP, changes what the others must
+// program.
+func (c *Controller) kickOthers(kind int, except string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for name, l := range c.loops {
-		if name != except {
+		if kind != kindChassis || name != except {
 			l.trigger()
 		}
 	}
+	for name, g := range c.gateways {
+		if kind != kindGateway || name != except {
+			g.trigger()
+		}
+	}
+}
+
+// gatewayViews returns what every gateway loop last observed.
+func (c *Controller) gatewayViews() map[string]realize.GatewayView {
+	c.mu.Lock()
+	gws := make([]*gatewayLoop, 0, len(c.gateways))
+	for _, g := range c.gateways {
+		gws = append(gws, g)
+	}
+	c.mu.Unlock()
+	out := make(map[string]realize.GatewayView, len(gws))
+	for _, g := range gws {
+		out[g.gw.Name] = g.currentView()
+	}
+	return out
+}
+
+func (c *Controller) gateway(name string) *gatewayLoop {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gateways[name]
+}
+
+// Gateway reports a VTEP's status.
+func (c *Controller) Gateway(name string) model.GatewayStatus {
+	g := c.gateway(name)
+	if g == nil {
+		return model.GatewayStatus{}
+	}
+	return g.status()
 }
 
 func (c *Controller) loop(name string) *chassisLoop {
@@ -240,7 +325,8 @@ func (c *Controller) Switch(sw model.Switch) model.SwitchStatus {
 		sw.Ports = expanded.Ports
 	}
 	b := realize.Bind(snap, vifs)
-	st := model.SwitchStatus{Realized: true, Chassis: []model.SwitchChassis{}, Tunnels: []model.SwitchTunnel{}}
+	views := c.gatewayViews()
+	st := model.SwitchStatus{Realized: true, Chassis: []model.SwitchChassis{}, Tunnels: []model.SwitchTunnel{}, Gateways: []model.SwitchGateway{}}
 	for _, p := range sw.Ports {
 		if _, ok := b[realize.PortKey{Switch: sw.Name, Port: p.Name}]; ok {
 			st.PortsBound++
@@ -249,7 +335,7 @@ func (c *Controller) Switch(sw model.Switch) model.SwitchStatus {
 			}
 		}
 	}
-	fp := switchFingerprint(sw, b)
+	fp := switchFingerprint(sw, b, views)
 	carriers := b.Carriers(sw)
 	for _, name := range carriers {
 		sc := model.SwitchChassis{Name: name}
@@ -263,6 +349,40 @@ func (c *Controller) Switch(sw model.Switch) model.SwitchStatus {
 		st.Chassis = append(st.Chassis, sc)
 	}
 	st.Tunnels, st.MTU = tunnelsOf(snap, sw, carriers)
+	// Gateways: every one with a binding must have committed too; pairs
+	// with a VTEP are VXLAN whatever the switch's encapsulation.
+	var gwNames []string
+	for _, bd := range sw.Bindings {
+		if !slices.Contains(gwNames, bd.Gateway) {
+			gwNames = append(gwNames, bd.Gateway)
+		}
+	}
+	slices.Sort(gwNames)
+	replicator := realize.Replicator(sw, b)
+	for _, name := range gwNames {
+		sg := model.SwitchGateway{Name: name}
+		if g := c.gateway(name); g != nil {
+			gs, realizedFP := g.realizedSwitch(sw.Name)
+			v := views[name]
+			sg.RealizedGeneration = gs.RealizedGeneration
+			sg.Realized = gs.Connected && gs.RealizedGeneration >= sw.Generation && realizedFP == fp
+			sg.LocalMACs = len(v.LocalMACs[sw.Name])
+			sg.ReplicationMode = "source_node"
+			if gs.Connected && !v.SourceNode {
+				sg.ReplicationMode, sg.Replicator = "service_node", replicator
+			}
+			for _, ch := range carriers {
+				st.Tunnels = append(st.Tunnels, model.SwitchTunnel{A: ch, B: name, Encap: model.EncapVXLAN})
+				if c, ok := snap.ChassisByName(ch); ok {
+					if mtu := c.MTU() - model.Overhead(model.EncapVXLAN); st.MTU == 0 || mtu < st.MTU {
+						st.MTU = mtu
+					}
+				}
+			}
+		}
+		st.Realized = st.Realized && sg.Realized
+		st.Gateways = append(st.Gateways, sg)
+	}
 	return st
 }
 
@@ -321,7 +441,7 @@ func (c *Controller) Port(p model.Port) model.PortStatus {
 // switchFingerprint identifies the bindings a switch's realization depends
 // on, so that a VIF appearing or moving makes the switch unrealized until
 // every carrier has programmed it, even though no generation changed.
-func switchFingerprint(sw model.Switch, b realize.Bindings) string {
+func switchFingerprint(sw model.Switch, b realize.Bindings, views map[string]realize.GatewayView) string {
 	var parts []string
 	for _, p := range sw.Ports {
 		if bd, ok := b[realize.PortKey{Switch: sw.Name, Port: p.Name}]; ok {
@@ -333,5 +453,5 @@ func switchFingerprint(sw model.Switch, b realize.Bindings) string {
 	for _, p := range parts {
 		out += p + ";"
 	}
-	return out
+	return out + gatewayFingerprint(sw, views)
 }
