@@ -197,6 +197,9 @@ func (l *gatewayLoop) pass(ctx context.Context, dev Device) error {
 	}
 	l.setConnected(true)
 	ps, err := obs.PhysicalSwitch(gw.PhysicalSwitch)
+	if errors.Is(err, vtep.ErrNoPhysicalSwitch) {
+		return waiting{fmt.Sprintf("vtep: %v", err)}
+	}
 	if err != nil {
 		return fmt.Errorf("reconcile: gateway %s: %w", gw.Name, err)
 	}
@@ -241,6 +244,12 @@ func (l *gatewayLoop) pass(ctx context.Context, dev Device) error {
 	views := l.c.gatewayViews()
 	desired := realize.DesiredGateway(nb, bindings, gw, views)
 	ops, err := vtep.Ops(obs, desired)
+	if errors.Is(err, vtep.ErrConflict) {
+		// The VTEP's own state (another controller's binding, a missing
+		// port) stands in the way: retrying cannot help until someone
+		// changes it, and the change kicks a pass.
+		return waiting{fmt.Sprintf("conflict on the VTEP: %v", err)}
+	}
 	if err != nil {
 		return fmt.Errorf("reconcile: gateway %s: %w", gw.Name, err)
 	}
