@@ -18,6 +18,14 @@
 // failed, the lab first writes OVS state (bridges, flows, groups, tunnel
 // routes, daemon log tails) to the test log.
 //
+// UpGateway adds a VTEP gateway site for ferry's hardware_vtep support: a
+// gateway namespace whose ovsdb-server serves hardware_vtep next to
+// Open_vSwitch and runs ovs-vtep, OVS's software VTEP, for the physical
+// switch vtep0; bare-metal servers (BareMetal) cabled to its port p0; and an
+// ESXi-like host whose vSwitch trunks VLANs to its port p1, with VMs on
+// access ports (ESXiVM). VTEPCtl drives the VTEP database by hand, as an NVC
+// would.
+//
 // ferryd runs inside the management namespace (StartFerryd); tests in the
 // root namespace reach its REST API through HTTPClient, whose dialer opens
 // sockets inside that namespace.

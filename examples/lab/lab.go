@@ -198,8 +198,9 @@ func (l *Lab) RemoveGuest(t testing.TB, name string) {
 }
 
 // Exec runs a command inside a lab namespace and returns its combined output.
-// In a hypervisor namespace the command also gets that hypervisor's OVS
-// environment, so ovs-* tools talk to its daemons.
+// In a hypervisor namespace ("hv1"...), the gateway ("gw1") and the ESXi
+// host ("esx1") the command also gets that host's OVS environment, so ovs-*
+// tools and vtep-ctl talk to its daemons.
 func (l *Lab) Exec(t testing.TB, ns string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -241,8 +242,8 @@ func (l *Lab) WaitPing(t testing.TB, fromGuest, toIP string, timeout time.Durati
 	}
 }
 
-// OVS runs an OVS tool (ovs-vsctl, ovs-ofctl, ovs-appctl, ...) against the
-// daemons of hypervisor hv and returns its output; it fails the test if the
+// OVS runs an OVS tool (ovs-vsctl, ovs-ofctl, ovs-appctl, vtep-ctl, ...)
+// against the daemons of hypervisor hv (or "gw1", "esx1") and returns its output; it fails the test if the
 // tool fails. For OpenFlow 1.5 pass "-O", "OpenFlow15" yourself.
 func (l *Lab) OVS(t testing.TB, hv string, args ...string) string {
 	t.Helper()
@@ -256,8 +257,7 @@ func (l *Lab) OVS(t testing.TB, hv string, args ...string) string {
 // command builds an exec.Cmd running args in namespace ns.
 func (l *Lab) command(ctx context.Context, ns string, args ...string) *exec.Cmd {
 	full := append([]string{"netns", "exec", l.Namespace(ns)}, args...)
-	if _, ok := l.Hypervisor(ns); ok {
-		d := filepath.Join(l.Dir, ns)
+	if d, ok := l.ovsDir(ns); ok {
 		env := []string{"env", "OVS_RUNDIR=" + d, "OVS_DBDIR=" + d, "OVS_LOGDIR=" + d, "OVS_SYSCONFDIR=" + d}
 		full = append([]string{"netns", "exec", l.Namespace(ns)}, append(env, args...)...)
 	}
@@ -375,6 +375,7 @@ func (l *Lab) dumpDiagnostics(t testing.TB) {
 			t.Logf("lab diagnostics: %s: tail of %s\n%s", hv.Name, f, tail(filepath.Join(hv.Dir, f), 40))
 		}
 	}
+	l.dumpGatewayDiagnostics(t)
 }
 
 // tail returns the last n lines of a file, or why it could not be read.

@@ -15,12 +15,25 @@
 # carries the underlay address (OVS's userspace tunnels route with it) and
 # br-int is pre-created empty for ferry to manage.
 #
+# "lab.sh gateway" adds a VTEP gateway site (a separate step: up stays fast):
+#
+#   ${P}-gw1    br-phy 198.18.3.31/24 ─ site C: bridge site-c 198.18.3.254/24 on ${P}-rtr
+#               mgmt 198.18.255.31/24; ovsdb-server with conf.db AND vtep.db
+#               (ptcp:6640:198.18.255.31), ovs-vswitchd, ovs-vtep for the
+#               physical switch vtep0 (tunnel_ips 198.18.3.31), ports p0, p1
+#   p0 ── eth0 of a bare-metal server (lab.sh baremetal), untagged
+#   p1 ── uplink (trunk) of ${P}-esx1: its own ovsdb-server + ovs-vswitchd,
+#         bridge vsw0; VMs on access ports tag=VLAN (lab.sh esxvm)
+#
 # Usage: lab.sh up | down | status
+#        lab.sh gateway [up|down]  (add/remove only the VTEP gateway site; "lab.sh down" removes all)
+#        lab.sh baremetal NAME IP/PREFIX MAC [PORT]  (server on gateway port PORT, default p0)
+#        lab.sh esxvm NAME IP/PREFIX MAC VLAN  (VM on esx1's vsw0, access port tag=VLAN; 0 = untagged)
 #        lab.sh guest HV NAME IP/PREFIX MAC IFACE_ID | unguest NAME
 #        lab.sh xsguest HV NAME IP/PREFIX MAC BRIDGE VIF_UUID NETWORK_UUID DOMID [twin]
 #        lab.sh migrate NAME HV    (move a guest's port, external_ids and all)
-#        lab.sh exec NS CMD...     (NS: mgmt, rtr, hv1..hv3, a guest name, or a full name)
-#        lab.sh ovs HV CMD...      (ovs-vsctl/ovs-ofctl/ovs-appctl against that hypervisor)
+#        lab.sh exec NS CMD...     (NS: mgmt, rtr, hv1..hv3, gw1, esx1, a guest name, or a full name)
+#        lab.sh ovs HV CMD...      (ovs-vsctl/ovs-ofctl/ovs-appctl/vtep-ctl against hv1..hv3, gw1, esx1)
 # Env:   LAB_PREFIX (default fy), LAB_DIR (default /tmp/ferry-lab-$LAB_PREFIX)
 set -Eeuo pipefail
 # die exits 3 and has already said why; anything else failing is unexpected.
@@ -30,6 +43,14 @@ P=${LAB_PREFIX:-fy}
 LAB_DIR=${LAB_DIR:-/tmp/ferry-lab-$P}
 HVS=(hv1 hv2 hv3)
 MGMT_IP=198.18.255.1
+# The VTEP gateway site (lab.sh gateway).
+GW=gw1
+GW_MGMT_IP=198.18.255.31
+GW_TUNNEL_IP=198.18.3.31
+GW_PS=vtep0
+ESX=esx1
+ESX_BR=vsw0
+OVS_VTEP=/usr/share/openvswitch/scripts/ovs-vtep
 
 if [[ ! $P =~ ^[a-z][a-z0-9]{0,7}$ ]]; then
 	echo "lab: LAB_PREFIX must be 1-8 lowercase letters/digits starting with a letter, got '$P'" >&2
@@ -50,7 +71,10 @@ hv_tunnel_ip() {
 	case $1 in hv1) echo 198.18.1.11 ;; hv2) echo 198.18.1.12 ;; hv3) echo 198.18.2.13 ;; esac
 }
 hv_site() { case $1 in hv3) echo b ;; *) echo a ;; esac; }
-site_gw() { case $1 in a) echo 198.18.1.254 ;; b) echo 198.18.2.254 ;; esac; }
+site_gw() { case $1 in a) echo 198.18.1.254 ;; b) echo 198.18.2.254 ;; c) echo 198.18.3.254 ;; esac; }
+
+# ovs_host NAME: succeeds for the namespaces that run their own OVS daemons.
+ovs_host() { case $1 in hv1 | hv2 | hv3 | "$GW" | "$ESX") return 0 ;; *) return 1 ;; esac; }
 
 # ns_of NAME: short name (mgmt, rtr, hv1, guest) or full namespace name.
 ns_of() {
@@ -104,8 +128,8 @@ stop_pid() {
 cmd_down() {
 	local f ns pid
 	if [[ -d $LAB_DIR ]]; then
-		# ovs-vswitchd first so it does not spin reconnecting to a dead ovsdb-server.
-		for f in "$LAB_DIR"/*/ovs-vswitchd.pid "$LAB_DIR"/*/ovsdb-server.pid "$LAB_DIR"/*.pid "$LAB_DIR"/*/*.pid; do
+		# ovs-vtep, then ovs-vswitchd, so neither spins reconnecting to a dead ovsdb-server.
+		for f in "$LAB_DIR"/*/ovs-vtep.pid "$LAB_DIR"/*/ovs-vswitchd.pid "$LAB_DIR"/*/ovsdb-server.pid "$LAB_DIR"/*.pid "$LAB_DIR"/*/*.pid; do
 			[[ -f $f ]] || continue
 			stop_pid "$(cat "$f" 2>/dev/null || true)"
 		done
@@ -134,14 +158,26 @@ cmd_down() {
 
 # ---------------------------------------------------------------- up
 
-start_ovs() {
-	local hv=$1 d=$LAB_DIR/$1 mip
-	mip=$(hv_mgmt_ip "$hv")
+start_ovs() { start_daemons "$1" "$(hv_mgmt_ip "$1")"; }
+
+# start_daemons NAME MGMT_IP [vtep]: ovsdb-server and ovs-vswitchd for one
+# OVS host; with MGMT_IP, OVSDB also listens on tcp:MGMT_IP:6640; with
+# "vtep", the same ovsdb-server also serves a hardware_vtep database
+# (vtep.db), as a VTEP switch does.
+start_daemons() {
+	local hv=$1 mip=$2 vtep=${3:-} d=$LAB_DIR/$1
+	local dbs=("$d/conf.db") remotes=(--remote=punix:"$d/db.sock")
 	mkdir -p "$d"
 	ovsdb-tool create "$d/conf.db" /usr/share/openvswitch/vswitch.ovsschema
-	in_hv "$hv" ovsdb-server "$d/conf.db" \
-		--remote=punix:"$d/db.sock" --remote=ptcp:6640:"$mip" \
-		--remote=db:Open_vSwitch,Open_vSwitch,manager_options \
+	[[ -z $mip ]] || remotes+=(--remote=ptcp:6640:"$mip")
+	remotes+=(--remote=db:Open_vSwitch,Open_vSwitch,manager_options)
+	if [[ $vtep == vtep ]]; then
+		ovsdb-tool create "$d/vtep.db" /usr/share/openvswitch/vtep.ovsschema
+		dbs+=("$d/vtep.db")
+		# vtep-ctl set-manager makes the switch dial its NVC.
+		remotes+=(--remote=db:hardware_vtep,Global,managers)
+	fi
+	in_hv "$hv" ovsdb-server "${dbs[@]}" "${remotes[@]}" \
 		--pidfile="$d/ovsdb-server.pid" -vconsole:off --log-file="$d/ovsdb-server.log" \
 		--detach --no-chdir
 	in_hv "$hv" ovs-vsctl --db=unix:"$d/db.sock" --no-wait init
@@ -229,6 +265,205 @@ cmd_up() {
 	log "up: ${HVS[*]} ready (state in $LAB_DIR)"
 }
 
+# ---------------------------------------------------------------- gateway site
+
+in_gw() { in_hv "$GW" "$@"; }
+vtepctl() { in_gw vtep-ctl --timeout=20 "$@"; }
+
+cmd_gateway() {
+	case ${1:-up} in
+	up) gateway_up ;;
+	down) gateway_down ;;
+	*) die "usage: gateway [up|down]" ;;
+	esac
+}
+
+gateway_up() {
+	local d=$LAB_DIR/$GW mac ok ns dev x _
+	[[ -d $LAB_DIR ]] && ip netns list | awk '{print $1}' | grep -qx -- "$P-rtr" ||
+		die "no lab at $LAB_DIR (run up first)"
+	[[ ! -e $d ]] || die "the gateway site is already up (gateway down first)"
+	[[ -x $OVS_VTEP && -f /usr/share/openvswitch/vtep.ovsschema ]] ||
+		die "no $OVS_VTEP or vtep.ovsschema (install openvswitch-vtep python3-openvswitch)"
+	GW_DONE=0
+	trap 'if [[ $GW_DONE != 1 ]]; then log "gateway failed; removing it"; gateway_down; fi' EXIT
+
+	for ns in "$GW" "$ESX"; do
+		ip netns add "$P-$ns"
+		ip -n "$P-$ns" link set lo up
+	done
+
+	# Site C on the router.
+	ip -n "$P-rtr" link add site-c type bridge
+	ip -n "$P-rtr" addr add "$(site_gw c)/24" dev site-c
+	ip -n "$P-rtr" link set site-c up
+
+	# Management: ferry in ${P}-mgmt reaches the VTEP database here.
+	ip link add mgmt netns "$P-$GW" type veth peer name "$GW" netns "$P-mgmt"
+	ip -n "$P-mgmt" link set "$GW" master mgmt0 up
+	ip -n "$P-$GW" addr add "$GW_MGMT_IP/24" dev mgmt
+	ip -n "$P-$GW" link set mgmt up
+
+	# Underlay, as on a hypervisor: the address lives on br-phy.
+	ip link add ul netns "$P-$GW" type veth peer name "$GW" netns "$P-rtr"
+	ip -n "$P-rtr" link set "$GW" master site-c up
+	ip -n "$P-$GW" link set ul up
+	ip netns exec "$P-$GW" ethtool -K ul tx off >/dev/null
+	ip netns exec "$P-rtr" ethtool -K "$GW" tx off >/dev/null
+	start_daemons "$GW" "$GW_MGMT_IP" vtep
+	vsctl "$GW" --no-wait set Open_vSwitch . external_ids:system-id="$GW" external_ids:hostname="$GW"
+	mac=$(ip netns exec "$P-$GW" cat /sys/class/net/ul/address)
+	vsctl "$GW" add-br br-phy -- set bridge br-phy datapath_type=netdev \
+		other_config:hwaddr="$mac" -- add-port br-phy ul
+	ip -n "$P-$GW" addr add "$GW_TUNNEL_IP/24" dev br-phy
+	ip -n "$P-$GW" link set br-phy up
+	ip -n "$P-$GW" route add 198.18.0.0/16 via "$(site_gw c)" dev br-phy
+
+	# p0: the bare-metal port. Its peer waits in the gateway namespace as
+	# "bp0" until lab.sh baremetal moves it into a server.
+	ip -n "$P-$GW" link add p0 type veth peer name bp0
+	ip netns exec "$P-$GW" ethtool -K p0 tx off >/dev/null
+	ip -n "$P-$GW" link set p0 up
+
+	# esx1: an ESXi-like host whose vSwitch uplink (a trunk) is p1.
+	start_daemons "$ESX" ""
+	vsctl "$ESX" --no-wait set Open_vSwitch . external_ids:hostname="$ESX"
+	ip link add p1 netns "$P-$GW" type veth peer name uplink netns "$P-$ESX"
+	for x in "$GW p1" "$ESX uplink"; do
+		read -r ns dev <<<"$x"
+		ip netns exec "$P-$ns" ethtool -K "$dev" tx off >/dev/null
+		ip -n "$P-$ns" link set "$dev" up
+	done
+	vsctl "$ESX" add-br "$ESX_BR" -- set bridge "$ESX_BR" datapath_type=netdev -- add-port "$ESX_BR" uplink
+
+	# The physical switch, in both databases, then the emulator.
+	vsctl "$GW" add-br "$GW_PS" -- set bridge "$GW_PS" datapath_type=netdev \
+		-- add-port "$GW_PS" p0 -- add-port "$GW_PS" p1
+	vtepctl add-ps "$GW_PS" -- set Physical_Switch "$GW_PS" \
+		tunnel_ips="$GW_TUNNEL_IP" management_ips="$GW_MGMT_IP"
+	vtepctl add-port "$GW_PS" p0 -- add-port "$GW_PS" p1
+	in_gw "$OVS_VTEP" --log-file="$d/ovs-vtep.log" --pidfile="$d/ovs-vtep.pid" \
+		--detach --no-chdir -vconsole:off "$GW_PS"
+
+	# Self-checks: the emulator finished its setup (it names the switch),
+	# the underlay reaches site A, and the VTEP database answers from mgmt.
+	ok=0
+	for _ in $(seq 100); do
+		if [[ $(vtepctl get Physical_Switch "$GW_PS" description 2>/dev/null) == '"OVS VTEP Emulator"' ]] &&
+			vsctl "$GW" br-exists vtep_bfd 2>/dev/null; then ok=1; break; fi
+		sleep 0.1
+	done
+	[[ $ok == 1 ]] || die "self-check failed: ovs-vtep did not set up $GW_PS (see $d/ovs-vtep.log)"
+	ok=0
+	for _ in $(seq 20); do
+		if ip netns exec "$P-$GW" ping -q -c 1 -W 1 198.18.1.11 >/dev/null 2>&1; then ok=1; break; fi
+		sleep 0.25
+	done
+	[[ $ok == 1 ]] || die "self-check failed: $GW cannot ping hv1's underlay address 198.18.1.11"
+	ip netns exec "$P-mgmt" ovsdb-client --timeout=5 list-dbs "tcp:$GW_MGMT_IP:6640" | grep -qx hardware_vtep ||
+		die "self-check failed: tcp:$GW_MGMT_IP:6640 does not serve hardware_vtep"
+	GW_DONE=1
+	log "gateway: $GW (vtep $GW_PS, tcp:$GW_MGMT_IP:6640, tunnel $GW_TUNNEL_IP) and $ESX ready"
+}
+
+# gateway_down removes the gateway site and whatever was attached to it,
+# leaving the rest of the lab alone; it works on a half-built site.
+gateway_down() {
+	local f name hv pid ns
+	for f in "$LAB_DIR/$GW/ovs-vtep.pid" "$LAB_DIR"/{"$GW","$ESX"}/ovs-vswitchd.pid "$LAB_DIR"/{"$GW","$ESX"}/ovsdb-server.pid; do
+		[[ -f $f ]] || continue
+		stop_pid "$(cat "$f" 2>/dev/null || true)"
+	done
+	for f in "$LAB_DIR"/guests/*; do
+		[[ -f $f ]] || continue
+		read -r hv _ <"$f" || true
+		[[ $hv == "$GW" || $hv == "$ESX" ]] || continue
+		name=$(basename "$f")
+		for pid in $(ip netns pids "$P-$name" 2>/dev/null || true); do kill -KILL "$pid" 2>/dev/null || true; done
+		ip netns del "$P-$name" 2>/dev/null || true
+		rm -f "$f"
+	done
+	for ns in "$GW" "$ESX"; do
+		for pid in $(ip netns pids "$P-$ns" 2>/dev/null || true); do kill -KILL "$pid" 2>/dev/null || true; done
+	done
+	# Delete the peers outside the site now: a namespace's devices go
+	# asynchronously, and a quick "gateway up" must not find them.
+	ip -n "$P-mgmt" link del "$GW" 2>/dev/null || true
+	ip -n "$P-rtr" link del "$GW" 2>/dev/null || true
+	ip -n "$P-rtr" link del site-c 2>/dev/null || true
+	for ns in "$GW" "$ESX"; do ip netns del "$P-$ns" 2>/dev/null || true; done
+	rm -rf -- "${LAB_DIR:?}/$GW" "${LAB_DIR:?}/$ESX"
+}
+
+# check_guest_name NAME: a valid, unreserved name for a guest namespace.
+check_guest_name() {
+	[[ $1 =~ ^[a-z0-9][a-z0-9_-]{0,12}$ ]] || die "guest name must be 1-13 chars [a-z0-9_-], got '$1'"
+	case $1 in mgmt | rtr | hv[0-9]* | gw[0-9]* | esx[0-9]*) die "guest name '$1' is reserved" ;; esac
+	if ip netns list | awk '{print $1}' | grep -qx -- "$P-$1"; then die "namespace $P-$1 exists"; fi
+}
+
+# baremetal NAME IP/PREFIX MAC [PORT]: a server whose eth0 is cabled to the
+# gateway's port PORT (default p0). A port other than p0/p1 is created on
+# the fly (veth, vtep0 and the Physical_Switch); p1 is esx1's uplink.
+cmd_baremetal() {
+	[[ $# == 3 || $# == 4 ]] || die "usage: baremetal NAME IP/PREFIX MAC [PORT]"
+	local name=$1 cidr=$2 mac=$3 port=${4:-p0}
+	check_guest_name "$name"
+	[[ $port =~ ^p[0-9]{1,2}$ ]] || die "port must be p0..p99, got '$port'"
+	[[ -d $LAB_DIR/$GW ]] || die "no gateway site (run gateway first)"
+	ip netns add "$P-$name"
+	GUEST_DONE=0
+	trap "if [[ \$GUEST_DONE != 1 ]]; then echo '$GW $GW_PS $port baremetal' >\"\$LAB_DIR/guests/$name\"; cmd_unguest $name; fi" EXIT
+	ip -n "$P-$name" link set lo up
+	if ip -n "$P-$GW" link show "b$port" >/dev/null 2>&1; then
+		ip -n "$P-$GW" link set "b$port" netns "$P-$name" name eth0
+	elif ip -n "$P-$GW" link show "$port" >/dev/null 2>&1; then
+		GUEST_DONE=1 # the port is someone else's: leave it alone
+		ip netns del "$P-$name"
+		die "gateway port $port is in use"
+	else
+		ip link add "$port" netns "$P-$GW" type veth peer name eth0 netns "$P-$name"
+		ip netns exec "$P-$GW" ethtool -K "$port" tx off >/dev/null
+		ip -n "$P-$GW" link set "$port" up
+		vsctl "$GW" add-port "$GW_PS" "$port"
+		vtepctl --may-exist add-port "$GW_PS" "$port"
+	fi
+	ip -n "$P-$name" link set eth0 address "$mac" mtu 1400
+	ip -n "$P-$name" addr add "$cidr" dev eth0
+	ip netns exec "$P-$name" ethtool -K eth0 tx off >/dev/null
+	ip -n "$P-$name" link set eth0 up
+	echo "$GW $GW_PS $port baremetal" >"$LAB_DIR/guests/$name"
+	GUEST_DONE=1
+}
+
+# esxvm NAME IP/PREFIX MAC VLAN: a VM on esx1, on an access port of vsw0
+# (a port group) with tag=VLAN; the uplink trunk carries it to p1 tagged.
+# VLAN 0 is an access port in the native (untagged) VLAN.
+cmd_esxvm() {
+	[[ $# == 4 ]] || die "usage: esxvm NAME IP/PREFIX MAC VLAN"
+	local name=$1 cidr=$2 mac=$3 vlan=$4 port
+	check_guest_name "$name"
+	[[ $vlan =~ ^[0-9]{1,4}$ ]] && ((10#$vlan <= 4094)) || die "VLAN must be 0..4094, got '$vlan'"
+	vlan=$((10#$vlan))
+	[[ -d $LAB_DIR/$ESX ]] || die "no gateway site (run gateway first)"
+	port=v-$name
+	ip netns add "$P-$name"
+	GUEST_DONE=0
+	trap "if [[ \$GUEST_DONE != 1 ]]; then echo '$ESX $ESX_BR $port' >\"\$LAB_DIR/guests/$name\"; cmd_unguest $name; fi" EXIT
+	ip -n "$P-$name" link set lo up
+	ip link add eth0 netns "$P-$name" type veth peer name "$port" netns "$P-$ESX"
+	ip -n "$P-$name" link set eth0 address "$mac" mtu 1400
+	ip -n "$P-$name" addr add "$cidr" dev eth0
+	ip netns exec "$P-$name" ethtool -K eth0 tx off >/dev/null
+	ip -n "$P-$name" link set eth0 up
+	ip netns exec "$P-$ESX" ethtool -K "$port" tx off >/dev/null
+	ip -n "$P-$ESX" link set "$port" up
+	vsctl "$ESX" add-port "$ESX_BR" "$port" -- set Port "$port" vlan_mode=access tag="$vlan" \
+		-- set Interface "$port" external_ids:attached-mac="$mac" external_ids:vm-name="$name"
+	echo "$ESX $ESX_BR $port" >"$LAB_DIR/guests/$name"
+	GUEST_DONE=1
+}
+
 # ---------------------------------------------------------------- guests
 
 cmd_guest() {
@@ -236,7 +471,7 @@ cmd_guest() {
 	local hv=$1 name=$2 cidr=$3 mac=$4 ifid=$5 port vmid
 	hv_index "$hv" >/dev/null
 	[[ $name =~ ^[a-z0-9][a-z0-9_-]{0,12}$ ]] || die "guest name must be 1-13 chars [a-z0-9_-], got '$name'"
-	case $name in mgmt | rtr | hv[0-9]*) die "guest name '$name' is reserved" ;; esac
+	check_guest_name "$name"
 	[[ -d $LAB_DIR ]] || die "no lab at $LAB_DIR (run up first)"
 	port=v-$name
 	vmid=$(cat /proc/sys/kernel/random/uuid)
@@ -321,10 +556,19 @@ cmd_unguest() {
 	[[ $# == 1 ]] || die "usage: unguest NAME"
 	local name=$1 hv
 	if [[ -f $LAB_DIR/guests/$name ]]; then
-		local br port
-		read -r hv br port <"$LAB_DIR/guests/$name"
-		vsctl "$hv" --if-exists del-port "${br:-br-int}" "${port:-v-$name}" || true
-		[[ $port == vif* ]] && vsctl "$hv" --if-exists del-port "${br}" "tap${port#vif}" || true
+		local br port kind
+		read -r hv br port kind <"$LAB_DIR/guests/$name"
+		if [[ $kind == baremetal ]]; then
+			# Unplug the cable, not the switch port: park the server's end
+			# in the gateway again for the next server.
+			if ip -n "$P-$name" link show eth0 >/dev/null 2>&1; then
+				ip -n "$P-$name" link set eth0 down || true
+				ip -n "$P-$name" link set eth0 netns "$P-$hv" name "b$port" || true
+			fi
+		else
+			vsctl "$hv" --if-exists del-port "${br:-br-int}" "${port:-v-$name}" || true
+			[[ $port == vif* ]] && vsctl "$hv" --if-exists del-port "${br}" "tap${port#vif}" || true
+		fi
 		rm -f "$LAB_DIR/guests/$name"
 	fi
 	for pid in $(ip netns pids "$P-$name" 2>/dev/null || true); do kill -KILL "$pid" 2>/dev/null || true; done
@@ -339,7 +583,7 @@ cmd_exec() {
 	shift
 	case $ns in
 	# exec: the caller's pid becomes the command's, so it can be signalled.
-	hv1 | hv2 | hv3) exec ip netns exec "$P-$ns" env $(ovs_env "$ns") "$@" ;;
+	hv1 | hv2 | hv3 | "$GW" | "$ESX") exec ip netns exec "$P-$ns" env $(ovs_env "$ns") "$@" ;;
 	*) ns=$(ns_of "$ns") && exec ip netns exec "$ns" "$@" ;;
 	esac
 }
@@ -347,9 +591,9 @@ cmd_exec() {
 cmd_ovs() {
 	[[ $# -ge 2 ]] || die "usage: ovs HV CMD..."
 	local hv=$1
-	hv_index "$hv" >/dev/null
+	ovs_host "$hv" || die "unknown OVS host '$hv' (hv1, hv2, hv3, $GW, $ESX)"
 	shift
-	[[ -d $LAB_DIR/$hv ]] || die "no lab at $LAB_DIR (run up first)"
+	[[ -d $LAB_DIR/$hv ]] || die "no $hv at $LAB_DIR (run up, or gateway, first)"
 	# shellcheck disable=SC2046
 	exec ip netns exec "$P-$hv" env $(ovs_env "$hv") "$@"
 }
@@ -373,6 +617,17 @@ cmd_status() {
 		if ip netns exec "$P-mgmt" ovs-vsctl --timeout=3 --db="tcp:$(hv_mgmt_ip "$hv"):6640" show >/dev/null 2>&1; then r=ok; else r=FAIL; fi
 		printf '  tcp:%s:6640 (%s): %s\n' "$(hv_mgmt_ip "$hv")" "$hv" "$r"
 	done
+	if [[ -d $LAB_DIR/$GW ]]; then
+		echo "gateway $GW:"
+		if ip netns exec "$P-$GW" ping -q -c 1 -W 1 198.18.1.11 >/dev/null 2>&1; then r=ok; else r=FAIL; fi
+		printf '  underlay %s -> hv1 (198.18.1.11): %s\n' "$GW_TUNNEL_IP" "$r"
+		if ip netns exec "$P-mgmt" ovsdb-client --timeout=3 list-dbs "tcp:$GW_MGMT_IP:6640" 2>/dev/null | grep -qx hardware_vtep; then r=ok; else r=FAIL; fi
+		printf '  hardware_vtep on tcp:%s:6640: %s\n' "$GW_MGMT_IP" "$r"
+		r=FAIL
+		if [[ -f $LAB_DIR/$GW/ovs-vtep.pid ]] && pid=$(cat "$LAB_DIR/$GW/ovs-vtep.pid") && [[ -e /proc/$pid ]]; then r="running (pid $pid)"; fi
+		printf '  ovs-vtep: %s\n' "$r"
+		printf '  logical switches: %s\n' "$(vtepctl list-ls 2>/dev/null | tr '\n' ' ')"
+	fi
 	echo "guests:"
 	for f in "$LAB_DIR"/guests/*; do
 		[[ -f $f ]] || continue
@@ -388,7 +643,7 @@ usage() {
 cmd=$1
 shift
 case $cmd in
-up | down | status | guest | xsguest | migrate | unguest | exec | ovs)
+up | down | status | gateway | baremetal | esxvm | guest | xsguest | migrate | unguest | exec | ovs)
 	if [[ $(id -u) != 0 ]]; then die "must run as root"; fi
 	"cmd_$cmd" "$@"
 	;;
