@@ -83,7 +83,7 @@ func (s *sandbox) start() {
 	s.ctl = New(Config{
 		Northbound: s.nb, Switches: OpenFlow(s.of), Dial: OVSDBDialer(testLogger(s.t), nil, nil),
 		DialGateway: OVSDBGatewayDialer(testLogger(s.t), nil, nil),
-		Advertise: s.ofAdv, Resync: time.Hour, Metrics: NewMetrics(s.reg), Logger: testLogger(s.t),
+		Advertise:   s.ofAdv, Resync: time.Hour, Metrics: NewMetrics(s.reg), Logger: testLogger(s.t),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
