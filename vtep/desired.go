@@ -51,7 +51,15 @@ type Desired struct {
 	// Switches are every logical switch with at least one binding on this
 	// VTEP. Owned logical switches not listed are removed.
 	Switches []Switch
+	// BFD lists the remote tunnel IPs (ferry's hypervisors) whose tunnels
+	// on this VTEP should run BFD. The VTEP creates Tunnel rows itself;
+	// bfd_params is the column the NVC writes.
+	BFD []string
 }
+
+// BFDParams are the bfd_params ferry writes on the VTEP's tunnels to its
+// hypervisors: the same timers the hypervisors use.
+var BFDParams = map[string]string{"enable": "true", "min_rx": "300", "min_tx": "300"}
 
 // Switch is one logical switch on the VTEP.
 type Switch struct {

@@ -32,6 +32,7 @@ func Tables() []string {
 		hwvtep.PhysicalLocatorTable, hwvtep.PhysicalLocatorSetTable,
 		hwvtep.PhysicalPortTable, hwvtep.PhysicalSwitchTable,
 		hwvtep.UcastMacsLocalTable, hwvtep.UcastMacsRemoteTable,
+		hwvtep.TunnelTable,
 	}
 }
 
@@ -48,6 +49,7 @@ type Rows struct {
 	McastMacsLocal      []hwvtep.McastMacsLocal
 	McastMacsRemote     []hwvtep.McastMacsRemote
 	LogicalRouters      []hwvtep.LogicalRouter
+	Tunnels             []hwvtep.Tunnel
 }
 
 // Observed is one VTEP database as ferry needs to see it. It is immutable
@@ -68,7 +70,8 @@ type Observed struct {
 	// pinned counts the references to a logical switch from rows ferry
 	// never writes (the VTEP's own MAC tables, logical routers): while any
 	// remain, ovsdb-server refuses to delete the logical switch.
-	pinned map[string]int
+	pinned  map[string]int
+	tunnels map[string]*hwvtep.Tunnel // by UUID
 }
 
 // Observe reads the VTEP database from the client's cache. It sends
@@ -89,9 +92,10 @@ func Observe(ctx context.Context, c client.Client) (*Observed, error) {
 		{hwvtep.McastMacsLocalTable, &r.McastMacsLocal},
 		{hwvtep.McastMacsRemoteTable, &r.McastMacsRemote},
 		{hwvtep.LogicalRouterTable, &r.LogicalRouters},
+		{hwvtep.TunnelTable, &r.Tunnels},
 	}
 	for _, l := range lists {
-		if l.table == hwvtep.LogicalRouterTable {
+		if l.table == hwvtep.LogicalRouterTable || l.table == hwvtep.TunnelTable {
 			if tc := c.Cache(); tc == nil || tc.Table(l.table) == nil {
 				continue
 			}
@@ -165,6 +169,10 @@ func NewObserved(r Rows) *Observed {
 	}
 	for _, rows := range o.mcastRemote {
 		slices.SortFunc(rows, func(a, b hwvtep.McastMacsRemote) int { return cmp.Compare(a.UUID, b.UUID) })
+	}
+	o.tunnels = make(map[string]*hwvtep.Tunnel, len(r.Tunnels))
+	for i := range r.Tunnels {
+		o.tunnels[r.Tunnels[i].UUID] = &r.Tunnels[i]
 	}
 	return o
 }
@@ -300,4 +308,34 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// TunnelStates returns the BFD state of the physical switch's tunnels by
+// remote tunnel IP: "up", "down", or "unknown" while BFD is off or has not
+// reported.
+func (o *Observed) TunnelStates(ps string) map[string]string {
+	sw, err := o.physicalSwitch(ps)
+	if err != nil {
+		return nil
+	}
+	out := make(map[string]string)
+	for _, tu := range sw.Tunnels {
+		t := o.tunnels[tu]
+		if t == nil {
+			continue
+		}
+		l := o.locators[t.Remote]
+		if l == nil {
+			continue
+		}
+		switch t.BFDStatus["state"] {
+		case "up":
+			out[l.DstIP] = "up"
+		case "down", "init", "admin_down":
+			out[l.DstIP] = "down"
+		default:
+			out[l.DstIP] = "unknown"
+		}
+	}
+	return out
 }

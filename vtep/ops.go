@@ -80,6 +80,7 @@ func Ops(o *Observed, d Desired) ([]ovsdb.Operation, error) {
 		b.bindings(ports[name], bindings, lsRef)
 	}
 	b.removeUndesired(switches, driven)
+	b.bfd(ps, d.BFD)
 
 	// Locators first: the rows above refer to the new ones by name.
 	ops := make([]ovsdb.Operation, 0, len(b.newLocators)+len(b.ops))
@@ -408,4 +409,46 @@ func namedUUID(kind, name string) string {
 		}
 	}
 	return sb.String()
+}
+
+// bfd turns BFD on for the VTEP's tunnels towards the given IPs. Only the
+// keys ferry sets are touched (mutate delete + insert), so a VTEP's other
+// bfd_params survive.
+func (b *builder) bfd(ps *hwvtep.PhysicalSwitch, remotes []string) {
+	want := make(map[string]bool, len(remotes))
+	for _, ip := range remotes {
+		want[ip] = true
+	}
+	for _, tu := range slices.Sorted(slices.Values(ps.Tunnels)) {
+		t := b.o.tunnels[tu]
+		if t == nil {
+			continue
+		}
+		l := b.o.locators[t.Remote]
+		if l == nil || !want[l.DstIP] {
+			continue
+		}
+		same := true
+		for k, v := range BFDParams {
+			if t.BFDParams[k] != v {
+				same = false
+			}
+		}
+		if same {
+			continue
+		}
+		keys := slices.Sorted(maps.Keys(BFDParams))
+		del := ovsdb.OvsSet{}
+		ins := ovsdb.OvsMap{GoMap: map[any]any{}}
+		for _, k := range keys {
+			del.GoSet = append(del.GoSet, k)
+			ins.GoMap[k] = BFDParams[k]
+		}
+		b.add(ovsdb.Operation{Op: ovsdb.OperationMutate, Table: hwvtep.TunnelTable,
+			Where: []ovsdb.Condition{ovsdb.NewCondition("_uuid", ovsdb.ConditionEqual, ovsdb.UUID{GoUUID: tu})},
+			Mutations: []ovsdb.Mutation{
+				{Column: "bfd_params", Mutator: ovsdb.MutateOperationDelete, Value: del},
+				{Column: "bfd_params", Mutator: ovsdb.MutateOperationInsert, Value: ins},
+			}})
+	}
 }

@@ -104,6 +104,10 @@ func TestGateway(t *testing.T) {
 		t.Errorf("tunnels: %+v", st.Status.Tunnels)
 	}
 
+	// BFD runs towards the VTEP too (ovs-vtep applies the bfd_params
+	// ferry writes on its Tunnel rows).
+	e.waitTunnels("blue", map[string]string{"hv1-hv3": "up", "hv1-gw1": "up", "hv3-gw1": "up"}, 30*time.Second)
+
 	// A (gateway, port, vlan) belongs to one switch; unknown ports are
 	// refused while the gateway is connected.
 	e.must("POST", "/v1/switches", map[string]any{"name": "red", "vni": 6002})

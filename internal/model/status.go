@@ -74,6 +74,10 @@ type SwitchTunnel struct {
 	A     string `json:"a"`
 	B     string `json:"b"`
 	Encap string `json:"encap"`
+	// State is the tunnel's BFD state: "up" when both ends see the
+	// other, "down" when either end does not, "unknown" while BFD has
+	// not reported (or a device is not connected to ferry).
+	State string `json:"state,omitempty"`
 }
 
 // SwitchChassis is one chassis' part in a switch's status.

@@ -37,6 +37,9 @@ type GatewayView struct {
 	SourceNode bool
 	// LocalMACs are the MACs it learned (Ucast_Macs_Local), by switch.
 	LocalMACs map[string][]net.HardwareAddr
+	// TunnelStates is the VTEP's BFD view of its tunnels, by remote
+	// tunnel IP.
+	TunnelStates map[string]string
 }
 
 // SwitchGateways returns the gateways with a binding on sw whose tunnel IP

@@ -16,6 +16,7 @@ import (
 func DesiredGateway(snap *model.Snapshot, b Bindings, gw model.Gateway, views map[string]GatewayView) vtep.Desired {
 	d := vtep.Desired{PhysicalSwitch: gw.PhysicalSwitch}
 	self := views[gw.Name]
+	bfd := make(map[string]bool)
 	for _, sw := range snap.Switches {
 		var ports []vtep.PortVLAN
 		for _, bd := range sw.Bindings {
@@ -48,6 +49,7 @@ func DesiredGateway(snap *model.Snapshot, b Bindings, gw model.Gateway, views ma
 		for _, name := range b.Carriers(sw) {
 			if ch, ok := snap.ChassisByName(name); ok && ch.TunnelIP != nil {
 				flood = append(flood, ch.TunnelIP.String())
+				bfd[ch.TunnelIP.String()] = true
 			}
 		}
 		for _, other := range SwitchGateways(sw, views) {
@@ -73,5 +75,11 @@ func DesiredGateway(snap *model.Snapshot, b Bindings, gw model.Gateway, views ma
 		vs.Flood = flood
 		d.Switches = append(d.Switches, vs)
 	}
+	// BFD towards every hypervisor that tunnels to this VTEP, matching the
+	// hypervisors' side.
+	for ip := range bfd {
+		d.BFD = append(d.BFD, ip)
+	}
+	sort.Strings(d.BFD)
 	return d
 }

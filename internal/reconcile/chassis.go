@@ -48,6 +48,7 @@ type chassisLoop struct {
 	st         model.ChassisStatus
 	dpid       uint64
 	lastVIFs   []realize.Interface
+	tunnels    map[string]string // remote device → BFD state
 	realizedFP map[string]string // switch → bindings fingerprint realized
 }
 
@@ -84,6 +85,33 @@ func (l *chassisLoop) datapath() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.dpid
+}
+
+// tunnelState returns the BFD state of the chassis' tunnel to remote.
+func (l *chassisLoop) tunnelState(remote string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if st, ok := l.tunnels[remote]; ok {
+		return st
+	}
+	return TunnelUnknown
+}
+
+// tunnelCounts counts the chassis' tunnels by state.
+func (l *chassisLoop) tunnelCounts() (up, down, unknown int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, st := range l.tunnels {
+		switch st {
+		case TunnelUp:
+			up++
+		case TunnelDown:
+			down++
+		default:
+			unknown++
+		}
+	}
+	return
 }
 
 func (l *chassisLoop) wasObserved() bool {
@@ -223,10 +251,10 @@ func (l *chassisLoop) transact(ctx context.Context, cli client.Client, ops []lib
 	if len(ops) == 0 {
 		return nil
 	}
-	if m := l.c.cfg.Metrics; m != nil {
-		m.transactions.Inc()
-	}
-	if _, err := transactChecked(ctx, cli, ops); err != nil {
+	sent := time.Now()
+	_, err := transactChecked(ctx, cli, ops)
+	l.c.cfg.Metrics.transaction(txChassis, time.Since(sent))
+	if err != nil {
 		return fmt.Errorf("reconcile: %s: %w", l.chassis.Name, err)
 	}
 	return nil
@@ -262,6 +290,7 @@ func (l *chassisLoop) pass(ctx context.Context, dev Device) error {
 	l.mu.Lock()
 	vifsChanged := !l.observed || !slices.EqualFunc(l.lastVIFs, obs.vifs, sameVIF)
 	l.lastVIFs = obs.vifs
+	l.tunnels = obs.tunnels
 	l.observed = true
 	l.mu.Unlock()
 	if vifsChanged {
@@ -322,15 +351,15 @@ func (l *chassisLoop) pass(ctx context.Context, dev Device) error {
 	}
 	plan := realize.DiffFlows(l.installed, st.Flows, st.Groups)
 	if !plan.Empty() {
-		if err := sess.Commit(ctx, plan); err != nil {
+		committing := time.Now()
+		err := sess.Commit(ctx, plan)
+		l.c.cfg.Metrics.bundle(time.Since(committing), plan.FlowMods(), err == nil)
+		if err != nil {
 			l.installed = nil // unknown state: dump again next pass
 			return fmt.Errorf("reconcile: %s: bundle: %w", ch.Name, err)
 		}
 		l.installed.Apply(plan)
 		changed = true
-		if m := l.c.cfg.Metrics; m != nil {
-			m.flowMods.Add(float64(plan.FlowMods()))
-		}
 	}
 	deleteOps := realize.DeleteOps(obs.bridge, st)
 	if changed || len(deleteOps) > 0 {
@@ -357,6 +386,7 @@ func (l *chassisLoop) pass(ctx context.Context, dev Device) error {
 		m.passDuration.Observe(time.Since(start).Seconds())
 		m.realizedGen.WithLabelValues(ch.Name).Set(float64(snap.Generation))
 		m.generationLag.WithLabelValues(ch.Name).Set(0)
+		m.realized(ch.Name, snap.Generation, time.Now())
 		m.flows.WithLabelValues(ch.Name, st.Bridge).Set(float64(len(l.installed.Flows)))
 		m.groups.WithLabelValues(ch.Name, st.Bridge).Set(float64(len(l.installed.Groups)))
 	}

@@ -349,6 +349,9 @@ func (c *Controller) Switch(sw model.Switch) model.SwitchStatus {
 		st.Chassis = append(st.Chassis, sc)
 	}
 	st.Tunnels, st.MTU = tunnelsOf(snap, sw, carriers)
+	for i, tn := range st.Tunnels {
+		st.Tunnels[i].State = c.pairState(tn.A, tn.B, false)
+	}
 	// Gateways: every one with a binding must have committed too; pairs
 	// with a VTEP are VXLAN whatever the switch's encapsulation.
 	var gwNames []string
@@ -372,7 +375,7 @@ func (c *Controller) Switch(sw model.Switch) model.SwitchStatus {
 				sg.ReplicationMode, sg.Replicator = "service_node", replicator
 			}
 			for _, ch := range carriers {
-				st.Tunnels = append(st.Tunnels, model.SwitchTunnel{A: ch, B: name, Encap: model.EncapVXLAN})
+				st.Tunnels = append(st.Tunnels, model.SwitchTunnel{A: ch, B: name, Encap: model.EncapVXLAN, State: c.pairState(ch, name, true)})
 				if c, ok := snap.ChassisByName(ch); ok {
 					if mtu := c.MTU() - model.Overhead(model.EncapVXLAN); st.MTU == 0 || mtu < st.MTU {
 						st.MTU = mtu
@@ -384,6 +387,39 @@ func (c *Controller) Switch(sw model.Switch) model.SwitchStatus {
 		st.Gateways = append(st.Gateways, sg)
 	}
 	return st
+}
+
+// pairState combines what both ends report of a tunnel: down when either
+// end sees it down, up when at least one end sees it up and none
+// disagrees. A VTEP reports its side through hardware_vtep's Tunnel
+// bfd_status.
+func (c *Controller) pairState(a, b string, bIsGateway bool) string {
+	states := []string{}
+	l := c.loop(a)
+	if l != nil {
+		states = append(states, l.tunnelState(b))
+	}
+	if !bIsGateway {
+		if r := c.loop(b); r != nil {
+			states = append(states, r.tunnelState(a))
+		}
+	} else if g := c.gateway(b); g != nil && l != nil && l.chassis.TunnelIP != nil {
+		if st, ok := g.currentView().TunnelStates[l.chassis.TunnelIP.String()]; ok {
+			states = append(states, st)
+		}
+	}
+	out := TunnelUnknown
+	for _, s := range states {
+		switch {
+		case s == TunnelDown:
+			return TunnelDown
+		case s == TunnelUp && (out == TunnelUnknown || out == TunnelUp):
+			out = TunnelUp
+		}
+	}
+	// One end up and the other unknown is not proof: report up only
+	// when no reporting end disagrees and at least one saw it up.
+	return out
 }
 
 // tunnelsOf lists the encapsulation of every carrier pair and the largest

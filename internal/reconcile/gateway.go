@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -206,7 +207,8 @@ func (l *gatewayLoop) pass(ctx context.Context, dev Device) error {
 
 	// What other devices need from this VTEP: its tunnel IP, whether it
 	// replicates, the MACs it learned.
-	view := realize.GatewayView{Name: gw.Name, SourceNode: obs.SupportsSourceNode(ps.Name), LocalMACs: map[string][]net.HardwareAddr{}}
+	view := realize.GatewayView{Name: gw.Name, SourceNode: obs.SupportsSourceNode(ps.Name), LocalMACs: map[string][]net.HardwareAddr{},
+		TunnelStates: obs.TunnelStates(ps.Name)}
 	if len(ps.TunnelIPs) > 0 {
 		view.TunnelIP = ps.TunnelIPs[0]
 	}
@@ -289,7 +291,8 @@ func (l *gatewayLoop) pass(ctx context.Context, dev Device) error {
 }
 
 func sameView(a, b realize.GatewayView) bool {
-	if a.TunnelIP != b.TunnelIP || a.SourceNode != b.SourceNode || len(a.LocalMACs) != len(b.LocalMACs) {
+	if a.TunnelIP != b.TunnelIP || a.SourceNode != b.SourceNode || len(a.LocalMACs) != len(b.LocalMACs) ||
+		!maps.Equal(a.TunnelStates, b.TunnelStates) {
 		return false
 	}
 	for k, am := range a.LocalMACs {

@@ -1,9 +1,22 @@
 package reconcile
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"maps"
+	"slices"
+	"sync"
+	"time"
 
-// Metrics are the reconciler's Prometheus metrics. Labels name chassis, never
-// switches, ports or MACs: cardinality stays at the number of devices.
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ferry-sdn/ferry/internal/model"
+)
+
+// Metrics are the reconciler's Prometheus metrics. Labels name devices
+// (chassis, gateways), never switches, ports or MACs: cardinality stays at
+// the number of devices. Names follow ferry_<subsystem>_<name>_<unit>,
+// counters end in _total, durations are _seconds histograms; the lint test
+// in metrics_lint_test.go enforces it. Every method is safe on a nil
+// *Metrics, so that instrumented code needs no guard.
 type Metrics struct {
 	connected     *prometheus.GaugeVec
 	passes        *prometheus.CounterVec
@@ -11,11 +24,50 @@ type Metrics struct {
 	flows         *prometheus.GaugeVec
 	groups        *prometheus.GaugeVec
 	flowMods      prometheus.Counter
+	bundleLatency prometheus.Histogram
 	transactions  prometheus.Counter
+	txLatency     *prometheus.HistogramVec
 	nbGeneration  prometheus.Gauge
+	nbObjects     map[string]prometheus.Gauge // switches, ports, bindings, chassis, gateways
 	realizedGen   *prometheus.GaugeVec
 	generationLag *prometheus.GaugeVec
+	realizeTime   prometheus.Histogram
+	tunnels       *prometheus.GaugeVec
+	gwLocalMACs   *prometheus.GaugeVec
+	gwRemoteMACs  *prometheus.GaugeVec
+	gwFaults      *prometheus.GaugeVec
+
+	// Realize latency bookkeeping: when each northbound generation was
+	// first seen, and up to which generation each device's latency has
+	// been observed.
+	mu       sync.Mutex
+	lastGen  int64
+	haveGen  bool
+	seen     map[int64]time.Time
+	observed map[string]int64
 }
+
+// Pass results, the values of ferry_reconcile_passes_total's result label.
+var passResults = []string{"changed", "noop", "skipped", "error"}
+
+// nbKinds are the northbound objects counted in ferry_northbound_<kind>.
+var nbKinds = []string{"switches", "ports", "bindings", "chassis", "gateways"}
+
+// Transaction kinds, the values of ferry_ovsdb_transaction_duration_seconds'
+// kind label.
+const (
+	txChassis = "chassis"
+	txGateway = "gateway"
+)
+
+// maxSeenGenerations bounds the realize latency bookkeeping while a device
+// stays behind (disconnected, failing): beyond it the oldest generations
+// are forgotten and that device reports no latency for them.
+const maxSeenGenerations = 4096
+
+// latencyBuckets cover sub-millisecond OpenFlow bundles to a device that
+// needs a reconnection (seconds to minutes).
+var latencyBuckets = prometheus.ExponentialBuckets(0.0005, 2, 16)
 
 // NewMetrics registers the reconciler's metrics on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -31,7 +83,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		passDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ferry_reconcile_pass_duration_seconds",
 			Help:    "Duration of reconcile passes that reached the device.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+			Buckets: latencyBuckets,
 		}),
 		flows: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ferry_openflow_flows",
@@ -45,14 +97,25 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "ferry_openflow_flow_mods_total",
 			Help: "flow_mods sent in committed bundles.",
 		}),
+		bundleLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "ferry_openflow_bundle_duration_seconds",
+			Help:    "Time to commit an OpenFlow bundle (open, flow_mods, commit, reply), failed commits included.",
+			Buckets: latencyBuckets,
+		}),
 		transactions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ferry_ovsdb_device_transactions_total",
 			Help: "OVSDB transactions sent to devices.",
 		}),
+		txLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ferry_ovsdb_transaction_duration_seconds",
+			Help:    "Time for a device to answer an OVSDB transaction, by kind of device (chassis, gateway), failed ones included.",
+			Buckets: latencyBuckets,
+		}, []string{"kind"}),
 		nbGeneration: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ferry_northbound_generation",
 			Help: "Current northbound generation.",
 		}),
+		nbObjects: map[string]prometheus.Gauge{},
 		realizedGen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ferry_realized_generation",
 			Help: "Northbound generation each device has realized.",
@@ -61,10 +124,78 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "ferry_realized_generation_lag",
 			Help: "Northbound generations a device is behind.",
 		}, []string{"device"}),
+		realizeTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "ferry_realize_latency_seconds",
+			Help:    "Time from ferry seeing a northbound change to a device realizing it; one observation per device and generation.",
+			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300},
+		}),
+		tunnels: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ferry_device_tunnels",
+			Help: "ferry's tunnels on a device by BFD state (up, down, unknown).",
+		}, []string{"device", "state"}),
+		gwLocalMACs: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ferry_gateway_local_macs",
+			Help: "MACs a VTEP learned locally (Ucast_Macs_Local) on ferry's logical switches.",
+		}, []string{"gateway"}),
+		gwRemoteMACs: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ferry_gateway_remote_macs",
+			Help: "MACs ferry programmed on a VTEP (Ucast_Macs_Remote).",
+		}, []string{"gateway"}),
+		gwFaults: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ferry_gateway_faults",
+			Help: "Faults a VTEP reports: switch_fault_status plus every port's port_fault_status entries.",
+		}, []string{"gateway"}),
+		seen:     make(map[int64]time.Time),
+		observed: make(map[string]int64),
 	}
-	reg.MustRegister(m.connected, m.passes, m.passDuration, m.flows, m.groups, m.flowMods,
-		m.transactions, m.nbGeneration, m.realizedGen, m.generationLag)
+	for _, kind := range nbKinds {
+		m.nbObjects[kind] = prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ferry_northbound_" + kind,
+			Help: "Northbound " + kind + " (ports: logical ports created through the API; bindings: VTEP port/VLAN bindings).",
+		})
+	}
+	// Known label values start at 0, so that rate() and increase() see
+	// the first error instead of a series appearing with it.
+	for _, r := range passResults {
+		m.passes.WithLabelValues(r)
+	}
+	for _, k := range []string{txChassis, txGateway} {
+		m.txLatency.WithLabelValues(k)
+	}
+	reg.MustRegister(m.collectors()...)
 	return m
+}
+
+// collectors lists everything NewMetrics registers.
+func (m *Metrics) collectors() []prometheus.Collector {
+	cs := []prometheus.Collector{m.connected, m.passes, m.passDuration, m.flows, m.groups, m.flowMods,
+		m.bundleLatency, m.transactions, m.txLatency, m.nbGeneration, m.realizedGen, m.generationLag,
+		m.realizeTime, m.tunnels, m.gwLocalMACs, m.gwRemoteMACs, m.gwFaults}
+	for _, kind := range nbKinds {
+		cs = append(cs, m.nbObjects[kind])
+	}
+	return cs
+}
+
+// RegisterPassiveRefused registers ferry_ovsdb_passive_refused_total, read
+// from refused (ovsdb.Passive.Refused), so that every ferry metric is
+// defined, and linted, in one place.
+func RegisterPassiveRefused(reg prometheus.Registerer, refused func() uint64) {
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "ferry_ovsdb_passive_refused_total",
+		Help: "Inbound OVSDB connections refused: unregistered system-id, failed identification or TLS.",
+	}, func() float64 { return float64(refused()) }))
+}
+
+// SetTunnels reports a device's tunnels by BFD state, as
+// ferry_device_tunnels{device, state="up|down|unknown"}.
+func (m *Metrics) SetTunnels(device string, up, down, unknown int) {
+	if m == nil {
+		return
+	}
+	m.tunnels.WithLabelValues(device, "up").Set(float64(up))
+	m.tunnels.WithLabelValues(device, "down").Set(float64(down))
+	m.tunnels.WithLabelValues(device, "unknown").Set(float64(unknown))
 }
 
 func b2f(b bool) float64 {
@@ -74,10 +205,144 @@ func b2f(b bool) float64 {
 	return 0
 }
 
+// northbound records a snapshot the controller synced: its generation, the
+// time a new generation was first seen (the start of its realize latency)
+// and object counts.
+func (m *Metrics) northbound(snap *model.Snapshot, now time.Time) {
+	if m == nil {
+		return
+	}
+	m.nbGeneration.Set(float64(snap.Generation))
+	var ports, bindings int
+	for _, sw := range snap.Switches {
+		ports += len(sw.Ports)
+		bindings += len(sw.Bindings)
+	}
+	m.nbObjects["switches"].Set(float64(len(snap.Switches)))
+	m.nbObjects["ports"].Set(float64(ports))
+	m.nbObjects["bindings"].Set(float64(bindings))
+	m.nbObjects["chassis"].Set(float64(len(snap.Chassis)))
+	m.nbObjects["gateways"].Set(float64(len(snap.Gateways)))
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	// The generation found at start is no change ferry saw happen: it
+	// starts no latency.
+	if m.haveGen && snap.Generation > m.lastGen {
+		m.seen[snap.Generation] = now
+		for len(m.seen) > maxSeenGenerations {
+			delete(m.seen, slices.Min(slices.Collect(maps.Keys(m.seen))))
+		}
+	}
+	if !m.haveGen || snap.Generation > m.lastGen {
+		m.lastGen, m.haveGen = snap.Generation, true
+	}
+}
+
+// realized records that device realized generation gen: one realize latency
+// observation per generation seen since the device's previous realization.
+// A device's first realization only sets its baseline: a device that was
+// just added (or restarted, or ferry just started) did not lag behind
+// changes made before it was there.
+func (m *Metrics) realized(device string, gen int64, now time.Time) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	prev, ok := m.observed[device]
+	if ok && gen > prev {
+		for g, t := range m.seen {
+			if g > prev && g <= gen {
+				m.realizeTime.Observe(now.Sub(t).Seconds())
+			}
+		}
+	}
+	if !ok || gen > prev {
+		m.observed[device] = gen
+	}
+	m.pruneLocked()
+}
+
+// pruneLocked forgets generations every device has realized.
+func (m *Metrics) pruneLocked() {
+	if len(m.observed) == 0 {
+		return
+	}
+	low := slices.Min(slices.Collect(maps.Values(m.observed)))
+	for g := range m.seen {
+		if g <= low {
+			delete(m.seen, g)
+		}
+	}
+}
+
+// bundle records an OpenFlow bundle commit and how long it took.
+func (m *Metrics) bundle(d time.Duration, flowMods int, committed bool) {
+	if m == nil {
+		return
+	}
+	m.bundleLatency.Observe(d.Seconds())
+	if committed {
+		m.flowMods.Add(float64(flowMods))
+	}
+}
+
+// transaction records an OVSDB transaction sent to a device of kind
+// (txChassis, txGateway) and how long the device took to answer.
+func (m *Metrics) transaction(kind string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.transactions.Inc()
+	m.txLatency.WithLabelValues(kind).Observe(d.Seconds())
+}
+
+// gatewayObserved records what a gateway pass read from the VTEP.
+func (m *Metrics) gatewayObserved(name string, st model.GatewayStatus) {
+	if m == nil {
+		return
+	}
+	faults := len(st.Faults)
+	for _, p := range st.Ports {
+		faults += len(p.Faults)
+	}
+	m.gwLocalMACs.WithLabelValues(name).Set(float64(st.LocalMACs))
+	m.gwFaults.WithLabelValues(name).Set(float64(faults))
+}
+
+// gatewayRealized records what a successful gateway pass programmed.
+func (m *Metrics) gatewayRealized(name string, remoteMACs int) {
+	if m == nil {
+		return
+	}
+	m.gwRemoteMACs.WithLabelValues(name).Set(float64(remoteMACs))
+}
+
+// forget drops a removed (or restarted) chassis' series.
 func (m *Metrics) forget(device string) {
+	if m == nil {
+		return
+	}
 	m.connected.DeletePartialMatch(prometheus.Labels{"device": device})
 	m.flows.DeletePartialMatch(prometheus.Labels{"device": device})
 	m.groups.DeletePartialMatch(prometheus.Labels{"device": device})
+	m.tunnels.DeletePartialMatch(prometheus.Labels{"device": device})
 	m.realizedGen.DeleteLabelValues(device)
 	m.generationLag.DeleteLabelValues(device)
+	m.mu.Lock()
+	delete(m.observed, device)
+	m.pruneLocked()
+	m.mu.Unlock()
+}
+
+// forgetGateway drops a removed (or restarted) gateway's series.
+func (m *Metrics) forgetGateway(name string) {
+	if m == nil {
+		return
+	}
+	m.forget(name)
+	m.gwLocalMACs.DeleteLabelValues(name)
+	m.gwRemoteMACs.DeleteLabelValues(name)
+	m.gwFaults.DeleteLabelValues(name)
 }

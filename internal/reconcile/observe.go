@@ -19,6 +19,28 @@ type observation struct {
 	root   string // Open_vSwitch row UUID ("" when the database is empty)
 	bridge *realize.ObservedBridge
 	vifs   []realize.Interface
+	// tunnels maps the remote device (chassis or gateway) of each of
+	// ferry's tunnel ports to its BFD state.
+	tunnels map[string]string
+}
+
+// Tunnel states as switch status and metrics report them.
+const (
+	TunnelUp      = "up"
+	TunnelDown    = "down"
+	TunnelUnknown = "unknown"
+)
+
+// bfdState reduces an Interface's bfd_status to up, down or unknown (BFD
+// not running yet, or the peer never answered since the port appeared).
+func bfdState(status map[string]string) string {
+	switch status["state"] {
+	case "up":
+		return TunnelUp
+	case "down", "admin_down", "init":
+		return TunnelDown
+	}
+	return TunnelUnknown
 }
 
 // observe reads the managed bridge from the libovsdb cache (no I/O).
@@ -100,7 +122,8 @@ func observe(ctx context.Context, cli client.Client, bridgeName string) (observa
 			if ifc == nil {
 				continue
 			}
-			oi := realize.ObservedInterface{UUID: ifc.UUID, Name: ifc.Name, Type: ifc.Type, Options: ifc.Options, ExternalIDs: ifc.ExternalIDs}
+			oi := realize.ObservedInterface{UUID: ifc.UUID, Name: ifc.Name, Type: ifc.Type, Options: ifc.Options,
+				ExternalIDs: ifc.ExternalIDs, BFD: ifc.BFD, BFDStatus: ifc.BFDStatus}
 			if ifc.Ofport != nil {
 				oi.OFPort = *ifc.Ofport
 			}
@@ -108,7 +131,16 @@ func observe(ctx context.Context, cli client.Client, bridgeName string) (observa
 				oi.OFPortRequest = *ifc.OfportRequest
 			}
 			op.Interfaces = append(op.Interfaces, oi)
-			if op.Owned || ifc.Type == "internal" {
+			if op.Owned {
+				if remote := ifc.ExternalIDs[ovsdb.RemoteKey]; remote != "" {
+					if obs.tunnels == nil {
+						obs.tunnels = make(map[string]string)
+					}
+					obs.tunnels[remote] = bfdState(ifc.BFDStatus)
+				}
+				continue
+			}
+			if ifc.Type == "internal" {
 				continue
 			}
 			if vif, ok := vifOf(oi); ok {
