@@ -129,9 +129,12 @@ const (
 // dumps the table knows exactly which desired flows are already installed
 // and sends nothing for them; a changed flow is a delete of the old cookie
 // plus an add of the new one in the same bundle.
-func (f Flow) Cookie() uint64 {
+func (f Flow) Cookie() uint64 { return CookieOf(f.String()) }
+
+// CookieOf is Cookie for a flow whose String the caller already has.
+func CookieOf(text string) uint64 {
 	h := fnv.New64a()
-	h.Write([]byte(f.String()))
+	h.Write([]byte(text))
 	return CookieMarker | h.Sum64()&^CookieMarkerMask
 }
 

@@ -64,7 +64,7 @@ func BenchmarkNoopDiff(b *testing.B) {
 	inst.Apply(DiffFlows(inst, st.Flows, st.Groups))
 	b.ReportAllocs()
 	for b.Loop() {
-		if p := DiffFlows(inst, st.Flows, st.Groups); !p.Empty() {
+		if p := DiffFlowsRefs(inst, st.Flows, st.Refs, st.Groups); !p.Empty() {
 			b.Fatal("not a no-op")
 		}
 	}

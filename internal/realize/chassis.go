@@ -85,6 +85,7 @@ type ChassisState struct {
 	Controller   string
 	Tunnels      []Tunnel // sorted by Name
 	Flows        []openflow.Flow
+	Refs         []openflow.FlowRef // Flows' references, same order
 	Groups       []openflow.GroupEntry
 	Switches     []string // switches this chassis carries, sorted
 }
@@ -391,7 +392,7 @@ func DesiredChassis(in ChassisInputs) ChassisState {
 		seen[key] = true
 		out = append(out, f)
 	}
-	SortFlows(out)
+	st.Refs = SortFlows(out)
 	st.Flows = out
 	sort.Slice(groups, func(i, j int) bool { return groups[i].ID < groups[j].ID })
 	st.Groups = groups
@@ -399,8 +400,9 @@ func DesiredChassis(in ChassisInputs) ChassisState {
 }
 
 // SortFlows orders flows as ovs-ofctl --sort would show them per table:
-// table, then descending priority, then text.
-func SortFlows(fs []openflow.Flow) {
+// table, then descending priority, then text. It returns the flows'
+// references in the same order, computed from the text it renders anyway.
+func SortFlows(fs []openflow.Flow) []openflow.FlowRef {
 	type keyed struct {
 		f    openflow.Flow
 		text string
@@ -419,7 +421,10 @@ func SortFlows(fs []openflow.Flow) {
 		}
 		return a.text < b.text
 	})
+	refs := make([]openflow.FlowRef, len(ks))
 	for i := range ks {
 		fs[i] = ks[i].f
+		refs[i] = openflow.FlowRef{Table: ks[i].f.Table, Cookie: openflow.CookieOf(ks[i].text)}
 	}
+	return refs
 }

@@ -40,10 +40,21 @@ func (p FlowPlan) FlowMods() int { return len(p.DeleteFlows) + len(p.AddFlows) }
 // DiffFlows returns the bundle that turns installed into desired. Flows are
 // compared by cookie (content identity), groups by content.
 func DiffFlows(inst *Installed, flows []openflow.Flow, groups []openflow.GroupEntry) FlowPlan {
+	return DiffFlowsRefs(inst, flows, nil, groups)
+}
+
+// DiffFlowsRefs is DiffFlows with the flows' references precomputed (refs
+// nil computes them): a no-op pass then costs a map lookup per flow.
+func DiffFlowsRefs(inst *Installed, flows []openflow.Flow, refs []openflow.FlowRef, groups []openflow.GroupEntry) FlowPlan {
 	var p FlowPlan
 	want := make(map[openflow.FlowRef]bool, len(flows))
-	for _, f := range flows {
-		ref := f.Ref()
+	for i, f := range flows {
+		var ref openflow.FlowRef
+		if refs != nil {
+			ref = refs[i]
+		} else {
+			ref = f.Ref()
+		}
 		if want[ref] {
 			continue
 		}

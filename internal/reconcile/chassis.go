@@ -349,7 +349,7 @@ func (l *chassisLoop) pass(ctx context.Context, dev Device) error {
 		}
 		l.installed, l.session = inst, sess
 	}
-	plan := realize.DiffFlows(l.installed, st.Flows, st.Groups)
+	plan := realize.DiffFlowsRefs(l.installed, st.Flows, st.Refs, st.Groups)
 	if !plan.Empty() {
 		committing := time.Now()
 		err := sess.Commit(ctx, plan)
