@@ -294,6 +294,7 @@ func (l *chassisLoop) pass(ctx context.Context, dev Device) error {
 	l.observed = true
 	l.mu.Unlock()
 	if vifsChanged {
+		l.c.binds.vifsVer.Add(1)
 		l.c.kickOthers(kindChassis, ch.Name)
 	}
 	if ok, left := l.c.ready(); !ok {
@@ -304,9 +305,8 @@ func (l *chassisLoop) pass(ctx context.Context, dev Device) error {
 		return errNoRoot
 	}
 
-	vifs := l.c.observedVIFs()
-	snap = realize.ExpandNetworks(snap, vifs)
-	bindings := realize.Bind(snap, vifs)
+	bv := l.c.bindingsFor(snap)
+	snap, bindings := bv.snap, bv.bindings
 	tunnelPorts, used := realize.TunnelOFPorts(obs.bridge)
 	views := l.c.gatewayViews()
 	st := realize.DesiredChassis(realize.ChassisInputs{

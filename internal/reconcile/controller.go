@@ -42,6 +42,8 @@ type Controller struct {
 
 	started time.Time
 
+	binds bindCache
+
 	mu       sync.Mutex
 	loops    map[string]*chassisLoop
 	gateways map[string]*gatewayLoop
@@ -153,9 +155,7 @@ func (c *Controller) Run(ctx context.Context) {
 // settings changed, stops removed ones, and kicks them all.
 func (c *Controller) sync(ctx context.Context) {
 	snap := c.cfg.Northbound.Snapshot()
-	if c.cfg.Metrics != nil {
-		c.cfg.Metrics.nbGeneration.Set(float64(snap.Generation))
-	}
+	c.cfg.Metrics.northbound(snap, time.Now())
 	want := make(map[string]model.Chassis, len(snap.Chassis))
 	for _, ch := range snap.Chassis {
 		want[ch.Name] = ch
@@ -229,7 +229,7 @@ func (c *Controller) sync(ctx context.Context) {
 	for _, g := range stoppedGateways {
 		g.stop()
 		if c.cfg.Metrics != nil {
-			c.cfg.Metrics.forget(g.gw.Name)
+			c.cfg.Metrics.forgetGateway(g.gw.Name)
 		}
 	}
 }
@@ -319,12 +319,11 @@ func (c *Controller) Chassis(name string) model.ChassisStatus {
 // Switch reports whether sw's generation is realized by every chassis that
 // carries it, the tunnels between those chassis and the MTU they allow.
 func (c *Controller) Switch(sw model.Switch) model.SwitchStatus {
-	vifs := c.observedVIFs()
-	snap := realize.ExpandNetworks(c.cfg.Northbound.Snapshot(), vifs)
+	bv := c.statusView(sw.Generation)
+	snap, b := bv.snap, bv.bindings
 	if expanded, ok := snap.Switch(sw.Name); ok {
 		sw.Ports = expanded.Ports
 	}
-	b := realize.Bind(snap, vifs)
 	views := c.gatewayViews()
 	st := model.SwitchStatus{Realized: true, Chassis: []model.SwitchChassis{}, Tunnels: []model.SwitchTunnel{}, Gateways: []model.SwitchGateway{}}
 	for _, p := range sw.Ports {
@@ -460,10 +459,11 @@ func tunnelsOf(snap *model.Snapshot, sw model.Switch, carriers []string) ([]mode
 
 // Port reports where a logical port is bound.
 func (c *Controller) Port(p model.Port) model.PortStatus {
-	vifs := c.observedVIFs()
-	snap := realize.ExpandNetworks(c.cfg.Northbound.Snapshot(), vifs)
-	b := realize.Bind(snap, vifs)
-	bd, ok := b[realize.PortKey{Switch: p.Switch, Port: p.Name}]
+	bd, ok := c.statusView(0).bindings[realize.PortKey{Switch: p.Switch, Port: p.Name}]
+	if !ok {
+		// The cache may predate the port: look again at the newest state.
+		bd, ok = c.bindingsFor(c.cfg.Northbound.Snapshot()).bindings[realize.PortKey{Switch: p.Switch, Port: p.Name}]
+	}
 	if !ok {
 		return model.PortStatus{}
 	}

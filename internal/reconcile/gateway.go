@@ -233,6 +233,7 @@ func (l *gatewayLoop) pass(ctx context.Context, dev Device) error {
 	st.RealizedGeneration, st.RemoteMACs, st.LastError = l.st.RealizedGeneration, l.st.RemoteMACs, l.st.LastError
 	l.st = st
 	l.mu.Unlock()
+	l.c.cfg.Metrics.gatewayObserved(gw.Name, st)
 	if changed {
 		l.c.kickOthers(kindGateway, gw.Name)
 	}
@@ -240,9 +241,8 @@ func (l *gatewayLoop) pass(ctx context.Context, dev Device) error {
 		return errWarming{left}
 	}
 
-	vifs := l.c.observedVIFs()
-	nb := realize.ExpandNetworks(snap, vifs)
-	bindings := realize.Bind(nb, vifs)
+	bv := l.c.bindingsFor(snap)
+	nb, bindings := bv.snap, bv.bindings
 	views := l.c.gatewayViews()
 	desired := realize.DesiredGateway(nb, bindings, gw, views)
 	ops, err := vtep.Ops(obs, desired)
@@ -256,10 +256,10 @@ func (l *gatewayLoop) pass(ctx context.Context, dev Device) error {
 		return fmt.Errorf("reconcile: gateway %s: %w", gw.Name, err)
 	}
 	if len(ops) > 0 {
-		if m := l.c.cfg.Metrics; m != nil {
-			m.transactions.Inc()
-		}
-		if _, err := transactChecked(ctx, cli, ops); err != nil {
+		sent := time.Now()
+		_, err := transactChecked(ctx, cli, ops)
+		l.c.cfg.Metrics.transaction(txGateway, time.Since(sent))
+		if err != nil {
 			return fmt.Errorf("reconcile: gateway %s: %w", gw.Name, err)
 		}
 	}
@@ -280,6 +280,8 @@ func (l *gatewayLoop) pass(ctx context.Context, dev Device) error {
 		m.passDuration.Observe(time.Since(start).Seconds())
 		m.realizedGen.WithLabelValues(gw.Name).Set(float64(snap.Generation))
 		m.generationLag.WithLabelValues(gw.Name).Set(0)
+		m.realized(gw.Name, snap.Generation, time.Now())
+		m.gatewayRealized(gw.Name, remote)
 	}
 	if len(ops) > 0 {
 		l.count("changed")
