@@ -44,6 +44,11 @@ type ConnConfig struct {
 	// server without Model's other tables (an older Open vSwitch) is fine;
 	// the client's model API then knows only these tables.
 	Tables []string
+	// Columns optionally restricts the monitored columns of a table (by
+	// table name). A device's statistics and status columns change every
+	// few seconds; not monitoring what ferry does not read keeps a
+	// steady-state device from waking its reconcile loop.
+	Columns map[string][]string
 	// TLS is the configuration for ssl: targets (see LoadTLSConfig).
 	TLS *tls.Config
 	// LeaderOnly makes a clustered database's followers count as down.
@@ -82,6 +87,7 @@ type Conn struct {
 	cl      client.Client
 	log     *slog.Logger
 	tables  []string
+	columns map[string][]string
 	timeout time.Duration
 	probe   time.Duration
 	backoff *expBackoff
@@ -183,6 +189,7 @@ func NewConn(cfg ConnConfig) (*Conn, error) {
 		cl:       cl,
 		log:      logger,
 		tables:   tables,
+		columns:  cfg.Columns,
 		timeout:  cfg.Timeout,
 		probe:    cfg.ProbeInterval,
 		backoff:  b,
@@ -358,7 +365,7 @@ func (c *Conn) echo() {
 func (c *Conn) newMonitor() *client.Monitor {
 	m := c.cl.NewMonitor()
 	for _, t := range c.tables {
-		m.Tables = append(m.Tables, client.TableMonitor{Table: t})
+		m.Tables = append(m.Tables, client.TableMonitor{Table: t, Fields: c.columns[t]})
 	}
 	return m
 }
