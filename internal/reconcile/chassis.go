@@ -293,6 +293,8 @@ func (l *chassisLoop) pass(ctx context.Context, dev Device) error {
 	l.tunnels = obs.tunnels
 	l.observed = true
 	l.mu.Unlock()
+	up, down, unknown := l.tunnelCounts()
+	l.c.cfg.Metrics.SetTunnels(ch.Name, up, down, unknown)
 	if vifsChanged {
 		l.c.binds.vifsVer.Add(1)
 		l.c.kickOthers(kindChassis, ch.Name)

@@ -53,6 +53,14 @@ var passResults = []string{"changed", "noop", "skipped", "error"}
 // nbKinds are the northbound objects counted in ferry_northbound_<kind>.
 var nbKinds = []string{"switches", "ports", "bindings", "chassis", "gateways"}
 
+var nbHelp = map[string]string{
+	"switches": "Logical switches in the northbound database.",
+	"ports":    "Logical ports created through the API (not those of XenServer networks).",
+	"bindings": "VTEP port/VLAN bindings on logical switches.",
+	"chassis":  "Registered chassis (hypervisors).",
+	"gateways": "Registered gateways (VTEPs).",
+}
+
 // Transaction kinds, the values of ferry_ovsdb_transaction_duration_seconds'
 // kind label.
 const (
@@ -151,7 +159,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, kind := range nbKinds {
 		m.nbObjects[kind] = prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ferry_northbound_" + kind,
-			Help: "Northbound " + kind + " (ports: logical ports created through the API; bindings: VTEP port/VLAN bindings).",
+			Help: nbHelp[kind],
 		})
 	}
 	// Known label values start at 0, so that rate() and increase() see
