@@ -5,5 +5,9 @@
 //	ferryctl wait blue
 //	ferryctl status
 //
+// and, run on a hypervisor, prepares its Open vSwitch for ferry:
+//
+//	ferryctl host join --manager ptcp:6640:MGMT_IP --register --tunnel-ip IP
+//
 // `ferryctl help` lists every command. The logic lives in internal/cli.
 package main

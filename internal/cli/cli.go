@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -79,6 +80,7 @@ var commands = []command{
 	{"binding", "create", "SWITCH --gateway GW --port PORT --vlan N", "bind a gateway port's VLAN to a switch", bindingCreate},
 	{"binding", "list", "SWITCH", "list a switch's VLAN bindings", bindingList},
 	{"binding", "delete", "SWITCH GATEWAY PORT VLAN", "remove a VLAN binding", bindingDelete},
+	{"host", "join", "[--name N] [--manager TARGET] [--bridge br-int] [--datapath-type system|netdev] [--controller TARGET] [--db unix:PATH] [--dry-run] [--register --tunnel-ip IP [--kind K] [--encaps vxlan,gre] [--underlay-mtu N] [--ovsdb TARGET]]", "run on a hypervisor: configure its Open vSwitch for ferry (and register it)", hostJoin},
 	{"status", "", "", "chassis and switches at a glance", status},
 	{"wait", "", "SWITCH [--timeout 30s]", "block until SWITCH is realized on every chassis", wait},
 }
@@ -103,8 +105,9 @@ type app struct {
 	ctx            context.Context
 	stdout, stderr io.Writer
 	opts           options
-	cmd            *command // the command being run, for its usage line
-	c              *client  // set by parse
+	cmd            *command     // the command being run, for its usage line
+	c              *client      // set by parse
+	hc             *http.Client // from Options; nil: a plain one
 }
 
 // usageError is a mistake on the command line: exit 2, with a usage line.
@@ -128,7 +131,21 @@ func Run(args []string, stdout, stderr io.Writer) int {
 // RunContext is Run with a context whose cancellation (Ctrl-C) interrupts
 // the command.
 func RunContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a := &app{ctx: ctx, stdout: stdout, stderr: stderr, opts: options{
+	return RunWith(ctx, Options{}, args, stdout, stderr)
+}
+
+// Options adjust how RunWith reaches ferryd. The zero value is what the
+// ferryctl binary uses.
+type Options struct {
+	// HTTPClient sends every API request; nil means a plain http.Client.
+	// Tests set one whose dialer opens connections where ferryd listens,
+	// e.g. inside the lab's management namespace.
+	HTTPClient *http.Client
+}
+
+// RunWith is RunContext with Options.
+func RunWith(ctx context.Context, opts Options, args []string, stdout, stderr io.Writer) int {
+	a := &app{ctx: ctx, stdout: stdout, stderr: stderr, hc: opts.HTTPClient, opts: options{
 		server:  DefaultServer,
 		token:   os.Getenv(EnvToken),
 		output:  "table",
@@ -272,7 +289,7 @@ func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	if a.opts.output != "table" && a.opts.output != "json" {
 		return nil, a.usage("-o: %q is not a format: use table or json", a.opts.output)
 	}
-	c, err := newClient(a.opts.server, a.opts.token)
+	c, err := newClient(a.opts.server, a.opts.token, a.hc)
 	if err != nil {
 		return nil, a.usage("--server: %v", err)
 	}
@@ -313,7 +330,8 @@ func (a *app) json() bool { return a.opts.output == "json" }
 // printHelp prints every command, or those of one noun.
 func printHelp(w io.Writer, noun string) {
 	if noun == "" {
-		fmt.Fprintln(w, "ferryctl drives ferry, the Open vSwitch controller, over its REST API.")
+		fmt.Fprintln(w, "ferryctl drives ferry, the Open vSwitch controller, over its REST API,")
+		fmt.Fprintln(w, "and prepares a hypervisor's Open vSwitch for it (host join).")
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "usage: ferryctl [global flags] COMMAND [flags] [ARGS]")
 	} else {

@@ -25,7 +25,9 @@ type client struct {
 	hc    *http.Client
 }
 
-func newClient(server, token string) (*client, error) {
+// newClient returns a client of the API at server; hc nil means a plain
+// http.Client.
+func newClient(server, token string, hc *http.Client) (*client, error) {
 	if !strings.Contains(server, "://") {
 		server = "http://" + server // "127.0.0.1:8470" is what people type
 	}
@@ -36,7 +38,10 @@ func newClient(server, token string) (*client, error) {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%q is not an http:// or https:// URL", server)
 	}
-	return &client{base: strings.TrimSuffix(u.String(), "/"), token: token, hc: &http.Client{}}, nil
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	return &client{base: strings.TrimSuffix(u.String(), "/"), token: token, hc: hc}, nil
 }
 
 // serverError is a response of the server outside 2xx: its {"error": ...}

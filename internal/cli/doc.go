@@ -12,4 +12,11 @@
 // -o json, so that scripts see exactly what the API returns. Exit codes:
 // 0 success, 1 the server refused (its message and HTTP status are
 // printed), could not be reached, or `wait` timed out, 2 usage errors.
+//
+// `ferryctl host join` is the exception to "a client of the API": it runs
+// on a hypervisor and configures the local Open vSwitch for ferry
+// (system-id, manager, bridge, optionally controller) with ovs-vsctl,
+// through go-openvswitch's ovs package, then optionally registers the host
+// (POST /v1/chassis). It reads first and changes only what differs, so that
+// it can run again and again; --dry-run prints the commands instead.
 package cli
