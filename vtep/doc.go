@@ -14,7 +14,9 @@
 // their Ucast_Macs_Remote and Mcast_Macs_Remote rows, and the
 // vlan_bindings entries pointing at them. Other controllers' logical
 // switches and bindings, the VTEP's own tables (Ucast_Macs_Local,
-// Physical_Switch, Physical_Port, Tunnel) are read, never written.
+// Physical_Switch, Physical_Port) are read, never written; of the Tunnel
+// rows the VTEP creates, ferry writes only bfd_params (the column
+// hardware_vtep gives the NVC) on tunnels towards its hypervisors.
 // Physical_Locator and Physical_Locator_Set rows are reused or inserted
 // next to the rows that reference them and never deleted: ovsdb-server
 // collects them once unreferenced, and locator sets, being immutable, are

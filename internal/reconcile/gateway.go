@@ -224,7 +224,11 @@ func (l *gatewayLoop) pass(ctx context.Context, dev Device) error {
 	st := model.GatewayStatus{Connected: true, PhysicalSwitch: ps.Name, TunnelIPs: ps.TunnelIPs,
 		Faults: ps.Faults, LocalMACs: local}
 	for _, p := range ps.Ports {
-		st.Ports = append(st.Ports, model.GatewayPort{Name: p.Name, Faults: p.Faults})
+		faults := p.Faults
+		if faults == nil {
+			faults = []string{}
+		}
+		st.Ports = append(st.Ports, model.GatewayPort{Name: p.Name, Faults: faults})
 	}
 	l.mu.Lock()
 	changed := !l.observed || !sameView(l.view, view)
