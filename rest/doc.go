@@ -23,4 +23,11 @@
 // the northbound database is disconnected and 500 otherwise. Handlers return
 // errors instead of writing error responses, as in Tailscale's tsweb, so
 // that one function decides status codes.
+//
+// Access control (WithAuth) is a bearer token per request, checked before
+// routing: a tokens file (ParseTokens) gives each token the role reader
+// (GET only, else 403) or admin; a missing or unknown token is 401 with
+// WWW-Authenticate: Bearer. /healthz stays open, /metrics too unless
+// WithMetricsAuth. Only SHA-256 digests of the tokens are kept, compared
+// in constant time, and the access log never includes request headers.
 package rest

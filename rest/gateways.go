@@ -140,7 +140,7 @@ func (s *server) createGateway(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	gw, err := req.check()
-	if err != nil {
+	if err = s.checkTLSTarget(err, gw.OVSDB); err != nil {
 		return err
 	}
 	if err := s.writable(); err != nil {

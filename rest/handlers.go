@@ -179,7 +179,7 @@ func (s *server) createChassis(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ch, err := req.check()
-	if err != nil {
+	if err = s.checkTLSTarget(err, ch.OVSDB); err != nil {
 		return err
 	}
 	if err := s.writable(); err != nil {

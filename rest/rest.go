@@ -59,16 +59,18 @@ type server struct {
 	log     *slog.Logger
 	router  *mux.Router
 	metrics *metrics
+	opts    options
 }
 
 // NewHandler returns the API's HTTP handler. s may be nil (every object
 // then shows an unrealized status); reg may be nil (a private registry is
-// used); logger may be nil.
-func NewHandler(b Backend, s Status, reg *prometheus.Registry, logger *slog.Logger) http.Handler {
-	return newServer(b, s, reg, logger)
+// used); logger may be nil. Options add access control (WithAuth) and
+// tell the handler what ferryd can do (WithoutTLS).
+func NewHandler(b Backend, s Status, reg *prometheus.Registry, logger *slog.Logger, opts ...Option) http.Handler {
+	return newServer(b, s, reg, logger, opts...)
 }
 
-func newServer(b Backend, s Status, reg *prometheus.Registry, logger *slog.Logger) *server {
+func newServer(b Backend, s Status, reg *prometheus.Registry, logger *slog.Logger, opts ...Option) *server {
 	if s == nil {
 		s = noStatus{}
 	}
@@ -79,6 +81,9 @@ func newServer(b Backend, s Status, reg *prometheus.Registry, logger *slog.Logge
 		logger = slog.New(slog.DiscardHandler)
 	}
 	srv := &server{b: b, st: s, log: logger, router: mux.NewRouter(), metrics: newMetrics(reg)}
+	for _, o := range opts {
+		o(&srv.opts)
+	}
 	r := srv.router
 	// Match on the encoded path: a VTEP port may be called "Ethernet1/1",
 	// sent as Ethernet1%2F1 in a URL. Handlers read path variables
@@ -117,16 +122,35 @@ func newServer(b Backend, s Status, reg *prometheus.Registry, logger *slog.Logge
 	return srv
 }
 
-// ServeHTTP logs and counts every request around the router.
+// ServeHTTP checks the bearer token, then logs and counts every request
+// around the router. The access log never includes request headers: the
+// Authorization header holds a token.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w, code: http.StatusOK}
 	label := &routeLabel{route: "unmatched"}
-	s.router.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), routeKey{}, label)))
+	role, err := s.authorize(rec, r)
+	if err != nil {
+		// Refused before routing, so that an unknown path is 401 too
+		// and reveals nothing; the route is still looked up for metrics.
+		var m mux.RouteMatch
+		if s.router.Match(r, &m) && m.Route != nil {
+			if tpl, err := m.Route.GetPathTemplate(); err == nil {
+				label.route = tpl
+			}
+		}
+		s.writeError(rec, r, err)
+	} else {
+		s.router.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), routeKey{}, label)))
+	}
 	d := time.Since(start)
 	s.metrics.observe(r.Method, label.route, rec.code, d)
-	s.log.Debug("http request", "method", r.Method, "path", r.URL.Path, "status", rec.code,
-		"bytes", rec.bytes, "duration", d, "remote", r.RemoteAddr)
+	attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.code,
+		"bytes", rec.bytes, "duration", d, "remote", r.RemoteAddr}
+	if s.opts.auth != nil {
+		attrs = append(attrs, "role", role)
+	}
+	s.log.Debug("http request", attrs...)
 }
 
 // handlerFunc is a handler that returns its failure instead of writing it,

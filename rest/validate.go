@@ -1,8 +1,10 @@
 package rest
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"path"
 	"slices"
@@ -261,4 +263,22 @@ func checkTunnelIP(s string) (net.IP, error) {
 	}
 	b := a.As4()
 	return net.IPv4(b[0], b[1], b[2], b[3]).To4(), nil
+}
+
+// checkTLSTarget adds to err (a request's problems, or nil) a complaint
+// about an ssl: target when ferryd has no TLS configuration: the device
+// loop could never connect.
+func (s *server) checkTLSTarget(err error, target string) error {
+	if !s.opts.noTLS || !strings.HasPrefix(target, string(ovsdb.SSL)+":") {
+		return err
+	}
+	msg := fmt.Sprintf("ovsdb: %q: ferryd has no TLS configuration (start it with --private-key, --certificate and --ca-cert), use tcp: or unix:", target)
+	var he *httpError
+	if errors.As(err, &he) && he.code == http.StatusBadRequest {
+		return &httpError{code: http.StatusBadRequest, msg: he.msg + "; " + msg}
+	}
+	if err != nil {
+		return err
+	}
+	return &httpError{code: http.StatusBadRequest, msg: msg}
 }

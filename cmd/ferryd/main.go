@@ -37,18 +37,33 @@ type config struct {
 	logLevel    string
 	resync      time.Duration
 	ovsdbListen string
+
+	// OVS-style peer TLS for ssl:/pssl: OVSDB and OpenFlow targets.
+	privateKey, certificate, caCert string
+	// The REST API: HTTPS, client certificates, bearer tokens.
+	apiCert, apiKey, apiCA string
+	apiTokens              string
+	metricsAuth            bool
 }
 
 func main() {
 	var cfg config
-	flag.StringVar(&cfg.api, "api", "127.0.0.1:8470", "REST API listen address `host:port`")
-	flag.StringVar(&cfg.openflow, "openflow", "ptcp:6653", "passive OpenFlow `target` bridges connect to (ptcp:PORT[:IP], punix:PATH)")
+	flag.StringVar(&cfg.api, "api", "127.0.0.1:8470", "REST API listen address `host:port` (HTTPS with --api-cert)")
+	flag.StringVar(&cfg.openflow, "openflow", "ptcp:6653", "passive OpenFlow `target` bridges connect to (ptcp:PORT[:IP], pssl:PORT[:IP], punix:PATH)")
 	flag.StringVar(&cfg.advertise, "advertise", "", "active OpenFlow `target` every managed bridge is told to dial, e.g. tcp:198.18.255.1:6653 (default: derived from --openflow when it names an IP)")
 	flag.StringVar(&cfg.nb, "nb", "", "northbound database `targets` (tcp:, ssl:, unix:; comma-separated for a cluster); empty runs ferryd's own ovsdb-server in --data-dir")
 	flag.StringVar(&cfg.dataDir, "data-dir", "/var/lib/ferry", "`directory` for ferryd's own northbound database")
 	flag.StringVar(&cfg.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	flag.DurationVar(&cfg.resync, "resync", 60*time.Second, "period of unconditional reconcile passes")
-	flag.StringVar(&cfg.ovsdbListen, "ovsdb-listen", "", "passive OVSDB `target` (ptcp:PORT[:IP]) for hosts that dial ferry (ovs-vsctl set-manager tcp:FERRY:PORT); they register with \"ovsdb\": \"passive\" and are matched by system-id")
+	flag.StringVar(&cfg.ovsdbListen, "ovsdb-listen", "", "passive OVSDB `target` (ptcp:PORT[:IP], pssl:PORT[:IP]) for hosts that dial ferry (ovs-vsctl set-manager tcp:FERRY:PORT); they register with \"ovsdb\": \"passive\" and are matched by system-id")
+	flag.StringVar(&cfg.privateKey, "private-key", "", "PEM `file` with ferryd's private key for ssl:/pssl: OVSDB and OpenFlow targets (with --certificate and --ca-cert)")
+	flag.StringVar(&cfg.certificate, "certificate", "", "PEM `file` with ferryd's certificate for ssl:/pssl: targets")
+	flag.StringVar(&cfg.caCert, "ca-cert", "", "PEM `file` with the CA certificate peers' certificates must be signed by (ovs-pki's switchca)")
+	flag.StringVar(&cfg.apiCert, "api-cert", "", "PEM `file` with the REST API's certificate: serve HTTPS (with --api-key)")
+	flag.StringVar(&cfg.apiKey, "api-key", "", "PEM `file` with the private key of --api-cert")
+	flag.StringVar(&cfg.apiCA, "api-ca", "", "PEM `file` with the CA REST API clients' certificates must be signed by (requires client certificates)")
+	flag.StringVar(&cfg.apiTokens, "api-tokens", "", "`file` of bearer tokens, one \"TOKEN ROLE\" per line (roles reader, admin): every /v1 request then needs one; reloaded on SIGHUP")
+	flag.BoolVar(&cfg.metricsAuth, "metrics-auth", false, "require a token (any role) on /metrics too (needs --api-tokens)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "ferryd: unexpected arguments %q\n", flag.Args())
@@ -88,9 +103,21 @@ func advertiseFrom(listen ovsdb.Target) (string, error) {
 }
 
 func run(ctx context.Context, cfg config, logger *slog.Logger) error {
+	// SIGHUP reloads the tokens and the API certificate; caught from the
+	// start so that an early one does not kill ferryd.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	sec, err := loadSecurity(cfg)
+	if err != nil {
+		return err
+	}
 	ofTarget, err := ovsdb.ParsePassive(cfg.openflow)
 	if err != nil {
 		return fmt.Errorf("--openflow: %w", err)
+	}
+	if err := sec.requireTLS("--openflow", ofTarget); err != nil {
+		return err
 	}
 	if cfg.advertise == "" {
 		if ofTarget.Network() == "unix" {
@@ -99,8 +126,49 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 			return err
 		}
 	}
-	if _, err := ovsdb.ParseActive(cfg.advertise); err != nil {
+	advTarget, err := ovsdb.ParseActive(cfg.advertise)
+	if err != nil {
 		return fmt.Errorf("--advertise: %w", err)
+	}
+	var listenTarget ovsdb.Target
+	if cfg.ovsdbListen != "" {
+		if listenTarget, err = ovsdb.ParsePassive(cfg.ovsdbListen); err != nil {
+			return fmt.Errorf("--ovsdb-listen: %w", err)
+		}
+	}
+	var nbFlag []ovsdb.Target
+	if cfg.nb != "" {
+		if nbFlag, err = ovsdb.ParseActiveTargets(cfg.nb); err != nil {
+			return fmt.Errorf("--nb: %w", err)
+		}
+	}
+	// Every ssl:/pssl: target needs the peer TLS flags: fail now, not in a
+	// loop that never connects.
+	for _, c := range []struct {
+		flag    string
+		targets []ovsdb.Target
+	}{{"--ovsdb-listen", []ovsdb.Target{listenTarget}}, {"--nb", nbFlag}} {
+		if err := sec.requireTLS(c.flag, c.targets...); err != nil {
+			return err
+		}
+	}
+	if ofTarget.TLS() != advTarget.TLS() && ofTarget.Scheme != ovsdb.PUnix {
+		logger.Warn("--advertise and --openflow disagree on TLS: bridges will not connect unless something in between translates",
+			"openflow", ofTarget.String(), "advertise", advTarget.String())
+	}
+	warnPlaintext(logger, "OpenFlow listener", ofTarget, "openflow", ofTarget.String())
+	if cfg.ovsdbListen != "" {
+		warnPlaintext(logger, "OVSDB listener", listenTarget, "ovsdb_listen", listenTarget.String())
+	}
+	for _, t := range nbFlag {
+		warnPlaintext(logger, "northbound database connection", t, "nb", t.String())
+	}
+	if host, _, err := net.SplitHostPort(cfg.api); err == nil && sec.api == nil && !loopbackHost(host) {
+		logger.Warn("REST API in plain HTTP on a non-loopback address: requests (and bearer tokens) travel in clear; give --api-cert and --api-key",
+			"api", cfg.api)
+	}
+	if sec.auth == nil {
+		logger.Info("REST API without access control: anyone who reaches it may change the network (see --api-tokens)", "api", cfg.api)
 	}
 
 	// The northbound database: ours, or the operator's.
@@ -136,7 +204,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	var ctlRef atomic.Pointer[reconcile.Controller]
 	var passiveRef atomic.Pointer[ovsdb.Passive]
 	nbConn, err := ovsdb.NewConn(ovsdb.ConnConfig{
-		Targets: targets, Model: nbModel, LeaderOnly: len(targets) > 1,
+		Targets: targets, Model: nbModel, LeaderOnly: len(targets) > 1, TLS: sec.peer,
 		Logger: logger.With("component", "nb"),
 		OnChange: func() {
 			if c := ctlRef.Load(); c != nil {
@@ -164,17 +232,14 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	// Hosts that dial in: accepted only when registered as passive.
 	var passive *ovsdb.Passive
 	if cfg.ovsdbListen != "" {
-		t, err := ovsdb.ParsePassive(cfg.ovsdbListen)
-		if err != nil {
-			return fmt.Errorf("--ovsdb-listen: %w", err)
-		}
 		relayDir, err := os.MkdirTemp("", "ferry-relay")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(relayDir)
 		passive, err = ovsdb.NewPassive(ovsdb.PassiveConfig{
-			Listen:   t,
+			Listen:   listenTarget,
+			TLS:      sec.peer,
 			RelayDir: relayDir,
 			Identify: identifyPassive(db),
 			Accept: func(name string) bool {
@@ -210,7 +275,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 
 	ofServer := openflow.NewServer(logger.With("component", "openflow"))
-	ofLn, err := ofTarget.Listen(nil)
+	ofLn, err := ofTarget.Listen(sec.peer)
 	if err != nil {
 		return fmt.Errorf("--openflow: %w", err)
 	}
@@ -221,11 +286,12 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}()
 	defer ofServer.Close()
 
+	plain := &plainDialWarner{logger: logger.With("component", "reconcile")}
 	ctl := reconcile.New(reconcile.Config{
 		Northbound:  db,
 		Switches:    reconcile.OpenFlow(ofServer),
-		Dial:        reconcile.OVSDBDialer(logger.With("component", "chassis"), nil, passive),
-		DialGateway: reconcile.OVSDBGatewayDialer(logger.With("component", "gateway"), nil, passive),
+		Dial:        plain.chassisDialer(reconcile.OVSDBDialer(logger.With("component", "chassis"), sec.peer, passive)),
+		DialGateway: plain.gatewayDialer(reconcile.OVSDBGatewayDialer(logger.With("component", "gateway"), sec.peer, passive)),
 		Advertise:   cfg.advertise,
 		Resync:      cfg.resync,
 		Metrics:     reconcile.NewMetrics(reg),
@@ -250,22 +316,46 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		ctl.Run(ctx)
 	}()
 
-	apiLn, err := net.Listen("tcp", cfg.api)
+	apiLn, err := listenAPI(cfg.api, sec.api)
 	if err != nil {
 		return fmt.Errorf("--api: %w", err)
 	}
+	var restOpts []rest.Option
+	if sec.peer == nil {
+		restOpts = append(restOpts, rest.WithoutTLS())
+	}
+	if sec.auth != nil {
+		restOpts = append(restOpts, rest.WithAuth(sec.auth))
+		if cfg.metricsAuth {
+			restOpts = append(restOpts, rest.WithMetricsAuth())
+		}
+	}
 	httpSrv := &http.Server{
-		Handler:           rest.NewHandler(db, ctl, reg, logger.With("component", "rest")),
+		Handler:           rest.NewHandler(db, ctl, reg, logger.With("component", "rest"), restOpts...),
 		ReadHeaderTimeout: 10 * time.Second,
+		// TLS handshake failures (a client without a valid certificate)
+		// land here: structured, as warnings.
+		ErrorLog: slog.NewLogLogger(logger.With("component", "rest").Handler(), slog.LevelWarn),
 	}
 	go func() {
 		if err := httpSrv.Serve(apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("REST API stopped", "err", err)
 		}
 	}()
-	logger.Info("ferryd running", "api", apiLn.Addr().String(), "openflow", cfg.openflow, "advertise", cfg.advertise)
+	apiScheme := "http"
+	if sec.api != nil {
+		apiScheme = "https"
+	}
+	logger.Info("ferryd running", "api", apiScheme+"://"+apiLn.Addr().String(), "openflow", cfg.openflow, "advertise", cfg.advertise,
+		"tls", sec.peer != nil, "api_tokens", sec.auth != nil)
 
-	<-ctx.Done()
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-hup:
+			sec.reload(cfg, logger)
+		}
+	}
 	logger.Info("ferryd stopping; devices keep their state")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -26,6 +26,12 @@
 // access ports (ESXiVM). VTEPCtl drives the VTEP database by hand, as an NVC
 // would.
 //
+// Up(t, WithTLS()) builds the lab TLS-only (lab.sh with LAB_TLS=1): ovs-pki
+// makes a PKI in Dir/pki, every OVS host's ovsdb-server listens on pssl:
+// instead of ptcp: and its ovs-vswitchd has the host's certificate for ssl:
+// controllers. FerrydTLS gives ferryd's flags, HostTLS a host's files, and
+// RogueTLS a switch certificate from another CA that ferry must refuse.
+//
 // ferryd runs inside the management namespace (StartFerryd); tests in the
 // root namespace reach its REST API through HTTPClient, whose dialer opens
 // sockets inside that namespace.

@@ -21,7 +21,7 @@ type Gateway struct {
 	Dir            string   // db.sock (both databases), conf.db, vtep.db, pidfiles, ovs-vtep.log
 	MgmtIP         string   // on the management network
 	TunnelIP       string   // underlay address on br-phy, and the Physical_Switch's tunnel_ips
-	OVSDB          string   // tcp:MgmtIP:6640: hardware_vtep (and Open_vSwitch), reachable from mgmt
+	OVSDB          string   // tcp:MgmtIP:6640 (ssl: WithTLS): hardware_vtep (and Open_vSwitch), reachable from mgmt
 	PhysicalSwitch string   // the Physical_Switch and its OVS bridge, "vtep0"
 	Ports          []string // physical ports: p0 (bare metal, untagged), p1 (esx1's trunk)
 }
@@ -56,7 +56,7 @@ func (l *Lab) Gateway() Gateway {
 		Dir:            filepath.Join(l.Dir, gatewayName),
 		MgmtIP:         "198.18.255.31",
 		TunnelIP:       "198.18.3.31",
-		OVSDB:          "tcp:198.18.255.31:6640",
+		OVSDB:          l.mgmtTarget("198.18.255.31"),
 		PhysicalSwitch: "vtep0",
 		Ports:          []string{"p0", "p1"},
 	}

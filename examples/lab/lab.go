@@ -30,7 +30,7 @@ type Hypervisor struct {
 	Dir       string // OVS state: db.sock, conf.db, pidfiles, logs, BRIDGE.mgmt
 	MgmtIP    string // on the management network
 	TunnelIP  string // underlay address, on br-phy
-	OVSDB     string // tcp:MgmtIP:6640, reachable from the management namespace
+	OVSDB     string // tcp:MgmtIP:6640 (ssl: WithTLS), reachable from the management namespace
 }
 
 var hypervisors = []struct{ name, mgmtIP, tunnelIP string }{
@@ -46,12 +46,21 @@ type Lab struct {
 
 	script string // path of the extracted lab.sh
 	down   bool
+	tls    bool
 }
 
 // Up builds a fresh lab for t and tears it down in t.Cleanup.
-func Up(t testing.TB) *Lab {
+func Up(t testing.TB, opts ...Option) *Lab {
 	t.Helper()
-	if reason := unsupported(); reason != "" {
+	var probe Lab
+	for _, o := range opts {
+		o(&probe)
+	}
+	reason := unsupported()
+	if reason == "" && probe.tls {
+		reason = tlsUnsupported()
+	}
+	if reason != "" {
 		if os.Getenv("FERRY_REQUIRE_LAB") == "1" {
 			t.Fatalf("lab: FERRY_REQUIRE_LAB=1 but the lab cannot run: %s", reason)
 		}
@@ -71,6 +80,7 @@ func Up(t testing.TB) *Lab {
 		Prefix: prefix,
 		Dir:    filepath.Join(base, "ferry-lab-"+prefix),
 		script: filepath.Join(scriptDir, "lab.sh"),
+		tls:    probe.tls,
 	}
 	if err := os.WriteFile(l.script, script, 0o755); err != nil {
 		os.RemoveAll(scriptDir)
@@ -149,7 +159,7 @@ func (l *Lab) hypervisor(name, mgmtIP, tunnelIP string) Hypervisor {
 		Dir:       filepath.Join(l.Dir, name),
 		MgmtIP:    mgmtIP,
 		TunnelIP:  tunnelIP,
-		OVSDB:     "tcp:" + mgmtIP + ":6640",
+		OVSDB:     l.mgmtTarget(mgmtIP),
 	}
 }
 
@@ -271,7 +281,11 @@ func (l *Lab) run(timeout time.Duration, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", append([]string{l.script}, args...)...)
-	cmd.Env = append(labEnv(), "LAB_PREFIX="+l.Prefix, "LAB_DIR="+l.Dir)
+	tls := "0"
+	if l.tls {
+		tls = "1"
+	}
+	cmd.Env = append(labEnv(), "LAB_PREFIX="+l.Prefix, "LAB_DIR="+l.Dir, "LAB_TLS="+tls)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("lab.sh %s: %w", strings.Join(args, " "), err)

@@ -15,6 +15,17 @@
 # carries the underlay address (OVS's userspace tunnels route with it) and
 # br-int is pre-created empty for ferry to manage.
 #
+# With LAB_TLS=1, "up" builds an OVS PKI with ovs-pki in $LAB_DIR/pki and runs
+# the lab with TLS only: each OVS host's ovsdb-server listens on
+# pssl:6640:MGMT_IP (no ptcp) with its own switch certificate, and its
+# ovs-vswitchd gets the same identity (ovs-vsctl set-ssl) for ssl: controller
+# connections. As ovs-pki(8) intends, ferryd's certificate is signed by
+# controllerca and trusts switchca; the OVS hosts' certificates are signed by
+# switchca and trust controllerca. A second PKI, pki/rogue-ca, signs
+# pki/rogue-{privkey,cert}.pem: a switch certificate ferry must refuse.
+#   pki/ferryd-{privkey,cert}.pem  pki/ca/switchca/cacert.pem      (for ferryd)
+#   pki/HOST-{privkey,cert}.pem    pki/ca/controllerca/cacert.pem  (hv1..hv3, gw1)
+#
 # "lab.sh gateway" adds a VTEP gateway site (a separate step: up stays fast):
 #
 #   ${P}-gw1    br-phy 198.18.3.31/24 ─ site C: bridge site-c 198.18.3.254/24 on ${P}-rtr
@@ -34,7 +45,8 @@
 #        lab.sh migrate NAME HV    (move a guest's port, external_ids and all)
 #        lab.sh exec NS CMD...     (NS: mgmt, rtr, hv1..hv3, gw1, esx1, a guest name, or a full name)
 #        lab.sh ovs HV CMD...      (ovs-vsctl/ovs-ofctl/ovs-appctl/vtep-ctl against hv1..hv3, gw1, esx1)
-# Env:   LAB_PREFIX (default fy), LAB_DIR (default /tmp/ferry-lab-$LAB_PREFIX)
+# Env:   LAB_PREFIX (default fy), LAB_DIR (default /tmp/ferry-lab-$LAB_PREFIX),
+#        LAB_TLS=1 (up only: TLS everywhere; later commands follow the lab's mode)
 set -Eeuo pipefail
 # die exits 3 and has already said why; anything else failing is unexpected.
 trap 'rc=$?; [[ $rc == 3 ]] || echo "lab: failed (exit $rc) at line $LINENO: $BASH_COMMAND" >&2' ERR
@@ -104,6 +116,46 @@ in_hv() { # in_hv HV CMD...: run with that hypervisor's OVS environment in its n
 
 vsctl() { local hv=$1; shift; in_hv "$hv" ovs-vsctl --timeout=20 "$@"; }
 
+# ---------------------------------------------------------------- TLS
+
+PKI=$LAB_DIR/pki
+
+# tls_on: the lab was built with LAB_TLS=1 (its PKI exists).
+tls_on() { [[ -f $PKI/ferryd-cert.pem ]]; }
+
+# mgmt_target IP: the OVSDB target of an OVS host's management address.
+mgmt_target() { if tls_on; then echo "ssl:$1:6640"; else echo "tcp:$1:6640"; fi; }
+
+# mgmt_ssl: the options an OVS client in ${P}-mgmt needs to reach an OVS
+# host over TLS, with ferryd's identity (none without TLS).
+mgmt_ssl() {
+	tls_on || return 0
+	echo "--private-key=$PKI/ferryd-privkey.pem --certificate=$PKI/ferryd-cert.pem --ca-cert=$PKI/ca/switchca/cacert.pem"
+}
+
+# pki_sign NAME TYPE [CA_DIR]: NAME-privkey.pem and NAME-cert.pem in $PKI,
+# signed by CA_DIR's (default $PKI/ca) switchca or controllerca.
+pki_sign() {
+	local dir=${3:-$PKI/ca}
+	(cd "$PKI" && ovs-pki --dir="$dir" --log="$PKI/ovs-pki.log" req+sign "$1" "$2" >>"$PKI/ovs-pki.log" 2>&1) ||
+		die "ovs-pki req+sign $1 $2 failed (see $PKI/ovs-pki.log)"
+	rm -f "$PKI/$1-req.pem"
+}
+
+pki_up() {
+	local hv
+	command -v ovs-pki >/dev/null || die "LAB_TLS=1 needs ovs-pki (package openvswitch-common)"
+	mkdir -p "$PKI"
+	ovs-pki --dir="$PKI/ca" --log="$PKI/ovs-pki.log" init >>"$PKI/ovs-pki.log" 2>&1 ||
+		die "ovs-pki init failed (see $PKI/ovs-pki.log)"
+	ovs-pki --dir="$PKI/rogue-ca" --log="$PKI/ovs-pki.log" init >>"$PKI/ovs-pki.log" 2>&1 ||
+		die "ovs-pki init of the rogue CA failed (see $PKI/ovs-pki.log)"
+	for hv in "${HVS[@]}" "$GW"; do pki_sign "$hv" switch; done
+	pki_sign rogue switch "$PKI/rogue-ca"
+	# Last: tls_on keys on it, so a half-built PKI is not TLS mode.
+	pki_sign ferryd controller
+}
+
 # ---------------------------------------------------------------- down
 
 # stop_pid PID: SIGTERM, wait, SIGKILL — only if the process belongs to this lab
@@ -161,15 +213,22 @@ cmd_down() {
 start_ovs() { start_daemons "$1" "$(hv_mgmt_ip "$1")"; }
 
 # start_daemons NAME MGMT_IP [vtep]: ovsdb-server and ovs-vswitchd for one
-# OVS host; with MGMT_IP, OVSDB also listens on tcp:MGMT_IP:6640; with
+# OVS host; with MGMT_IP, OVSDB also listens on tcp:MGMT_IP:6640 (in TLS
+# mode ssl:MGMT_IP:6640, and ovs-vswitchd has the host's identity); with
 # "vtep", the same ovsdb-server also serves a hardware_vtep database
 # (vtep.db), as a VTEP switch does.
 start_daemons() {
 	local hv=$1 mip=$2 vtep=${3:-} d=$LAB_DIR/$1
-	local dbs=("$d/conf.db") remotes=(--remote=punix:"$d/db.sock")
+	local dbs=("$d/conf.db") remotes=(--remote=punix:"$d/db.sock") ssl=()
 	mkdir -p "$d"
 	ovsdb-tool create "$d/conf.db" /usr/share/openvswitch/vswitch.ovsschema
-	[[ -z $mip ]] || remotes+=(--remote=ptcp:6640:"$mip")
+	if [[ -n $mip ]] && tls_on; then
+		ssl=(--private-key="$PKI/$hv-privkey.pem" --certificate="$PKI/$hv-cert.pem"
+			--ca-cert="$PKI/ca/controllerca/cacert.pem")
+		remotes+=(--remote=pssl:6640:"$mip")
+	elif [[ -n $mip ]]; then
+		remotes+=(--remote=ptcp:6640:"$mip")
+	fi
 	remotes+=(--remote=db:Open_vSwitch,Open_vSwitch,manager_options)
 	if [[ $vtep == vtep ]]; then
 		ovsdb-tool create "$d/vtep.db" /usr/share/openvswitch/vtep.ovsschema
@@ -177,12 +236,17 @@ start_daemons() {
 		# vtep-ctl set-manager makes the switch dial its NVC.
 		remotes+=(--remote=db:hardware_vtep,Global,managers)
 	fi
-	in_hv "$hv" ovsdb-server "${dbs[@]}" "${remotes[@]}" \
+	in_hv "$hv" ovsdb-server "${dbs[@]}" "${remotes[@]}" ${ssl[@]+"${ssl[@]}"} \
 		--pidfile="$d/ovsdb-server.pid" -vconsole:off --log-file="$d/ovsdb-server.log" \
 		--detach --no-chdir
 	in_hv "$hv" ovs-vsctl --db=unix:"$d/db.sock" --no-wait init
 	in_hv "$hv" ovs-vsctl --db=unix:"$d/db.sock" --no-wait set Open_vSwitch . \
 		external_ids:system-id="$hv" external_ids:hostname="$hv"
+	if ((${#ssl[@]})); then
+		# ovs-vswitchd's identity for ssl: controllers (ferryd).
+		in_hv "$hv" ovs-vsctl --db=unix:"$d/db.sock" --no-wait set-ssl \
+			"$PKI/$hv-privkey.pem" "$PKI/$hv-cert.pem" "$PKI/ca/controllerca/cacert.pem"
+	fi
 	in_hv "$hv" ovs-vswitchd unix:"$d/db.sock" \
 		--pidfile="$d/ovs-vswitchd.pid" -vconsole:off --log-file="$d/ovs-vswitchd.log" \
 		--detach --no-chdir
@@ -198,6 +262,7 @@ cmd_up() {
 	# If anything below fails, leave nothing half-built behind.
 	UP_DONE=0
 	trap 'if [[ $UP_DONE != 1 ]]; then log "up failed; tearing down"; cmd_down; fi' EXIT
+	[[ ${LAB_TLS:-0} != 1 ]] || pki_up
 
 	for ns in mgmt rtr "${HVS[@]}"; do
 		ip netns add "$P-$ns"
@@ -256,13 +321,18 @@ cmd_up() {
 		die "self-check failed: hv1 cannot ping hv3's underlay address 198.18.2.13"
 	fi
 	for hv in "${HVS[@]}"; do
-		if ! ip netns exec "$P-mgmt" ovs-vsctl --timeout=5 --db="tcp:$(hv_mgmt_ip "$hv"):6640" \
+		# shellcheck disable=SC2046
+		if ! ip netns exec "$P-mgmt" ovs-vsctl --timeout=5 --db="$(mgmt_target "$(hv_mgmt_ip "$hv")")" $(mgmt_ssl) \
 			get Open_vSwitch . external_ids:system-id >/dev/null; then
-			die "self-check failed: $hv's ovsdb does not answer on tcp:$(hv_mgmt_ip "$hv"):6640"
+			die "self-check failed: $hv's ovsdb does not answer on $(mgmt_target "$(hv_mgmt_ip "$hv")")"
 		fi
 	done
 	UP_DONE=1
-	log "up: ${HVS[*]} ready (state in $LAB_DIR)"
+	if tls_on; then
+		log "up: ${HVS[*]} ready with TLS (state in $LAB_DIR, PKI in $PKI)"
+	else
+		log "up: ${HVS[*]} ready (state in $LAB_DIR)"
+	fi
 }
 
 # ---------------------------------------------------------------- gateway site
@@ -360,10 +430,11 @@ gateway_up() {
 		sleep 0.25
 	done
 	[[ $ok == 1 ]] || die "self-check failed: $GW cannot ping hv1's underlay address 198.18.1.11"
-	ip netns exec "$P-mgmt" ovsdb-client --timeout=5 list-dbs "tcp:$GW_MGMT_IP:6640" | grep -qx hardware_vtep ||
-		die "self-check failed: tcp:$GW_MGMT_IP:6640 does not serve hardware_vtep"
+	# shellcheck disable=SC2046
+	ip netns exec "$P-mgmt" ovsdb-client --timeout=5 $(mgmt_ssl) list-dbs "$(mgmt_target "$GW_MGMT_IP")" | grep -qx hardware_vtep ||
+		die "self-check failed: $(mgmt_target "$GW_MGMT_IP") does not serve hardware_vtep"
 	GW_DONE=1
-	log "gateway: $GW (vtep $GW_PS, tcp:$GW_MGMT_IP:6640, tunnel $GW_TUNNEL_IP) and $ESX ready"
+	log "gateway: $GW (vtep $GW_PS, $(mgmt_target "$GW_MGMT_IP"), tunnel $GW_TUNNEL_IP) and $ESX ready"
 }
 
 # gateway_down removes the gateway site and whatever was attached to it,
@@ -601,6 +672,7 @@ cmd_ovs() {
 cmd_status() {
 	local hv ns src dst r
 	echo "lab prefix: $P    state: $LAB_DIR"
+	if tls_on; then echo "TLS: on (PKI in $PKI)"; fi
 	echo "namespaces:"
 	for ns in $(lab_namespaces); do echo "  $ns"; done
 	[[ -d $LAB_DIR ]] || { echo "(no lab state directory)"; return 0; }
@@ -614,15 +686,17 @@ cmd_status() {
 	done
 	echo "ovsdb from ${P}-mgmt:"
 	for hv in "${HVS[@]}"; do
-		if ip netns exec "$P-mgmt" ovs-vsctl --timeout=3 --db="tcp:$(hv_mgmt_ip "$hv"):6640" show >/dev/null 2>&1; then r=ok; else r=FAIL; fi
-		printf '  tcp:%s:6640 (%s): %s\n' "$(hv_mgmt_ip "$hv")" "$hv" "$r"
+		# shellcheck disable=SC2046
+		if ip netns exec "$P-mgmt" ovs-vsctl --timeout=3 --db="$(mgmt_target "$(hv_mgmt_ip "$hv")")" $(mgmt_ssl) show >/dev/null 2>&1; then r=ok; else r=FAIL; fi
+		printf '  %s (%s): %s\n' "$(mgmt_target "$(hv_mgmt_ip "$hv")")" "$hv" "$r"
 	done
 	if [[ -d $LAB_DIR/$GW ]]; then
 		echo "gateway $GW:"
 		if ip netns exec "$P-$GW" ping -q -c 1 -W 1 198.18.1.11 >/dev/null 2>&1; then r=ok; else r=FAIL; fi
 		printf '  underlay %s -> hv1 (198.18.1.11): %s\n' "$GW_TUNNEL_IP" "$r"
-		if ip netns exec "$P-mgmt" ovsdb-client --timeout=3 list-dbs "tcp:$GW_MGMT_IP:6640" 2>/dev/null | grep -qx hardware_vtep; then r=ok; else r=FAIL; fi
-		printf '  hardware_vtep on tcp:%s:6640: %s\n' "$GW_MGMT_IP" "$r"
+		# shellcheck disable=SC2046
+		if ip netns exec "$P-mgmt" ovsdb-client --timeout=3 $(mgmt_ssl) list-dbs "$(mgmt_target "$GW_MGMT_IP")" 2>/dev/null | grep -qx hardware_vtep; then r=ok; else r=FAIL; fi
+		printf '  hardware_vtep on %s: %s\n' "$(mgmt_target "$GW_MGMT_IP")" "$r"
 		r=FAIL
 		if [[ -f $LAB_DIR/$GW/ovs-vtep.pid ]] && pid=$(cat "$LAB_DIR/$GW/ovs-vtep.pid") && [[ -e /proc/$pid ]]; then r="running (pid $pid)"; fi
 		printf '  ovs-vtep: %s\n' "$r"

@@ -61,12 +61,15 @@ func (b *Backend) Snapshot() *model.Snapshot {
 	s := model.Snapshot{Generation: b.snap.Generation}
 	for _, sw := range b.snap.Switches {
 		sw.Ports = slices.Clone(sw.Ports)
+		sw.Bindings = slices.Clone(sw.Bindings)
+		sw.XenServerNetworks = slices.Clone(sw.XenServerNetworks)
 		s.Switches = append(s.Switches, sw)
 	}
 	for _, ch := range b.snap.Chassis {
 		ch.Encaps = slices.Clone(ch.Encaps)
 		s.Chassis = append(s.Chassis, ch)
 	}
+	s.Gateways = slices.Clone(b.snap.Gateways)
 	return &s
 }
 
