@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net"
+	"strconv"
 	"strings"
 )
 
@@ -20,22 +21,54 @@ type Match struct {
 }
 
 // String renders the match the way ovs-ofctl dump-flows prints it.
-func (m Match) String() string {
-	// Field order and number format follow ovs-ofctl's output.
-	var parts []string
+func (m Match) String() string { return string(m.appendTo(nil)) }
+
+// appendTo renders without fmt: flows are rendered for every pass (their
+// text is their identity), so this is on the hot path at scale. Field
+// order and number format follow ovs-ofctl's output.
+func (m Match) appendTo(b []byte) []byte {
+	start := len(b)
+	sep := func() {
+		if len(b) > start {
+			b = append(b, ',')
+		}
+	}
 	if m.HasTunID {
-		parts = append(parts, "tun_id="+ovsHex(m.TunID))
+		sep()
+		b = appendOVSHex(append(b, "tun_id="...), m.TunID)
 	}
 	if m.HasMetadata {
-		parts = append(parts, "metadata="+ovsHex(m.Metadata))
+		sep()
+		b = appendOVSHex(append(b, "metadata="...), m.Metadata)
 	}
 	if m.InPort != 0 {
-		parts = append(parts, fmt.Sprintf("in_port=%d", m.InPort))
+		sep()
+		b = strconv.AppendUint(append(b, "in_port="...), uint64(m.InPort), 10)
 	}
 	if m.EthDst != nil {
-		parts = append(parts, "dl_dst="+m.EthDst.String())
+		sep()
+		b = appendMAC(append(b, "dl_dst="...), m.EthDst)
 	}
-	return strings.Join(parts, ",")
+	return b
+}
+
+func appendMAC(b []byte, mac net.HardwareAddr) []byte {
+	const hexdigits = "0123456789abcdef"
+	for i, c := range mac {
+		if i > 0 {
+			b = append(b, ':')
+		}
+		b = append(b, hexdigits[c>>4], hexdigits[c&0xf])
+	}
+	return b
+}
+
+// appendOVSHex is ovsHex without allocating.
+func appendOVSHex(b []byte, v uint64) []byte {
+	if v == 0 {
+		return append(b, '0')
+	}
+	return strconv.AppendUint(append(b, "0x"...), v, 16)
 }
 
 // Action is one OpenFlow action inside an apply-actions instruction or a
@@ -89,32 +122,51 @@ type Metadata struct{ Value, Mask uint64 }
 // counters). It is the flow's identity: two flows are equal iff their strings
 // are, and the cookie is derived from it.
 func (f Flow) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "table=%d, priority=%d", f.Table, f.Priority)
-	if m := f.Match.String(); m != "" {
-		b.WriteString("," + m)
+	b := make([]byte, 0, 128)
+	b = strconv.AppendUint(append(b, "table="...), uint64(f.Table), 10)
+	b = strconv.AppendUint(append(b, ", priority="...), uint64(f.Priority), 10)
+	n := len(b)
+	if b = f.Match.appendTo(append(b, ',')); len(b) == n+1 {
+		b = b[:n] // empty match: no comma
 	}
-	b.WriteString(" actions=")
-	var acts []string
+	b = append(b, " actions="...)
+	start := len(b)
+	sep := func() {
+		if len(b) > start {
+			b = append(b, ',')
+		}
+	}
 	for _, a := range f.Actions {
-		acts = append(acts, a.String())
+		sep()
+		b = appendAction(b, a)
 	}
 	if f.WriteMetadata != nil {
-		if f.WriteMetadata.Mask == ^uint64(0) {
-			acts = append(acts, "write_metadata:"+ovsHex(f.WriteMetadata.Value))
-		} else {
-			acts = append(acts, "write_metadata:"+ovsHex(f.WriteMetadata.Value)+"/"+ovsHex(f.WriteMetadata.Mask))
+		sep()
+		b = appendOVSHex(append(b, "write_metadata:"...), f.WriteMetadata.Value)
+		if f.WriteMetadata.Mask != ^uint64(0) {
+			b = appendOVSHex(append(b, '/'), f.WriteMetadata.Mask)
 		}
 	}
 	if f.GotoTable != nil {
-		acts = append(acts, fmt.Sprintf("goto_table:%d", *f.GotoTable))
+		sep()
+		b = strconv.AppendUint(append(b, "goto_table:"...), uint64(*f.GotoTable), 10)
 	}
-	if len(acts) == 0 {
-		b.WriteString("drop")
-	} else {
-		b.WriteString(strings.Join(acts, ","))
+	if len(b) == start {
+		b = append(b, "drop"...)
 	}
-	return b.String()
+	return string(b)
+}
+
+func appendAction(b []byte, a Action) []byte {
+	switch a := a.(type) {
+	case Output:
+		return strconv.AppendUint(append(b, "output:"...), uint64(a.Port), 10)
+	case Group:
+		return strconv.AppendUint(append(b, "group:"...), uint64(a.ID), 10)
+	case SetTunnelID:
+		return append(appendOVSHex(append(b, "set_field:"...), a.ID), "->tun_id"...)
+	}
+	return append(b, a.String()...)
 }
 
 // CookieMarker occupies the top 16 bits of every cookie ferry writes, so that
