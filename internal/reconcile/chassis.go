@@ -20,6 +20,13 @@ import (
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
+// A pass never blocks for ever on a device that went away: cache reads and
+// the whole pass are bounded, and the next pass finds it disconnected.
+const (
+	cacheReadTimeout = 2 * time.Second
+	passTimeout      = 60 * time.Second
+)
+
 // Backoff after a failed pass, so that a device rejecting a change is not
 // hammered; any event still kicks a pass at once.
 const (
@@ -179,7 +186,10 @@ func (l *chassisLoop) run(ctx context.Context) {
 		case <-retry:
 		}
 		retry = nil
-		if err := l.pass(ctx, dev); err != nil {
+		passCtx, cancelPass := context.WithTimeout(ctx, passTimeout)
+		err := l.pass(passCtx, dev)
+		cancelPass()
+		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
@@ -283,7 +293,12 @@ func (l *chassisLoop) pass(ctx context.Context, dev Device) error {
 		return waiting{fmt.Sprintf("ovsdb: not connected to %s (retrying)", ch.OVSDB)}
 	}
 	start := time.Now()
-	obs, err := observe(ctx, cli, ch.Bridge)
+	// libovsdb blocks cache reads while it reconnects: bound them, so a
+	// device that drops mid-pass shows as disconnected instead of hanging
+	// the loop until it returns.
+	readCtx, cancelRead := context.WithTimeout(ctx, cacheReadTimeout)
+	obs, err := observe(readCtx, cli, ch.Bridge)
+	cancelRead()
 	if err != nil {
 		return err
 	}

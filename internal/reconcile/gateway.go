@@ -119,7 +119,9 @@ func (l *gatewayLoop) run(ctx context.Context) {
 		case <-retry:
 		}
 		retry = nil
-		err := l.pass(ctx, dev)
+		passCtx, cancelPass := context.WithTimeout(ctx, passTimeout)
+		err := l.pass(passCtx, dev)
+		cancelPass()
 		if ctx.Err() != nil {
 			return
 		}
@@ -192,7 +194,9 @@ func (l *gatewayLoop) pass(ctx context.Context, dev Device) error {
 		return waiting{fmt.Sprintf("ovsdb: not connected to %s (retrying)", gw.OVSDB)}
 	}
 	start := time.Now()
-	obs, err := vtep.Observe(ctx, cli)
+	readCtx, cancelRead := context.WithTimeout(ctx, cacheReadTimeout)
+	obs, err := vtep.Observe(readCtx, cli)
+	cancelRead()
 	if err != nil {
 		return err
 	}
