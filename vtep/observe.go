@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/model"
 
 	"github.com/ferry-sdn/ferry/vtep/hwvtep"
 )
@@ -77,33 +78,37 @@ type Observed struct {
 // Observe reads the VTEP database from the client's cache. It sends
 // nothing to the server.
 func Observe(ctx context.Context, c client.Client) (*Observed, error) {
-	var r Rows
-	lists := []struct {
-		table string
-		dst   any
-	}{
-		{hwvtep.PhysicalSwitchTable, &r.PhysicalSwitches},
-		{hwvtep.PhysicalPortTable, &r.PhysicalPorts},
-		{hwvtep.LogicalSwitchTable, &r.LogicalSwitches},
-		{hwvtep.PhysicalLocatorTable, &r.PhysicalLocators},
-		{hwvtep.PhysicalLocatorSetTable, &r.PhysicalLocatorSets},
-		{hwvtep.UcastMacsLocalTable, &r.UcastMacsLocal},
-		{hwvtep.UcastMacsRemoteTable, &r.UcastMacsRemote},
-		{hwvtep.McastMacsLocalTable, &r.McastMacsLocal},
-		{hwvtep.McastMacsRemoteTable, &r.McastMacsRemote},
-		{hwvtep.LogicalRouterTable, &r.LogicalRouters},
-		{hwvtep.TunnelTable, &r.Tunnels},
+	// Read libovsdb's cache in place: List clones every row through JSON,
+	// far too slow for a VTEP with tens of thousands of MACs. Cached rows
+	// are replaced, never modified, so a shallow copy is safe.
+	tc := c.Cache()
+	if tc == nil {
+		return nil, errors.New("vtep: no cache (not connected)")
 	}
-	for _, l := range lists {
-		if l.table == hwvtep.LogicalRouterTable || l.table == hwvtep.TunnelTable {
-			if tc := c.Cache(); tc == nil || tc.Table(l.table) == nil {
-				continue
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var r Rows
+	each := func(table string, f func(m model.Model)) {
+		if t := tc.Table(table); t != nil {
+			for _, m := range t.RowsShallow() {
+				f(m)
 			}
 		}
-		if err := c.List(ctx, l.dst); err != nil {
-			return nil, fmt.Errorf("vtep: list %s: %w", l.table, err)
-		}
 	}
+	each(hwvtep.PhysicalSwitchTable, func(m model.Model) { r.PhysicalSwitches = append(r.PhysicalSwitches, *m.(*hwvtep.PhysicalSwitch)) })
+	each(hwvtep.PhysicalPortTable, func(m model.Model) { r.PhysicalPorts = append(r.PhysicalPorts, *m.(*hwvtep.PhysicalPort)) })
+	each(hwvtep.LogicalSwitchTable, func(m model.Model) { r.LogicalSwitches = append(r.LogicalSwitches, *m.(*hwvtep.LogicalSwitch)) })
+	each(hwvtep.PhysicalLocatorTable, func(m model.Model) { r.PhysicalLocators = append(r.PhysicalLocators, *m.(*hwvtep.PhysicalLocator)) })
+	each(hwvtep.PhysicalLocatorSetTable, func(m model.Model) {
+		r.PhysicalLocatorSets = append(r.PhysicalLocatorSets, *m.(*hwvtep.PhysicalLocatorSet))
+	})
+	each(hwvtep.UcastMacsLocalTable, func(m model.Model) { r.UcastMacsLocal = append(r.UcastMacsLocal, *m.(*hwvtep.UcastMacsLocal)) })
+	each(hwvtep.UcastMacsRemoteTable, func(m model.Model) { r.UcastMacsRemote = append(r.UcastMacsRemote, *m.(*hwvtep.UcastMacsRemote)) })
+	each(hwvtep.McastMacsLocalTable, func(m model.Model) { r.McastMacsLocal = append(r.McastMacsLocal, *m.(*hwvtep.McastMacsLocal)) })
+	each(hwvtep.McastMacsRemoteTable, func(m model.Model) { r.McastMacsRemote = append(r.McastMacsRemote, *m.(*hwvtep.McastMacsRemote)) })
+	each(hwvtep.LogicalRouterTable, func(m model.Model) { r.LogicalRouters = append(r.LogicalRouters, *m.(*hwvtep.LogicalRouter)) })
+	each(hwvtep.TunnelTable, func(m model.Model) { r.Tunnels = append(r.Tunnels, *m.(*hwvtep.Tunnel)) })
 	return NewObserved(r), nil
 }
 
