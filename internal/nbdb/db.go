@@ -74,6 +74,12 @@ type DB struct {
 	mu sync.Mutex
 
 	last atomic.Pointer[view] // last consistent view read, see Snapshot
+	// snap caches the last Snapshot: every reconcile pass and REST read
+	// takes one, and building it is O(rows). It is reused while the
+	// generation and the cache's change count are unchanged.
+	snap     atomic.Pointer[snapCache]
+	changes  atomic.Uint64
+	watching sync.Once
 	// oddGeneration is a generation whose rows never fit together, see
 	// read; -1 when there is none.
 	oddGeneration atomic.Int64

@@ -16,13 +16,42 @@ import (
 // before the first successful read that is an empty snapshot at generation
 // 0.
 func (db *DB) Snapshot() *model.Snapshot {
+	tc := db.c.Cache()
+	var gen int64
+	var changes uint64
+	if tc != nil {
+		db.watching.Do(func() { db.Notify(func() { db.changes.Add(1) }) })
+		// The generation check keeps read-after-write exact (every write
+		// of ours bumps it, and the cache already shows it when the write
+		// returns); the change count catches foreign writes, whose events
+		// libovsdb delivers a moment later.
+		changes = db.changes.Load()
+		if g := readGlobal(tc); g != nil {
+			gen = int64(g.Generation)
+		}
+		if c := db.snap.Load(); c != nil && c.gen == gen && c.changes == changes {
+			return c.snap
+		}
+	}
 	v, err := db.read()
 	if err != nil {
 		if v = db.last.Load(); v == nil {
 			return &model.Snapshot{}
 		}
+		return v.snapshot()
 	}
-	return v.snapshot()
+	s := v.snapshot()
+	if tc != nil && s.Generation == gen {
+		db.snap.Store(&snapCache{gen: gen, changes: changes, snap: s})
+	}
+	return s
+}
+
+// snapCache is a Snapshot and what it was taken at.
+type snapCache struct {
+	gen     int64
+	changes uint64
+	snap    *model.Snapshot
 }
 
 func (v *view) snapshot() *model.Snapshot {
