@@ -186,9 +186,7 @@ func (l *chassisLoop) run(ctx context.Context) {
 		case <-retry:
 		}
 		retry = nil
-		passCtx, cancelPass := context.WithTimeout(ctx, passTimeout)
-		err := l.pass(passCtx, dev)
-		cancelPass()
+		err := l.c.runPass(ctx, l.kick, func(passCtx context.Context) error { return l.pass(passCtx, dev) })
 		if err != nil {
 			if ctx.Err() != nil {
 				return

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -43,11 +44,43 @@ type Controller struct {
 	started time.Time
 
 	binds bindCache
+	// passes bounds how many passes compute at once: on a small machine a
+	// burst of northbound changes would otherwise have every device's loop
+	// compete with the REST API and the OVSDB clients for the CPU.
+	passes chan struct{}
 
 	mu       sync.Mutex
 	loops    map[string]*chassisLoop
 	gateways map[string]*gatewayLoop
 	warm     bool // every device observed once, or the grace is over
+}
+
+// passDebounce lets a burst of changes (one REST call per port) land
+// before a loop computes: one pass then covers them all.
+const passDebounce = 10 * time.Millisecond
+
+// runPass runs one pass of a loop: after a short debounce (kicks arriving
+// meanwhile are absorbed), holding one of the pass slots, bounded by
+// passTimeout.
+func (c *Controller) runPass(ctx context.Context, kick chan struct{}, pass func(context.Context) error) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(passDebounce):
+	}
+	select {
+	case <-kick: // already covered by the pass about to start
+	default:
+	}
+	select {
+	case c.passes <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-c.passes }()
+	passCtx, cancel := context.WithTimeout(ctx, passTimeout)
+	defer cancel()
+	return pass(passCtx)
 }
 
 // Loop kinds, for kickOthers.
@@ -93,7 +126,8 @@ func New(cfg Config) *Controller {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Controller{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), loops: make(map[string]*chassisLoop), gateways: make(map[string]*gatewayLoop), started: time.Now()}
+	return &Controller{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), loops: make(map[string]*chassisLoop), gateways: make(map[string]*gatewayLoop), started: time.Now(),
+		passes: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))}
 }
 
 // Kick asks for a pass on every chassis; safe from any goroutine, never

@@ -119,9 +119,7 @@ func (l *gatewayLoop) run(ctx context.Context) {
 		case <-retry:
 		}
 		retry = nil
-		passCtx, cancelPass := context.WithTimeout(ctx, passTimeout)
-		err := l.pass(passCtx, dev)
-		cancelPass()
+		err := l.c.runPass(ctx, l.kick, func(passCtx context.Context) error { return l.pass(passCtx, dev) })
 		if ctx.Err() != nil {
 			return
 		}
