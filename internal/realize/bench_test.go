@@ -69,3 +69,27 @@ func BenchmarkNoopDiff(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCachedPortAdd: a chassis' desired state after one port is added
+// to one of 500 switches (10,000 ports, 16 chassis), with the cache warm.
+func BenchmarkCachedPortAdd(b *testing.B) {
+	snap, obs := scale(16, 500, 20)
+	c := NewChassisCache()
+	in := ChassisInputs{Snapshot: snap, Bindings: Bind(snap, obs), Chassis: snap.Chassis[0]}
+	c.Desired(in)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		// Alternate one extra port on and off the first switch.
+		s2 := *snap
+		s2.Switches = append([]model.Switch(nil), snap.Switches...)
+		if i%2 == 0 {
+			sw := s2.Switches[0]
+			sw.Ports = append(append([]model.Port(nil), sw.Ports...), model.Port{Switch: sw.Name, Name: "zz", IfaceID: "port-0-0"})
+			s2.Switches[0] = sw
+		}
+		i++
+		in.Snapshot = &s2
+		c.Desired(in)
+	}
+}

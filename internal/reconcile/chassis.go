@@ -46,7 +46,8 @@ type chassisLoop struct {
 
 	installed *realize.Installed
 	session   Session
-	retire    bool // set before stop: release the chassis on the way out
+	desired   *realize.ChassisCache // per-switch memo of DesiredChassis
+	retire    bool                  // set before stop: release the chassis on the way out
 	backoff   time.Duration
 	lastErr   string
 
@@ -324,7 +325,10 @@ func (l *chassisLoop) pass(ctx context.Context, dev Device) error {
 	snap, bindings := bv.snap, bv.bindings
 	tunnelPorts, used := realize.TunnelOFPorts(obs.bridge)
 	views := l.c.gatewayViews()
-	st := realize.DesiredChassis(realize.ChassisInputs{
+	if l.desired == nil {
+		l.desired = realize.NewChassisCache()
+	}
+	st := l.desired.Desired(realize.ChassisInputs{
 		Snapshot: snap, Bindings: bindings, Chassis: ch, Controller: l.c.cfg.Advertise,
 		TunnelOFPorts: tunnelPorts, UsedOFPorts: used, Gateways: views,
 	})

@@ -127,7 +127,7 @@ func New(cfg Config) *Controller {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Controller{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), loops: make(map[string]*chassisLoop), gateways: make(map[string]*gatewayLoop), started: time.Now(),
-		passes: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))}
+		passes: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
 }
 
 // Kick asks for a pass on every chassis; safe from any goroutine, never
