@@ -25,6 +25,10 @@ type ChassisCache struct {
 	entries map[string]*cacheEntry
 	names   map[string]string // tunnel name memo
 	buf     []byte            // key scratch space
+	// Recomputed lists the switches the last Desired call recomputed; the
+	// others' inputs (ports' bindings including interface names, gateway
+	// views) are unchanged since the call before.
+	Recomputed map[string]bool
 }
 
 type cacheEntry struct {
@@ -87,6 +91,7 @@ func (c *ChassisCache) Desired(in ChassisInputs) ChassisState {
 
 	keys := make(map[string]uint64)
 	var changed []model.Switch
+	c.Recomputed = make(map[string]bool)
 	for _, sw := range in.Snapshot.Switches {
 		k, carried := c.switchKey(in, sw, tunnelPorts)
 		if !carried {
@@ -95,6 +100,7 @@ func (c *ChassisCache) Desired(in ChassisInputs) ChassisState {
 		keys[sw.Name] = k
 		if e := c.entries[sw.Name]; e == nil || e.key != k {
 			changed = append(changed, sw)
+			c.Recomputed[sw.Name] = true
 		}
 	}
 	if len(changed) > 0 {
@@ -261,6 +267,7 @@ func (c *ChassisCache) switchKey(in ChassisInputs, sw model.Switch, tunnelPorts 
 		}
 		str(p.Name)
 		str(bd.Chassis)
+		str(bd.Interface)
 		num(uint64(bd.OFPort))
 		b = append(b, bd.MAC...)
 		b = append(b, 0)

@@ -278,7 +278,15 @@ func transactChecked(ctx context.Context, cli client.Client, ops []libovsdb.Oper
 var errNoRoot = errors.New("reconcile: the Open_vSwitch table is empty (run ovs-vsctl init)")
 
 // pass is one level-triggered reconciliation of the chassis.
-func (l *chassisLoop) pass(ctx context.Context, dev Device) error {
+func (l *chassisLoop) pass(ctx context.Context, dev Device) (err error) {
+	defer func() {
+		// The memo's "recomputed" set and the realized fingerprints move
+		// together only through successful passes: after any other
+		// outcome, start the next pass from scratch.
+		if err != nil && l.desired != nil {
+			l.desired.Reset()
+		}
+	}()
 	snap := l.c.cfg.Northbound.Snapshot()
 	ch, ok := snap.ChassisByName(l.chassis.Name)
 	if !ok {
@@ -389,9 +397,16 @@ func (l *chassisLoop) pass(ctx context.Context, dev Device) error {
 	}
 	changed = changed || len(deleteOps) > 0
 
+	// Fingerprints only change with a switch's inputs: recompute those of
+	// the switches the desired-state memo recomputed.
+	l.mu.Lock()
+	prev := l.realizedFP
+	l.mu.Unlock()
 	fps := make(map[string]string, len(st.Switches))
 	for _, name := range st.Switches {
-		if sw, ok := snap.Switch(name); ok {
+		if fp, ok := prev[name]; ok && !l.desired.Recomputed[name] {
+			fps[name] = fp
+		} else if sw, ok := snap.Switch(name); ok {
 			fps[name] = switchFingerprint(sw, bindings, views)
 		}
 	}
