@@ -4,7 +4,7 @@ GO    ?= go
 PKGS  ?= ./...
 
 .DEFAULT_GOAL := help
-.PHONY: help build test lint generate verify-generated demo bench deps
+.PHONY: help build test lint generate verify-generated demo bench bench-micro bench-deps deps
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -29,9 +29,32 @@ verify-generated: ## Check that the generated OVSDB models match the schemas
 demo: deps ## Run the end-to-end demo in the namespace lab (root)
 	bash examples/demo.sh
 
-bench: ## Run the benchmarks
+# The benchmark of issue 6 (bench/, docs/benchmarks.md): `make bench` runs the
+# default profile (16 hypervisors, 500 switches, 10,000 ports; bounded to 15
+# minutes on 2 cores), `make bench SMALL=1` the small one (under 2 minutes).
+# BENCH_FLAGS passes more flags to ferrybench, e.g. BENCH_FLAGS=-cpuprofile.
+BENCH_PROFILE = $(if $(SMALL),small,default)
+BENCH_CMD     = bin/ferrybench -profile $(BENCH_PROFILE) $(BENCH_FLAGS)
+
+bench: deps bench-deps ## Run the benchmark and print its table (SMALL=1: the small profile)
+	@$(GO) build -o bin/ferrybench ./bench/cmd/ferrybench
+	@echo "$(BENCH_CMD)"
+	@FERRY_BENCH_COMMAND="make bench$(if $(SMALL), SMALL=$(SMALL))$(if $(BENCH_FLAGS), BENCH_FLAGS='$(BENCH_FLAGS)')" $(BENCH_CMD)
+
+bench-micro: ## Run the Go microbenchmarks (go test -bench)
 	@echo "$(GO) test -run '^$$' -bench . -benchmem $(PKGS)"
 	@$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+bench-deps: ## Install iperf3 for the benchmark's data-plane step if missing (root)
+	@if ! command -v iperf3 >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get install -y iperf3 >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y iperf3; } || \
+				echo "bench-deps: could not install iperf3; the data-plane step uses its own TCP sender"; \
+		else \
+			echo "bench-deps: iperf3 missing (not root: not installing); the data-plane step needs root anyway"; \
+		fi; \
+	fi
 
 deps: ## Install OVS and the lab tools if missing, download Go modules
 	bash .ci/install-deps
