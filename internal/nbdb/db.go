@@ -78,6 +78,7 @@ type DB struct {
 	// takes one, and building it is O(rows). It is reused while the
 	// generation and the cache's change count are unchanged.
 	snap     atomic.Pointer[snapCache]
+	lastView atomic.Pointer[viewCache]
 	changes  atomic.Uint64
 	watching sync.Once
 	// oddGeneration is a generation whose rows never fit together, see

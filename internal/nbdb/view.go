@@ -79,6 +79,34 @@ func (db *DB) read() (*view, error) {
 	if tc == nil {
 		return nil, errNoCache
 	}
+	// Reuse the last view while the generation and the cache's change
+	// count are unchanged: writes are serialized and each waits for its
+	// generation, so at 10,000 ports rebuilding the view for every write
+	// (and every poll of the wait) made writes quadratic.
+	db.watching.Do(func() { db.Notify(func() { db.changes.Add(1) }) })
+	changes := db.changes.Load()
+	var gen int
+	if g := readGlobal(tc); g != nil {
+		gen = g.Generation
+	}
+	if c := db.lastView.Load(); c != nil && c.gen == gen && c.changes == changes {
+		return c.v, nil
+	}
+	v, err := db.readView(tc)
+	if err == nil && v.generation() == gen {
+		db.lastView.Store(&viewCache{gen: gen, changes: changes, v: v})
+	}
+	return v, err
+}
+
+// viewCache is a view and what it was read at.
+type viewCache struct {
+	gen     int
+	changes uint64
+	v       *view
+}
+
+func (db *DB) readView(tc *cache.TableCache) (*view, error) {
 	for try := 0; ; try++ {
 		before := readGlobal(tc)
 		v := &view{
