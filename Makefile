@@ -34,7 +34,11 @@ demo: deps ## Run the end-to-end demo in the namespace lab (root)
 # minutes on 2 cores), `make bench SMALL=1` the small one (under 2 minutes).
 # BENCH_FLAGS passes more flags to ferrybench, e.g. BENCH_FLAGS=-cpuprofile.
 BENCH_PROFILE = $(if $(SMALL),small,default)
-BENCH_CMD     = bin/ferrybench -profile $(BENCH_PROFILE) $(BENCH_FLAGS)
+# OVN side by side when installed (bench-deps installs it as root);
+# expanded when the recipe runs, after bench-deps.
+BENCH_SYSTEMS ?= $(if $(shell command -v ovn-northd 2>/dev/null),ferry$(comma)ovn,ferry)
+comma         := ,
+BENCH_CMD     = bin/ferrybench -profile $(BENCH_PROFILE) -systems $(BENCH_SYSTEMS) $(BENCH_FLAGS)
 
 bench: deps bench-deps ## Run the benchmark and print its table (SMALL=1: the small profile)
 	@$(GO) build -o bin/ferrybench ./bench/cmd/ferrybench
@@ -45,7 +49,8 @@ bench-micro: ## Run the Go microbenchmarks (go test -bench)
 	@echo "$(GO) test -run '^$$' -bench . -benchmem $(PKGS)"
 	@$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
-bench-deps: ## Install iperf3 for the benchmark's data-plane step if missing (root)
+bench-deps: ## Install iperf3 (data-plane step) and OVN (side-by-side comparison) if missing (root)
+	@bash bench/ovn_deps.sh || echo "bench-deps: could not install OVN; the benchmark runs ferry alone"
 	@if ! command -v iperf3 >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			export DEBIAN_FRONTEND=noninteractive; \

@@ -41,6 +41,11 @@ func bundleCeiling(ctx context.Context, hv *Hypervisor, dir string) (*Ceiling, e
 		return nil, err
 	}
 	defer hv.Vsctl(context.WithoutCancel(ctx), "--if-exists", "del-br", ceilingBridge)
+	// OVN's flows use tun_metadata0, which a bridge accepts only with
+	// br-int's Geneve TLV map.
+	if err := CopyTLVMap(ctx, hv, hv.Bridge, ceilingBridge); err != nil {
+		return nil, err
+	}
 
 	c := &Ceiling{Hypervisor: hv.Name, Flows: len(flows), Groups: len(groups)}
 	var run CeilingRun

@@ -310,6 +310,7 @@ func (r *runner) idle(ctx context.Context, sys System, res *Result) {
 		}
 		id.CPU = append(id.CPU, ProcUsageResult{Name: np.Name, Usage: Usage{CPU: after.CPU - before[i].CPU, RSS: after.RSS}})
 	}
+	id.CPU = mergeUsage(id.CPU)
 	res.Idle = id
 	if len(id.CPU) > 0 {
 		r.logf("%s: idle for %v: %s used %v of CPU, %d passes", res.System, win, id.CPU[0].Name, id.CPU[0].CPU, id.Delta.Passes)
@@ -481,9 +482,36 @@ func (r *runner) runSystem(ctx context.Context, name string, ferrydEnv []string)
 }
 
 func (r *runner) logTail(sys System) {
-	if f, ok := sys.(*Ferry); ok {
-		r.logf("ferryd log tail:\n%s", f.LogTail(30))
+	if lt, ok := sys.(interface{ LogTail(n int) string }); ok {
+		r.logf("%s log tail:\n%s", sys.Name(), lt.LogTail(30))
 	}
+}
+
+// mergeUsage sums the entries of processes of the same name (OVN's
+// ovn-controller, one per hypervisor) into one, "NAME xN", in the order
+// of their first entry.
+func mergeUsage(us []ProcUsageResult) []ProcUsageResult {
+	var out []ProcUsageResult
+	idx := map[string]int{}
+	count := map[string]int{}
+	for _, u := range us {
+		count[u.Name]++
+		i, ok := idx[u.Name]
+		if !ok {
+			idx[u.Name] = len(out)
+			out = append(out, u)
+			continue
+		}
+		out[i].RSS += u.RSS
+		out[i].CPU += u.CPU
+		out[i].Threads += u.Threads
+	}
+	for i := range out {
+		if n := count[out[i].Name]; n > 1 {
+			out[i].Name = fmt.Sprintf("%s x%d", out[i].Name, n)
+		}
+	}
+	return out
 }
 
 // startHypervisors starts m hypervisors in dir/hvNN, a few at a time.
@@ -681,6 +709,7 @@ func (r *runner) scale(ctx context.Context, sys System, hvs []*Hypervisor, w Wor
 			res.Usage = append(res.Usage, ProcUsageResult{Name: np.Name, Usage: u})
 		}
 	}
+	res.Usage = mergeUsage(res.Usage)
 	if r.prof != nil {
 		if top, err := r.prof.heap(ctx, "scale"); err == nil {
 			res.Profiles["scale heap"] = top
