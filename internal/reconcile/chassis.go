@@ -159,19 +159,9 @@ func (l *chassisLoop) realizedSwitch(sw string) (model.ChassisStatus, string) {
 
 func (l *chassisLoop) run(ctx context.Context) {
 	defer close(l.done)
-	var dev Device
-	for dev == nil {
-		d, err := l.c.cfg.Dial(l.chassis, l.trigger)
-		if err == nil {
-			dev = d
-			break
-		}
-		l.setError(err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(5 * time.Second):
-		}
+	dev := dialUntil(ctx, func() (Device, error) { return l.c.cfg.Dial(l.chassis, l.trigger) }, l.setError)
+	if dev == nil {
+		return
 	}
 	defer dev.Close()
 	l.log.Info("chassis loop started", "ovsdb", l.chassis.OVSDB, "bridge", l.chassis.Bridge)
@@ -500,4 +490,22 @@ func (l *chassisLoop) release(dev Device) {
 		return
 	}
 	l.log.Info("released deleted chassis", "bridge", l.chassis.Bridge)
+}
+
+// dialUntil opens a device, retrying every 5 s while the configuration is
+// refused (a dial that merely cannot connect succeeds and keeps trying by
+// itself); nil when ctx ends first.
+func dialUntil(ctx context.Context, dial func() (Device, error), onErr func(error)) Device {
+	for {
+		d, err := dial()
+		if err == nil {
+			return d
+		}
+		onErr(err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(5 * time.Second):
+		}
+	}
 }

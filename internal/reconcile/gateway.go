@@ -94,19 +94,9 @@ func (l *gatewayLoop) realizedSwitch(sw string) (model.GatewayStatus, string) {
 
 func (l *gatewayLoop) run(ctx context.Context) {
 	defer close(l.done)
-	var dev Device
-	for dev == nil {
-		d, err := l.c.cfg.DialGateway(l.gw, l.trigger)
-		if err == nil {
-			dev = d
-			break
-		}
-		l.setError(err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(5 * time.Second):
-		}
+	dev := dialUntil(ctx, func() (Device, error) { return l.c.cfg.DialGateway(l.gw, l.trigger) }, l.setError)
+	if dev == nil {
+		return
 	}
 	defer dev.Close()
 	l.log.Info("gateway loop started", "ovsdb", l.gw.OVSDB)
