@@ -93,9 +93,12 @@ type runner struct {
 	dir    string
 	ferryd string
 	rev    string
-	prof   *profiler
-	clean  cleanups
-	logMu  sync.Mutex
+	// sysStart is when the current system's run began: the profile's
+	// Timeout bounds each system's steps 1-3 and what follows them.
+	sysStart time.Time
+	prof     *profiler
+	clean    cleanups
+	logMu    sync.Mutex
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -395,6 +398,7 @@ func (res *Result) fail(step string, err error) {
 
 func (r *runner) runSystem(ctx context.Context, name string, ferrydEnv []string) *Result {
 	res := &Result{System: name, Profiles: map[string]string{}}
+	r.sysStart = time.Now()
 	p := r.opts.Profile
 	dir := filepath.Join(r.dir, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -871,7 +875,7 @@ func (r *runner) latency(ctx context.Context, sys System, w Workload, res *Resul
 	var firstErr error
 	deadline := time.Now().Add(r.opts.Profile.LatencyBudget)
 	if t := r.opts.Profile.Timeout; t > 0 {
-		if end := r.start.Add(t - r.afterLatency()); end.Before(deadline) {
+		if end := r.sysStart.Add(t - r.afterLatency()); end.Before(deadline) {
 			deadline = end
 		}
 	}
