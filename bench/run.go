@@ -951,7 +951,9 @@ func (r *runner) restart(ctx context.Context, sys System, hvs []*Hypervisor, res
 	}
 	// The restarted process gets the hook's port again; a profile of
 	// its catch-up starts as soon as it answers.
-	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	// OVN's ovn-controllers take more than a minute to come back at the
+	// default size on two cores.
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	err = sys.WaitInStep(wctx)
 	took := time.Since(t0)
