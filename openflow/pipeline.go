@@ -1,6 +1,13 @@
 package openflow
 
-// The pipeline, declared in one place (docs/pipeline.md explains it).
+import (
+	"encoding/binary"
+	"net"
+	"strconv"
+)
+
+// The pipeline, declared in one place (docs/pipeline.md explains it, and
+// names the builder in internal/realize of every row).
 const (
 	// TableClassify maps the ingress port to a logical switch (tun_id) and a
 	// direction mark in metadata; everything else drops.
@@ -26,6 +33,57 @@ const (
 	PriorityExact uint16 = 100
 )
 
+// MaxTunnelKey is the largest tun_id a logical switch can have: a VXLAN
+// VNI has 24 bits, and GRE keys are held to the same range so that a
+// switch can change encapsulation.
+const MaxTunnelKey = 1<<24 - 1
+
 // FirstTunnelOFPort is the lowest ofport_request ferry pins for ports it
 // creates, far above what hypervisors allocate to VIFs.
 const FirstTunnelOFPort = 32768
+
+// Groups have no cookie, so ownership is by ID: ferry's group IDs have the
+// top bit set (GroupBase + 2·VNI [+1]), a range operators' own groups are
+// unlikely to use, and ferry never touches a group outside it.
+const (
+	GroupBase = 0x80000000
+	groupMax  = GroupBase + 2*MaxTunnelKey + 1
+)
+
+// FloodGroups returns the IDs of a switch's two flood groups: one for frames
+// from local VIFs (local VIFs and every remote endpoint), one for frames
+// from tunnels (local VIFs only: split horizon).
+func FloodGroups(vni uint32) (fromLocal, fromTunnel uint32) {
+	return GroupBase + vni*2, GroupBase + vni*2 + 1
+}
+
+// IsFerryGroup reports whether a group ID is in the range ferry allocates.
+func IsFerryGroup(id uint32) bool { return id >= GroupBase+2 && id <= groupMax }
+
+// Tunnel port types, as Interface.type spells them.
+const (
+	TunnelVXLAN = "vxlan"
+	TunnelGRE   = "gre"
+)
+
+// TunnelName names the tunnel port towards remote IPv4 address ip: a short
+// prefix per encapsulation and the address in hex, so the name is stable,
+// unique per bridge and within the 15 characters network device names
+// allow. It returns "" for an address that is not IPv4.
+func TunnelName(encap string, ip net.IP) string {
+	v4 := ip.To4()
+	if v4 == nil {
+		return ""
+	}
+	prefix := "fvx"
+	if encap == TunnelGRE {
+		prefix = "fgr"
+	}
+	b := make([]byte, 0, 11)
+	b = append(b, prefix...)
+	h := strconv.FormatUint(uint64(binary.BigEndian.Uint32(v4)), 16)
+	for i := len(h); i < 8; i++ {
+		b = append(b, '0')
+	}
+	return string(append(b, h...))
+}

@@ -254,7 +254,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 			Logger: logger.With("component", "ovsdb-listen"),
 			OnChange: func() {
 				if c := ctlRef.Load(); c != nil {
-					c.Kick()
+					c.KickDevices()
 				}
 			},
 		})
@@ -306,7 +306,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 			case <-ctx.Done():
 				return
 			case <-ofEvents:
-				ctl.Kick()
+				ctl.KickDevices()
 			}
 		}
 	}()

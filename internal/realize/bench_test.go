@@ -33,8 +33,8 @@ func scale(nChassis, nSwitches, portsPer int) (*model.Snapshot, map[string][]Int
 	return snap, obs
 }
 
-// BenchmarkDesiredChassis: one chassis' full desired state with 10,000
-// ports in 500 switches on 16 chassis.
+// BenchmarkDesiredChassis: one chassis' full desired state from scratch
+// with 10,000 ports in 500 switches on 16 chassis.
 func BenchmarkDesiredChassis(b *testing.B) {
 	snap, obs := scale(16, 500, 20)
 	bindings := Bind(snap, obs)
@@ -56,40 +56,73 @@ func BenchmarkBind(b *testing.B) {
 	}
 }
 
-// BenchmarkNoopDiff: the cost of a pass that finds nothing to do.
-func BenchmarkNoopDiff(b *testing.B) {
-	snap, obs := scale(16, 500, 20)
-	st := DesiredChassis(ChassisInputs{Snapshot: snap, Bindings: Bind(snap, obs), Chassis: snap.Chassis[0]})
-	inst := NewInstalled()
-	inst.Apply(DiffFlows(inst, st.Flows, st.Groups))
-	b.ReportAllocs()
-	for b.Loop() {
-		if p := DiffFlowsRefs(inst, st.Flows, st.Refs, st.Groups); !p.Empty() {
-			b.Fatal("not a no-op")
-		}
+// withPort returns snap with one more port on its first switch, sharing
+// every other switch (as the northbound's snapshots do).
+func withPort(snap *model.Snapshot, gen int64) *model.Snapshot {
+	s2 := *snap
+	s2.Generation = gen
+	s2.Switches = append([]model.Switch(nil), snap.Switches...)
+	sw := s2.Switches[0]
+	sw.Generation = gen
+	sw.Ports = append(append([]model.Port(nil), sw.Ports...), model.Port{Switch: sw.Name, Name: "zz", IfaceID: "port-0-0x"})
+	s2.Switches[0] = sw
+	return &s2
+}
+
+// BenchmarkPortAdd is the cost of one port add at different estate sizes
+// (20 ports per switch, 16 chassis): the estate step every device shares,
+// and one chassis' pass over the changed switch. Neither should grow with
+// the number of switches beyond the estate's per-switch comparison.
+func BenchmarkPortAdd(b *testing.B) {
+	for _, switches := range []int{100, 500, 2000} {
+		snap, obs := scale(16, switches, 20)
+		obs["hv00"] = append(obs["hv00"], Interface{Name: "x", IfaceID: "port-0-0x", Active: true, OFPort: 9999,
+			MAC: net.HardwareAddr{2, 9, 9, 9, 9, 9}})
+		in := EstateInputs{Snapshot: snap, VIFs: obs, VIFsVersion: 1}
+		e, _ := NextEstate(nil, in)
+		br := NewBridge(nil, nil)
+		bin := BridgeInputs{Estate: e, Chassis: snap.Chassis[0], Full: true}
+		br.Commit(br.Plan(bin))
+		snaps := []*model.Snapshot{withPort(snap, 2), snap}
+		b.Run(fmt.Sprintf("estate/switches=%d", switches), func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				in.Snapshot = snaps[i%2]
+				e, _ = NextEstate(e, in)
+				i++
+			}
+		})
+		b.Run(fmt.Sprintf("chassis-pass/switches=%d", switches), func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				in.Snapshot = snaps[i%2]
+				var dirty []string
+				e, dirty = NextEstate(e, in)
+				p := br.Plan(BridgeInputs{Estate: e, Chassis: snap.Chassis[0], Dirty: dirty})
+				if p.Flows.Empty() || len(p.Recomputed) != 1 {
+					b.Fatalf("pass touched %d switches, plan empty %v", len(p.Recomputed), p.Flows.Empty())
+				}
+				br.Commit(p)
+				i++
+			}
+		})
 	}
 }
 
-// BenchmarkCachedPortAdd: a chassis' desired state after one port is added
-// to one of 500 switches (10,000 ports, 16 chassis), with the cache warm.
-func BenchmarkCachedPortAdd(b *testing.B) {
+// BenchmarkFullNoop: a from-scratch pass (resync) that finds nothing to do,
+// 10,000 ports in 500 switches.
+func BenchmarkFullNoop(b *testing.B) {
 	snap, obs := scale(16, 500, 20)
-	c := NewChassisCache()
-	in := ChassisInputs{Snapshot: snap, Bindings: Bind(snap, obs), Chassis: snap.Chassis[0]}
-	c.Desired(in)
+	e, _ := NextEstate(nil, EstateInputs{Snapshot: snap, VIFs: obs, VIFsVersion: 1})
+	br := NewBridge(nil, nil)
+	in := BridgeInputs{Estate: e, Chassis: snap.Chassis[0], Full: true}
+	br.Commit(br.Plan(in))
 	b.ReportAllocs()
-	i := 0
 	for b.Loop() {
-		// Alternate one extra port on and off the first switch.
-		s2 := *snap
-		s2.Switches = append([]model.Switch(nil), snap.Switches...)
-		if i%2 == 0 {
-			sw := s2.Switches[0]
-			sw.Ports = append(append([]model.Port(nil), sw.Ports...), model.Port{Switch: sw.Name, Name: "zz", IfaceID: "port-0-0"})
-			s2.Switches[0] = sw
+		if p := br.Plan(in); !p.Flows.Empty() {
+			b.Fatal("not a no-op")
 		}
-		i++
-		in.Snapshot = &s2
-		c.Desired(in)
 	}
 }

@@ -42,56 +42,77 @@ type PortKey struct{ Switch, Port string }
 // active interface wins over an inactive one, then the chassis that sorts
 // first: deterministic, so every chassis' pass agrees.
 func Bind(snap *model.Snapshot, observed map[string][]Interface) Bindings {
-	type candidate struct {
-		chassis string
-		iface   Interface
+	idx := newIfaceIndex(snap.Chassis, observed)
+	b := make(Bindings)
+	for _, sw := range snap.Switches {
+		for name, bd := range idx.bindSwitch(sw) {
+			b[PortKey{sw.Name, name}] = bd
+		}
 	}
-	byID := make(map[string][]candidate)
-	for _, ch := range snap.Chassis {
+	return b
+}
+
+// candidate is an interface that could carry a port, on one chassis.
+type candidate struct {
+	chassis string
+	iface   Interface
+}
+
+// ifaceIndex holds, per iface_id, the interface that wins it (see Bind).
+// It is built from every chassis' VIFs once per change of any of them, and
+// then binds any switch's ports without looking at the others.
+type ifaceIndex map[string]candidate
+
+func newIfaceIndex(chassis []model.Chassis, observed map[string][]Interface) ifaceIndex {
+	idx := make(ifaceIndex)
+	for _, ch := range chassis {
 		for _, ifc := range observed[ch.Name] {
 			if ifc.IfaceID == "" || ifc.OFPort <= 0 {
 				continue
 			}
-			byID[ifc.IfaceID] = append(byID[ifc.IfaceID], candidate{ch.Name, ifc})
-		}
-	}
-	for _, cs := range byID {
-		sort.Slice(cs, func(i, j int) bool {
-			if cs[i].iface.Active != cs[j].iface.Active {
-				return cs[i].iface.Active
-			}
-			// A XenServer VIF (vifD.N) and its emulated twin (tapD.N)
-			// share an xs-vif-uuid; absent a status, the PV one wins.
-			if ti, tj := isTap(cs[i].iface.Name), isTap(cs[j].iface.Name); ti != tj {
-				return tj
-			}
-			if cs[i].chassis != cs[j].chassis {
-				return cs[i].chassis < cs[j].chassis
-			}
-			return cs[i].iface.Name < cs[j].iface.Name
-		})
-	}
-	b := make(Bindings)
-	for _, sw := range snap.Switches {
-		for _, p := range sw.Ports {
-			cs := byID[p.IfaceID]
-			if len(cs) == 0 {
-				continue
-			}
-			c := cs[0]
-			mac := p.MAC
-			if mac == nil {
-				mac = c.iface.MAC
-			}
-			b[PortKey{sw.Name, p.Name}] = Binding{
-				Chassis:   c.chassis,
-				Interface: c.iface.Name,
-				OFPort:    uint32(c.iface.OFPort),
-				MAC:       mac,
+			c := candidate{ch.Name, ifc}
+			if have, ok := idx[ifc.IfaceID]; !ok || better(c, have) {
+				idx[ifc.IfaceID] = c
 			}
 		}
 	}
-	return b
+	return idx
+}
+
+// better orders the candidates for one iface_id.
+func better(a, b candidate) bool {
+	if a.iface.Active != b.iface.Active {
+		return a.iface.Active
+	}
+	// A XenServer VIF (vifD.N) and its emulated twin (tapD.N) share an
+	// xs-vif-uuid; absent a status, the PV one wins.
+	if ta, tb := isTap(a.iface.Name), isTap(b.iface.Name); ta != tb {
+		return tb
+	}
+	if a.chassis != b.chassis {
+		return a.chassis < b.chassis
+	}
+	return a.iface.Name < b.iface.Name
+}
+
+// bindSwitch returns the bindings of one switch's ports, by port name.
+func (idx ifaceIndex) bindSwitch(sw model.Switch) map[string]Binding {
+	var out map[string]Binding
+	for _, p := range sw.Ports {
+		c, ok := idx[p.IfaceID]
+		if !ok {
+			continue
+		}
+		mac := p.MAC
+		if mac == nil {
+			mac = c.iface.MAC
+		}
+		if out == nil {
+			out = make(map[string]Binding, len(sw.Ports))
+		}
+		out[p.Name] = Binding{Chassis: c.chassis, Interface: c.iface.Name, OFPort: uint32(c.iface.OFPort), MAC: mac}
+	}
+	return out
 }
 
 func isTap(name string) bool { return strings.HasPrefix(name, "tap") }

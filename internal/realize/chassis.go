@@ -1,8 +1,6 @@
 package realize
 
 import (
-	"encoding/binary"
-	"fmt"
 	"net"
 	"slices"
 	"sort"
@@ -59,8 +57,7 @@ func SwitchGateways(sw model.Switch, views map[string]GatewayView) []GatewayView
 }
 
 // Replicator is the hypervisor that re-floods BUM for a switch's gateways
-// that cannot replicate themselves (service_node mode): the first carrier
-// by name, so every device agrees without coordination.
+// that cannot replicate themselves; see SwitchView.Replicator.
 func Replicator(sw model.Switch, b Bindings) string {
 	if c := b.Carriers(sw); len(c) > 0 {
 		return c[0]
@@ -68,43 +65,38 @@ func Replicator(sw model.Switch, b Bindings) string {
 	return ""
 }
 
-// Tunnel is a tunnel port ferry wants on a chassis: one per remote chassis
+// Tunnel is a tunnel port ferry wants on a chassis: one per remote device
 // and encapsulation, with key=flow so that one port serves every switch.
 type Tunnel struct {
 	Name     string
 	Type     string // model.EncapVXLAN or model.EncapGRE
-	Remote   string // remote chassis name
+	Remote   string // remote chassis or gateway name
 	RemoteIP string
 	LocalIP  string
 	OFPort   int // existing ofport, or the ofport_request to pin
 }
 
-// ChassisState is the desired state of one chassis' managed bridge.
-type ChassisState struct {
+// BridgeConfig is the OVSDB part of a chassis' desired state.
+type BridgeConfig struct {
 	Bridge       string
 	DatapathType string // for a bridge ferry creates
 	Controller   string
 	Tunnels      []Tunnel // sorted by Name
-	Flows        []openflow.Flow
-	Refs         []openflow.FlowRef // Flows' references, same order
-	Groups       []openflow.GroupEntry
-	Switches     []string // switches this chassis carries, sorted
 }
 
-// TunnelName names the tunnel port towards remote IP ip: a short prefix
-// per encapsulation and the address in hex, so the name is stable, unique
-// per bridge and within the 15 characters network device names allow.
-func TunnelName(encap string, ip net.IP) string {
-	prefix := "fvx"
-	if encap == model.EncapGRE {
-		prefix = "fgr"
-	}
-	v4 := ip.To4()
-	if v4 == nil {
-		return ""
-	}
-	return fmt.Sprintf("%s%08x", prefix, binary.BigEndian.Uint32(v4))
+// ChassisState is the complete desired state of one chassis' managed
+// bridge, as DesiredChassis computes it from scratch.
+type ChassisState struct {
+	BridgeConfig
+	Flows    []openflow.Flow
+	Refs     []openflow.FlowRef // Flows' references, same order
+	Groups   []openflow.GroupEntry
+	Switches []string // switches this chassis carries, sorted
 }
+
+// TunnelName names the tunnel port towards remote IP ip (see
+// openflow.TunnelName).
+func TunnelName(encap string, ip net.IP) string { return openflow.TunnelName(encap, ip) }
 
 // PairEncap picks the encapsulation two chassis use for a switch: the
 // switch's own when both support it, otherwise the first one both support
@@ -121,255 +113,143 @@ func PairEncap(sw model.Switch, a, b model.Chassis) string {
 	return ""
 }
 
-// Groups have no cookie, so ownership is by ID: ferry's group IDs have the
-// top bit set (0x80000000 + 2·VNI [+1]), a range operators' own groups are
-// unlikely to use, and ferry never touches a group outside it.
-const (
-	groupBase = 0x80000000
-	groupMax  = groupBase + 2*16777215 + 1
-)
-
-// FloodGroups returns the IDs of a switch's two flood groups: one for frames
-// from local VIFs (local VIFs and every remote chassis), one for frames from
-// tunnels (local VIFs only: split horizon).
-func FloodGroups(vni uint32) (fromLocal, fromTunnel uint32) {
-	return groupBase + vni*2, groupBase + vni*2 + 1
-}
+// FloodGroups returns the IDs of a switch's two flood groups (see
+// openflow.FloodGroups).
+func FloodGroups(vni uint32) (fromLocal, fromTunnel uint32) { return openflow.FloodGroups(vni) }
 
 // IsFerryGroup reports whether a group ID is in the range ferry allocates.
-func IsFerryGroup(id uint32) bool { return id >= groupBase+2 && id <= groupMax }
+func IsFerryGroup(id uint32) bool { return openflow.IsFerryGroup(id) }
 
-// DesiredChassis computes the complete desired state of a chassis' bridge.
-func DesiredChassis(in ChassisInputs) ChassisState {
-	st := ChassisState{Bridge: in.Chassis.Bridge, Controller: in.Controller, DatapathType: in.Chassis.DatapathType}
-	if st.Bridge == "" {
-		st.Bridge = model.DefaultBridge
+func bridgeConfig(ch model.Chassis, controller string) BridgeConfig {
+	c := BridgeConfig{Bridge: ch.Bridge, Controller: controller, DatapathType: ch.DatapathType}
+	if c.Bridge == "" {
+		c.Bridge = model.DefaultBridge
 	}
-	used := make(map[int]bool, len(in.UsedOFPorts))
-	for p := range in.UsedOFPorts {
-		used[p] = true
-	}
-	tunnels := make(map[string]*Tunnel)
-	tunnelFor := func(encap string, remote model.Chassis) *Tunnel {
-		name := TunnelName(encap, remote.TunnelIP)
-		if t, ok := tunnels[name]; ok {
-			return t
-		}
-		t := &Tunnel{
-			Name:     name,
-			Type:     encap,
-			Remote:   remote.Name,
-			RemoteIP: remote.TunnelIP.String(),
-			LocalIP:  in.Chassis.TunnelIP.String(),
-		}
-		tunnels[name] = t
-		return t
-	}
+	return c
+}
 
-	type pending struct {
-		flow   openflow.Flow
-		tunnel *Tunnel // output or in_port, resolved after ofport allocation
-		inPort bool
-	}
-	// Every port of the snapshot can yield up to two flows here; sizing
-	// the slice once avoids regrowing it thousands of times at scale.
-	nports := 0
-	for _, sw := range in.Snapshot.Switches {
-		nports += len(sw.Ports)
-	}
-	flows := make([]pending, 0, 2*nports+16)
-	var groups []openflow.GroupEntry
-	type groupTunnels struct {
-		idx     int
-		tunnels []*Tunnel
-	}
-	var floodTunnels []groupTunnels
+// peers is what a switch's desired state on one chassis reads of the
+// others: the registered chassis and the gateways' views.
+type peers struct {
+	chassis  func(name string) (model.Chassis, bool)
+	gateways map[string]GatewayView
+}
 
-	goto10 := openflow.TableL2
-	for _, sw := range in.Snapshot.Switches {
-		var local []Binding
-		remote := make(map[string][]Binding) // chassis → bindings
-		for _, p := range sw.Ports {
-			b, ok := in.Bindings[PortKey{sw.Name, p.Name}]
-			if !ok {
-				continue
-			}
-			if b.Chassis == in.Chassis.Name {
-				local = append(local, b)
-			} else {
-				remote[b.Chassis] = append(remote[b.Chassis], b)
-			}
-		}
-		if len(local) == 0 {
+// switchTunnels returns the tunnels chassis self needs for a switch it
+// carries, in the order of the flood group's buckets: one per remote
+// carrier it shares an encapsulation with (by name), then one per gateway
+// of the switch whose tunnel IP is known (by name). OFPort is left 0.
+func switchTunnels(sv *SwitchView, self model.Chassis, ps peers) []Tunnel {
+	if self.TunnelIP == nil {
+		return nil
+	}
+	var out []Tunnel
+	local := self.TunnelIP.String()
+	for _, name := range sv.Carriers {
+		if name == self.Name {
 			continue
 		}
-		st.Switches = append(st.Switches, sw.Name)
-		vni := uint64(sw.VNI)
-		sort.Slice(local, func(i, j int) bool { return local[i].OFPort < local[j].OFPort })
-
-		for _, b := range local {
-			flows = append(flows, pending{flow: openflow.Flow{
-				Table: openflow.TableClassify, Priority: openflow.PriorityExact,
-				Match:         openflow.Match{InPort: b.OFPort},
-				Actions:       []openflow.Action{openflow.SetTunnelID{ID: vni}},
-				WriteMetadata: &openflow.Metadata{Value: openflow.MetaFromLocal, Mask: ^uint64(0)},
-				GotoTable:     &goto10,
-			}})
-			if b.MAC != nil {
-				flows = append(flows, pending{flow: openflow.Flow{
-					Table: openflow.TableL2, Priority: openflow.PriorityExact,
-					Match:   openflow.Match{HasTunID: true, TunID: vni, EthDst: b.MAC},
-					Actions: []openflow.Action{openflow.Output{Port: b.OFPort}},
-				}})
-			}
+		rc, ok := ps.chassis(name)
+		if !ok || rc.TunnelIP == nil {
+			continue
 		}
-
-		var remoteNames []string
-		for name := range remote {
-			remoteNames = append(remoteNames, name)
+		encap := PairEncap(sv.Switch, self, rc)
+		if encap == "" {
+			continue
 		}
-		sort.Strings(remoteNames)
-		var swTunnels []*Tunnel
-		for _, name := range remoteNames {
-			rc, ok := in.Snapshot.ChassisByName(name)
-			if !ok || rc.TunnelIP == nil || in.Chassis.TunnelIP == nil {
-				continue
-			}
-			encap := PairEncap(sw, in.Chassis, rc)
-			if encap == "" {
-				continue
-			}
-			t := tunnelFor(encap, rc)
-			swTunnels = append(swTunnels, t)
-			flows = append(flows, pending{tunnel: t, inPort: true, flow: openflow.Flow{
-				Table: openflow.TableClassify, Priority: openflow.PriorityExact,
-				Match:         openflow.Match{HasTunID: true, TunID: vni},
-				WriteMetadata: &openflow.Metadata{Value: openflow.MetaFromTunnel, Mask: ^uint64(0)},
-				GotoTable:     &goto10,
-			}})
-			for _, b := range remote[name] {
-				if b.MAC == nil {
-					continue
+		out = append(out, Tunnel{Name: TunnelName(encap, rc.TunnelIP), Type: encap, Remote: rc.Name,
+			RemoteIP: rc.TunnelIP.String(), LocalIP: local})
+	}
+	// VTEP gateways with bindings on the switch: always VXLAN
+	// (hardware_vtep knows only vxlan_over_ipv4).
+	for _, gv := range SwitchGateways(sv.Switch, ps.gateways) {
+		ip := net.ParseIP(gv.TunnelIP).To4()
+		if ip == nil {
+			continue
+		}
+		out = append(out, Tunnel{Name: TunnelName(model.EncapVXLAN, ip), Type: model.EncapVXLAN, Remote: gv.Name,
+			RemoteIP: ip.String(), LocalIP: local})
+	}
+	return out
+}
+
+// unitFlows is one switch's part of a chassis' desired flow table.
+type unitFlows struct {
+	flows  []openflow.Flow
+	refs   []openflow.FlowRef // same order
+	groups []openflow.GroupEntry
+}
+
+// desiredSwitch computes the flows and groups of one switch on a chassis
+// that carries it, from the flow builders. tunnels are switchTunnels'
+// answer with their ofports resolved.
+func desiredSwitch(sv *SwitchView, self model.Chassis, ps peers, tunnels []Tunnel) unitFlows {
+	vni := uint64(sv.VNI)
+	var local []Binding
+	remote := make(map[string][]Binding, len(sv.Carriers))
+	for _, p := range sv.Ports {
+		b, ok := sv.Bound[p.Name]
+		if !ok {
+			continue
+		}
+		if b.Chassis == self.Name {
+			local = append(local, b)
+		} else {
+			remote[b.Chassis] = append(remote[b.Chassis], b)
+		}
+	}
+	sort.Slice(local, func(i, j int) bool { return local[i].OFPort < local[j].OFPort })
+	flows := make([]openflow.Flow, 0, 2*len(local)+2*len(sv.Bound)+4)
+	localPorts := make([]uint32, 0, len(local))
+	for _, b := range local {
+		localPorts = append(localPorts, b.OFPort)
+		flows = append(flows, vifClassify(vni, b.OFPort))
+		if b.MAC != nil {
+			flows = append(flows, localMAC(vni, b.MAC, b.OFPort))
+		}
+	}
+	tunnelPorts := make([]uint32, 0, len(tunnels))
+	replicated := false
+	for _, t := range tunnels {
+		port := uint32(t.OFPort)
+		tunnelPorts = append(tunnelPorts, port)
+		if bs, ok := remote[t.Remote]; ok {
+			flows = append(flows, tunnelClassify(vni, port, openflow.MetaFromTunnel))
+			for _, b := range bs {
+				if b.MAC != nil {
+					flows = append(flows, remoteMAC(vni, b.MAC, port)...)
 				}
-				flows = append(flows, pending{tunnel: t, flow: openflow.Flow{
-					Table: openflow.TableL2, Priority: openflow.PriorityExact,
-					Match: openflow.Match{HasTunID: true, TunID: vni,
-						HasMetadata: true, Metadata: openflow.MetaFromLocal, EthDst: b.MAC},
-				}})
-				// A frame from a tunnel for a MAC that lives on another
-				// chassis was misdirected: drop it rather than flood it to
-				// local VIFs (and never send it back into a tunnel).
-				flows = append(flows, pending{flow: openflow.Flow{
-					Table: openflow.TableL2, Priority: openflow.PriorityExact,
-					Match: openflow.Match{HasTunID: true, TunID: vni,
-						HasMetadata: true, Metadata: openflow.MetaFromTunnel, EthDst: b.MAC},
-				}})
 			}
-		}
-
-		// VTEP gateways with bindings on the switch: always VXLAN
-		// (hardware_vtep knows only vxlan_over_ipv4).
-		for _, gv := range SwitchGateways(sw, in.Gateways) {
-			ip := net.ParseIP(gv.TunnelIP)
-			if ip == nil || ip.To4() == nil || in.Chassis.TunnelIP == nil {
-				continue
-			}
-			t := tunnelFor(model.EncapVXLAN, model.Chassis{Name: gv.Name, TunnelIP: ip.To4()})
-			swTunnels = append(swTunnels, t)
-			// A VTEP that cannot replicate sends BUM to one hypervisor,
-			// which floods it on like a local frame (output to the VTEP's
-			// own tunnel, the ingress port, is suppressed by OpenFlow).
-			mark := openflow.MetaFromTunnel
-			if !gv.SourceNode && Replicator(sw, in.Bindings) == in.Chassis.Name {
-				mark = openflow.MetaFromReplicated
-			}
-			flows = append(flows, pending{tunnel: t, inPort: true, flow: openflow.Flow{
-				Table: openflow.TableClassify, Priority: openflow.PriorityExact,
-				Match:         openflow.Match{HasTunID: true, TunID: vni},
-				WriteMetadata: &openflow.Metadata{Value: mark, Mask: ^uint64(0)},
-				GotoTable:     &goto10,
-			}})
-			for _, m := range gv.LocalMACs[sw.Name] {
-				flows = append(flows,
-					pending{tunnel: t, flow: openflow.Flow{
-						Table: openflow.TableL2, Priority: openflow.PriorityExact,
-						Match: openflow.Match{HasTunID: true, TunID: vni,
-							HasMetadata: true, Metadata: openflow.MetaFromLocal, EthDst: m},
-					}},
-					pending{flow: openflow.Flow{
-						Table: openflow.TableL2, Priority: openflow.PriorityExact,
-						Match: openflow.Match{HasTunID: true, TunID: vni,
-							HasMetadata: true, Metadata: openflow.MetaFromTunnel, EthDst: m},
-					}})
-			}
-			if mark == openflow.MetaFromReplicated {
-				fl, _ := FloodGroups(sw.VNI)
-				flows = append(flows, pending{flow: openflow.Flow{
-					Table: openflow.TableL2, Priority: openflow.PriorityFlood,
-					Match:   openflow.Match{HasTunID: true, TunID: vni, HasMetadata: true, Metadata: openflow.MetaFromReplicated},
-					Actions: []openflow.Action{openflow.Group{ID: fl}},
-				}})
-			}
-		}
-
-		fromLocal, fromTunnel := FloodGroups(sw.VNI)
-		var localBuckets [][]openflow.Action
-		for _, b := range local {
-			localBuckets = append(localBuckets, []openflow.Action{openflow.Output{Port: b.OFPort}})
-		}
-		groups = append(groups, openflow.GroupEntry{ID: fromLocal, Buckets: slices.Clone(localBuckets)})
-		floodTunnels = append(floodTunnels, groupTunnels{idx: len(groups) - 1, tunnels: swTunnels})
-		groups = append(groups, openflow.GroupEntry{ID: fromTunnel, Buckets: localBuckets})
-		flows = append(flows,
-			pending{flow: openflow.Flow{
-				Table: openflow.TableL2, Priority: openflow.PriorityFlood,
-				Match:   openflow.Match{HasTunID: true, TunID: vni, HasMetadata: true, Metadata: openflow.MetaFromLocal},
-				Actions: []openflow.Action{openflow.Group{ID: fromLocal}},
-			}},
-			pending{flow: openflow.Flow{
-				Table: openflow.TableL2, Priority: openflow.PriorityFlood,
-				Match:   openflow.Match{HasTunID: true, TunID: vni, HasMetadata: true, Metadata: openflow.MetaFromTunnel},
-				Actions: []openflow.Action{openflow.Group{ID: fromTunnel}},
-			}})
-	}
-
-	// Pin ofports: existing tunnels keep theirs, new ones take the lowest
-	// free number from FirstTunnelOFPort up, in name order (deterministic).
-	names := make([]string, 0, len(tunnels))
-	for name := range tunnels {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	next := openflow.FirstTunnelOFPort
-	for _, name := range names {
-		t := tunnels[name]
-		if p := in.TunnelOFPorts[name]; p > 0 {
-			t.OFPort = p
 			continue
 		}
-		for used[next] {
-			next++
+		gv := ps.gateways[t.Remote]
+		// A VTEP that cannot replicate sends BUM to one hypervisor,
+		// which floods it on like a local frame (output to the VTEP's own
+		// tunnel, the ingress port, is suppressed by OpenFlow).
+		mark := openflow.MetaFromTunnel
+		if !gv.SourceNode && sv.Replicator() == self.Name {
+			mark, replicated = openflow.MetaFromReplicated, true
 		}
-		t.OFPort = next
-		used[next] = true
-	}
-	for _, name := range names {
-		st.Tunnels = append(st.Tunnels, *tunnels[name])
-	}
-
-	for _, gt := range floodTunnels {
-		for _, t := range gt.tunnels {
-			groups[gt.idx].Buckets = append(groups[gt.idx].Buckets, []openflow.Action{openflow.Output{Port: uint32(t.OFPort)}})
+		flows = append(flows, tunnelClassify(vni, port, mark))
+		for _, m := range gv.LocalMACs[sv.Name] {
+			flows = append(flows, remoteMAC(vni, m, port)...)
 		}
 	}
+	fromLocal, fromTunnel := openflow.FloodGroups(sv.VNI)
+	if replicated {
+		flows = append(flows, floodFlow(vni, openflow.MetaFromReplicated, fromLocal))
+	}
+	flows = append(flows,
+		floodFlow(vni, openflow.MetaFromLocal, fromLocal),
+		floodFlow(vni, openflow.MetaFromTunnel, fromTunnel))
+	flows = dedupMatches(flows)
+	return unitFlows{flows: flows, refs: SortFlows(flows), groups: floodGroups(sv.VNI, localPorts, tunnelPorts)}
+}
 
-	// Table-miss drops, declared rather than implied, so that dump-flows
-	// shows the whole pipeline.
-	out := make([]openflow.Flow, 0, len(flows)+2)
-	out = append(out, []openflow.Flow{
-		{Table: openflow.TableClassify, Priority: openflow.PriorityDrop},
-		{Table: openflow.TableL2, Priority: openflow.PriorityDrop},
-	}...)
+// dedupMatches keeps the first of flows with the same table, priority and
+// match: two ports claiming one MAC in a switch would otherwise give two
+// flows OVS holds as one.
+func dedupMatches(flows []openflow.Flow) []openflow.Flow {
 	type matchKey struct {
 		table    uint8
 		priority uint16
@@ -381,17 +261,8 @@ func DesiredChassis(in ChassisInputs) ChassisState {
 		ethDst   string
 	}
 	seen := make(map[matchKey]bool, len(flows))
-	for _, p := range flows {
-		f := p.flow
-		if p.tunnel != nil {
-			if p.inPort {
-				f.Match.InPort = uint32(p.tunnel.OFPort)
-			} else {
-				f.Actions = []openflow.Action{openflow.Output{Port: uint32(p.tunnel.OFPort)}}
-			}
-		}
-		// Two ports claiming one MAC in a switch would give two flows with
-		// one match; the first (ports sorted by name) wins.
+	out := flows[:0]
+	for _, f := range flows {
 		key := matchKey{f.Table, f.Priority, f.Match.InPort, f.Match.HasTunID, f.Match.TunID,
 			f.Match.HasMetadata, f.Match.Metadata, string(f.Match.EthDst)}
 		if seen[key] {
@@ -400,10 +271,81 @@ func DesiredChassis(in ChassisInputs) ChassisState {
 		seen[key] = true
 		out = append(out, f)
 	}
-	st.Refs = SortFlows(out)
-	st.Flows = out
-	sort.Slice(groups, func(i, j int) bool { return groups[i].ID < groups[j].ID })
-	st.Groups = groups
+	return out
+}
+
+// allocatePorts gives every tunnel in names (sorted) an ofport: the one it
+// has on the bridge (or in ports, which the caller fills with tunnels it
+// created and may not have observed yet), else the lowest free number
+// from openflow.FirstTunnelOFPort up, in name order (deterministic).
+func allocatePorts(names []string, ports map[string]int, used map[int]bool) {
+	next := openflow.FirstTunnelOFPort
+	for _, name := range names {
+		if p := ports[name]; p > 0 {
+			continue
+		}
+		for used[next] {
+			next++
+		}
+		ports[name] = next
+		used[next] = true
+	}
+}
+
+// DesiredChassis computes the complete desired state of a chassis' bridge
+// from scratch: the reference the incremental Bridge is checked against.
+func DesiredChassis(in ChassisInputs) ChassisState {
+	st := ChassisState{BridgeConfig: bridgeConfig(in.Chassis, in.Controller)}
+	ps := peers{chassis: in.Snapshot.ChassisByName, gateways: in.Gateways}
+	views := viewsOf(in.Snapshot, in.Bindings, in.Gateways)
+	type carried struct {
+		sv      *SwitchView
+		tunnels []Tunnel
+	}
+	var units []carried
+	byName := make(map[string]Tunnel)
+	for _, sw := range in.Snapshot.Switches {
+		sv := views[sw.Name]
+		if !sv.Carries(in.Chassis.Name) {
+			continue
+		}
+		ts := switchTunnels(sv, in.Chassis, ps)
+		units = append(units, carried{sv, ts})
+		for _, t := range ts {
+			byName[t.Name] = t
+		}
+	}
+	ports := make(map[string]int, len(byName))
+	used := make(map[int]bool, len(in.UsedOFPorts))
+	for p := range in.UsedOFPorts {
+		used[p] = true
+	}
+	names := make([]string, 0, len(byName))
+	for name := range byName {
+		names = append(names, name)
+		if p := in.TunnelOFPorts[name]; p > 0 {
+			ports[name] = p
+		}
+	}
+	sort.Strings(names)
+	allocatePorts(names, ports, used)
+	for _, name := range names {
+		t := byName[name]
+		t.OFPort = ports[name]
+		st.Tunnels = append(st.Tunnels, t)
+	}
+	st.Flows = tableMissDrops()
+	for _, u := range units {
+		for i := range u.tunnels {
+			u.tunnels[i].OFPort = ports[u.tunnels[i].Name]
+		}
+		uf := desiredSwitch(u.sv, in.Chassis, ps, u.tunnels)
+		st.Switches = append(st.Switches, u.sv.Name)
+		st.Flows = append(st.Flows, uf.flows...)
+		st.Groups = append(st.Groups, uf.groups...)
+	}
+	st.Refs = SortFlows(st.Flows)
+	sort.Slice(st.Groups, func(i, j int) bool { return st.Groups[i].ID < st.Groups[j].ID })
 	return st
 }
 

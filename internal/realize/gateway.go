@@ -12,14 +12,34 @@ import (
 // elsewhere (bound on a hypervisor, or learned by another gateway of the
 // switch) and the endpoints that receive BUM. A VTEP that cannot replicate
 // (service_node) gets the switch's replicator hypervisor as its only flood
-// target, and that hypervisor floods on.
+// target, and that hypervisor floods on. This computes from scratch; the
+// gateway loop uses Estate.DesiredGateway.
 func DesiredGateway(snap *model.Snapshot, b Bindings, gw model.Gateway, views map[string]GatewayView) vtep.Desired {
+	svs := viewsOf(snap, b, views)
+	var names []string
+	for _, sw := range snap.Switches {
+		names = append(names, sw.Name)
+	}
+	return desiredGateway(names, svs, snap.ChassisByName, gw, views)
+}
+
+// DesiredGateway is what gateway gw must hold in this estate.
+func (e *Estate) DesiredGateway(gw model.Gateway) vtep.Desired {
+	return desiredGateway(e.GatewaySwitches[gw.Name], e.Switches, e.Chassis, gw, e.Gateways)
+}
+
+func desiredGateway(names []string, svs map[string]*SwitchView, chassisOf func(string) (model.Chassis, bool),
+	gw model.Gateway, views map[string]GatewayView) vtep.Desired {
 	d := vtep.Desired{PhysicalSwitch: gw.PhysicalSwitch}
 	self := views[gw.Name]
 	bfd := make(map[string]bool)
-	for _, sw := range snap.Switches {
+	for _, name := range names {
+		sv := svs[name]
+		if sv == nil {
+			continue
+		}
 		var ports []vtep.PortVLAN
-		for _, bd := range sw.Bindings {
+		for _, bd := range sv.Bindings {
 			if bd.Gateway == gw.Name {
 				ports = append(ports, vtep.PortVLAN{Port: bd.Port, VLAN: bd.VLAN})
 			}
@@ -27,7 +47,7 @@ func DesiredGateway(snap *model.Snapshot, b Bindings, gw model.Gateway, views ma
 		if len(ports) == 0 {
 			continue
 		}
-		vs := vtep.Switch{Name: sw.Name, VNI: sw.VNI, Bindings: ports}
+		vs := vtep.Switch{Name: sv.Name, VNI: sv.VNI, Bindings: ports}
 		seen := make(map[string]bool)
 		addMAC := func(mac, ip string) {
 			if mac == "" || ip == "" || seen[mac] {
@@ -37,26 +57,26 @@ func DesiredGateway(snap *model.Snapshot, b Bindings, gw model.Gateway, views ma
 			vs.RemoteMACs = append(vs.RemoteMACs, vtep.RemoteMAC{MAC: mac, IP: ip})
 		}
 		var flood []string
-		for _, p := range sw.Ports {
-			bd, ok := b[PortKey{sw.Name, p.Name}]
+		for _, p := range sv.Ports {
+			bd, ok := sv.Bound[p.Name]
 			if !ok || bd.MAC == nil {
 				continue
 			}
-			if ch, ok := snap.ChassisByName(bd.Chassis); ok && ch.TunnelIP != nil {
+			if ch, ok := chassisOf(bd.Chassis); ok && ch.TunnelIP != nil {
 				addMAC(bd.MAC.String(), ch.TunnelIP.String())
 			}
 		}
-		for _, name := range b.Carriers(sw) {
-			if ch, ok := snap.ChassisByName(name); ok && ch.TunnelIP != nil {
+		for _, name := range sv.Carriers {
+			if ch, ok := chassisOf(name); ok && ch.TunnelIP != nil {
 				flood = append(flood, ch.TunnelIP.String())
 				bfd[ch.TunnelIP.String()] = true
 			}
 		}
-		for _, other := range SwitchGateways(sw, views) {
+		for _, other := range SwitchGateways(sv.Switch, views) {
 			if other.Name == gw.Name {
 				continue
 			}
-			for _, m := range other.LocalMACs[sw.Name] {
+			for _, m := range other.LocalMACs[sv.Name] {
 				addMAC(m.String(), other.TunnelIP)
 			}
 			flood = append(flood, other.TunnelIP)
@@ -65,8 +85,8 @@ func DesiredGateway(snap *model.Snapshot, b Bindings, gw model.Gateway, views ma
 		vs.ReplicationMode = vtep.SourceNode
 		if !self.SourceNode {
 			vs.ReplicationMode = vtep.ServiceNode
-			if r := Replicator(sw, b); r != "" {
-				if ch, ok := snap.ChassisByName(r); ok && ch.TunnelIP != nil {
+			if r := sv.Replicator(); r != "" {
+				if ch, ok := chassisOf(r); ok && ch.TunnelIP != nil {
 					flood = []string{ch.TunnelIP.String()}
 				}
 			}

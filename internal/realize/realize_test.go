@@ -252,46 +252,6 @@ group_id=2147485651,type=all,bucket=actions=output:1,bucket=actions=output:2`)
 	}
 }
 
-func TestDiffApplyRevert(t *testing.T) {
-	snap, obs := labSnapshot()
-	before := buildFabric(t, snap, obs)["hv3"].st
-	inst := NewInstalled()
-	inst.Apply(DiffFlows(inst, before.Flows, before.Groups))
-	if p := DiffFlows(inst, before.Flows, before.Groups); !p.Empty() {
-		t.Fatalf("diff against itself is not empty: %+v", p)
-	}
-	snapshotOf := func(i *Installed) string {
-		var s []string
-		for ref := range i.Flows {
-			s = append(s, fmt.Sprintf("%d/%x", ref.Table, ref.Cookie))
-		}
-		for id, g := range i.Groups {
-			s = append(s, fmt.Sprintf("%d=%s", id, g))
-		}
-		sort.Strings(s)
-		return strings.Join(s, "\n")
-	}
-	orig := snapshotOf(inst)
-
-	// Delete red and move blue-b's VIF: flows and groups change.
-	snap2 := *snap
-	snap2.Switches = snap.Switches[:1]
-	obs2 := map[string][]Interface{"hv1": obs["hv1"], "hv2": obs["hv2"], "hv3": {{Name: "vnet0", IfaceID: "blue-b", MAC: mac("52:54:00:00:01:0b"), Active: true, OFPort: 7}}}
-	after := buildFabric(t, &snap2, obs2)["hv3"].st
-	p := DiffFlows(inst, after.Flows, after.Groups)
-	if len(p.DeleteGroups) != 2 || len(p.DeleteFlows) == 0 || len(p.AddFlows) == 0 {
-		t.Fatalf("unexpected plan %+v", p)
-	}
-	inst.Apply(p)
-	if q := DiffFlows(inst, after.Flows, after.Groups); !q.Empty() {
-		t.Fatalf("not converged after apply: %+v", q)
-	}
-	inst.Apply(DiffFlows(inst, before.Flows, before.Groups))
-	if got := snapshotOf(inst); got != orig {
-		t.Fatalf("apply then revert differs:\n%s\nwant\n%s", got, orig)
-	}
-}
-
 func TestDeletedSwitchLeavesNothing(t *testing.T) {
 	snap, obs := labSnapshot()
 	snap.Switches = nil

@@ -123,7 +123,7 @@ func namedUUID(kind, name string) string {
 // and update tunnel ports. Nothing is deleted here (unreference before
 // delete: flows still pointing at old ports go first). br is nil when the
 // bridge does not exist; root is the Open_vSwitch row's UUID.
-func CreateOps(root string, br *ObservedBridge, st ChassisState) []ovsdb.Operation {
+func CreateOps(root string, br *ObservedBridge, st BridgeConfig) []ovsdb.Operation {
 	var ops []ovsdb.Operation
 	var newPorts []string
 	existing := make(map[string]ObservedPort)
@@ -247,7 +247,7 @@ func controllerInsert(name, target string) ovsdb.Operation {
 // DeleteOps returns the operations of a pass' last transaction: remove the
 // ports ferry owns that the desired state no longer has (their flows are
 // gone by now). Rows ferry does not own are never touched.
-func DeleteOps(br *ObservedBridge, st ChassisState) []ovsdb.Operation {
+func DeleteOps(br *ObservedBridge, st BridgeConfig) []ovsdb.Operation {
 	if br == nil {
 		return nil
 	}

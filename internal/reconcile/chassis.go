@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -15,101 +13,55 @@ import (
 
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/realize"
+	"github.com/ferry-sdn/ferry/openflow"
 	"github.com/ferry-sdn/ferry/ovsdb"
 )
 
-func itoa(i int) string { return strconv.Itoa(i) }
-
-// A pass never blocks for ever on a device that went away: cache reads and
-// the whole pass are bounded, and the next pass finds it disconnected.
-const (
-	cacheReadTimeout = 2 * time.Second
-	passTimeout      = 60 * time.Second
-)
-
-// Backoff after a failed pass, so that a device rejecting a change is not
-// hammered; any event still kicks a pass at once.
-const (
-	minBackoff = 250 * time.Millisecond
-	maxBackoff = 30 * time.Second
-)
-
-// chassisLoop reconciles one chassis. Only its goroutine touches installed,
-// session and backoff; mu guards what status readers see.
-type chassisLoop struct {
+// hypervisor adapts a chassis (its Open_vSwitch database and its managed
+// bridge's OpenFlow session) to the generic device loop. Only the loop's
+// goroutine touches br, session and seen; mu guards what status readers
+// see.
+type hypervisor struct {
 	c       *Controller
-	chassis model.Chassis
-	log     *slog.Logger
-	kick    chan struct{}
-	cancel  context.CancelFunc
-	done    chan struct{}
+	chassis model.Chassis // as the loop was started: connection settings
+	l       *loop
 
-	installed *realize.Installed
-	session   Session
-	desired   *realize.ChassisCache // per-switch memo of DesiredChassis
-	retire    bool                  // set before stop: release the chassis on the way out
-	backoff   time.Duration
-	lastErr   string
+	br      *realize.Bridge // nil until dumped (and after a failed bundle)
+	session Session
+	seen    uint64 // the estate the bridge is in step with
 
-	mu         sync.Mutex
-	observed   bool // the chassis' database has been read at least once
-	st         model.ChassisStatus
-	dpid       uint64
-	lastVIFs   []realize.Interface
-	tunnels    map[string]string // remote device → BFD state
-	realizedFP map[string]string // switch → bindings fingerprint realized
+	rz realization
+
+	mu       sync.Mutex
+	st       model.ChassisStatus
+	lastVIFs []realize.Interface
+	tunnels  map[string]string // remote device → BFD state
+	observed bool
 }
 
-func newChassisLoop(c *Controller, ch model.Chassis) *chassisLoop {
-	return &chassisLoop{
-		c:          c,
-		chassis:    ch,
-		log:        c.log.With("chassis", ch.Name),
-		kick:       make(chan struct{}, 1),
-		done:       make(chan struct{}),
-		realizedFP: make(map[string]string),
-	}
+func newHypervisor(c *Controller, ch model.Chassis) *hypervisor {
+	h := &hypervisor{c: c, chassis: ch}
+	h.l = newLoop(c, ch.Name, h, c.log.With("chassis", ch.Name, "ovsdb", ch.OVSDB, "bridge", ch.Bridge))
+	return h
 }
 
-func (l *chassisLoop) trigger() {
-	select {
-	case l.kick <- struct{}{}:
-	default:
-	}
-}
-
-func (l *chassisLoop) start(parent context.Context) {
-	ctx, cancel := context.WithCancel(parent)
-	l.cancel = cancel
-	go l.run(ctx)
-}
-
-func (l *chassisLoop) stop() {
-	l.cancel()
-	<-l.done
-}
-
-func (l *chassisLoop) datapath() uint64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.dpid
-}
+func (h *hypervisor) dial(notify func()) (Device, error) { return h.c.cfg.Dial(h.chassis, notify) }
 
 // tunnelState returns the BFD state of the chassis' tunnel to remote.
-func (l *chassisLoop) tunnelState(remote string) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if st, ok := l.tunnels[remote]; ok {
+func (h *hypervisor) tunnelState(remote string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if st, ok := h.tunnels[remote]; ok {
 		return st
 	}
 	return TunnelUnknown
 }
 
 // tunnelCounts counts the chassis' tunnels by state.
-func (l *chassisLoop) tunnelCounts() (up, down, unknown int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, st := range l.tunnels {
+func (h *hypervisor) tunnelCounts() (up, down, unknown int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, st := range h.tunnels {
 		switch st {
 		case TunnelUp:
 			up++
@@ -122,171 +74,85 @@ func (l *chassisLoop) tunnelCounts() (up, down, unknown int) {
 	return
 }
 
-func (l *chassisLoop) wasObserved() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.observed
+func (h *hypervisor) vifs() []realize.Interface {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.lastVIFs
 }
 
-// waiting: the pass cannot proceed until a device connects; shown as the
-// chassis' last_error, not counted as a failure.
-type waiting struct{ msg string }
-
-func (w waiting) Error() string { return w.msg }
-
-// errWarming: the pass observed the chassis but may not commit yet.
-type errWarming struct{ left time.Duration }
-
-func (e errWarming) Error() string { return "reconcile: waiting for every chassis to be observed" }
-
-func (l *chassisLoop) vifs() []realize.Interface {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.lastVIFs
+func (h *hypervisor) status() model.ChassisStatus {
+	h.mu.Lock()
+	st := h.st
+	h.mu.Unlock()
+	st.RealizedGeneration = h.rz.generation()
+	return st
 }
 
-func (l *chassisLoop) status() model.ChassisStatus {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.st
+func (h *hypervisor) realizedSwitch(sw string) (model.ChassisStatus, committed, bool) {
+	r, ok := h.rz.get(sw)
+	return h.status(), r, ok
 }
 
-func (l *chassisLoop) realizedSwitch(sw string) (model.ChassisStatus, string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.st, l.realizedFP[sw]
-}
-
-func (l *chassisLoop) run(ctx context.Context) {
-	defer close(l.done)
-	dev := dialUntil(ctx, func() (Device, error) { return l.c.cfg.Dial(l.chassis, l.trigger) }, l.setError)
-	if dev == nil {
-		return
-	}
-	defer dev.Close()
-	l.log.Info("chassis loop started", "ovsdb", l.chassis.OVSDB, "bridge", l.chassis.Bridge)
-	var retry <-chan time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			if l.retire {
-				l.release(dev)
-			}
-			return
-		case <-l.kick:
-		case <-retry:
-		}
-		retry = nil
-		err := l.c.runPass(ctx, l.kick, func(passCtx context.Context) error { return l.pass(passCtx, dev) })
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			var w errWarming
-			if errors.As(err, &w) {
-				retry = time.After(w.left)
-				continue
-			}
-			// Waiting for a connection is a state, not a failure: the
-			// connection's own event kicks the next pass.
-			var wt waiting
-			if errors.As(err, &wt) {
-				l.setError(err)
-				continue
-			}
-			l.setError(err)
-			l.count("error")
-			if l.backoff == 0 {
-				l.backoff = minBackoff
-			} else {
-				l.backoff = min(2*l.backoff, maxBackoff)
-			}
-			retry = time.After(l.backoff)
-			continue
-		}
-		l.backoff = 0
-		l.setError(nil)
+func (h *hypervisor) unaffected(prev uint64, e *realize.Estate) {
+	if h.rz.unaffected(prev, e) {
+		h.c.cfg.Metrics.deviceRealized(h.chassis.Name, e.Snapshot.Generation)
 	}
 }
 
-func (l *chassisLoop) setError(err error) {
-	msg := ""
-	if err != nil {
-		msg = err.Error()
-	}
-	if msg != l.lastErr {
-		var wt waiting
-		if errors.As(err, &wt) {
-			l.log.Info("waiting", "for", wt.msg)
-		} else if err != nil {
-			l.log.Warn("reconcile failed", "err", err)
-		} else if l.lastErr != "" {
-			l.log.Info("reconcile recovered")
-		}
-		l.lastErr = msg
-	}
-	l.mu.Lock()
-	l.st.LastError = msg
-	l.mu.Unlock()
-}
-
-func (l *chassisLoop) setConnected(ovsdbUp, ofUp bool) {
-	l.mu.Lock()
-	l.st.OVSDBConnected, l.st.OpenFlowConnected = ovsdbUp, ofUp
-	l.mu.Unlock()
-	if m := l.c.cfg.Metrics; m != nil {
-		m.connected.WithLabelValues(l.chassis.Name, "ovsdb").Set(b2f(ovsdbUp))
-		m.connected.WithLabelValues(l.chassis.Name, "openflow").Set(b2f(ofUp))
+func (h *hypervisor) setError(msg string) {
+	h.mu.Lock()
+	h.st.LastError = msg
+	h.mu.Unlock()
+	if msg != "" {
+		h.rz.failed()
 	}
 }
 
-func (l *chassisLoop) count(result string) {
-	if m := l.c.cfg.Metrics; m != nil {
+func (h *hypervisor) setConnected(ovsdbUp, ofUp bool) {
+	h.mu.Lock()
+	h.st.OVSDBConnected, h.st.OpenFlowConnected = ovsdbUp, ofUp
+	h.mu.Unlock()
+	if m := h.c.cfg.Metrics; m != nil {
+		m.connected.WithLabelValues(h.chassis.Name, "ovsdb").Set(b2f(ovsdbUp))
+		m.connected.WithLabelValues(h.chassis.Name, "openflow").Set(b2f(ofUp))
+	}
+}
+
+func (h *hypervisor) count(result string) {
+	if m := h.c.cfg.Metrics; m != nil {
 		m.passes.WithLabelValues(result).Inc()
 	}
 }
 
-func (l *chassisLoop) transact(ctx context.Context, cli client.Client, ops []libovsdb.Operation) error {
+func (h *hypervisor) transact(ctx context.Context, cli client.Client, ops []libovsdb.Operation) error {
 	if len(ops) == 0 {
 		return nil
 	}
 	sent := time.Now()
-	_, err := transactChecked(ctx, cli, ops)
-	l.c.cfg.Metrics.transaction(txChassis, time.Since(sent))
+	_, err := ovsdb.Transact(ctx, cli, ops...)
+	h.c.cfg.Metrics.transaction(txChassis, time.Since(sent))
 	if err != nil {
-		return fmt.Errorf("reconcile: %s: %w", l.chassis.Name, err)
+		return fmt.Errorf("reconcile: %s: %w", h.chassis.Name, err)
 	}
 	return nil
 }
 
-// transactChecked sends one transaction and turns a rejected operation
-// into an error.
-func transactChecked(ctx context.Context, cli client.Client, ops []libovsdb.Operation) ([]libovsdb.OperationResult, error) {
-	return ovsdb.Transact(ctx, cli, ops...)
-}
-
 var errNoRoot = errors.New("reconcile: the Open_vSwitch table is empty (run ovs-vsctl init)")
 
-// pass is one level-triggered reconciliation of the chassis.
-func (l *chassisLoop) pass(ctx context.Context, dev Device) (err error) {
-	defer func() {
-		// The memo's "recomputed" set and the realized fingerprints move
-		// together only through successful passes: after any other
-		// outcome, start the next pass from scratch.
-		if err != nil && l.desired != nil {
-			l.desired.Reset()
-		}
-	}()
-	snap := l.c.cfg.Northbound.Snapshot()
-	ch, ok := snap.ChassisByName(l.chassis.Name)
+// pass is one level-triggered reconciliation of the chassis: observe, then
+// plan the switches that changed since the last pass (all of them when
+// full), then OVSDB creates, one bundle, OVSDB deletes.
+func (h *hypervisor) pass(ctx context.Context, dev Device, full bool) error {
+	e := h.c.estate()
+	ch, ok := e.Chassis(h.chassis.Name)
 	if !ok {
 		return nil // being removed; the supervisor stops us
 	}
 	cli := dev.Client()
 	if cli == nil {
-		l.setConnected(false, false)
-		l.installed, l.session = nil, nil
-		l.count("skipped")
+		h.setConnected(false, false)
+		h.br, h.session = nil, nil
+		h.count("skipped")
 		return waiting{fmt.Sprintf("ovsdb: not connected to %s (retrying)", ch.OVSDB)}
 	}
 	start := time.Now()
@@ -299,155 +165,160 @@ func (l *chassisLoop) pass(ctx context.Context, dev Device) (err error) {
 	if err != nil {
 		return err
 	}
-	l.mu.Lock()
-	vifsChanged := !l.observed || !slices.EqualFunc(l.lastVIFs, obs.vifs, sameVIF)
-	l.lastVIFs = obs.vifs
-	l.tunnels = obs.tunnels
-	l.observed = true
-	l.mu.Unlock()
-	up, down, unknown := l.tunnelCounts()
-	l.c.cfg.Metrics.SetTunnels(ch.Name, up, down, unknown)
+	h.mu.Lock()
+	vifsChanged := !h.observed || !slices.EqualFunc(h.lastVIFs, obs.vifs, sameVIF)
+	h.lastVIFs = obs.vifs
+	h.tunnels = obs.tunnels
+	h.observed = true
+	h.mu.Unlock()
+	h.l.setObserved()
+	up, down, unknown := h.tunnelCounts()
+	h.c.cfg.Metrics.SetTunnels(ch.Name, up, down, unknown)
 	if vifsChanged {
-		l.c.binds.vifsVer.Add(1)
-		l.c.kickOthers(kindChassis, ch.Name)
+		// Other chassis tunnel to this one's VIFs: the new estate wakes
+		// those that carry the switches concerned.
+		h.c.vifsVer.Add(1)
 	}
-	if ok, left := l.c.ready(); !ok {
+	if ok, left := h.c.ready(); !ok {
 		return errWarming{left}
 	}
 	if obs.root == "" {
-		l.setConnected(true, false)
+		h.setConnected(true, false)
 		return errNoRoot
 	}
-
-	bv := l.c.bindingsFor(snap)
-	snap, bindings := bv.snap, bv.bindings
+	e = h.c.refresh()
+	if ch, ok = e.Chassis(h.chassis.Name); !ok {
+		return nil
+	}
 	tunnelPorts, used := realize.TunnelOFPorts(obs.bridge)
-	views := l.c.gatewayViews()
-	if l.desired == nil {
-		l.desired = realize.NewChassisCache()
-	}
-	st := l.desired.Desired(realize.ChassisInputs{
-		Snapshot: snap, Bindings: bindings, Chassis: ch, Controller: l.c.cfg.Advertise,
-		TunnelOFPorts: tunnelPorts, UsedOFPorts: used, Gateways: views,
-	})
+	in := realize.BridgeInputs{Estate: e, Chassis: ch, Controller: h.c.cfg.Advertise,
+		TunnelOFPorts: tunnelPorts, UsedOFPorts: used}
 
-	createOps := realize.CreateOps(obs.root, obs.bridge, st)
-	if err := l.transact(ctx, cli, createOps); err != nil {
-		return err
-	}
-	changed := len(createOps) > 0
 	if obs.bridge == nil {
 		// The bridge is new: its datapath ID and OpenFlow connection come
 		// with the next cache event.
-		l.setConnected(true, false)
-		l.count("changed")
+		if err := h.transact(ctx, cli, realize.CreateOps(obs.root, nil, h.scratchConfig(in))); err != nil {
+			return err
+		}
+		h.setConnected(true, false)
+		h.count("changed")
 		return nil
 	}
 	dpid, ok := parseDatapathID(obs.bridge.DatapathID)
-	l.mu.Lock()
-	l.dpid = dpid
-	l.st.DatapathID = obs.bridge.DatapathID
-	l.mu.Unlock()
+	h.mu.Lock()
+	h.st.DatapathID = obs.bridge.DatapathID
+	h.mu.Unlock()
 	var sess Session
 	if ok {
-		sess = l.c.cfg.Switches.Session(dpid)
+		sess = h.c.cfg.Switches.Session(dpid)
 	}
 	if sess == nil {
-		l.setConnected(true, false)
-		l.installed, l.session = nil, nil
-		l.count("skipped")
-		return waiting{fmt.Sprintf("openflow: bridge %s (datapath %s) has not connected to %s", ch.Bridge, obs.bridge.DatapathID, l.c.cfg.Advertise)}
+		// Bring the bridge's settings, controller and tunnels in line:
+		// the controller row is what makes the bridge dial ferry.
+		if err := h.transact(ctx, cli, realize.CreateOps(obs.root, obs.bridge, h.scratchConfig(in))); err != nil {
+			return err
+		}
+		h.setConnected(true, false)
+		h.br, h.session = nil, nil
+		h.count("skipped")
+		return waiting{fmt.Sprintf("openflow: bridge %s (datapath %s) has not connected to %s", ch.Bridge, obs.bridge.DatapathID, h.c.cfg.Advertise)}
 	}
-	l.setConnected(true, true)
-	if sess != l.session || l.installed == nil {
-		inst, err := dumpInstalled(ctx, sess)
+	h.setConnected(true, true)
+	if sess != h.session || h.br == nil {
+		br, err := dumpBridge(ctx, sess)
 		if err != nil {
 			return err
 		}
-		l.installed, l.session = inst, sess
+		h.br, h.session, full = br, sess, true
 	}
-	plan := realize.DiffFlowsRefs(l.installed, st.Flows, st.Refs, st.Groups)
-	if !plan.Empty() {
+	dirty, ok := e.ChangedSince(h.seen)
+	in.Full, in.Dirty = full || !ok, dirty
+	plan := h.br.Plan(in)
+
+	createOps := realize.CreateOps(obs.root, obs.bridge, plan.Config)
+	if err := h.transact(ctx, cli, createOps); err != nil {
+		return err
+	}
+	changed := len(createOps) > 0
+	if !plan.Flows.Empty() {
 		committing := time.Now()
-		err := sess.Commit(ctx, plan)
-		l.c.cfg.Metrics.bundle(time.Since(committing), plan.FlowMods(), err == nil)
+		err := sess.Commit(ctx, plan.Flows)
+		h.c.cfg.Metrics.bundle(time.Since(committing), plan.Flows.FlowMods(), err == nil)
 		if err != nil {
-			l.installed = nil // unknown state: dump again next pass
+			h.br = nil // unknown state: dump again next pass
 			return fmt.Errorf("reconcile: %s: bundle: %w", ch.Name, err)
 		}
-		l.installed.Apply(plan)
 		changed = true
 	}
-	deleteOps := realize.DeleteOps(obs.bridge, st)
+	// The flows are on the bridge now, whatever happens to the deletes.
+	h.br.Commit(plan)
+	deleteOps := realize.DeleteOps(obs.bridge, plan.Config)
 	if changed || len(deleteOps) > 0 {
-		deleteOps = append(deleteOps, realize.GenerationOps(obs.bridge, snap.Generation)...)
+		deleteOps = append(deleteOps, realize.GenerationOps(obs.bridge, e.Snapshot.Generation)...)
 	}
-	if err := l.transact(ctx, cli, deleteOps); err != nil {
+	if err := h.transact(ctx, cli, deleteOps); err != nil {
 		return err
 	}
 	changed = changed || len(deleteOps) > 0
-
-	// Fingerprints only change with a switch's inputs: recompute those of
-	// the switches the desired-state memo recomputed.
-	l.mu.Lock()
-	prev := l.realizedFP
-	l.mu.Unlock()
-	fps := make(map[string]string, len(st.Switches))
-	for _, name := range st.Switches {
-		if fp, ok := prev[name]; ok && !l.desired.Recomputed[name] {
-			fps[name] = fp
-		} else if sw, ok := snap.Switch(name); ok {
-			fps[name] = switchFingerprint(sw, bindings, views)
-		}
-	}
-	l.mu.Lock()
-	l.st.RealizedGeneration = snap.Generation
-	l.st.Flows = len(l.installed.Flows)
-	l.st.Groups = len(l.installed.Groups)
-	l.realizedFP = fps
-	l.mu.Unlock()
-	if m := l.c.cfg.Metrics; m != nil {
+	h.seen = e.Seq
+	h.publish(e, plan)
+	if m := h.c.cfg.Metrics; m != nil {
 		m.passDuration.Observe(time.Since(start).Seconds())
-		m.realizedGen.WithLabelValues(ch.Name).Set(float64(snap.Generation))
-		m.generationLag.WithLabelValues(ch.Name).Set(0)
-		m.realized(ch.Name, snap.Generation, time.Now())
-		m.flows.WithLabelValues(ch.Name, st.Bridge).Set(float64(len(l.installed.Flows)))
-		m.groups.WithLabelValues(ch.Name, st.Bridge).Set(float64(len(l.installed.Groups)))
+		m.flows.WithLabelValues(ch.Name, plan.Config.Bridge).Set(float64(h.br.Flows()))
+		m.groups.WithLabelValues(ch.Name, plan.Config.Bridge).Set(float64(h.br.Groups()))
 	}
 	if changed {
-		l.count("changed")
-		l.log.Debug("pass committed", "generation", snap.Generation, "flow_mods", plan.FlowMods(),
-			"ovsdb_ops", len(createOps)+len(deleteOps), "took", time.Since(start))
+		h.count("changed")
+		h.l.log.Debug("pass committed", "generation", e.Snapshot.Generation, "switches", len(plan.Recomputed),
+			"flow_mods", plan.Flows.FlowMods(), "ovsdb_ops", len(createOps)+len(deleteOps), "took", time.Since(start))
 	} else {
-		l.count("noop")
+		h.count("noop")
+	}
+	// An estate built during the pass may concern this chassis: its
+	// change already kicked the loop, or holds nothing for it; either
+	// way the next pass is cheap.
+	if latest := h.c.estate(); latest.Seq > e.Seq {
+		h.l.trigger()
 	}
 	return nil
 }
 
-func dumpInstalled(ctx context.Context, sess Session) (*realize.Installed, error) {
-	inst := realize.NewInstalled()
+// scratchConfig computes the bridge configuration (tunnels) from scratch,
+// for passes that cannot reach the OpenFlow side yet.
+func (h *hypervisor) scratchConfig(in realize.BridgeInputs) realize.BridgeConfig {
+	in.Full = true
+	return realize.NewBridge(nil, nil).Plan(in).Config
+}
+
+// publish makes a committed pass visible: per-switch realization, counts,
+// generation.
+func (h *hypervisor) publish(e *realize.Estate, plan *realize.BridgePlan) {
+	h.rz.passed(e, plan.Full, plan.Recomputed, func(name string) (committed, bool) {
+		v, g, ok := h.br.Realized(name)
+		return committed{version: v, generation: g}, ok
+	})
+	h.mu.Lock()
+	h.st.Flows = h.br.Flows()
+	h.st.Groups = h.br.Groups()
+	h.mu.Unlock()
+	h.c.cfg.Metrics.deviceRealized(h.chassis.Name, e.Snapshot.Generation)
+}
+
+func dumpBridge(ctx context.Context, sess Session) (*realize.Bridge, error) {
 	flows, err := sess.DumpFlows(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: dump flows: %w", err)
-	}
-	for _, ref := range flows {
-		inst.Flows[ref] = true
 	}
 	groups, err := sess.DumpGroups(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: dump groups: %w", err)
 	}
-	for _, g := range groups {
-		if realize.IsFerryGroup(g.ID) {
-			inst.Groups[g.ID] = g.String()
-		}
-	}
-	return inst, nil
+	return realize.NewBridge(flows, groups), nil
 }
 
 func sameVIF(a, b realize.Interface) bool {
 	return a.Name == b.Name && a.IfaceID == b.IfaceID && a.OFPort == b.OFPort &&
-		a.Active == b.Active && a.MAC.String() == b.MAC.String()
+		a.Active == b.Active && a.Network == b.Network && slices.Equal(a.MAC, b.MAC)
 }
 
 // releaseTimeout bounds the clean-up of a deleted chassis.
@@ -459,53 +330,39 @@ const releaseTimeout = 10 * time.Second
 // controller and flows it forwards nothing, which is what "no longer
 // managed by ferry" means. A disconnected chassis keeps its state; the log
 // says so.
-func (l *chassisLoop) release(dev Device) {
+func (h *hypervisor) release(dev Device) {
 	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
 	cli := dev.Client()
 	if cli == nil {
-		l.log.Warn("deleted chassis is not connected: its flows and tunnel ports stay until removed by hand")
+		h.l.log.Warn("deleted chassis is not connected: its flows and tunnel ports stay until removed by hand")
 		return
 	}
-	obs, err := observe(ctx, cli, l.chassis.Bridge)
+	obs, err := observe(ctx, cli, h.chassis.Bridge)
 	if err != nil || obs.bridge == nil {
 		return
 	}
 	if dpid, ok := parseDatapathID(obs.bridge.DatapathID); ok {
-		if sess := l.c.cfg.Switches.Session(dpid); sess != nil {
-			inst, err := dumpInstalled(ctx, sess)
+		if sess := h.c.cfg.Switches.Session(dpid); sess != nil {
+			flows, err := sess.DumpFlows(ctx)
+			var groups []openflow.GroupEntry
 			if err == nil {
-				if plan := realize.DiffFlows(inst, nil, nil); !plan.Empty() {
+				groups, err = sess.DumpGroups(ctx)
+			}
+			if err == nil {
+				if plan := realize.ReleasePlan(flows, groups); !plan.Empty() {
 					err = sess.Commit(ctx, plan)
 				}
 			}
 			if err != nil {
-				l.log.Warn("releasing deleted chassis: flows", "err", err)
+				h.l.log.Warn("releasing deleted chassis: flows", "err", err)
 			}
 		}
 	}
-	ops := append(realize.DeleteOps(obs.bridge, realize.ChassisState{}), realize.ReleaseControllerOps(obs.bridge)...)
-	if err := l.transact(ctx, cli, ops); err != nil {
-		l.log.Warn("releasing deleted chassis: OVSDB", "err", err)
+	ops := append(realize.DeleteOps(obs.bridge, realize.BridgeConfig{}), realize.ReleaseControllerOps(obs.bridge)...)
+	if err := h.transact(ctx, cli, ops); err != nil {
+		h.l.log.Warn("releasing deleted chassis: OVSDB", "err", err)
 		return
 	}
-	l.log.Info("released deleted chassis", "bridge", l.chassis.Bridge)
-}
-
-// dialUntil opens a device, retrying every 5 s while the configuration is
-// refused (a dial that merely cannot connect succeeds and keeps trying by
-// itself); nil when ctx ends first.
-func dialUntil(ctx context.Context, dial func() (Device, error), onErr func(error)) Device {
-	for {
-		d, err := dial()
-		if err == nil {
-			return d
-		}
-		onErr(err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(5 * time.Second):
-		}
-	}
+	h.l.log.Info("released deleted chassis")
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-sdn/ferry/internal/model"
@@ -35,7 +36,9 @@ type Config struct {
 	Logger       *slog.Logger
 }
 
-// Controller supervises one loop per registered chassis.
+// Controller supervises one loop per registered chassis and gateway, and
+// the estate they all compute from: built once per change, incrementally,
+// and handed to the devices the change concerns.
 type Controller struct {
 	cfg  Config
 	log  *slog.Logger
@@ -43,51 +46,27 @@ type Controller struct {
 
 	started time.Time
 
-	binds bindCache
 	// passes bounds how many passes compute at once: on a small machine a
 	// burst of northbound changes would otherwise have every device's loop
 	// compete with the REST API and the OVSDB clients for the CPU.
 	passes chan struct{}
 
+	// vifsVer and gwVer change whenever any chassis' VIFs or any
+	// gateway's view does: with the snapshot, the estate's inputs.
+	vifsVer atomic.Uint64
+	gwVer   atomic.Uint64
+	// estMu serializes building estates: each is built from the last.
+	estMu    sync.Mutex
+	est      atomic.Pointer[realize.Estate]
+	lastSnap *model.Snapshot
+	lastVIFs uint64
+	lastGW   uint64
+
 	mu       sync.Mutex
-	loops    map[string]*chassisLoop
-	gateways map[string]*gatewayLoop
+	loops    map[string]*hypervisor
+	gateways map[string]*vtepGateway
 	warm     bool // every device observed once, or the grace is over
 }
-
-// passDebounce lets a burst of changes (one REST call per port) land
-// before a loop computes: one pass then covers them all.
-const passDebounce = 10 * time.Millisecond
-
-// runPass runs one pass of a loop: after a short debounce (kicks arriving
-// meanwhile are absorbed), holding one of the pass slots, bounded by
-// passTimeout.
-func (c *Controller) runPass(ctx context.Context, kick chan struct{}, pass func(context.Context) error) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(passDebounce):
-	}
-	select {
-	case <-kick: // already covered by the pass about to start
-	default:
-	}
-	select {
-	case c.passes <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-c.passes }()
-	passCtx, cancel := context.WithTimeout(ctx, passTimeout)
-	defer cancel()
-	return pass(passCtx)
-}
-
-// Loop kinds, for kickOthers.
-const (
-	kindChassis = iota
-	kindGateway
-)
 
 // ready reports whether loops may commit, and if not, how long until the
 // startup grace ends.
@@ -99,14 +78,17 @@ func (c *Controller) ready() (bool, time.Duration) {
 	}
 	left := c.cfg.StartupGrace - time.Since(c.started)
 	all := true
-	for _, l := range c.loops {
-		all = all && l.wasObserved()
+	for _, h := range c.loops {
+		all = all && h.l.wasObserved()
 	}
 	for _, g := range c.gateways {
-		all = all && g.wasObserved()
+		all = all && g.l.wasObserved()
 	}
 	if all || left <= 0 {
 		c.warm = true
+		// Loops that found others unobserved wait for the grace to end:
+		// wake them now.
+		c.kickDevicesLocked()
 		if !all {
 			c.log.Warn("startup grace over with chassis never observed; their VIFs count as absent")
 		}
@@ -126,12 +108,12 @@ func New(cfg Config) *Controller {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Controller{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), loops: make(map[string]*chassisLoop), gateways: make(map[string]*gatewayLoop), started: time.Now(),
+	return &Controller{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), loops: make(map[string]*hypervisor), gateways: make(map[string]*vtepGateway), started: time.Now(),
 		passes: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
 }
 
-// Kick asks for a pass on every chassis; safe from any goroutine, never
-// blocks, coalesces.
+// Kick says that the northbound changed; safe from any goroutine, never
+// blocks, coalesces. Only the devices the change concerns get a pass.
 func (c *Controller) Kick() {
 	select {
 	case c.kick <- struct{}{}:
@@ -139,20 +121,22 @@ func (c *Controller) Kick() {
 	}
 }
 
-// KickDatapath asks for a pass on the chassis whose bridge has dpid (an
-// OpenFlow connection came or went). Unknown datapaths kick everybody: the
-// bridge may be new.
-func (c *Controller) KickDatapath(dpid uint64) {
+// KickDevices asks every device for a pass: for events on the device side
+// (an OpenFlow connection came or went, a host dialed in) that the
+// northbound does not see. The passes are incremental: a device that
+// finds nothing changed sends nothing.
+func (c *Controller) KickDevices() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, l := range c.loops {
-		if l.datapath() == dpid {
-			l.trigger()
-			return
-		}
+	c.kickDevicesLocked()
+}
+
+func (c *Controller) kickDevicesLocked() {
+	for _, h := range c.loops {
+		h.l.trigger()
 	}
-	for _, l := range c.loops {
-		l.trigger()
+	for _, g := range c.gateways {
+		g.l.trigger()
 	}
 }
 
@@ -162,63 +146,68 @@ func (c *Controller) Run(ctx context.Context) {
 	defer func() {
 		c.mu.Lock()
 		loops, gateways := c.loops, c.gateways
-		c.loops, c.gateways = make(map[string]*chassisLoop), make(map[string]*gatewayLoop)
+		c.loops, c.gateways = make(map[string]*hypervisor), make(map[string]*vtepGateway)
 		c.mu.Unlock()
-		for _, l := range loops {
-			l.stop()
+		for _, h := range loops {
+			h.l.stop()
 		}
 		for _, g := range gateways {
-			g.stop()
+			g.l.stop()
 		}
 	}()
 	tick := time.NewTicker(c.cfg.Resync)
 	defer tick.Stop()
-	c.sync(ctx)
+	c.sync(ctx, true)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.kick:
+			c.sync(ctx, false)
 		case <-tick.C:
+			c.sync(ctx, true)
 		}
-		c.sync(ctx)
 	}
 }
 
-// sync starts loops for new chassis, restarts those whose connection
-// settings changed, stops removed ones, and kicks them all.
-func (c *Controller) sync(ctx context.Context) {
+// sync starts loops for new devices, restarts those whose connection
+// settings changed, stops removed ones, then brings the estate up to date,
+// which wakes the devices the change concerns. resync has every device
+// make a from-scratch pass: the safety net against missed events, cheap
+// because a pass that finds nothing to do sends nothing.
+func (c *Controller) sync(ctx context.Context, resync bool) {
 	snap := c.cfg.Northbound.Snapshot()
-	c.cfg.Metrics.northbound(snap, time.Now())
 	want := make(map[string]model.Chassis, len(snap.Chassis))
 	for _, ch := range snap.Chassis {
 		want[ch.Name] = ch
 	}
 	// Loops are stopped outside the lock: a stopping loop may be in a pass
 	// that reads other loops' VIFs through c.mu.
-	var stopped []*chassisLoop
+	var stopped []*hypervisor
+	var stoppedGateways []*vtepGateway
+	started := false
 	c.mu.Lock()
-	for name, l := range c.loops {
+	for name, h := range c.loops {
 		ch, ok := want[name]
-		if ok && sameConnection(ch, l.chassis) {
+		if ok && sameConnection(ch, h.chassis) {
 			continue
 		}
 		// A chassis deleted through the API is released: ferry removes
 		// what it put there. One whose connection settings changed is
 		// only restarted.
-		l.retire = !ok
-		stopped = append(stopped, l)
+		h.l.retire.Store(!ok)
+		stopped = append(stopped, h)
 		delete(c.loops, name)
 	}
 	for name, ch := range want {
 		if _, ok := c.loops[name]; ok {
 			continue
 		}
-		l := newChassisLoop(c, ch)
-		c.loops[name] = l
-		l.start(ctx)
+		h := newHypervisor(c, ch)
+		c.loops[name] = h
+		h.l.start(ctx)
+		started = true
 	}
-	var stoppedGateways []*gatewayLoop
 	if c.cfg.DialGateway != nil {
 		wantGW := make(map[string]model.Gateway, len(snap.Gateways))
 		for _, gw := range snap.Gateways {
@@ -235,35 +224,123 @@ func (c *Controller) sync(ctx context.Context) {
 			if _, ok := c.gateways[name]; ok {
 				continue
 			}
-			g := newGatewayLoop(c, gw)
+			g := newVTEPGateway(c, gw)
 			c.gateways[name] = g
-			g.start(ctx)
+			g.l.start(ctx)
+			started = true
 		}
 	}
+	c.mu.Unlock()
+	for _, h := range stopped {
+		h.l.stop()
+		if c.cfg.Metrics != nil {
+			c.cfg.Metrics.forget(h.chassis.Name)
+		}
+	}
+	for _, g := range stoppedGateways {
+		g.l.stop()
+		if c.cfg.Metrics != nil {
+			c.cfg.Metrics.forgetGateway(g.gw.Name)
+		}
+	}
+	if len(stopped)+len(stoppedGateways) > 0 || started {
+		// The devices whose VIFs and views count have changed.
+		c.vifsVer.Add(1)
+		c.gwVer.Add(1)
+	}
+	c.refresh()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, g := range c.gateways {
-		g.trigger()
+		if resync {
+			g.l.resync()
+		}
 		if m := c.cfg.Metrics; m != nil {
 			m.generationLag.WithLabelValues(g.gw.Name).Set(float64(snap.Generation - g.status().RealizedGeneration))
 		}
 	}
-	for _, l := range c.loops {
-		l.trigger()
+	for _, h := range c.loops {
+		if resync {
+			h.l.resync()
+		}
 		if m := c.cfg.Metrics; m != nil {
 			// Lag as of now; the loop's next successful pass sets it to 0.
-			m.generationLag.WithLabelValues(l.chassis.Name).Set(float64(snap.Generation - l.status().RealizedGeneration))
+			m.generationLag.WithLabelValues(h.chassis.Name).Set(float64(snap.Generation - h.status().RealizedGeneration))
 		}
 	}
-	c.mu.Unlock()
-	for _, l := range stopped {
-		l.stop()
-		if c.cfg.Metrics != nil {
-			c.cfg.Metrics.forget(l.chassis.Name)
+}
+
+// estate returns the newest estate, building it if needed.
+func (c *Controller) estate() *realize.Estate {
+	if e := c.est.Load(); e != nil {
+		return e
+	}
+	return c.refresh()
+}
+
+// refresh builds the estate for the current inputs when any changed since
+// the last one, and wakes the devices that carry (or carried) a switch
+// whose inputs changed.
+func (c *Controller) refresh() *realize.Estate {
+	c.estMu.Lock()
+	defer c.estMu.Unlock()
+	snap := c.cfg.Northbound.Snapshot()
+	// The versions are read before the VIFs and views they stand for: a
+	// change racing with this build bumps them again.
+	vv, gv := c.vifsVer.Load(), c.gwVer.Load()
+	prev := c.est.Load()
+	if prev != nil && snap == c.lastSnap && vv == c.lastVIFs && gv == c.lastGW {
+		return prev
+	}
+	if snap != c.lastSnap {
+		// The moment ferry first sees a generation, whoever reads it
+		// first: realize latency counts from here.
+		c.cfg.Metrics.northbound(snap, time.Now())
+	}
+	e, changed := realize.NextEstate(prev, realize.EstateInputs{
+		Snapshot: snap, VIFs: c.observedVIFs(), VIFsVersion: vv, Gateways: c.gatewayViews(),
+	})
+	c.lastSnap, c.lastVIFs, c.lastGW = snap, vv, gv
+	c.est.Store(e)
+	c.wake(prev, e, changed)
+	return e
+}
+
+// wake kicks the devices a change concerns and tells the others that the
+// new estate holds nothing for them, so that they count as in step with
+// it.
+func (c *Controller) wake(prev, e *realize.Estate, changed []string) {
+	chassis := make(map[string]bool)
+	gateways := make(map[string]bool)
+	for _, name := range changed {
+		for _, est := range []*realize.Estate{prev, e} {
+			if est == nil {
+				continue
+			}
+			if sv := est.Switches[name]; sv != nil {
+				for _, ch := range sv.Carriers {
+					chassis[ch] = true
+				}
+				for _, b := range sv.Bindings {
+					gateways[b.Gateway] = true
+				}
+			}
 		}
 	}
-	for _, g := range stoppedGateways {
-		g.stop()
-		if c.cfg.Metrics != nil {
-			c.cfg.Metrics.forgetGateway(g.gw.Name)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for name, h := range c.loops {
+		if prev == nil || chassis[name] {
+			h.l.trigger()
+		} else {
+			h.unaffected(prev.Seq, e)
+		}
+	}
+	for name, g := range c.gateways {
+		if prev == nil || gateways[name] {
+			g.l.trigger()
+		} else {
+			g.unaffected(prev.Seq, e)
 		}
 	}
 }
@@ -272,43 +349,25 @@ func sameConnection(a, b model.Chassis) bool {
 	return a.OVSDB == b.OVSDB && a.Bridge == b.Bridge
 }
 
-// observedVIFs returns every chassis' VIFs for Bind.
+// observedVIFs returns every chassis' VIFs for the estate.
 func (c *Controller) observedVIFs() map[string][]realize.Interface {
 	c.mu.Lock()
-	loops := make([]*chassisLoop, 0, len(c.loops))
-	for _, l := range c.loops {
-		loops = append(loops, l)
+	loops := make([]*hypervisor, 0, len(c.loops))
+	for _, h := range c.loops {
+		loops = append(loops, h)
 	}
 	c.mu.Unlock()
 	out := make(map[string][]realize.Interface, len(loops))
-	for _, l := range loops {
-		out[l.chassis.Name] = l.vifs()
+	for _, h := range loops {
+		out[h.chassis.Name] = h.vifs()
 	}
 	return out
-}
-
-// kickOthers asks every loop but one for a pass: a VIF appearing on one
-// chassis, or a MAC learned by a VTEP, changes what the others must
-// program.
-func (c *Controller) kickOthers(kind int, except string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for name, l := range c.loops {
-		if kind != kindChassis || name != except {
-			l.trigger()
-		}
-	}
-	for name, g := range c.gateways {
-		if kind != kindGateway || name != except {
-			g.trigger()
-		}
-	}
 }
 
 // gatewayViews returns what every gateway loop last observed.
 func (c *Controller) gatewayViews() map[string]realize.GatewayView {
 	c.mu.Lock()
-	gws := make([]*gatewayLoop, 0, len(c.gateways))
+	gws := make([]*vtepGateway, 0, len(c.gateways))
 	for _, g := range c.gateways {
 		gws = append(gws, g)
 	}
@@ -320,7 +379,7 @@ func (c *Controller) gatewayViews() map[string]realize.GatewayView {
 	return out
 }
 
-func (c *Controller) gateway(name string) *gatewayLoop {
+func (c *Controller) gateway(name string) *vtepGateway {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.gateways[name]
@@ -335,7 +394,7 @@ func (c *Controller) Gateway(name string) model.GatewayStatus {
 	return g.status()
 }
 
-func (c *Controller) loop(name string) *chassisLoop {
+func (c *Controller) loop(name string) *hypervisor {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.loops[name]
@@ -350,66 +409,67 @@ func (c *Controller) Chassis(name string) model.ChassisStatus {
 	return l.status()
 }
 
-// Switch reports whether sw's generation is realized by every chassis that
-// carries it, the tunnels between those chassis and the MTU they allow.
+// Switch reports whether sw's current state is realized by every device
+// that carries it, the tunnels between them and the MTU they allow. It
+// reads the switch's own state in the estate and each carrier's record for
+// that switch: the cost is the switch's, whatever the estate's size, and a
+// change to another switch never makes this one unrealized.
 func (c *Controller) Switch(sw model.Switch) model.SwitchStatus {
-	bv := c.statusView(sw.Generation)
-	snap, b := bv.snap, bv.bindings
-	if expanded, ok := snap.Switch(sw.Name); ok {
-		sw.Ports = expanded.Ports
+	e := c.estate()
+	if e.Snapshot.Generation < sw.Generation {
+		e = c.refresh()
 	}
-	views := c.gatewayViews()
 	st := model.SwitchStatus{Realized: true, Chassis: []model.SwitchChassis{}, Tunnels: []model.SwitchTunnel{}, Gateways: []model.SwitchGateway{}}
-	for _, p := range sw.Ports {
-		if _, ok := b[realize.PortKey{Switch: sw.Name, Port: p.Name}]; ok {
+	sv := e.Switches[sw.Name]
+	if sv == nil {
+		return st
+	}
+	for _, p := range sv.Ports {
+		if _, ok := sv.Bound[p.Name]; ok {
 			st.PortsBound++
 			if strings.HasPrefix(p.Name, realize.AdoptedPrefix) {
 				st.AdoptedVIFs++
 			}
 		}
 	}
-	fp := switchFingerprint(sw, b, views)
-	carriers := b.Carriers(sw)
-	for _, name := range carriers {
+	for _, name := range sv.Carriers {
 		sc := model.SwitchChassis{Name: name}
-		if l := c.loop(name); l != nil {
-			cs, realizedFP := l.realizedSwitch(sw.Name)
-			sc.RealizedGeneration = cs.RealizedGeneration
-			sc.Realized = cs.OVSDBConnected && cs.OpenFlowConnected &&
-				cs.RealizedGeneration >= sw.Generation && realizedFP == fp
+		if h := c.loop(name); h != nil {
+			cs, r, ok := h.realizedSwitch(sw.Name)
+			sc.RealizedGeneration = r.generation
+			sc.Realized = cs.OVSDBConnected && cs.OpenFlowConnected && ok && r.version >= sv.Version
 		}
 		st.Realized = st.Realized && sc.Realized
 		st.Chassis = append(st.Chassis, sc)
 	}
-	st.Tunnels, st.MTU = tunnelsOf(snap, sw, carriers)
+	st.Tunnels, st.MTU = tunnelsOf(e.Snapshot, sv.Switch, sv.Carriers)
 	for i, tn := range st.Tunnels {
 		st.Tunnels[i].State = c.pairState(tn.A, tn.B, false)
 	}
 	// Gateways: every one with a binding must have committed too; pairs
 	// with a VTEP are VXLAN whatever the switch's encapsulation.
 	var gwNames []string
-	for _, bd := range sw.Bindings {
+	for _, bd := range sv.Bindings {
 		if !slices.Contains(gwNames, bd.Gateway) {
 			gwNames = append(gwNames, bd.Gateway)
 		}
 	}
 	slices.Sort(gwNames)
-	replicator := realize.Replicator(sw, b)
 	for _, name := range gwNames {
 		sg := model.SwitchGateway{Name: name}
 		if g := c.gateway(name); g != nil {
-			gs, realizedFP := g.realizedSwitch(sw.Name)
-			v := views[name]
-			sg.RealizedGeneration = gs.RealizedGeneration
-			sg.Realized = gs.Connected && gs.RealizedGeneration >= sw.Generation && realizedFP == fp
+			gs, r, ok := g.realizedSwitch(sw.Name)
+			v := e.Gateways[name]
+			sg.RealizedGeneration = r.generation
+			sg.Realized = gs.Connected && ok && r.version >= sv.Version
 			sg.LocalMACs = len(v.LocalMACs[sw.Name])
 			sg.ReplicationMode = "source_node"
 			if gs.Connected && !v.SourceNode {
-				sg.ReplicationMode, sg.Replicator = "service_node", replicator
+				sg.ReplicationMode, sg.Replicator = "service_node", sv.Replicator()
 			}
-			for _, ch := range carriers {
+			for _, ch := range sv.Carriers {
 				st.Tunnels = append(st.Tunnels, model.SwitchTunnel{A: ch, B: name, Encap: model.EncapVXLAN, State: c.pairState(ch, name, true)})
-				if c, ok := snap.ChassisByName(ch); ok {
+				if c, ok := e.Chassis(ch); ok {
 					if mtu := c.MTU() - model.Overhead(model.EncapVXLAN); st.MTU == 0 || mtu < st.MTU {
 						st.MTU = mtu
 					}
@@ -493,10 +553,10 @@ func tunnelsOf(snap *model.Snapshot, sw model.Switch, carriers []string) ([]mode
 
 // Port reports where a logical port is bound.
 func (c *Controller) Port(p model.Port) model.PortStatus {
-	bd, ok := c.statusView(0).bindings[realize.PortKey{Switch: p.Switch, Port: p.Name}]
+	bd, ok := c.estate().Binding(p.Switch, p.Name)
 	if !ok {
-		// The cache may predate the port: look again at the newest state.
-		bd, ok = c.bindingsFor(c.cfg.Northbound.Snapshot()).bindings[realize.PortKey{Switch: p.Switch, Port: p.Name}]
+		// The estate may predate the port: look again at the newest state.
+		bd, ok = c.refresh().Binding(p.Switch, p.Name)
 	}
 	if !ok {
 		return model.PortStatus{}
@@ -506,22 +566,4 @@ func (c *Controller) Port(p model.Port) model.PortStatus {
 		ps.MAC = bd.MAC.String()
 	}
 	return ps
-}
-
-// switchFingerprint identifies the bindings a switch's realization depends
-// on, so that a VIF appearing or moving makes the switch unrealized until
-// every carrier has programmed it, even though no generation changed.
-func switchFingerprint(sw model.Switch, b realize.Bindings, views map[string]realize.GatewayView) string {
-	var parts []string
-	for _, p := range sw.Ports {
-		if bd, ok := b[realize.PortKey{Switch: sw.Name, Port: p.Name}]; ok {
-			parts = append(parts, p.Name+"@"+bd.Chassis+":"+bd.Interface+":"+bd.MAC.String()+":"+itoa(int(bd.OFPort)))
-		}
-	}
-	slices.Sort(parts)
-	out := ""
-	for _, p := range parts {
-		out += p + ";"
-	}
-	return out + gatewayFingerprint(sw, views)
 }

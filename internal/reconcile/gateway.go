@@ -4,181 +4,113 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/realize"
+	"github.com/ferry-sdn/ferry/ovsdb"
 	"github.com/ferry-sdn/ferry/vtep"
 )
 
 // DialGatewayFunc opens a Device for a VTEP's hardware_vtep database.
 type DialGatewayFunc func(gw model.Gateway, notify func()) (Device, error)
 
-// gatewayLoop reconciles one VTEP: one OVSDB transaction per pass, no
-// OpenFlow. It never removes anything on exit: a stopped ferry leaves the
-// VTEP forwarding as it was.
-type gatewayLoop struct {
-	c      *Controller
-	gw     model.Gateway
-	log    *slog.Logger
-	kick   chan struct{}
-	cancel context.CancelFunc
-	done   chan struct{}
+// vtepGateway adapts a VTEP (its hardware_vtep database; no OpenFlow) to
+// the generic device loop: one OVSDB transaction per pass. It never
+// removes anything on exit: a stopped ferry leaves the VTEP forwarding as
+// it was.
+type vtepGateway struct {
+	c  *Controller
+	gw model.Gateway
+	l  *loop
 
-	backoff time.Duration
-	lastErr string
+	rz realization
 
-	mu         sync.Mutex
-	observed   bool
-	st         model.GatewayStatus
-	view       realize.GatewayView
-	realizedFP map[string]string
+	mu       sync.Mutex
+	st       model.GatewayStatus
+	view     realize.GatewayView
+	observed bool
 }
 
-func newGatewayLoop(c *Controller, gw model.Gateway) *gatewayLoop {
-	return &gatewayLoop{
-		c: c, gw: gw, log: c.log.With("gateway", gw.Name),
-		kick: make(chan struct{}, 1), done: make(chan struct{}),
-		realizedFP: make(map[string]string),
-		view:       realize.GatewayView{Name: gw.Name},
+func newVTEPGateway(c *Controller, gw model.Gateway) *vtepGateway {
+	g := &vtepGateway{c: c, gw: gw, view: realize.GatewayView{Name: gw.Name}}
+	g.l = newLoop(c, gw.Name, g, c.log.With("gateway", gw.Name, "ovsdb", gw.OVSDB))
+	return g
+}
+
+func (g *vtepGateway) dial(notify func()) (Device, error) { return g.c.cfg.DialGateway(g.gw, notify) }
+
+// release does nothing: a VTEP keeps its state when unregistered (ferry
+// never wipes device state it cannot attribute to a deletion).
+func (g *vtepGateway) release(Device) {}
+
+func (g *vtepGateway) status() model.GatewayStatus {
+	g.mu.Lock()
+	st := g.st
+	g.mu.Unlock()
+	st.RealizedGeneration = g.rz.generation()
+	return st
+}
+
+func (g *vtepGateway) currentView() realize.GatewayView {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.view
+}
+
+func (g *vtepGateway) realizedSwitch(sw string) (model.GatewayStatus, committed, bool) {
+	r, ok := g.rz.get(sw)
+	return g.status(), r, ok
+}
+
+func (g *vtepGateway) unaffected(prev uint64, e *realize.Estate) {
+	if g.rz.unaffected(prev, e) {
+		g.c.cfg.Metrics.deviceRealized(g.gw.Name, e.Snapshot.Generation)
 	}
 }
 
-func (l *gatewayLoop) trigger() {
-	select {
-	case l.kick <- struct{}{}:
-	default:
+func (g *vtepGateway) setError(msg string) {
+	g.mu.Lock()
+	g.st.LastError = msg
+	g.mu.Unlock()
+	if msg != "" {
+		g.rz.failed()
 	}
 }
 
-func (l *gatewayLoop) start(parent context.Context) {
-	ctx, cancel := context.WithCancel(parent)
-	l.cancel = cancel
-	go l.run(ctx)
-}
-
-func (l *gatewayLoop) stop() {
-	l.cancel()
-	<-l.done
-}
-
-func (l *gatewayLoop) wasObserved() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.observed
-}
-
-func (l *gatewayLoop) status() model.GatewayStatus {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.st
-}
-
-func (l *gatewayLoop) currentView() realize.GatewayView {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.view
-}
-
-func (l *gatewayLoop) realizedSwitch(sw string) (model.GatewayStatus, string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.st, l.realizedFP[sw]
-}
-
-func (l *gatewayLoop) run(ctx context.Context) {
-	defer close(l.done)
-	dev := dialUntil(ctx, func() (Device, error) { return l.c.cfg.DialGateway(l.gw, l.trigger) }, l.setError)
-	if dev == nil {
-		return
-	}
-	defer dev.Close()
-	l.log.Info("gateway loop started", "ovsdb", l.gw.OVSDB)
-	var retry <-chan time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-l.kick:
-		case <-retry:
-		}
-		retry = nil
-		err := l.c.runPass(ctx, l.kick, func(passCtx context.Context) error { return l.pass(passCtx, dev) })
-		if ctx.Err() != nil {
-			return
-		}
-		var w errWarming
-		var wt waiting
-		switch {
-		case err == nil:
-			l.backoff = 0
-			l.setError(nil)
-		case errors.As(err, &w):
-			retry = time.After(w.left)
-		case errors.As(err, &wt):
-			l.setError(err)
-		default:
-			l.setError(err)
-			l.count("error")
-			l.backoff = min(max(2*l.backoff, minBackoff), maxBackoff)
-			retry = time.After(l.backoff)
-		}
-	}
-}
-
-func (l *gatewayLoop) setError(err error) {
-	msg := ""
-	if err != nil {
-		msg = err.Error()
-	}
-	if msg != l.lastErr {
-		var wt waiting
-		switch {
-		case errors.As(err, &wt):
-			l.log.Info("waiting", "for", wt.msg)
-		case err != nil:
-			l.log.Warn("gateway reconcile failed", "err", err)
-		case l.lastErr != "":
-			l.log.Info("gateway ready")
-		}
-		l.lastErr = msg
-	}
-	l.mu.Lock()
-	l.st.LastError = msg
-	l.mu.Unlock()
-}
-
-func (l *gatewayLoop) count(result string) {
-	if m := l.c.cfg.Metrics; m != nil {
+func (g *vtepGateway) count(result string) {
+	if m := g.c.cfg.Metrics; m != nil {
 		m.passes.WithLabelValues(result).Inc()
 	}
 }
 
-func (l *gatewayLoop) setConnected(up bool) {
-	l.mu.Lock()
-	l.st.Connected = up
-	l.mu.Unlock()
-	if m := l.c.cfg.Metrics; m != nil {
-		m.connected.WithLabelValues(l.gw.Name, "ovsdb").Set(b2f(up))
+func (g *vtepGateway) setConnected(up bool) {
+	g.mu.Lock()
+	g.st.Connected = up
+	g.mu.Unlock()
+	if m := g.c.cfg.Metrics; m != nil {
+		m.connected.WithLabelValues(g.gw.Name, "ovsdb").Set(b2f(up))
 	}
 }
 
-func (l *gatewayLoop) pass(ctx context.Context, dev Device) error {
-	snap := l.c.cfg.Northbound.Snapshot()
-	gw, ok := snap.GatewayByName(l.gw.Name)
+// pass reconciles the VTEP with every switch bound to it. A gateway
+// carries few switches next to a hypervisor, so each pass diffs all of
+// them (vtep.Ops over the whole observed database, one transaction); the
+// controller wakes it only for changes to those switches.
+func (g *vtepGateway) pass(ctx context.Context, dev Device, _ bool) error {
+	e := g.c.estate()
+	gw, ok := e.Snapshot.GatewayByName(g.gw.Name)
 	if !ok {
 		return nil
 	}
 	cli := dev.Client()
 	if cli == nil {
-		l.setConnected(false)
-		l.count("skipped")
+		g.setConnected(false)
+		g.count("skipped")
 		return waiting{fmt.Sprintf("ovsdb: not connected to %s (retrying)", gw.OVSDB)}
 	}
 	start := time.Now()
@@ -188,7 +120,7 @@ func (l *gatewayLoop) pass(ctx context.Context, dev Device) error {
 	if err != nil {
 		return err
 	}
-	l.setConnected(true)
+	g.setConnected(true)
 	ps, err := obs.PhysicalSwitch(gw.PhysicalSwitch)
 	if errors.Is(err, vtep.ErrNoPhysicalSwitch) {
 		return waiting{fmt.Sprintf("vtep: %v", err)}
@@ -205,7 +137,7 @@ func (l *gatewayLoop) pass(ctx context.Context, dev Device) error {
 		view.TunnelIP = ps.TunnelIPs[0]
 	}
 	local := 0
-	for _, sw := range snap.Switches {
+	for _, sw := range e.Snapshot.Switches {
 		for _, m := range obs.LocalMACs(sw.Name) {
 			if hw, err := net.ParseMAC(m.MAC); err == nil {
 				view.LocalMACs[sw.Name] = append(view.LocalMACs[sw.Name], hw)
@@ -222,25 +154,26 @@ func (l *gatewayLoop) pass(ctx context.Context, dev Device) error {
 		}
 		st.Ports = append(st.Ports, model.GatewayPort{Name: p.Name, Faults: faults})
 	}
-	l.mu.Lock()
-	changed := !l.observed || !sameView(l.view, view)
-	l.view = view
-	l.observed = true
-	st.RealizedGeneration, st.RemoteMACs, st.LastError = l.st.RealizedGeneration, l.st.RemoteMACs, l.st.LastError
-	l.st = st
-	l.mu.Unlock()
-	l.c.cfg.Metrics.gatewayObserved(gw.Name, st)
+	g.mu.Lock()
+	changed := !g.observed || !sameView(g.view, view)
+	g.view = view
+	g.observed = true
+	st.RemoteMACs, st.LastError = g.st.RemoteMACs, g.st.LastError
+	g.st = st
+	g.mu.Unlock()
+	g.l.setObserved()
+	g.c.cfg.Metrics.gatewayObserved(gw.Name, st)
 	if changed {
-		l.c.kickOthers(kindGateway, gw.Name)
+		// The switches this VTEP learned MACs on, or whose replication
+		// changed, change on every carrier: the new estate wakes them.
+		g.c.gwVer.Add(1)
 	}
-	if ok, left := l.c.ready(); !ok {
+	if ok, left := g.c.ready(); !ok {
 		return errWarming{left}
 	}
 
-	bv := l.c.bindingsFor(snap)
-	nb, bindings := bv.snap, bv.bindings
-	views := l.c.gatewayViews()
-	desired := realize.DesiredGateway(nb, bindings, gw, views)
+	e = g.c.refresh()
+	desired := e.DesiredGateway(gw)
 	ops, err := vtep.Ops(obs, desired)
 	if errors.Is(err, vtep.ErrConflict) {
 		// The VTEP's own state (another controller's binding, a missing
@@ -253,37 +186,41 @@ func (l *gatewayLoop) pass(ctx context.Context, dev Device) error {
 	}
 	if len(ops) > 0 {
 		sent := time.Now()
-		_, err := transactChecked(ctx, cli, ops)
-		l.c.cfg.Metrics.transaction(txGateway, time.Since(sent))
+		_, err := ovsdb.Transact(ctx, cli, ops...)
+		g.c.cfg.Metrics.transaction(txGateway, time.Since(sent))
 		if err != nil {
 			return fmt.Errorf("reconcile: gateway %s: %w", gw.Name, err)
 		}
 	}
 	remote := 0
-	fps := make(map[string]string)
+	names := make([]string, 0, len(desired.Switches))
 	for _, vs := range desired.Switches {
 		remote += len(vs.RemoteMACs)
-		if sw, ok := nb.Switch(vs.Name); ok {
-			fps[vs.Name] = switchFingerprint(sw, bindings, views)
-		}
+		names = append(names, vs.Name)
 	}
-	l.mu.Lock()
-	l.st.RealizedGeneration = snap.Generation
-	l.st.RemoteMACs = remote
-	l.realizedFP = fps
-	l.mu.Unlock()
-	if m := l.c.cfg.Metrics; m != nil {
+	g.rz.passed(e, true, names, func(name string) (committed, bool) {
+		sv := e.Switches[name]
+		if sv == nil {
+			return committed{}, false
+		}
+		return committed{version: sv.Version, generation: e.Snapshot.Generation}, true
+	})
+	g.mu.Lock()
+	g.st.RemoteMACs = remote
+	g.mu.Unlock()
+	if m := g.c.cfg.Metrics; m != nil {
 		m.passDuration.Observe(time.Since(start).Seconds())
-		m.realizedGen.WithLabelValues(gw.Name).Set(float64(snap.Generation))
-		m.generationLag.WithLabelValues(gw.Name).Set(0)
-		m.realized(gw.Name, snap.Generation, time.Now())
 		m.gatewayRealized(gw.Name, remote)
 	}
+	g.c.cfg.Metrics.deviceRealized(gw.Name, e.Snapshot.Generation)
 	if len(ops) > 0 {
-		l.count("changed")
-		l.log.Debug("gateway pass committed", "generation", snap.Generation, "ovsdb_ops", len(ops), "took", time.Since(start))
+		g.count("changed")
+		g.l.log.Debug("gateway pass committed", "generation", e.Snapshot.Generation, "ovsdb_ops", len(ops), "took", time.Since(start))
 	} else {
-		l.count("noop")
+		g.count("noop")
+	}
+	if latest := g.c.estate(); latest.Seq > e.Seq {
+		g.l.trigger()
 	}
 	return nil
 }
@@ -299,20 +236,4 @@ func sameView(a, b realize.GatewayView) bool {
 		}
 	}
 	return true
-}
-
-// gatewayFingerprint extends a switch's fingerprint with what its gateways
-// contribute, so that a MAC learned by a VTEP makes the switch unrealized
-// until every device has programmed it.
-func gatewayFingerprint(sw model.Switch, views map[string]realize.GatewayView) string {
-	var parts []string
-	for _, gv := range realize.SwitchGateways(sw, views) {
-		macs := make([]string, 0, len(gv.LocalMACs[sw.Name]))
-		for _, m := range gv.LocalMACs[sw.Name] {
-			macs = append(macs, m.String())
-		}
-		slices.Sort(macs)
-		parts = append(parts, fmt.Sprintf("gw:%s@%s:%v:%s", gv.Name, gv.TunnelIP, gv.SourceNode, strings.Join(macs, ",")))
-	}
-	return strings.Join(parts, ";")
 }

@@ -252,6 +252,16 @@ func (m *Metrics) northbound(snap *model.Snapshot, now time.Time) {
 // A device's first realization only sets its baseline: a device that was
 // just added (or restarted, or ferry just started) did not lag behind
 // changes made before it was there.
+// deviceRealized records that a device is in step with generation gen.
+func (m *Metrics) deviceRealized(device string, gen int64) {
+	if m == nil {
+		return
+	}
+	m.realizedGen.WithLabelValues(device).Set(float64(gen))
+	m.generationLag.WithLabelValues(device).Set(0)
+	m.realized(device, gen, time.Now())
+}
+
 func (m *Metrics) realized(device string, gen int64, now time.Time) {
 	if m == nil {
 		return

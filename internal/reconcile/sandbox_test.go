@@ -94,7 +94,7 @@ func (s *sandbox) start() {
 			case <-ctx.Done():
 				return
 			case <-events:
-				s.ctl.Kick()
+				s.ctl.KickDevices()
 			}
 		}
 	}()

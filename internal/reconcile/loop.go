@@ -1,0 +1,237 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A pass never blocks for ever on a device that went away: cache reads and
+// the whole pass are bounded, and the next pass finds it disconnected.
+const (
+	cacheReadTimeout = 2 * time.Second
+	passTimeout      = 60 * time.Second
+)
+
+// Backoff after a failed pass, so that a device rejecting a change is not
+// hammered; any event still kicks a pass at once.
+const (
+	minBackoff = 250 * time.Millisecond
+	maxBackoff = 30 * time.Second
+)
+
+// passDebounce lets a burst of changes (one REST call per port) land
+// before a loop computes: one pass then covers them all.
+const passDebounce = 10 * time.Millisecond
+
+// adapter is one kind of device (a chassis, a gateway) as the generic loop
+// drives it: how to open it, one level-triggered pass, and what to do when
+// the device is deleted.
+type adapter interface {
+	dial(notify func()) (Device, error)
+	// pass reconciles the device once. full asks for a from-scratch pass
+	// (after a failure, on resync), otherwise only what changed since the
+	// last successful pass needs recomputing.
+	pass(ctx context.Context, dev Device, full bool) error
+	// release removes what ferry put on a device deleted through the API;
+	// devices that keep their state when unregistered do nothing.
+	release(dev Device)
+	// setError publishes the loop's state ("" when the last pass worked).
+	setError(msg string)
+	// counted reports pass outcomes and their durations.
+	count(result string)
+}
+
+// loop runs one device: kick, debounce, pass, backoff, error state. One
+// goroutine per device; only it calls the adapter's pass.
+type loop struct {
+	c    *Controller
+	name string
+	a    adapter
+	log  *slog.Logger
+	kick chan struct{}
+	// full asks the next pass to recompute everything (resync).
+	full   atomic.Bool
+	cancel context.CancelFunc
+	done   chan struct{}
+	retire atomic.Bool // set before stop: release the device on the way out
+
+	backoff time.Duration
+	lastErr string
+
+	mu       sync.Mutex
+	observed bool // the device's database has been read at least once
+}
+
+func newLoop(c *Controller, name string, a adapter, log *slog.Logger) *loop {
+	return &loop{c: c, name: name, a: a, log: log, kick: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// trigger asks for a pass; safe from any goroutine, never blocks,
+// coalesces.
+func (l *loop) trigger() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// resync asks for a from-scratch pass.
+func (l *loop) resync() {
+	l.full.Store(true)
+	l.trigger()
+}
+
+func (l *loop) start(parent context.Context) {
+	ctx, cancel := context.WithCancel(parent)
+	l.cancel = cancel
+	go l.run(ctx)
+}
+
+func (l *loop) stop() {
+	l.cancel()
+	<-l.done
+}
+
+func (l *loop) wasObserved() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.observed
+}
+
+func (l *loop) setObserved() {
+	l.mu.Lock()
+	l.observed = true
+	l.mu.Unlock()
+}
+
+// waiting: the pass cannot proceed until a device connects or someone
+// fixes the device; shown as the device's last_error, not counted as a
+// failure, retried when the device's own events kick the loop.
+type waiting struct{ msg string }
+
+func (w waiting) Error() string { return w.msg }
+
+// errWarming: the pass observed the device but may not commit yet.
+type errWarming struct{ left time.Duration }
+
+func (e errWarming) Error() string { return "reconcile: waiting for every chassis to be observed" }
+
+func (l *loop) run(ctx context.Context) {
+	defer close(l.done)
+	dev := dialUntil(ctx, func() (Device, error) { return l.a.dial(l.trigger) }, l.setError)
+	if dev == nil {
+		return
+	}
+	defer dev.Close()
+	l.log.Info("device loop started")
+	full := true
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			if l.retire.Load() {
+				l.a.release(dev)
+			}
+			return
+		case <-l.kick:
+		case <-retry:
+		}
+		retry = nil
+		err := l.c.runPass(ctx, l.kick, func(passCtx context.Context) error {
+			return l.a.pass(passCtx, dev, full || l.full.Swap(false))
+		})
+		if ctx.Err() != nil {
+			if l.retire.Load() {
+				l.a.release(dev)
+			}
+			return
+		}
+		var w errWarming
+		var wt waiting
+		switch {
+		case err == nil:
+			full = false
+			l.backoff = 0
+			l.setError(nil)
+		case errors.As(err, &w):
+			retry = time.After(w.left)
+		case errors.As(err, &wt):
+			// Waiting for a connection is a state, not a failure: the
+			// connection's own event kicks the next pass.
+			full = true
+			l.setError(err)
+		default:
+			full = true
+			l.setError(err)
+			l.a.count("error")
+			l.backoff = min(max(2*l.backoff, minBackoff), maxBackoff)
+			retry = time.After(l.backoff)
+		}
+	}
+}
+
+func (l *loop) setError(err error) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if msg != l.lastErr {
+		var wt waiting
+		switch {
+		case errors.As(err, &wt):
+			l.log.Info("waiting", "for", wt.msg)
+		case err != nil:
+			l.log.Warn("reconcile failed", "err", err)
+		case l.lastErr != "":
+			l.log.Info("reconcile recovered")
+		}
+		l.lastErr = msg
+	}
+	l.a.setError(msg)
+}
+
+// runPass runs one pass of a loop: after a short debounce (kicks arriving
+// meanwhile are absorbed), holding one of the pass slots, bounded by
+// passTimeout.
+func (c *Controller) runPass(ctx context.Context, kick chan struct{}, pass func(context.Context) error) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(passDebounce):
+	}
+	select {
+	case <-kick: // already covered by the pass about to start
+	default:
+	}
+	select {
+	case c.passes <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-c.passes }()
+	passCtx, cancel := context.WithTimeout(ctx, passTimeout)
+	defer cancel()
+	return pass(passCtx)
+}
+
+// dialUntil opens a device, retrying every 5 s while the configuration is
+// refused (a dial that merely cannot connect succeeds and keeps trying by
+// itself); nil when ctx ends first.
+func dialUntil(ctx context.Context, dial func() (Device, error), onErr func(error)) Device {
+	for {
+		d, err := dial()
+		if err == nil {
+			return d
+		}
+		onErr(err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
