@@ -61,6 +61,7 @@ type loop struct {
 
 	backoff time.Duration
 	lastErr string
+	passes  atomic.Uint64 // passes started, for tests and debugging
 
 	mu       sync.Mutex
 	observed bool // the device's database has been read at least once
@@ -141,6 +142,7 @@ func (l *loop) run(ctx context.Context) {
 		case <-retry:
 		}
 		retry = nil
+		l.passes.Add(1)
 		err := l.c.runPass(ctx, l.kick, func(passCtx context.Context) error {
 			return l.a.pass(passCtx, dev, full || l.full.Swap(false))
 		})

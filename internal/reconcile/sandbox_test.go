@@ -49,15 +49,19 @@ func testLogger(t *testing.T) *slog.Logger {
 
 // newSandbox starts two dummy-datapath hypervisors: hv1 with br-int made by
 // its operator, hv2 with none (ferry creates it).
-func newSandbox(t *testing.T) *sandbox {
+func newSandbox(t *testing.T) *sandbox { return newSandboxOf(t, "hv1", "hv2") }
+
+// newSandboxOf starts the named hypervisors; the first has br-int made by
+// its operator.
+func newSandboxOf(t *testing.T, names ...string) *sandbox {
 	s := &sandbox{t: t, hvs: map[string]*ovstest.Instance{}, nb: &staticNB{}}
-	for _, name := range []string{"hv1", "hv2"} {
+	for _, name := range names {
 		s.hvs[name] = ovstest.Start(t, ovstest.Options{Vswitchd: true})
 	}
 	s.hvs["hv1"].Vsctl(t, "add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=dummy",
 		"--", "add-port", "br-int", "operator-port", "--", "set", "interface", "operator-port", "type=dummy")
 	s.snap = &model.Snapshot{Generation: 1}
-	for i, name := range []string{"hv1", "hv2"} {
+	for i, name := range names {
 		s.snap.Chassis = append(s.snap.Chassis, model.Chassis{
 			Name: name, OVSDB: "unix:" + s.hvs[name].DBSock, Bridge: "br-int", Kind: model.KindKVM,
 			TunnelIP: net.IPv4(198, 18, 1, byte(11+i)).To4(), Encaps: []string{"vxlan", "gre"},
