@@ -9,6 +9,7 @@ import (
 
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
+	ferryovsdb "github.com/ferry-sdn/ferry/ovsdb"
 	"github.com/ferry-sdn/ferry/vtep/hwvtep"
 )
 
@@ -108,7 +109,7 @@ func (b *builder) locator(ip string) string {
 	if n, ok := b.newLocators[ip]; ok {
 		return n
 	}
-	n := namedUUID("loc", ip)
+	n := ferryovsdb.NamedUUID("loc", ip)
 	b.newLocators[ip] = n
 	return n
 }
@@ -141,11 +142,11 @@ func (b *builder) setIs(u string, ips []string) bool {
 func (b *builder) add(op ovsdb.Operation) { b.ops = append(b.ops, op) }
 
 func (b *builder) del(table, u string) {
-	b.add(ovsdb.Operation{Op: ovsdb.OperationDelete, Table: table, Where: whereUUID(u)})
+	b.add(ovsdb.Operation{Op: ovsdb.OperationDelete, Table: table, Where: ferryovsdb.WhereUUID(u)})
 }
 
 func (b *builder) update(table, u string, row ovsdb.Row) {
-	b.add(ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: table, Where: whereUUID(u), Row: row})
+	b.add(ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: table, Where: ferryovsdb.WhereUUID(u), Row: row})
 }
 
 // logicalSwitch creates or updates one desired logical switch with its
@@ -154,17 +155,17 @@ func (b *builder) update(table, u string, row ovsdb.Row) {
 func (b *builder) logicalSwitch(ls *hwvtep.LogicalSwitch, w *want) string {
 	var ref string
 	if ls == nil {
-		ref = namedUUID("ls", w.name)
-		row := ovsdb.Row{"name": w.name, "description": Description, "tunnel_key": optional(w.vni)}
+		ref = ferryovsdb.NamedUUID("ls", w.name)
+		row := ovsdb.Row{"name": w.name, "description": Description, "tunnel_key": ferryovsdb.Optional(w.vni)}
 		if w.mode != "" {
-			row["replication_mode"] = optional(w.mode)
+			row["replication_mode"] = ferryovsdb.Optional(w.mode)
 		}
 		b.add(ovsdb.Operation{Op: ovsdb.OperationInsert, Table: hwvtep.LogicalSwitchTable, UUIDName: ref, Row: row})
 	} else {
 		ref = ls.UUID
 		row := ovsdb.Row{}
 		if ls.TunnelKey == nil || *ls.TunnelKey != w.vni {
-			row["tunnel_key"] = optional(w.vni)
+			row["tunnel_key"] = ferryovsdb.Optional(w.vni)
 		}
 		var mode string
 		if ls.ReplicationMode != nil {
@@ -174,7 +175,7 @@ func (b *builder) logicalSwitch(ls *hwvtep.LogicalSwitch, w *want) string {
 			if w.mode == "" {
 				row["replication_mode"] = ovsdb.OvsSet{GoSet: []any{}}
 			} else {
-				row["replication_mode"] = optional(w.mode)
+				row["replication_mode"] = ferryovsdb.Optional(w.mode)
 			}
 		}
 		if len(row) > 0 {
@@ -202,7 +203,7 @@ func (b *builder) ucast(ls *hwvtep.LogicalSwitch, ref string, w *want) {
 		delete(byMAC, mac)
 		if len(rows) == 0 {
 			b.add(ovsdb.Operation{Op: ovsdb.OperationInsert, Table: hwvtep.UcastMacsRemoteTable, Row: ovsdb.Row{
-				"MAC": mac, "logical_switch": uuid(ref), "locator": uuid(b.locator(ip))}})
+				"MAC": mac, "logical_switch": ferryovsdb.UUID(ref), "locator": ferryovsdb.UUID(b.locator(ip))}})
 			continue
 		}
 		row := ovsdb.Row{}
@@ -210,7 +211,7 @@ func (b *builder) ucast(ls *hwvtep.LogicalSwitch, ref string, w *want) {
 			row["MAC"] = mac
 		}
 		if !b.locatorIs(rows[0].Locator, ip) {
-			row["locator"] = uuid(b.locator(ip))
+			row["locator"] = ferryovsdb.UUID(b.locator(ip))
 		}
 		if len(row) > 0 {
 			b.update(hwvtep.UcastMacsRemoteTable, rows[0].UUID, row)
@@ -251,7 +252,7 @@ func (b *builder) mcast(ls *hwvtep.LogicalSwitch, ref string, w *want) {
 	}
 	if len(unknown) == 0 {
 		b.add(ovsdb.Operation{Op: ovsdb.OperationInsert, Table: hwvtep.McastMacsRemoteTable, Row: ovsdb.Row{
-			"MAC": UnknownDst, "logical_switch": uuid(ref), "locator_set": uuid(b.locatorSet(w))}})
+			"MAC": UnknownDst, "logical_switch": ferryovsdb.UUID(ref), "locator_set": ferryovsdb.UUID(b.locatorSet(w))}})
 		return
 	}
 	keep := unknown[0]
@@ -260,7 +261,7 @@ func (b *builder) mcast(ls *hwvtep.LogicalSwitch, ref string, w *want) {
 		row["MAC"] = UnknownDst
 	}
 	if !b.setIs(keep.LocatorSet, w.flood) {
-		row["locator_set"] = uuid(b.locatorSet(w))
+		row["locator_set"] = ferryovsdb.UUID(b.locatorSet(w))
 	}
 	if len(row) > 0 {
 		b.update(hwvtep.McastMacsRemoteTable, keep.UUID, row)
@@ -277,9 +278,9 @@ func (b *builder) locatorSet(w *want) string {
 	for _, ip := range w.flood {
 		locs = append(locs, b.locator(ip))
 	}
-	n := namedUUID("set", w.name)
+	n := ferryovsdb.NamedUUID("set", w.name)
 	b.add(ovsdb.Operation{Op: ovsdb.OperationInsert, Table: hwvtep.PhysicalLocatorSetTable, UUIDName: n,
-		Row: ovsdb.Row{"locators": uuidSet(locs...)}})
+		Row: ovsdb.Row{"locators": ferryovsdb.UUIDSet(locs...)}})
 	return n
 }
 
@@ -308,7 +309,7 @@ func (b *builder) bindings(p *hwvtep.PhysicalPort, want map[binding]string, lsRe
 		if lsu, ok := p.VLANBindings[k.vlan]; ok && b.o.lswitches[lsu] != nil && b.o.lswitches[lsu].Name == name {
 			continue
 		}
-		add[k.vlan] = uuid(lsRef[name])
+		add[k.vlan] = ferryovsdb.UUID(lsRef[name])
 	}
 	var muts []ovsdb.Mutation
 	if len(drop) > 0 {
@@ -318,7 +319,7 @@ func (b *builder) bindings(p *hwvtep.PhysicalPort, want map[binding]string, lsRe
 		muts = append(muts, ovsdb.Mutation{Column: "vlan_bindings", Mutator: ovsdb.MutateOperationInsert, Value: ovsdb.OvsMap{GoMap: add}})
 	}
 	if len(muts) > 0 {
-		b.add(ovsdb.Operation{Op: ovsdb.OperationMutate, Table: hwvtep.PhysicalPortTable, Where: whereUUID(p.UUID), Mutations: muts})
+		b.add(ovsdb.Operation{Op: ovsdb.OperationMutate, Table: hwvtep.PhysicalPortTable, Where: ferryovsdb.WhereUUID(p.UUID), Mutations: muts})
 	}
 }
 
@@ -376,39 +377,6 @@ func macKey(mac string) string {
 		return n
 	}
 	return strings.ToLower(mac)
-}
-
-func uuid(u string) ovsdb.UUID { return ovsdb.UUID{GoUUID: u} }
-
-func uuidSet(us ...string) ovsdb.OvsSet {
-	s := ovsdb.OvsSet{GoSet: make([]any, 0, len(us))}
-	for _, u := range us {
-		s.GoSet = append(s.GoSet, uuid(u))
-	}
-	return s
-}
-
-// optional is the value of an optional (0 or 1) column.
-func optional(v any) ovsdb.OvsSet { return ovsdb.OvsSet{GoSet: []any{v}} }
-
-func whereUUID(u string) []ovsdb.Condition {
-	return []ovsdb.Condition{ovsdb.NewCondition("_uuid", ovsdb.ConditionEqual, uuid(u))}
-}
-
-// namedUUID returns an OVSDB identifier for a row inserted in this
-// transaction. Bytes other than letters and digits are hex-escaped, so
-// distinct names give distinct identifiers.
-func namedUUID(kind, name string) string {
-	var sb strings.Builder
-	sb.WriteString("ferry_" + kind + "_")
-	for _, c := range []byte(name) {
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-			sb.WriteByte(c)
-		} else {
-			fmt.Fprintf(&sb, "_%02x", c)
-		}
-	}
-	return sb.String()
 }
 
 // bfd turns BFD on for the VTEP's tunnels towards the given IPs. Only the

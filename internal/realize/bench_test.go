@@ -5,18 +5,19 @@ import (
 	"net"
 	"testing"
 
+	"github.com/ferry-sdn/ferry/hypervisor"
 	"github.com/ferry-sdn/ferry/internal/model"
 )
 
 // scale builds nChassis chassis and nSwitches switches with portsPer ports
 // each, spread round-robin over the chassis.
-func scale(nChassis, nSwitches, portsPer int) (*model.Snapshot, map[string][]Interface) {
+func scale(nChassis, nSwitches, portsPer int) (*model.Snapshot, map[string][]hypervisor.VIF) {
 	snap := &model.Snapshot{Generation: 1}
 	for i := 0; i < nChassis; i++ {
 		snap.Chassis = append(snap.Chassis, model.Chassis{Name: fmt.Sprintf("hv%02d", i),
 			TunnelIP: net.IPv4(198, 18, byte(1+i/200), byte(1+i%200)).To4(), Bridge: "br-int", Encaps: []string{"vxlan", "gre"}})
 	}
-	obs := make(map[string][]Interface)
+	obs := make(map[string][]hypervisor.VIF)
 	n := 0
 	for s := 0; s < nSwitches; s++ {
 		sw := model.Switch{Name: fmt.Sprintf("sw%04d", s), VNI: uint32(1000 + s), Encap: "vxlan", Generation: 1}
@@ -24,7 +25,7 @@ func scale(nChassis, nSwitches, portsPer int) (*model.Snapshot, map[string][]Int
 			id := fmt.Sprintf("port-%d-%d", s, p)
 			sw.Ports = append(sw.Ports, model.Port{Switch: sw.Name, Name: fmt.Sprintf("p%03d", p), IfaceID: id})
 			ch := snap.Chassis[n%nChassis].Name
-			obs[ch] = append(obs[ch], Interface{Name: id, IfaceID: id, Active: true, OFPort: len(obs[ch]) + 1,
+			obs[ch] = append(obs[ch], hypervisor.VIF{Name: id, IfaceID: id, Active: true, OFPort: len(obs[ch]) + 1,
 				MAC: net.HardwareAddr{2, 0, byte(n >> 16), byte(n >> 8), byte(n), 1}})
 			n++
 		}
@@ -76,7 +77,7 @@ func withPort(snap *model.Snapshot, gen int64) *model.Snapshot {
 func BenchmarkPortAdd(b *testing.B) {
 	for _, switches := range []int{100, 500, 2000} {
 		snap, obs := scale(16, switches, 20)
-		obs["hv00"] = append(obs["hv00"], Interface{Name: "x", IfaceID: "port-0-0x", Active: true, OFPort: 9999,
+		obs["hv00"] = append(obs["hv00"], hypervisor.VIF{Name: "x", IfaceID: "port-0-0x", Active: true, OFPort: 9999,
 			MAC: net.HardwareAddr{2, 9, 9, 9, 9, 9}})
 		in := EstateInputs{Snapshot: snap, VIFs: obs, VIFsVersion: 1}
 		e, _ := NextEstate(nil, in)

@@ -6,21 +6,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ferry-sdn/ferry/hypervisor"
 	"github.com/ferry-sdn/ferry/internal/model"
 )
-
-// Interface is a VIF observed on a chassis' managed bridge.
-type Interface struct {
-	Name string
-	// IfaceID is external_ids:iface-id (libvirt, OpenStack), or
-	// xs-vif-uuid on a XenServer VIF.
-	IfaceID string
-	// Network is a XenServer VIF's xs-network-uuid.
-	Network string
-	MAC     net.HardwareAddr
-	Active  bool // external_ids:iface-status is "active" (or absent)
-	OFPort  int  // <= 0: not (yet) usable
-}
 
 // Binding says where a logical port's VIF lives.
 type Binding struct {
@@ -41,7 +29,7 @@ type PortKey struct{ Switch, Port string }
 // When several chassis show the same iface_id (a migration in flight), an
 // active interface wins over an inactive one, then the chassis that sorts
 // first: deterministic, so every chassis' pass agrees.
-func Bind(snap *model.Snapshot, observed map[string][]Interface) Bindings {
+func Bind(snap *model.Snapshot, observed map[string][]hypervisor.VIF) Bindings {
 	idx := newIfaceIndex(snap.Chassis, observed)
 	b := make(Bindings)
 	for _, sw := range snap.Switches {
@@ -55,7 +43,7 @@ func Bind(snap *model.Snapshot, observed map[string][]Interface) Bindings {
 // candidate is an interface that could carry a port, on one chassis.
 type candidate struct {
 	chassis string
-	iface   Interface
+	iface   hypervisor.VIF
 }
 
 // ifaceIndex holds, per iface_id, the interface that wins it (see Bind).
@@ -63,7 +51,7 @@ type candidate struct {
 // then binds any switch's ports without looking at the others.
 type ifaceIndex map[string]candidate
 
-func newIfaceIndex(chassis []model.Chassis, observed map[string][]Interface) ifaceIndex {
+func newIfaceIndex(chassis []model.Chassis, observed map[string][]hypervisor.VIF) ifaceIndex {
 	idx := make(ifaceIndex)
 	for _, ch := range chassis {
 		for _, ifc := range observed[ch.Name] {
@@ -121,7 +109,7 @@ func isTap(name string) bool { return strings.HasPrefix(name, "tap") }
 // XenServer networks, one implicit port per VIF observed on those networks
 // (named "xs-" + its xs-vif-uuid). A VIF that an explicit port already
 // names stays with that port. The input is not modified.
-func ExpandNetworks(snap *model.Snapshot, observed map[string][]Interface) *model.Snapshot {
+func ExpandNetworks(snap *model.Snapshot, observed map[string][]hypervisor.VIF) *model.Snapshot {
 	adopted := make(map[string]int) // network → switch index
 	for i, sw := range snap.Switches {
 		for _, n := range sw.XenServerNetworks {

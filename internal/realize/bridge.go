@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/ferry-sdn/ferry/hypervisor"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/openflow"
 )
@@ -24,9 +25,9 @@ type Bridge struct {
 	stray map[openflow.FlowRef]struct{}
 	// groups holds every ferry group on the bridge, by ID, with its text.
 	groups  map[uint32]string
-	tunnels map[string]Tunnel // in use by some unit, with their ofports
-	users   map[string]int    // tunnel name → units using it
-	owned   int               // flows the units and base hold
+	tunnels map[string]hypervisor.Tunnel // in use by some unit, with their ofports
+	users   map[string]int               // tunnel name → units using it
+	owned   int                          // flows the units and base hold
 }
 
 // unit is what one switch has installed on the bridge.
@@ -47,7 +48,7 @@ func NewBridge(flows []openflow.FlowRef, groups []openflow.GroupEntry) *Bridge {
 		units:   make(map[string]*unit),
 		stray:   make(map[openflow.FlowRef]struct{}, len(flows)),
 		groups:  make(map[uint32]string, len(groups)),
-		tunnels: make(map[string]Tunnel),
+		tunnels: make(map[string]hypervisor.Tunnel),
 		users:   make(map[string]int),
 	}
 	for _, f := range flows {
@@ -103,7 +104,7 @@ type BridgeInputs struct {
 // BridgePlan is one pass' changes: the bridge's OVSDB configuration (its
 // tunnels) and one bundle. Commit records it once both are applied.
 type BridgePlan struct {
-	Config BridgeConfig
+	Config hypervisor.Config
 	Flows  FlowPlan
 	// Recomputed lists the switches the pass recomputed, sorted; Full
 	// says that is every switch the bridge carries or carried.
@@ -113,7 +114,7 @@ type BridgePlan struct {
 	units   map[string]*unit // touched switches' new state; nil: removed
 	base    unit
 	claimed []openflow.FlowRef // stray flows that units took over
-	tunnels map[string]Tunnel
+	tunnels map[string]hypervisor.Tunnel
 	users   map[string]int
 	groups  map[uint32]string // groups added or modified
 }
@@ -172,8 +173,8 @@ func (b *Bridge) Plan(in BridgeInputs) *BridgePlan {
 		}
 	}
 	maps(b.users)
-	wanted := make(map[string][]Tunnel, len(names))
-	fresh := make(map[string]Tunnel)
+	wanted := make(map[string][]hypervisor.Tunnel, len(names))
+	fresh := make(map[string]hypervisor.Tunnel)
 	for _, name := range names {
 		if u := b.units[name]; u != nil {
 			for _, t := range u.tunnels {
@@ -191,7 +192,7 @@ func (b *Bridge) Plan(in BridgeInputs) *BridgePlan {
 			fresh[t.Name] = t
 		}
 	}
-	p.tunnels = make(map[string]Tunnel, len(p.users))
+	p.tunnels = make(map[string]hypervisor.Tunnel, len(p.users))
 	ports := make(map[string]int, len(p.users))
 	used := make(map[int]bool, len(in.UsedOFPorts)+len(b.tunnels))
 	for port := range in.UsedOFPorts {

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ferry-sdn/ferry/hypervisor"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/openflow"
 )
@@ -65,29 +66,10 @@ func Replicator(sw model.Switch, b Bindings) string {
 	return ""
 }
 
-// Tunnel is a tunnel port ferry wants on a chassis: one per remote device
-// and encapsulation, with key=flow so that one port serves every switch.
-type Tunnel struct {
-	Name     string
-	Type     string // model.EncapVXLAN or model.EncapGRE
-	Remote   string // remote chassis or gateway name
-	RemoteIP string
-	LocalIP  string
-	OFPort   int // existing ofport, or the ofport_request to pin
-}
-
-// BridgeConfig is the OVSDB part of a chassis' desired state.
-type BridgeConfig struct {
-	Bridge       string
-	DatapathType string // for a bridge ferry creates
-	Controller   string
-	Tunnels      []Tunnel // sorted by Name
-}
-
 // ChassisState is the complete desired state of one chassis' managed
 // bridge, as DesiredChassis computes it from scratch.
 type ChassisState struct {
-	BridgeConfig
+	hypervisor.Config
 	Flows    []openflow.Flow
 	Refs     []openflow.FlowRef // Flows' references, same order
 	Groups   []openflow.GroupEntry
@@ -120,8 +102,8 @@ func FloodGroups(vni uint32) (fromLocal, fromTunnel uint32) { return openflow.Fl
 // IsFerryGroup reports whether a group ID is in the range ferry allocates.
 func IsFerryGroup(id uint32) bool { return openflow.IsFerryGroup(id) }
 
-func bridgeConfig(ch model.Chassis, controller string) BridgeConfig {
-	c := BridgeConfig{Bridge: ch.Bridge, Controller: controller, DatapathType: ch.DatapathType}
+func bridgeConfig(ch model.Chassis, controller string) hypervisor.Config {
+	c := hypervisor.Config{Bridge: ch.Bridge, Controller: controller, DatapathType: ch.DatapathType}
 	if c.Bridge == "" {
 		c.Bridge = model.DefaultBridge
 	}
@@ -139,11 +121,11 @@ type peers struct {
 // carries, in the order of the flood group's buckets: one per remote
 // carrier it shares an encapsulation with (by name), then one per gateway
 // of the switch whose tunnel IP is known (by name). OFPort is left 0.
-func switchTunnels(sv *SwitchView, self model.Chassis, ps peers) []Tunnel {
+func switchTunnels(sv *SwitchView, self model.Chassis, ps peers) []hypervisor.Tunnel {
 	if self.TunnelIP == nil {
 		return nil
 	}
-	var out []Tunnel
+	var out []hypervisor.Tunnel
 	local := self.TunnelIP.String()
 	for _, name := range sv.Carriers {
 		if name == self.Name {
@@ -157,7 +139,7 @@ func switchTunnels(sv *SwitchView, self model.Chassis, ps peers) []Tunnel {
 		if encap == "" {
 			continue
 		}
-		out = append(out, Tunnel{Name: TunnelName(encap, rc.TunnelIP), Type: encap, Remote: rc.Name,
+		out = append(out, hypervisor.Tunnel{Name: TunnelName(encap, rc.TunnelIP), Type: encap, Remote: rc.Name,
 			RemoteIP: rc.TunnelIP.String(), LocalIP: local})
 	}
 	// VTEP gateways with bindings on the switch: always VXLAN
@@ -167,7 +149,7 @@ func switchTunnels(sv *SwitchView, self model.Chassis, ps peers) []Tunnel {
 		if ip == nil {
 			continue
 		}
-		out = append(out, Tunnel{Name: TunnelName(model.EncapVXLAN, ip), Type: model.EncapVXLAN, Remote: gv.Name,
+		out = append(out, hypervisor.Tunnel{Name: TunnelName(model.EncapVXLAN, ip), Type: model.EncapVXLAN, Remote: gv.Name,
 			RemoteIP: ip.String(), LocalIP: local})
 	}
 	return out
@@ -183,7 +165,7 @@ type unitFlows struct {
 // desiredSwitch computes the flows and groups of one switch on a chassis
 // that carries it, from the flow builders. tunnels are switchTunnels'
 // answer with their ofports resolved.
-func desiredSwitch(sv *SwitchView, self model.Chassis, ps peers, tunnels []Tunnel) unitFlows {
+func desiredSwitch(sv *SwitchView, self model.Chassis, ps peers, tunnels []hypervisor.Tunnel) unitFlows {
 	vni := uint64(sv.VNI)
 	var local []Binding
 	remote := make(map[string][]Binding, len(sv.Carriers))
@@ -295,15 +277,15 @@ func allocatePorts(names []string, ports map[string]int, used map[int]bool) {
 // DesiredChassis computes the complete desired state of a chassis' bridge
 // from scratch: the reference the incremental Bridge is checked against.
 func DesiredChassis(in ChassisInputs) ChassisState {
-	st := ChassisState{BridgeConfig: bridgeConfig(in.Chassis, in.Controller)}
+	st := ChassisState{Config: bridgeConfig(in.Chassis, in.Controller)}
 	ps := peers{chassis: in.Snapshot.ChassisByName, gateways: in.Gateways}
 	views := viewsOf(in.Snapshot, in.Bindings, in.Gateways)
 	type carried struct {
 		sv      *SwitchView
-		tunnels []Tunnel
+		tunnels []hypervisor.Tunnel
 	}
 	var units []carried
-	byName := make(map[string]Tunnel)
+	byName := make(map[string]hypervisor.Tunnel)
 	for _, sw := range in.Snapshot.Switches {
 		sv := views[sw.Name]
 		if !sv.Carries(in.Chassis.Name) {

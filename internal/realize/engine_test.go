@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-sdn/ferry/hypervisor"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/openflow"
 )
@@ -105,7 +106,7 @@ func stateSummary(st ChassisState) string {
 	return strings.Join(lines, "\n")
 }
 
-func tunnelSummary(ts []Tunnel) string {
+func tunnelSummary(ts []hypervisor.Tunnel) string {
 	var out []string
 	for _, t := range ts {
 		out = append(out, fmt.Sprintf("%s:%s>%s@%d", t.Name, t.Type, t.RemoteIP, t.OFPort))
@@ -163,7 +164,7 @@ func engineSequence(t *testing.T, seed uint64) {
 	}
 	snap.Chassis[4].Encaps = []string{"vxlan"}
 	views := map[string]GatewayView{"gw1": {Name: "gw1", TunnelIP: "198.18.3.31", SourceNode: true, LocalMACs: map[string][]net.HardwareAddr{}}}
-	obs := map[string][]Interface{}
+	obs := map[string][]hypervisor.VIF{}
 	vifsVer := uint64(1)
 	nextPort := 1
 	addSwitch := func(i int) {
@@ -200,7 +201,7 @@ func engineSequence(t *testing.T, seed uint64) {
 			id := fmt.Sprintf("vif%d", nextPort)
 			ch := snap.Chassis[r.IntN(len(snap.Chassis))].Name
 			m := net.HardwareAddr{2, 0, 0, 0, byte(nextPort >> 8), byte(nextPort)}
-			obs[ch] = append(slices.Clone(obs[ch]), Interface{Name: id, IfaceID: id, MAC: m, Active: true, OFPort: nextPort})
+			obs[ch] = append(slices.Clone(obs[ch]), hypervisor.VIF{Name: id, IfaceID: id, MAC: m, Active: true, OFPort: nextPort})
 			vifsVer++
 			sw.Ports = append(slices.Clone(sw.Ports), model.Port{Switch: sw.Name, Name: id, IfaceID: id})
 			sw.Generation = snap.Generation
@@ -314,7 +315,7 @@ func TestChangeTouchesOnlyItsSwitch(t *testing.T) {
 	d := &device{br: NewBridge(nil, nil), table: newSwitchTable()}
 	d.pass(t, e, snap.Chassis[0], true)
 
-	obs["hv00"] = append(slices.Clone(obs["hv00"]), Interface{Name: "x", IfaceID: "port-0-0x", Active: true, OFPort: 999,
+	obs["hv00"] = append(slices.Clone(obs["hv00"]), hypervisor.VIF{Name: "x", IfaceID: "port-0-0x", Active: true, OFPort: 999,
 		MAC: net.HardwareAddr{2, 9, 9, 9, 9, 9}})
 	in.VIFs, in.VIFsVersion = obs, 2
 	e2, changed := NextEstate(e, in) // a VIF appears that no port names yet
@@ -369,7 +370,7 @@ func TestApplyRevert(t *testing.T) {
 	snap2 := *snap
 	snap2.Generation++
 	snap2.Switches = snap.Switches[:1]
-	obs2 := map[string][]Interface{"hv1": obs["hv1"], "hv2": obs["hv2"], "hv3": {{Name: "vnet0", IfaceID: "blue-b", MAC: mac("52:54:00:00:01:0b"), Active: true, OFPort: 7}}}
+	obs2 := map[string][]hypervisor.VIF{"hv1": obs["hv1"], "hv2": obs["hv2"], "hv3": {{Name: "vnet0", IfaceID: "blue-b", MAC: mac("52:54:00:00:01:0b"), Active: true, OFPort: 7}}}
 	e, _ = NextEstate(e, EstateInputs{Snapshot: &snap2, VIFs: obs2, VIFsVersion: 2})
 	p := d.pass(t, e, ch, false)
 	if len(p.Flows.DeleteGroups) != 2 || len(p.Flows.DeleteFlows) == 0 || len(p.Flows.AddFlows) == 0 {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/ferry-sdn/ferry/hypervisor"
 	"github.com/ferry-sdn/ferry/internal/model"
 )
 
@@ -103,7 +104,7 @@ type Estate struct {
 	// it, sorted.
 	GatewaySwitches map[string][]string
 
-	vifs    map[string][]Interface
+	vifs    map[string][]hypervisor.VIF
 	vifsVer uint64
 	index   ifaceIndex
 	// log holds the changes of the last estates, oldest first; older
@@ -113,7 +114,7 @@ type Estate struct {
 }
 
 // VIFs returns the chassis' VIFs the estate was built from.
-func (e *Estate) VIFs() map[string][]Interface { return e.vifs }
+func (e *Estate) VIFs() map[string][]hypervisor.VIF { return e.vifs }
 
 // Chassis returns a registered chassis by name.
 func (e *Estate) Chassis(name string) (model.Chassis, bool) { return e.Snapshot.ChassisByName(name) }
@@ -157,7 +158,7 @@ type EstateInputs struct {
 	Snapshot *model.Snapshot
 	// VIFs are every chassis' VIFs; VIFsVersion changes whenever any of
 	// them does (the same version promises the same VIFs).
-	VIFs        map[string][]Interface
+	VIFs        map[string][]hypervisor.VIF
 	VIFsVersion uint64
 	Gateways    map[string]GatewayView
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-sdn/ferry/hypervisor"
 	"github.com/ferry-sdn/ferry/internal/fakeof"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/vtep"
@@ -13,7 +14,7 @@ import (
 
 // gatewayLab: blue has a VM on hv1 and hv3 and a bare-metal server behind
 // gw1 (port p0, untagged); the VTEP learned the server's MAC.
-func gatewayLab(sourceNode bool) (*model.Snapshot, map[string][]Interface, map[string]GatewayView) {
+func gatewayLab(sourceNode bool) (*model.Snapshot, map[string][]hypervisor.VIF, map[string]GatewayView) {
 	snap, obs := labSnapshot()
 	snap.Gateways = []model.Gateway{{Name: "gw1", OVSDB: "tcp:198.18.255.31:6640"}}
 	for i := range snap.Switches {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/ferry-sdn/ferry/hypervisor"
 	"github.com/ferry-sdn/ferry/internal/model"
 )
 
@@ -23,7 +24,7 @@ func TestGREAndVXLANOnOnePair(t *testing.T) {
 		{Name: "g", VNI: 7, Encap: "gre", Ports: []model.Port{{Switch: "g", Name: "a", IfaceID: "ga"}, {Switch: "g", Name: "b", IfaceID: "gb"}}},
 		{Name: "v", VNI: 8, Encap: "vxlan", Ports: []model.Port{{Switch: "v", Name: "a", IfaceID: "va"}, {Switch: "v", Name: "b", IfaceID: "vb"}}},
 	}
-	obs := map[string][]Interface{
+	obs := map[string][]hypervisor.VIF{
 		"kvm1": {{Name: "t1", IfaceID: "ga", OFPort: 1, Active: true}, {Name: "t2", IfaceID: "va", OFPort: 2, Active: true}},
 		"xen1": {{Name: "vif1.0", IfaceID: "gb", OFPort: 1, Active: true}, {Name: "vif2.0", IfaceID: "vb", OFPort: 2, Active: true}},
 	}
@@ -43,7 +44,7 @@ func TestEncapFallback(t *testing.T) {
 	snap := twoChassis([]string{"vxlan", "gre"}, []string{"vxlan"})
 	snap.Switches = []model.Switch{{Name: "g", VNI: 7, Encap: "gre", Ports: []model.Port{
 		{Switch: "g", Name: "a", IfaceID: "ga"}, {Switch: "g", Name: "b", IfaceID: "gb"}}}}
-	obs := map[string][]Interface{
+	obs := map[string][]hypervisor.VIF{
 		"kvm1": {{Name: "t1", IfaceID: "ga", OFPort: 1, Active: true}},
 		"xen1": {{Name: "vif1.0", IfaceID: "gb", OFPort: 1, Active: true}},
 	}
@@ -62,7 +63,7 @@ func TestXenServerTwins(t *testing.T) {
 		vifActive, tapActive bool
 		want                 string
 	}{{true, false, "vif3.0"}, {false, true, "tap3.0"}, {true, true, "vif3.0"}} {
-		obs := map[string][]Interface{"xen1": {
+		obs := map[string][]hypervisor.VIF{"xen1": {
 			{Name: "tap3.0", IfaceID: "uuid-1", OFPort: 5, Active: c.tapActive},
 			{Name: "vif3.0", IfaceID: "uuid-1", OFPort: 4, Active: c.vifActive},
 		}}
@@ -80,7 +81,7 @@ func TestExpandNetworks(t *testing.T) {
 		{Name: "n", VNI: 1, Encap: "vxlan", XenServerNetworks: []string{"net-a"}},
 		{Name: "x", VNI: 2, Encap: "vxlan", Ports: []model.Port{{Switch: "x", Name: "own", IfaceID: "vif-2"}}},
 	}
-	obs := map[string][]Interface{"xen1": {
+	obs := map[string][]hypervisor.VIF{"xen1": {
 		{Name: "vif1.0", IfaceID: "vif-1", Network: "net-a", OFPort: 1, Active: true},
 		{Name: "tap1.0", IfaceID: "vif-1", Network: "net-a", OFPort: 3},
 		{Name: "vif2.0", IfaceID: "vif-2", Network: "net-a", OFPort: 2, Active: true},

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-sdn/ferry/hypervisor"
 	"github.com/ferry-sdn/ferry/internal/fakeof"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/openflow"
@@ -28,7 +29,7 @@ type vif struct {
 	ofport                      int
 }
 
-func labSnapshot() (*model.Snapshot, map[string][]Interface) {
+func labSnapshot() (*model.Snapshot, map[string][]hypervisor.VIF) {
 	snap := &model.Snapshot{Generation: 7}
 	for i, name := range []string{"hv1", "hv2", "hv3"} {
 		ip := fmt.Sprintf("198.18.%d.1%d", 1+i/2, i+1)
@@ -57,13 +58,13 @@ func labSnapshot() (*model.Snapshot, map[string][]Interface) {
 		{"hv3", "vnet1", "red-b", "", 2},
 		{"hv2", "vnet9", "", "52:54:00:00:09:09", 9}, // not ferry's
 	}
-	obs := make(map[string][]Interface)
+	obs := make(map[string][]hypervisor.VIF)
 	for _, v := range vifs {
 		var m net.HardwareAddr
 		if v.mac != "" {
 			m = mac(v.mac)
 		}
-		obs[v.chassis] = append(obs[v.chassis], Interface{Name: v.name, IfaceID: v.ifaceID, MAC: m, Active: true, OFPort: v.ofport})
+		obs[v.chassis] = append(obs[v.chassis], hypervisor.VIF{Name: v.name, IfaceID: v.ifaceID, MAC: m, Active: true, OFPort: v.ofport})
 	}
 	return snap, obs
 }
@@ -72,19 +73,19 @@ type node struct {
 	ch      model.Chassis
 	st      ChassisState
 	table   *fakeof.Table
-	vifs    map[uint32]string // ofport → iface id
-	tunnels map[uint32]Tunnel // ofport → tunnel
+	vifs    map[uint32]string            // ofport → iface id
+	tunnels map[uint32]hypervisor.Tunnel // ofport → tunnel
 }
 
 type fabric map[string]*node
 
-func buildFabric(t *testing.T, snap *model.Snapshot, obs map[string][]Interface) fabric {
+func buildFabric(t *testing.T, snap *model.Snapshot, obs map[string][]hypervisor.VIF) fabric {
 	t.Helper()
 	b := Bind(snap, obs)
 	f := make(fabric)
 	for _, ch := range snap.Chassis {
 		st := DesiredChassis(ChassisInputs{Snapshot: snap, Bindings: b, Chassis: ch, Controller: "tcp:198.18.255.1:6653"})
-		n := &node{ch: ch, st: st, table: fakeof.New(st.Flows, st.Groups), vifs: map[uint32]string{}, tunnels: map[uint32]Tunnel{}}
+		n := &node{ch: ch, st: st, table: fakeof.New(st.Flows, st.Groups), vifs: map[uint32]string{}, tunnels: map[uint32]hypervisor.Tunnel{}}
 		for _, ifc := range obs[ch.Name] {
 			n.vifs[uint32(ifc.OFPort)] = ifc.IfaceID
 		}
@@ -263,7 +264,7 @@ func TestDeletedSwitchLeavesNothing(t *testing.T) {
 
 func TestBindPrefersActiveInterface(t *testing.T) {
 	snap, _ := labSnapshot()
-	obs := map[string][]Interface{
+	obs := map[string][]hypervisor.VIF{
 		"hv1": {{Name: "old", IfaceID: "blue-a", MAC: mac("52:54:00:00:01:0a"), Active: false, OFPort: 3}},
 		"hv2": {{Name: "new", IfaceID: "blue-a", MAC: mac("52:54:00:00:01:0a"), Active: true, OFPort: 4}},
 		"hv3": {{Name: "down", IfaceID: "blue-b", OFPort: -1}},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ovn-kubernetes/libovsdb/client"
 
+	"github.com/ferry-sdn/ferry/hypervisor"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/realize"
 	"github.com/ferry-sdn/ferry/openflow"
@@ -61,19 +62,6 @@ func (o ofSession) Commit(ctx context.Context, p realize.FlowPlan) error {
 	})
 }
 
-// chassisTables are the Open_vSwitch tables a chassis loop reads.
-var chassisTables = []string{"Open_vSwitch", "Bridge", "Port", "Interface", "Controller"}
-
-// chassisColumns are the columns it reads: not statistics, status or
-// link state, which OVS rewrites every few seconds.
-var chassisColumns = map[string][]string{
-	"Open_vSwitch": {"bridges", "external_ids"},
-	"Bridge":       {"name", "fail_mode", "protocols", "controller", "ports", "external_ids", "datapath_id", "datapath_type"},
-	"Port":         {"name", "interfaces", "external_ids"},
-	"Interface":    {"name", "type", "options", "ofport", "ofport_request", "external_ids", "bfd", "bfd_status"},
-	"Controller":   {"target", "external_ids"},
-}
-
 // OVSDBDialer returns a DialFunc connecting to chassis databases with
 // ovsdb.Conn: reconnecting forever, monitoring the tables ferry reads. A
 // chassis whose ovsdb is "passive" is reached through passive's relay once
@@ -99,8 +87,8 @@ func OVSDBDialer(logger *slog.Logger, tlsConfig *tls.Config, passive *ovsdb.Pass
 		cfg := ovsdb.ConnConfig{
 			Targets:  targets,
 			Model:    dbModel,
-			Tables:   chassisTables,
-			Columns:  chassisColumns,
+			Tables:   hypervisor.Tables(),
+			Columns:  hypervisor.Columns(),
 			TLS:      tlsConfig,
 			Logger:   logger.With("chassis", ch.Name),
 			OnChange: notify,

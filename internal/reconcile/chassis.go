@@ -11,17 +11,18 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/client"
 	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
 
+	"github.com/ferry-sdn/ferry/hypervisor"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/realize"
 	"github.com/ferry-sdn/ferry/openflow"
 	"github.com/ferry-sdn/ferry/ovsdb"
 )
 
-// hypervisor adapts a chassis (its Open_vSwitch database and its managed
+// chassisDevice adapts a chassis (its Open_vSwitch database and its managed
 // bridge's OpenFlow session) to the generic device loop. Only the loop's
 // goroutine touches br, session and seen; mu guards what status readers
 // see.
-type hypervisor struct {
+type chassisDevice struct {
 	c       *Controller
 	chassis model.Chassis // as the loop was started: connection settings
 	l       *loop
@@ -34,21 +35,21 @@ type hypervisor struct {
 
 	mu       sync.Mutex
 	st       model.ChassisStatus
-	lastVIFs []realize.Interface
+	lastVIFs []hypervisor.VIF
 	tunnels  map[string]string // remote device → BFD state
 	observed bool
 }
 
-func newHypervisor(c *Controller, ch model.Chassis) *hypervisor {
-	h := &hypervisor{c: c, chassis: ch}
+func newChassisDevice(c *Controller, ch model.Chassis) *chassisDevice {
+	h := &chassisDevice{c: c, chassis: ch}
 	h.l = newLoop(c, ch.Name, h, c.log.With("chassis", ch.Name, "ovsdb", ch.OVSDB, "bridge", ch.Bridge))
 	return h
 }
 
-func (h *hypervisor) dial(notify func()) (Device, error) { return h.c.cfg.Dial(h.chassis, notify) }
+func (h *chassisDevice) dial(notify func()) (Device, error) { return h.c.cfg.Dial(h.chassis, notify) }
 
 // tunnelState returns the BFD state of the chassis' tunnel to remote.
-func (h *hypervisor) tunnelState(remote string) string {
+func (h *chassisDevice) tunnelState(remote string) string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if st, ok := h.tunnels[remote]; ok {
@@ -58,7 +59,7 @@ func (h *hypervisor) tunnelState(remote string) string {
 }
 
 // tunnelCounts counts the chassis' tunnels by state.
-func (h *hypervisor) tunnelCounts() (up, down, unknown int) {
+func (h *chassisDevice) tunnelCounts() (up, down, unknown int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, st := range h.tunnels {
@@ -74,13 +75,13 @@ func (h *hypervisor) tunnelCounts() (up, down, unknown int) {
 	return
 }
 
-func (h *hypervisor) vifs() []realize.Interface {
+func (h *chassisDevice) vifs() []hypervisor.VIF {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.lastVIFs
 }
 
-func (h *hypervisor) status() model.ChassisStatus {
+func (h *chassisDevice) status() model.ChassisStatus {
 	h.mu.Lock()
 	st := h.st
 	h.mu.Unlock()
@@ -88,18 +89,18 @@ func (h *hypervisor) status() model.ChassisStatus {
 	return st
 }
 
-func (h *hypervisor) realizedSwitch(sw string) (model.ChassisStatus, committed, bool) {
+func (h *chassisDevice) realizedSwitch(sw string) (model.ChassisStatus, committed, bool) {
 	r, ok := h.rz.get(sw)
 	return h.status(), r, ok
 }
 
-func (h *hypervisor) unaffected(prev uint64, e *realize.Estate) {
+func (h *chassisDevice) unaffected(prev uint64, e *realize.Estate) {
 	if h.rz.unaffected(prev, e) {
 		h.c.cfg.Metrics.deviceRealized(h.chassis.Name, e.Snapshot.Generation)
 	}
 }
 
-func (h *hypervisor) setError(msg string) {
+func (h *chassisDevice) setError(msg string) {
 	h.mu.Lock()
 	h.st.LastError = msg
 	h.mu.Unlock()
@@ -108,7 +109,7 @@ func (h *hypervisor) setError(msg string) {
 	}
 }
 
-func (h *hypervisor) setConnected(ovsdbUp, ofUp bool) {
+func (h *chassisDevice) setConnected(ovsdbUp, ofUp bool) {
 	h.mu.Lock()
 	h.st.OVSDBConnected, h.st.OpenFlowConnected = ovsdbUp, ofUp
 	h.mu.Unlock()
@@ -118,13 +119,13 @@ func (h *hypervisor) setConnected(ovsdbUp, ofUp bool) {
 	}
 }
 
-func (h *hypervisor) count(result string) {
+func (h *chassisDevice) count(result string) {
 	if m := h.c.cfg.Metrics; m != nil {
 		m.passes.WithLabelValues(result).Inc()
 	}
 }
 
-func (h *hypervisor) transact(ctx context.Context, cli client.Client, ops []libovsdb.Operation) error {
+func (h *chassisDevice) transact(ctx context.Context, cli client.Client, ops []libovsdb.Operation) error {
 	if len(ops) == 0 {
 		return nil
 	}
@@ -142,7 +143,7 @@ var errNoRoot = errors.New("reconcile: the Open_vSwitch table is empty (run ovs-
 // pass is one level-triggered reconciliation of the chassis: observe, then
 // plan the switches that changed since the last pass (all of them when
 // full), then OVSDB creates, one bundle, OVSDB deletes.
-func (h *hypervisor) pass(ctx context.Context, dev Device, full bool) error {
+func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 	e := h.c.estate()
 	ch, ok := e.Chassis(h.chassis.Name)
 	if !ok {
@@ -160,15 +161,15 @@ func (h *hypervisor) pass(ctx context.Context, dev Device, full bool) error {
 	// device that drops mid-pass shows as disconnected instead of hanging
 	// the loop until it returns.
 	readCtx, cancelRead := context.WithTimeout(ctx, cacheReadTimeout)
-	obs, err := observe(readCtx, cli, ch.Bridge)
+	obs, err := hypervisor.Observe(readCtx, cli, ch.Bridge)
 	cancelRead()
 	if err != nil {
 		return err
 	}
 	h.mu.Lock()
-	vifsChanged := !h.observed || !slices.EqualFunc(h.lastVIFs, obs.vifs, sameVIF)
-	h.lastVIFs = obs.vifs
-	h.tunnels = obs.tunnels
+	vifsChanged := !h.observed || !slices.EqualFunc(h.lastVIFs, obs.VIFs, sameVIF)
+	h.lastVIFs = obs.VIFs
+	h.tunnels = obs.Tunnels
 	h.observed = true
 	h.mu.Unlock()
 	h.l.setObserved()
@@ -182,7 +183,7 @@ func (h *hypervisor) pass(ctx context.Context, dev Device, full bool) error {
 	if ok, left := h.c.ready(); !ok {
 		return errWarming{left}
 	}
-	if obs.root == "" {
+	if obs.Root == "" {
 		h.setConnected(true, false)
 		return errNoRoot
 	}
@@ -190,23 +191,23 @@ func (h *hypervisor) pass(ctx context.Context, dev Device, full bool) error {
 	if ch, ok = e.Chassis(h.chassis.Name); !ok {
 		return nil
 	}
-	tunnelPorts, used := realize.TunnelOFPorts(obs.bridge)
+	tunnelPorts, used := hypervisor.TunnelOFPorts(obs.Bridge)
 	in := realize.BridgeInputs{Estate: e, Chassis: ch, Controller: h.c.cfg.Advertise,
 		TunnelOFPorts: tunnelPorts, UsedOFPorts: used}
 
-	if obs.bridge == nil {
+	if obs.Bridge == nil {
 		// The bridge is new: its datapath ID and OpenFlow connection come
 		// with the next cache event.
-		if err := h.transact(ctx, cli, realize.CreateOps(obs.root, nil, h.scratchConfig(in))); err != nil {
+		if err := h.transact(ctx, cli, hypervisor.CreateOps(obs.Root, nil, h.scratchConfig(in))); err != nil {
 			return err
 		}
 		h.setConnected(true, false)
 		h.count("changed")
 		return nil
 	}
-	dpid, ok := parseDatapathID(obs.bridge.DatapathID)
+	dpid, ok := hypervisor.ParseDatapathID(obs.Bridge.DatapathID)
 	h.mu.Lock()
-	h.st.DatapathID = obs.bridge.DatapathID
+	h.st.DatapathID = obs.Bridge.DatapathID
 	h.mu.Unlock()
 	var sess Session
 	if ok {
@@ -215,13 +216,13 @@ func (h *hypervisor) pass(ctx context.Context, dev Device, full bool) error {
 	if sess == nil {
 		// Bring the bridge's settings, controller and tunnels in line:
 		// the controller row is what makes the bridge dial ferry.
-		if err := h.transact(ctx, cli, realize.CreateOps(obs.root, obs.bridge, h.scratchConfig(in))); err != nil {
+		if err := h.transact(ctx, cli, hypervisor.CreateOps(obs.Root, obs.Bridge, h.scratchConfig(in))); err != nil {
 			return err
 		}
 		h.setConnected(true, false)
 		h.br, h.session = nil, nil
 		h.count("skipped")
-		return waiting{fmt.Sprintf("openflow: bridge %s (datapath %s) has not connected to %s", ch.Bridge, obs.bridge.DatapathID, h.c.cfg.Advertise)}
+		return waiting{fmt.Sprintf("openflow: bridge %s (datapath %s) has not connected to %s", ch.Bridge, obs.Bridge.DatapathID, h.c.cfg.Advertise)}
 	}
 	h.setConnected(true, true)
 	if sess != h.session || h.br == nil {
@@ -235,7 +236,7 @@ func (h *hypervisor) pass(ctx context.Context, dev Device, full bool) error {
 	in.Full, in.Dirty = full || !ok, dirty
 	plan := h.br.Plan(in)
 
-	createOps := realize.CreateOps(obs.root, obs.bridge, plan.Config)
+	createOps := hypervisor.CreateOps(obs.Root, obs.Bridge, plan.Config)
 	if err := h.transact(ctx, cli, createOps); err != nil {
 		return err
 	}
@@ -252,9 +253,9 @@ func (h *hypervisor) pass(ctx context.Context, dev Device, full bool) error {
 	}
 	// The flows are on the bridge now, whatever happens to the deletes.
 	h.br.Commit(plan)
-	deleteOps := realize.DeleteOps(obs.bridge, plan.Config)
+	deleteOps := hypervisor.DeleteOps(obs.Bridge, plan.Config)
 	if changed || len(deleteOps) > 0 {
-		deleteOps = append(deleteOps, realize.GenerationOps(obs.bridge, e.Snapshot.Generation)...)
+		deleteOps = append(deleteOps, hypervisor.GenerationOps(obs.Bridge, e.Snapshot.Generation)...)
 	}
 	if err := h.transact(ctx, cli, deleteOps); err != nil {
 		return err
@@ -285,14 +286,14 @@ func (h *hypervisor) pass(ctx context.Context, dev Device, full bool) error {
 
 // scratchConfig computes the bridge configuration (tunnels) from scratch,
 // for passes that cannot reach the OpenFlow side yet.
-func (h *hypervisor) scratchConfig(in realize.BridgeInputs) realize.BridgeConfig {
+func (h *chassisDevice) scratchConfig(in realize.BridgeInputs) hypervisor.Config {
 	in.Full = true
 	return realize.NewBridge(nil, nil).Plan(in).Config
 }
 
 // publish makes a committed pass visible: per-switch realization, counts,
 // generation.
-func (h *hypervisor) publish(e *realize.Estate, plan *realize.BridgePlan) {
+func (h *chassisDevice) publish(e *realize.Estate, plan *realize.BridgePlan) {
 	h.rz.passed(e, plan.Full, plan.Recomputed, func(name string) (committed, bool) {
 		v, g, ok := h.br.Realized(name)
 		return committed{version: v, generation: g}, ok
@@ -316,7 +317,7 @@ func dumpBridge(ctx context.Context, sess Session) (*realize.Bridge, error) {
 	return realize.NewBridge(flows, groups), nil
 }
 
-func sameVIF(a, b realize.Interface) bool {
+func sameVIF(a, b hypervisor.VIF) bool {
 	return a.Name == b.Name && a.IfaceID == b.IfaceID && a.OFPort == b.OFPort &&
 		a.Active == b.Active && a.Network == b.Network && slices.Equal(a.MAC, b.MAC)
 }
@@ -330,7 +331,7 @@ const releaseTimeout = 10 * time.Second
 // controller and flows it forwards nothing, which is what "no longer
 // managed by ferry" means. A disconnected chassis keeps its state; the log
 // says so.
-func (h *hypervisor) release(dev Device) {
+func (h *chassisDevice) release(dev Device) {
 	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
 	cli := dev.Client()
@@ -338,11 +339,11 @@ func (h *hypervisor) release(dev Device) {
 		h.l.log.Warn("deleted chassis is not connected: its flows and tunnel ports stay until removed by hand")
 		return
 	}
-	obs, err := observe(ctx, cli, h.chassis.Bridge)
-	if err != nil || obs.bridge == nil {
+	obs, err := hypervisor.Observe(ctx, cli, h.chassis.Bridge)
+	if err != nil || obs.Bridge == nil {
 		return
 	}
-	if dpid, ok := parseDatapathID(obs.bridge.DatapathID); ok {
+	if dpid, ok := hypervisor.ParseDatapathID(obs.Bridge.DatapathID); ok {
 		if sess := h.c.cfg.Switches.Session(dpid); sess != nil {
 			flows, err := sess.DumpFlows(ctx)
 			var groups []openflow.GroupEntry
@@ -359,7 +360,7 @@ func (h *hypervisor) release(dev Device) {
 			}
 		}
 	}
-	ops := append(realize.DeleteOps(obs.bridge, realize.BridgeConfig{}), realize.ReleaseControllerOps(obs.bridge)...)
+	ops := append(hypervisor.DeleteOps(obs.Bridge, hypervisor.Config{}), hypervisor.ReleaseControllerOps(obs.Bridge)...)
 	if err := h.transact(ctx, cli, ops); err != nil {
 		h.l.log.Warn("releasing deleted chassis: OVSDB", "err", err)
 		return

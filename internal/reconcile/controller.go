@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ferry-sdn/ferry/hypervisor"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/realize"
 )
@@ -63,8 +64,8 @@ type Controller struct {
 	lastGW   uint64
 
 	mu       sync.Mutex
-	loops    map[string]*hypervisor
-	gateways map[string]*vtepGateway
+	loops    map[string]*chassisDevice
+	gateways map[string]*gatewayDevice
 	warm     bool // every device observed once, or the grace is over
 }
 
@@ -108,7 +109,7 @@ func New(cfg Config) *Controller {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Controller{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), loops: make(map[string]*hypervisor), gateways: make(map[string]*vtepGateway), started: time.Now(),
+	return &Controller{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), loops: make(map[string]*chassisDevice), gateways: make(map[string]*gatewayDevice), started: time.Now(),
 		passes: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
 }
 
@@ -146,7 +147,7 @@ func (c *Controller) Run(ctx context.Context) {
 	defer func() {
 		c.mu.Lock()
 		loops, gateways := c.loops, c.gateways
-		c.loops, c.gateways = make(map[string]*hypervisor), make(map[string]*vtepGateway)
+		c.loops, c.gateways = make(map[string]*chassisDevice), make(map[string]*gatewayDevice)
 		c.mu.Unlock()
 		for _, h := range loops {
 			h.l.stop()
@@ -183,8 +184,8 @@ func (c *Controller) sync(ctx context.Context, resync bool) {
 	}
 	// Loops are stopped outside the lock: a stopping loop may be in a pass
 	// that reads other loops' VIFs through c.mu.
-	var stopped []*hypervisor
-	var stoppedGateways []*vtepGateway
+	var stopped []*chassisDevice
+	var stoppedGateways []*gatewayDevice
 	started := false
 	c.mu.Lock()
 	for name, h := range c.loops {
@@ -203,7 +204,7 @@ func (c *Controller) sync(ctx context.Context, resync bool) {
 		if _, ok := c.loops[name]; ok {
 			continue
 		}
-		h := newHypervisor(c, ch)
+		h := newChassisDevice(c, ch)
 		c.loops[name] = h
 		h.l.start(ctx)
 		started = true
@@ -224,7 +225,7 @@ func (c *Controller) sync(ctx context.Context, resync bool) {
 			if _, ok := c.gateways[name]; ok {
 				continue
 			}
-			g := newVTEPGateway(c, gw)
+			g := newGatewayDevice(c, gw)
 			c.gateways[name] = g
 			g.l.start(ctx)
 			started = true
@@ -350,14 +351,14 @@ func sameConnection(a, b model.Chassis) bool {
 }
 
 // observedVIFs returns every chassis' VIFs for the estate.
-func (c *Controller) observedVIFs() map[string][]realize.Interface {
+func (c *Controller) observedVIFs() map[string][]hypervisor.VIF {
 	c.mu.Lock()
-	loops := make([]*hypervisor, 0, len(c.loops))
+	loops := make([]*chassisDevice, 0, len(c.loops))
 	for _, h := range c.loops {
 		loops = append(loops, h)
 	}
 	c.mu.Unlock()
-	out := make(map[string][]realize.Interface, len(loops))
+	out := make(map[string][]hypervisor.VIF, len(loops))
 	for _, h := range loops {
 		out[h.chassis.Name] = h.vifs()
 	}
@@ -367,7 +368,7 @@ func (c *Controller) observedVIFs() map[string][]realize.Interface {
 // gatewayViews returns what every gateway loop last observed.
 func (c *Controller) gatewayViews() map[string]realize.GatewayView {
 	c.mu.Lock()
-	gws := make([]*vtepGateway, 0, len(c.gateways))
+	gws := make([]*gatewayDevice, 0, len(c.gateways))
 	for _, g := range c.gateways {
 		gws = append(gws, g)
 	}
@@ -379,7 +380,7 @@ func (c *Controller) gatewayViews() map[string]realize.GatewayView {
 	return out
 }
 
-func (c *Controller) gateway(name string) *vtepGateway {
+func (c *Controller) gateway(name string) *gatewayDevice {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.gateways[name]
@@ -394,7 +395,7 @@ func (c *Controller) Gateway(name string) model.GatewayStatus {
 	return g.status()
 }
 
-func (c *Controller) loop(name string) *hypervisor {
+func (c *Controller) loop(name string) *chassisDevice {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.loops[name]
@@ -567,3 +568,10 @@ func (c *Controller) Port(p model.Port) model.PortStatus {
 	}
 	return ps
 }
+
+// Tunnel states as switch status and metrics report them.
+const (
+	TunnelUp      = hypervisor.TunnelUp
+	TunnelDown    = hypervisor.TunnelDown
+	TunnelUnknown = hypervisor.TunnelUnknown
+)

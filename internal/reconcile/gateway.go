@@ -19,11 +19,11 @@ import (
 // DialGatewayFunc opens a Device for a VTEP's hardware_vtep database.
 type DialGatewayFunc func(gw model.Gateway, notify func()) (Device, error)
 
-// vtepGateway adapts a VTEP (its hardware_vtep database; no OpenFlow) to
+// gatewayDevice adapts a VTEP (its hardware_vtep database; no OpenFlow) to
 // the generic device loop: one OVSDB transaction per pass. It never
 // removes anything on exit: a stopped ferry leaves the VTEP forwarding as
 // it was.
-type vtepGateway struct {
+type gatewayDevice struct {
 	c  *Controller
 	gw model.Gateway
 	l  *loop
@@ -36,19 +36,19 @@ type vtepGateway struct {
 	observed bool
 }
 
-func newVTEPGateway(c *Controller, gw model.Gateway) *vtepGateway {
-	g := &vtepGateway{c: c, gw: gw, view: realize.GatewayView{Name: gw.Name}}
+func newGatewayDevice(c *Controller, gw model.Gateway) *gatewayDevice {
+	g := &gatewayDevice{c: c, gw: gw, view: realize.GatewayView{Name: gw.Name}}
 	g.l = newLoop(c, gw.Name, g, c.log.With("gateway", gw.Name, "ovsdb", gw.OVSDB))
 	return g
 }
 
-func (g *vtepGateway) dial(notify func()) (Device, error) { return g.c.cfg.DialGateway(g.gw, notify) }
+func (g *gatewayDevice) dial(notify func()) (Device, error) { return g.c.cfg.DialGateway(g.gw, notify) }
 
 // release does nothing: a VTEP keeps its state when unregistered (ferry
 // never wipes device state it cannot attribute to a deletion).
-func (g *vtepGateway) release(Device) {}
+func (g *gatewayDevice) release(Device) {}
 
-func (g *vtepGateway) status() model.GatewayStatus {
+func (g *gatewayDevice) status() model.GatewayStatus {
 	g.mu.Lock()
 	st := g.st
 	g.mu.Unlock()
@@ -56,24 +56,24 @@ func (g *vtepGateway) status() model.GatewayStatus {
 	return st
 }
 
-func (g *vtepGateway) currentView() realize.GatewayView {
+func (g *gatewayDevice) currentView() realize.GatewayView {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.view
 }
 
-func (g *vtepGateway) realizedSwitch(sw string) (model.GatewayStatus, committed, bool) {
+func (g *gatewayDevice) realizedSwitch(sw string) (model.GatewayStatus, committed, bool) {
 	r, ok := g.rz.get(sw)
 	return g.status(), r, ok
 }
 
-func (g *vtepGateway) unaffected(prev uint64, e *realize.Estate) {
+func (g *gatewayDevice) unaffected(prev uint64, e *realize.Estate) {
 	if g.rz.unaffected(prev, e) {
 		g.c.cfg.Metrics.deviceRealized(g.gw.Name, e.Snapshot.Generation)
 	}
 }
 
-func (g *vtepGateway) setError(msg string) {
+func (g *gatewayDevice) setError(msg string) {
 	g.mu.Lock()
 	g.st.LastError = msg
 	g.mu.Unlock()
@@ -82,13 +82,13 @@ func (g *vtepGateway) setError(msg string) {
 	}
 }
 
-func (g *vtepGateway) count(result string) {
+func (g *gatewayDevice) count(result string) {
 	if m := g.c.cfg.Metrics; m != nil {
 		m.passes.WithLabelValues(result).Inc()
 	}
 }
 
-func (g *vtepGateway) setConnected(up bool) {
+func (g *gatewayDevice) setConnected(up bool) {
 	g.mu.Lock()
 	g.st.Connected = up
 	g.mu.Unlock()
@@ -101,7 +101,7 @@ func (g *vtepGateway) setConnected(up bool) {
 // carries few switches next to a hypervisor, so each pass diffs all of
 // them (vtep.Ops over the whole observed database, one transaction); the
 // controller wakes it only for changes to those switches.
-func (g *vtepGateway) pass(ctx context.Context, dev Device, _ bool) error {
+func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 	e := g.c.estate()
 	gw, ok := e.Snapshot.GatewayByName(g.gw.Name)
 	if !ok {

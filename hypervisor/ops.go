@@ -1,6 +1,7 @@
-package realize
+package hypervisor
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -8,37 +9,38 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
 	ferryovsdb "github.com/ferry-sdn/ferry/ovsdb"
+	"github.com/ferry-sdn/ferry/ovsdb/vswitch"
 )
 
-// ObservedBridge is a chassis' managed bridge as its OVSDB shows it.
-type ObservedBridge struct {
+// Bridge is a chassis' managed bridge as its OVSDB shows it.
+type Bridge struct {
 	UUID        string
 	Name        string
 	FailMode    string
 	Protocols   []string
 	DatapathID  string
 	ExternalIDs map[string]string
-	Controllers []ObservedController
-	Ports       []ObservedPort
+	Controllers []Controller
+	Ports       []Port
 }
 
-// ObservedController is a Controller row of the bridge.
-type ObservedController struct {
+// Controller is a Controller row of the bridge.
+type Controller struct {
 	UUID   string
 	Target string
 	Owned  bool
 }
 
-// ObservedPort is a Port row of the bridge with its interfaces.
-type ObservedPort struct {
+// Port is a Port row of the bridge with its interfaces.
+type Port struct {
 	UUID       string
 	Name       string
 	Owned      bool
-	Interfaces []ObservedInterface
+	Interfaces []Interface
 }
 
-// ObservedInterface is an Interface row.
-type ObservedInterface struct {
+// Interface is an Interface row.
+type Interface struct {
 	UUID          string
 	Name          string
 	Type          string
@@ -58,41 +60,12 @@ const (
 	controllerProbeMS      = 5000
 )
 
+// owned is the external_ids ferry gives the rows it creates.
+var owned = map[string]string{ferryovsdb.OwnerKey: ferryovsdb.OwnerValue}
+
 // protocols ferry needs; OpenFlow15 is required, older versions are kept
 // so that operators' ovs-ofctl without -O keeps working.
 var defaultProtocols = []string{"OpenFlow10", "OpenFlow13", "OpenFlow14", "OpenFlow15"}
-
-func owner() ovsdb.OvsMap {
-	return ovsdb.OvsMap{GoMap: map[any]any{ferryovsdb.OwnerKey: ferryovsdb.OwnerValue}}
-}
-
-func strSet(vs ...string) ovsdb.OvsSet {
-	s := ovsdb.OvsSet{GoSet: make([]any, 0, len(vs))}
-	for _, v := range vs {
-		s.GoSet = append(s.GoSet, v)
-	}
-	return s
-}
-
-func uuidSet(ids ...string) ovsdb.OvsSet {
-	s := ovsdb.OvsSet{GoSet: make([]any, 0, len(ids))}
-	for _, id := range ids {
-		s.GoSet = append(s.GoSet, ovsdb.UUID{GoUUID: id})
-	}
-	return s
-}
-
-func strMap(m map[string]string) ovsdb.OvsMap {
-	om := ovsdb.OvsMap{GoMap: make(map[any]any, len(m))}
-	for k, v := range m {
-		om.GoMap[k] = v
-	}
-	return om
-}
-
-func whereUUID(id string) []ovsdb.Condition {
-	return []ovsdb.Condition{ovsdb.NewCondition("_uuid", ovsdb.ConditionEqual, ovsdb.UUID{GoUUID: id})}
-}
 
 // tunnelOptions are the Interface options of a tunnel port. key=flow lets
 // one port carry every switch: the pipeline sets tun_id per switch.
@@ -107,26 +80,15 @@ func tunnelBFD() map[string]string {
 	return map[string]string{"enable": "true", "min_rx": "300", "min_tx": "300"}
 }
 
-// named UUIDs must be OVSDB identifiers.
-func namedUUID(kind, name string) string {
-	b := []byte("ferry_" + kind + "_" + name)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
-
 // CreateOps returns the operations of a pass' first transaction: create the
 // bridge if it is missing, bring its settings and controller in line, create
 // and update tunnel ports. Nothing is deleted here (unreference before
 // delete: flows still pointing at old ports go first). br is nil when the
 // bridge does not exist; root is the Open_vSwitch row's UUID.
-func CreateOps(root string, br *ObservedBridge, st BridgeConfig) []ovsdb.Operation {
+func CreateOps(root string, br *Bridge, st Config) []ovsdb.Operation {
 	var ops []ovsdb.Operation
 	var newPorts []string
-	existing := make(map[string]ObservedPort)
+	existing := make(map[string]Port)
 	if br != nil {
 		for _, p := range br.Ports {
 			existing[p.Name] = p
@@ -135,21 +97,21 @@ func CreateOps(root string, br *ObservedBridge, st BridgeConfig) []ovsdb.Operati
 	for _, t := range st.Tunnels {
 		p, ok := existing[t.Name]
 		if !ok {
-			ifc, port := namedUUID("if", t.Name), namedUUID("port", t.Name)
+			ifc, port := ferryovsdb.NamedUUID("if", t.Name), ferryovsdb.NamedUUID("port", t.Name)
 			ops = append(ops,
-				ovsdb.Operation{Op: ovsdb.OperationInsert, Table: "Interface", UUIDName: ifc, Row: ovsdb.Row{
+				ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vswitch.InterfaceTable, UUIDName: ifc, Row: ovsdb.Row{
 					"name":           t.Name,
 					"type":           t.Type,
-					"options":        strMap(tunnelOptions(t)),
+					"options":        ferryovsdb.StringMap(tunnelOptions(t)),
 					"ofport_request": t.OFPort,
-					"bfd":            strMap(tunnelBFD()),
-					"external_ids": strMap(map[string]string{
+					"bfd":            ferryovsdb.StringMap(tunnelBFD()),
+					"external_ids": ferryovsdb.StringMap(map[string]string{
 						ferryovsdb.OwnerKey: ferryovsdb.OwnerValue, ferryovsdb.RemoteKey: t.Remote}),
 				}},
-				ovsdb.Operation{Op: ovsdb.OperationInsert, Table: "Port", UUIDName: port, Row: ovsdb.Row{
+				ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vswitch.PortTable, UUIDName: port, Row: ovsdb.Row{
 					"name":         t.Name,
-					"interfaces":   uuidSet(ifc),
-					"external_ids": owner(),
+					"interfaces":   ferryovsdb.UUIDSet(ifc),
+					"external_ids": ferryovsdb.StringMap(owned),
 				}})
 			newPorts = append(newPorts, port)
 			continue
@@ -159,32 +121,32 @@ func CreateOps(root string, br *ObservedBridge, st BridgeConfig) []ovsdb.Operati
 		}
 		ifc := p.Interfaces[0]
 		opts := tunnelOptions(t)
-		if ifc.Type != t.Type || !mapsEqual(ifc.Options, opts) || !mapsEqual(ifc.BFD, tunnelBFD()) {
-			ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: "Interface",
-				Where: whereUUID(ifc.UUID),
-				Row:   ovsdb.Row{"type": t.Type, "options": strMap(opts), "bfd": strMap(tunnelBFD())}})
+		if ifc.Type != t.Type || !maps.Equal(ifc.Options, opts) || !maps.Equal(ifc.BFD, tunnelBFD()) {
+			ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: vswitch.InterfaceTable,
+				Where: ferryovsdb.WhereUUID(ifc.UUID),
+				Row:   ovsdb.Row{"type": t.Type, "options": ferryovsdb.StringMap(opts), "bfd": ferryovsdb.StringMap(tunnelBFD())}})
 		}
 	}
 
 	if br == nil {
-		ifc, port, ctl, bridge := namedUUID("if", st.Bridge), namedUUID("port", st.Bridge), "ferry_controller", "ferry_bridge"
+		ifc, port, ctl, bridge := ferryovsdb.NamedUUID("if", st.Bridge), ferryovsdb.NamedUUID("port", st.Bridge), "ferry_controller", "ferry_bridge"
 		ops = append(ops,
-			ovsdb.Operation{Op: ovsdb.OperationInsert, Table: "Interface", UUIDName: ifc, Row: ovsdb.Row{
+			ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vswitch.InterfaceTable, UUIDName: ifc, Row: ovsdb.Row{
 				"name": st.Bridge, "type": "internal"}},
-			ovsdb.Operation{Op: ovsdb.OperationInsert, Table: "Port", UUIDName: port, Row: ovsdb.Row{
-				"name": st.Bridge, "interfaces": uuidSet(ifc)}},
+			ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vswitch.PortTable, UUIDName: port, Row: ovsdb.Row{
+				"name": st.Bridge, "interfaces": ferryovsdb.UUIDSet(ifc)}},
 			controllerInsert(ctl, st.Controller),
-			ovsdb.Operation{Op: ovsdb.OperationInsert, Table: "Bridge", UUIDName: bridge, Row: ovsdb.Row{
+			ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vswitch.BridgeTable, UUIDName: bridge, Row: ovsdb.Row{
 				"name":          st.Bridge,
 				"datapath_type": st.DatapathType,
 				"fail_mode":     "secure",
-				"protocols":     strSet(defaultProtocols...),
-				"controller":    uuidSet(ctl),
-				"ports":         uuidSet(append([]string{port}, newPorts...)...),
-				"external_ids":  owner(),
+				"protocols":     ferryovsdb.StringSet(defaultProtocols...),
+				"controller":    ferryovsdb.UUIDSet(ctl),
+				"ports":         ferryovsdb.UUIDSet(append([]string{port}, newPorts...)...),
+				"external_ids":  ferryovsdb.StringMap(owned),
 			}},
-			ovsdb.Operation{Op: ovsdb.OperationMutate, Table: "Open_vSwitch", Where: whereUUID(root),
-				Mutations: []ovsdb.Mutation{{Column: "bridges", Mutator: ovsdb.MutateOperationInsert, Value: uuidSet(bridge)}}})
+			ovsdb.Operation{Op: ovsdb.OperationMutate, Table: vswitch.OpenvSwitchTable, Where: ferryovsdb.WhereUUID(root),
+				Mutations: []ovsdb.Mutation{{Column: "bridges", Mutator: ovsdb.MutateOperationInsert, Value: ferryovsdb.UUIDSet(bridge)}}})
 		return ops
 	}
 
@@ -199,10 +161,10 @@ func CreateOps(root string, br *ObservedBridge, st BridgeConfig) []ovsdb.Operati
 		} else {
 			protos = append(slices.Clone(protos), "OpenFlow15")
 		}
-		update["protocols"] = strSet(protos...)
+		update["protocols"] = ferryovsdb.StringSet(protos...)
 	}
 	if len(update) > 0 {
-		ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: "Bridge", Where: whereUUID(br.UUID), Row: update})
+		ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: vswitch.BridgeTable, Where: ferryovsdb.WhereUUID(br.UUID), Row: update})
 	}
 
 	var mutations []ovsdb.Mutation
@@ -219,35 +181,35 @@ func CreateOps(root string, br *ObservedBridge, st BridgeConfig) []ovsdb.Operati
 		}
 		if !have {
 			ops = append(ops, controllerInsert("ferry_controller", st.Controller))
-			mutations = append(mutations, ovsdb.Mutation{Column: "controller", Mutator: ovsdb.MutateOperationInsert, Value: uuidSet("ferry_controller")})
+			mutations = append(mutations, ovsdb.Mutation{Column: "controller", Mutator: ovsdb.MutateOperationInsert, Value: ferryovsdb.UUIDSet("ferry_controller")})
 		}
 		if len(stale) > 0 {
-			mutations = append(mutations, ovsdb.Mutation{Column: "controller", Mutator: ovsdb.MutateOperationDelete, Value: uuidSet(stale...)})
+			mutations = append(mutations, ovsdb.Mutation{Column: "controller", Mutator: ovsdb.MutateOperationDelete, Value: ferryovsdb.UUIDSet(stale...)})
 		}
 	}
 	if len(newPorts) > 0 {
-		mutations = append(mutations, ovsdb.Mutation{Column: "ports", Mutator: ovsdb.MutateOperationInsert, Value: uuidSet(newPorts...)})
+		mutations = append(mutations, ovsdb.Mutation{Column: "ports", Mutator: ovsdb.MutateOperationInsert, Value: ferryovsdb.UUIDSet(newPorts...)})
 	}
 	if len(mutations) > 0 {
-		ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationMutate, Table: "Bridge", Where: whereUUID(br.UUID), Mutations: mutations})
+		ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationMutate, Table: vswitch.BridgeTable, Where: ferryovsdb.WhereUUID(br.UUID), Mutations: mutations})
 	}
 	return ops
 }
 
 func controllerInsert(name, target string) ovsdb.Operation {
-	return ovsdb.Operation{Op: ovsdb.OperationInsert, Table: "Controller", UUIDName: name, Row: ovsdb.Row{
+	return ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vswitch.ControllerTable, UUIDName: name, Row: ovsdb.Row{
 		"target":           target,
 		"max_backoff":      controllerMaxBackoffMS,
 		"inactivity_probe": controllerProbeMS,
 		"connection_mode":  "out-of-band",
-		"external_ids":     owner(),
+		"external_ids":     ferryovsdb.StringMap(owned),
 	}}
 }
 
 // DeleteOps returns the operations of a pass' last transaction: remove the
 // ports ferry owns that the desired state no longer has (their flows are
 // gone by now). Rows ferry does not own are never touched.
-func DeleteOps(br *ObservedBridge, st BridgeConfig) []ovsdb.Operation {
+func DeleteOps(br *Bridge, st Config) []ovsdb.Operation {
 	if br == nil {
 		return nil
 	}
@@ -265,28 +227,28 @@ func DeleteOps(br *ObservedBridge, st BridgeConfig) []ovsdb.Operation {
 		return nil
 	}
 	sort.Strings(gone)
-	return []ovsdb.Operation{{Op: ovsdb.OperationMutate, Table: "Bridge", Where: whereUUID(br.UUID),
-		Mutations: []ovsdb.Mutation{{Column: "ports", Mutator: ovsdb.MutateOperationDelete, Value: uuidSet(gone...)}}}}
+	return []ovsdb.Operation{{Op: ovsdb.OperationMutate, Table: vswitch.BridgeTable, Where: ferryovsdb.WhereUUID(br.UUID),
+		Mutations: []ovsdb.Mutation{{Column: "ports", Mutator: ovsdb.MutateOperationDelete, Value: ferryovsdb.UUIDSet(gone...)}}}}
 }
 
 // GenerationOps records on the bridge the northbound generation whose
 // changes it has realized, so that it survives a ferryd restart and an
 // operator can read it with ovs-vsctl. Writing it only in passes that
 // changed something keeps a no-op pass at zero transactions.
-func GenerationOps(br *ObservedBridge, gen int64) []ovsdb.Operation {
+func GenerationOps(br *Bridge, gen int64) []ovsdb.Operation {
 	if br == nil || br.ExternalIDs[ferryovsdb.GenerationKey] == strconv.FormatInt(gen, 10) {
 		return nil
 	}
-	return []ovsdb.Operation{{Op: ovsdb.OperationMutate, Table: "Bridge", Where: whereUUID(br.UUID),
+	return []ovsdb.Operation{{Op: ovsdb.OperationMutate, Table: vswitch.BridgeTable, Where: ferryovsdb.WhereUUID(br.UUID),
 		Mutations: []ovsdb.Mutation{
-			{Column: "external_ids", Mutator: ovsdb.MutateOperationDelete, Value: strSet(ferryovsdb.GenerationKey)},
-			{Column: "external_ids", Mutator: ovsdb.MutateOperationInsert, Value: strMap(map[string]string{ferryovsdb.GenerationKey: strconv.FormatInt(gen, 10)})},
+			{Column: "external_ids", Mutator: ovsdb.MutateOperationDelete, Value: ferryovsdb.StringSet(ferryovsdb.GenerationKey)},
+			{Column: "external_ids", Mutator: ovsdb.MutateOperationInsert, Value: ferryovsdb.StringMap(map[string]string{ferryovsdb.GenerationKey: strconv.FormatInt(gen, 10)})},
 		}}}
 }
 
 // TunnelOFPorts extracts, for DesiredChassis, the ofports of ferry's
 // existing tunnel ports and every ofport in use on the bridge.
-func TunnelOFPorts(br *ObservedBridge) (tunnels map[string]int, used map[int]bool) {
+func TunnelOFPorts(br *Bridge) (tunnels map[string]int, used map[int]bool) {
 	tunnels, used = make(map[string]int), make(map[int]bool)
 	if br == nil {
 		return
@@ -312,21 +274,9 @@ func TunnelOFPorts(br *ObservedBridge) (tunnels map[string]int, used map[int]boo
 	return
 }
 
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if bv, ok := b[k]; !ok || bv != v {
-			return false
-		}
-	}
-	return true
-}
-
 // ReleaseControllerOps removes the controllers ferry owns from the bridge,
 // for a chassis deleted through the API.
-func ReleaseControllerOps(br *ObservedBridge) []ovsdb.Operation {
+func ReleaseControllerOps(br *Bridge) []ovsdb.Operation {
 	if br == nil {
 		return nil
 	}
@@ -339,6 +289,6 @@ func ReleaseControllerOps(br *ObservedBridge) []ovsdb.Operation {
 	if len(owned) == 0 {
 		return nil
 	}
-	return []ovsdb.Operation{{Op: ovsdb.OperationMutate, Table: "Bridge", Where: whereUUID(br.UUID),
-		Mutations: []ovsdb.Mutation{{Column: "controller", Mutator: ovsdb.MutateOperationDelete, Value: uuidSet(owned...)}}}}
+	return []ovsdb.Operation{{Op: ovsdb.OperationMutate, Table: vswitch.BridgeTable, Where: ferryovsdb.WhereUUID(br.UUID),
+		Mutations: []ovsdb.Mutation{{Column: "controller", Mutator: ovsdb.MutateOperationDelete, Value: ferryovsdb.UUIDSet(owned...)}}}}
 }

@@ -1,4 +1,4 @@
-package reconcile
+package hypervisor
 
 import (
 	"context"
@@ -10,19 +10,35 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/client"
 	libmodel "github.com/ovn-kubernetes/libovsdb/model"
 
-	"github.com/ferry-sdn/ferry/internal/realize"
-	"github.com/ferry-sdn/ferry/ovsdb"
+	ferryovsdb "github.com/ferry-sdn/ferry/ovsdb"
 	"github.com/ferry-sdn/ferry/ovsdb/vswitch"
 )
 
-// observation is a chassis' Open_vSwitch database as the cache shows it.
-type observation struct {
-	root   string // Open_vSwitch row UUID ("" when the database is empty)
-	bridge *realize.ObservedBridge
-	vifs   []realize.Interface
-	// tunnels maps the remote device (chassis or gateway) of each of
+// Observed is a chassis' Open_vSwitch database as the cache shows it.
+type Observed struct {
+	Root   string  // Open_vSwitch row UUID ("" when the database is empty)
+	Bridge *Bridge // nil when the managed bridge does not exist
+	VIFs   []VIF
+	// Tunnels maps the remote device (chassis or gateway) of each of
 	// ferry's tunnel ports to its BFD state.
-	tunnels map[string]string
+	Tunnels map[string]string
+}
+
+// Tables are the Open_vSwitch tables a chassis loop monitors.
+func Tables() []string {
+	return []string{vswitch.OpenvSwitchTable, vswitch.BridgeTable, vswitch.PortTable, vswitch.InterfaceTable, vswitch.ControllerTable}
+}
+
+// Columns are the columns it reads: not statistics, status or link state,
+// which OVS rewrites every few seconds.
+func Columns() map[string][]string {
+	return map[string][]string{
+		vswitch.OpenvSwitchTable: {"bridges", "external_ids"},
+		vswitch.BridgeTable:      {"name", "fail_mode", "protocols", "controller", "ports", "external_ids", "datapath_id", "datapath_type"},
+		vswitch.PortTable:        {"name", "interfaces", "external_ids"},
+		vswitch.InterfaceTable:   {"name", "type", "options", "ofport", "ofport_request", "external_ids", "bfd", "bfd_status"},
+		vswitch.ControllerTable:  {"target", "external_ids"},
+	}
 }
 
 // Tunnel states as switch status and metrics report them.
@@ -44,16 +60,16 @@ func bfdState(status map[string]string) string {
 	return TunnelUnknown
 }
 
-// observe reads the managed bridge from the libovsdb cache (no I/O).
-func observe(ctx context.Context, cli client.Client, bridgeName string) (observation, error) {
-	var obs observation
+// Observe reads the managed bridge from the libovsdb cache (no I/O).
+func Observe(ctx context.Context, cli client.Client, bridgeName string) (Observed, error) {
+	var obs Observed
 	// Read libovsdb's cache in place: its List clones every row through
 	// JSON, which at 10,000 VIFs dominated ferryd's CPU profile. Cached
 	// rows are replaced, never modified, on update, so sharing them
 	// read-only is safe.
 	tc := cli.Cache()
 	if tc == nil {
-		return obs, errors.New("reconcile: no cache (not connected)")
+		return obs, errors.New("hypervisor: no cache (not connected)")
 	}
 	if err := ctx.Err(); err != nil {
 		return obs, err
@@ -65,9 +81,9 @@ func observe(ctx context.Context, cli client.Client, bridgeName string) (observa
 		return nil
 	}
 	for _, m := range rows(vswitch.OpenvSwitchTable) {
-		obs.root = m.(*vswitch.OpenvSwitch).UUID
+		obs.Root = m.(*vswitch.OpenvSwitch).UUID
 	}
-	if obs.root == "" {
+	if obs.Root == "" {
 		return obs, nil
 	}
 	var br *vswitch.Bridge
@@ -93,7 +109,7 @@ func observe(ctx context.Context, cli client.Client, bridgeName string) (observa
 		ctlByUUID[u] = m.(*vswitch.Controller)
 	}
 
-	ob := &realize.ObservedBridge{
+	ob := &Bridge{
 		UUID:        br.UUID,
 		Name:        br.Name,
 		ExternalIDs: br.ExternalIDs,
@@ -109,7 +125,7 @@ func observe(ctx context.Context, cli client.Client, bridgeName string) (observa
 	}
 	for _, id := range br.Controller {
 		if c := ctlByUUID[id]; c != nil {
-			ob.Controllers = append(ob.Controllers, realize.ObservedController{UUID: c.UUID, Target: c.Target, Owned: ovsdb.Owned(c.ExternalIDs)})
+			ob.Controllers = append(ob.Controllers, Controller{UUID: c.UUID, Target: c.Target, Owned: ferryovsdb.Owned(c.ExternalIDs)})
 		}
 	}
 	for _, id := range br.Ports {
@@ -117,13 +133,13 @@ func observe(ctx context.Context, cli client.Client, bridgeName string) (observa
 		if p == nil {
 			continue
 		}
-		op := realize.ObservedPort{UUID: p.UUID, Name: p.Name, Owned: ovsdb.Owned(p.ExternalIDs)}
+		op := Port{UUID: p.UUID, Name: p.Name, Owned: ferryovsdb.Owned(p.ExternalIDs)}
 		for _, iid := range p.Interfaces {
 			ifc := ifByUUID[iid]
 			if ifc == nil {
 				continue
 			}
-			oi := realize.ObservedInterface{UUID: ifc.UUID, Name: ifc.Name, Type: ifc.Type, Options: ifc.Options,
+			oi := Interface{UUID: ifc.UUID, Name: ifc.Name, Type: ifc.Type, Options: ifc.Options,
 				ExternalIDs: ifc.ExternalIDs, BFD: ifc.BFD, BFDStatus: ifc.BFDStatus}
 			if ifc.Ofport != nil {
 				oi.OFPort = *ifc.Ofport
@@ -133,11 +149,11 @@ func observe(ctx context.Context, cli client.Client, bridgeName string) (observa
 			}
 			op.Interfaces = append(op.Interfaces, oi)
 			if op.Owned {
-				if remote := ifc.ExternalIDs[ovsdb.RemoteKey]; remote != "" {
-					if obs.tunnels == nil {
-						obs.tunnels = make(map[string]string)
+				if remote := ifc.ExternalIDs[ferryovsdb.RemoteKey]; remote != "" {
+					if obs.Tunnels == nil {
+						obs.Tunnels = make(map[string]string)
 					}
-					obs.tunnels[remote] = bfdState(ifc.BFDStatus)
+					obs.Tunnels[remote] = bfdState(ifc.BFDStatus)
 				}
 				continue
 			}
@@ -145,27 +161,27 @@ func observe(ctx context.Context, cli client.Client, bridgeName string) (observa
 				continue
 			}
 			if vif, ok := vifOf(oi); ok {
-				obs.vifs = append(obs.vifs, vif)
+				obs.VIFs = append(obs.VIFs, vif)
 			}
 		}
 		ob.Ports = append(ob.Ports, op)
 	}
-	obs.bridge = ob
+	obs.Bridge = ob
 	return obs, nil
 }
 
 // vifOf turns an Interface carrying a hypervisor's iface-id into a VIF.
 // libvirt and OpenStack set iface-id; XenServer sets xs-vif-uuid (and
 // xs-network-uuid) on vifD.N and on its tapD.N twin.
-func vifOf(ifc realize.ObservedInterface) (realize.Interface, bool) {
+func vifOf(ifc Interface) (VIF, bool) {
 	id := ifc.ExternalIDs["iface-id"]
 	if id == "" {
 		id = ifc.ExternalIDs["xs-vif-uuid"]
 	}
 	if id == "" {
-		return realize.Interface{}, false
+		return VIF{}, false
 	}
-	v := realize.Interface{
+	v := VIF{
 		Name:    ifc.Name,
 		IfaceID: id,
 		Network: ifc.ExternalIDs["xs-network-uuid"],
@@ -178,8 +194,8 @@ func vifOf(ifc realize.ObservedInterface) (realize.Interface, bool) {
 	return v, true
 }
 
-// parseDatapathID reads Bridge.datapath_id (16 hex digits).
-func parseDatapathID(s string) (uint64, bool) {
+// ParseDatapathID reads Bridge.datapath_id (16 hex digits).
+func ParseDatapathID(s string) (uint64, bool) {
 	s = strings.TrimPrefix(s, "0x")
 	if s == "" {
 		return 0, false

@@ -1,0 +1,88 @@
+package hypervisor
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+
+	ferryovsdb "github.com/ferry-sdn/ferry/ovsdb"
+	"github.com/ferry-sdn/ferry/ovsdb/vswitch"
+)
+
+var tunnel = Tunnel{Name: "fvxc612010c", Type: "vxlan", Remote: "hv2", RemoteIP: "198.18.1.12", LocalIP: "198.18.1.11", OFPort: 32768}
+
+func config() Config {
+	return Config{Bridge: "br-int", Controller: "tcp:198.18.255.1:6653", Tunnels: []Tunnel{tunnel}}
+}
+
+// observedAsWanted is the bridge CreateOps' operations leave behind.
+func observedAsWanted() *Bridge {
+	return &Bridge{UUID: "b", Name: "br-int", FailMode: "secure", Protocols: defaultProtocols,
+		Controllers: []Controller{{UUID: "c", Target: "tcp:198.18.255.1:6653", Owned: true}},
+		Ports: []Port{{UUID: "p", Name: tunnel.Name, Owned: true, Interfaces: []Interface{{
+			UUID: "i", Name: tunnel.Name, Type: "vxlan", Options: tunnelOptions(tunnel), BFD: tunnelBFD(), OFPort: 32768}}}}}
+}
+
+func tables(ops []ovsdb.Operation) string {
+	var out []string
+	for _, op := range ops {
+		out = append(out, op.Op+" "+op.Table)
+	}
+	return strings.Join(out, ", ")
+}
+
+func TestCreateOpsNewBridge(t *testing.T) {
+	ops := CreateOps("root", nil, config())
+	want := "insert Interface, insert Port, insert Interface, insert Port, insert Controller, insert Bridge, mutate Open_vSwitch"
+	if got := tables(ops); got != want {
+		t.Fatalf("ops %s, want %s", got, want)
+	}
+	for _, op := range ops {
+		if op.Table == vswitch.BridgeTable && op.Row["external_ids"].(ovsdb.OvsMap).GoMap[ferryovsdb.OwnerKey] != ferryovsdb.OwnerValue {
+			t.Errorf("bridge ferry creates is not marked as ferry's: %v", op.Row)
+		}
+	}
+}
+
+// A bridge already as wanted needs no transaction at all: a no-op pass
+// sends nothing.
+func TestCreateOpsNothingToDo(t *testing.T) {
+	if ops := CreateOps("root", observedAsWanted(), config()); len(ops) != 0 {
+		t.Fatalf("ops for a bridge as wanted: %s", tables(ops))
+	}
+	if ops := DeleteOps(observedAsWanted(), config()); len(ops) != 0 {
+		t.Fatalf("delete ops for a bridge as wanted: %s", tables(ops))
+	}
+	br := observedAsWanted()
+	br.ExternalIDs = map[string]string{ferryovsdb.GenerationKey: "7"}
+	if ops := GenerationOps(br, 7); len(ops) != 0 {
+		t.Fatalf("generation ops for a bridge at 7: %s", tables(ops))
+	}
+}
+
+// Ports ferry does not own are never touched, even with a tunnel's name;
+// owned tunnels nobody wants go.
+func TestOwnership(t *testing.T) {
+	br := observedAsWanted()
+	br.Ports[0].Owned = false
+	br.Ports[0].Interfaces[0].Options = map[string]string{"remote_ip": "198.18.9.9"}
+	br.Ports = append(br.Ports, Port{UUID: "old", Name: "fvxc6120199", Owned: true}, Port{UUID: "vm", Name: "vnet0"})
+	if ops := CreateOps("root", br, config()); len(ops) != 0 {
+		t.Fatalf("someone else's port with our name was changed: %s", tables(ops))
+	}
+	ops := DeleteOps(br, config())
+	if len(ops) != 1 || len(ops[0].Mutations) != 1 {
+		t.Fatalf("delete ops %+v", ops)
+	}
+	set := ops[0].Mutations[0].Value.(ovsdb.OvsSet).GoSet
+	if len(set) != 1 || set[0] != (ovsdb.UUID{GoUUID: "old"}) {
+		t.Fatalf("deleted %v, want only the stale owned port", set)
+	}
+	// A changed option on an owned tunnel is put right.
+	br = observedAsWanted()
+	br.Ports[0].Interfaces[0].Options = map[string]string{"remote_ip": "198.18.9.9", "key": "flow"}
+	if got := tables(CreateOps("root", br, config())); got != "update Interface" {
+		t.Fatalf("ops %s, want one Interface update", got)
+	}
+}
