@@ -8,10 +8,6 @@ const (
 	// OwnerKey marks a row as created by ferry.
 	OwnerKey   = "ferry/owner"
 	OwnerValue = "ferry"
-	// SwitchKey names the logical switch a row was created for.
-	SwitchKey = "ferry/switch"
-	// PortKey names the logical port a row was created for.
-	PortKey = "ferry/port"
 	// RemoteKey names the remote chassis or VTEP a tunnel port leads to.
 	RemoteKey = "ferry/remote"
 	// GenerationKey records, on a bridge, the northbound generation of the

@@ -144,7 +144,9 @@ var errNoRoot = errors.New("reconcile: the Open_vSwitch table is empty (run ovs-
 // plan the switches that changed since the last pass (all of them when
 // full), then OVSDB creates, one bundle, OVSDB deletes.
 func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
-	e := h.c.estate()
+	// The newest estate: a chassis registered a moment ago must find
+	// itself in it.
+	e := h.c.refresh()
 	ch, ok := e.Chassis(h.chassis.Name)
 	if !ok {
 		return nil // being removed; the supervisor stops us

@@ -102,7 +102,7 @@ func (g *gatewayDevice) setConnected(up bool) {
 // them (vtep.Ops over the whole observed database, one transaction); the
 // controller wakes it only for changes to those switches.
 func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
-	e := g.c.estate()
+	e := g.c.refresh()
 	gw, ok := e.Snapshot.GatewayByName(g.gw.Name)
 	if !ok {
 		return nil
