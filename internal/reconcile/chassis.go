@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/client"
@@ -30,6 +31,12 @@ type chassisDevice struct {
 	br      *realize.Bridge // nil until dumped (and after a failed bundle)
 	session Session
 	seen    uint64 // the estate the bridge is in step with
+	// events counts the device's cache events; an observation taken at
+	// the same count is still what the cache holds, so a pass woken by a
+	// northbound change need not read every interface again.
+	events  atomic.Uint64
+	lastObs *hypervisor.Observed
+	obsAt   uint64
 
 	rz realization
 
@@ -46,7 +53,35 @@ func newChassisDevice(c *Controller, ch model.Chassis) *chassisDevice {
 	return h
 }
 
-func (h *chassisDevice) dial(notify func()) (Device, error) { return h.c.cfg.Dial(h.chassis, notify) }
+func (h *chassisDevice) dial(notify func()) (Device, error) {
+	return h.c.cfg.Dial(h.chassis, func() {
+		h.events.Add(1)
+		notify()
+	})
+}
+
+// observe reads the chassis from its cache, or reuses the last reading
+// when no cache event arrived since (never on a full pass: events are
+// delivered asynchronously and may be dropped when libovsdb's queue is
+// full, and the resync pass is the safety net).
+func (h *chassisDevice) observe(ctx context.Context, cli client.Client, bridge string, full bool) (hypervisor.Observed, error) {
+	at := h.events.Load()
+	if !full && h.lastObs != nil && at == h.obsAt {
+		return *h.lastObs, nil
+	}
+	// libovsdb blocks cache reads while it reconnects: bound them, so a
+	// device that drops mid-pass shows as disconnected instead of hanging
+	// the loop until it returns.
+	readCtx, cancel := context.WithTimeout(ctx, cacheReadTimeout)
+	defer cancel()
+	obs, err := hypervisor.Observe(readCtx, cli, bridge)
+	if err != nil {
+		h.lastObs = nil
+		return obs, err
+	}
+	h.lastObs, h.obsAt = &obs, at
+	return obs, nil
+}
 
 // tunnelState returns the BFD state of the chassis' tunnel to remote.
 func (h *chassisDevice) tunnelState(remote string) string {
@@ -154,17 +189,12 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 	cli := dev.Client()
 	if cli == nil {
 		h.setConnected(false, false)
-		h.br, h.session = nil, nil
+		h.br, h.session, h.lastObs = nil, nil, nil
 		h.count("skipped")
 		return waiting{fmt.Sprintf("ovsdb: not connected to %s (retrying)", ch.OVSDB)}
 	}
 	start := time.Now()
-	// libovsdb blocks cache reads while it reconnects: bound them, so a
-	// device that drops mid-pass shows as disconnected instead of hanging
-	// the loop until it returns.
-	readCtx, cancelRead := context.WithTimeout(ctx, cacheReadTimeout)
-	obs, err := hypervisor.Observe(readCtx, cli, ch.Bridge)
-	cancelRead()
+	obs, err := h.observe(ctx, cli, ch.Bridge, full)
 	if err != nil {
 		return err
 	}
