@@ -15,7 +15,7 @@ import (
 // (chassis, gateways), never switches, ports or MACs: cardinality stays at
 // the number of devices. Names follow ferry_<subsystem>_<name>_<unit>,
 // counters end in _total, durations are _seconds histograms; the lint test
-// in metrics_lint_test.go enforces it. Every method is safe on a nil
+// in internal/metricslint enforces it. Every method is safe on a nil
 // *Metrics, so that instrumented code needs no guard.
 type Metrics struct {
 	connected     *prometheus.GaugeVec
