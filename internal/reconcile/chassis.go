@@ -286,6 +286,14 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 	// The flows are on the bridge now, whatever happens to the deletes.
 	h.br.Commit(plan)
 	deleteOps := hypervisor.DeleteOps(obs.Bridge, plan.Config)
+	published := len(deleteOps) == 0
+	if published {
+		// Nothing left to remove: the bridge forwards as desired, and
+		// recording the generation on it is bookkeeping that need not
+		// delay the switches' realization.
+		h.seen = e.Seq
+		h.publish(e, plan)
+	}
 	if changed || len(deleteOps) > 0 {
 		deleteOps = append(deleteOps, hypervisor.GenerationOps(obs.Bridge, e.Snapshot.Generation)...)
 	}
@@ -293,8 +301,10 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 		return err
 	}
 	changed = changed || len(deleteOps) > 0
-	h.seen = e.Seq
-	h.publish(e, plan)
+	if !published {
+		h.seen = e.Seq
+		h.publish(e, plan)
+	}
 	if m := h.c.cfg.Metrics; m != nil {
 		m.passDuration.Observe(time.Since(start).Seconds())
 		m.flows.WithLabelValues(ch.Name, plan.Config.Bridge).Set(float64(h.br.Flows()))

@@ -47,9 +47,11 @@ type Controller struct {
 
 	started time.Time
 
-	// passes bounds how many passes compute at once: on a small machine a
+	// passes bounds how many passes run at once: on a small machine a
 	// burst of northbound changes would otherwise have every device's loop
-	// compete with the REST API and the OVSDB clients for the CPU.
+	// compete with the REST API and the OVSDB clients for the CPU. A pass
+	// spends most of its time waiting for its device (bundle, OVSDB
+	// transactions), so there are a few slots per CPU.
 	passes chan struct{}
 
 	// vifsVer and gwVer change whenever any chassis' VIFs or any
@@ -98,6 +100,9 @@ func (c *Controller) ready() (bool, time.Duration) {
 	return false, left
 }
 
+// passSlotsPerCPU: see Controller.passes.
+const passSlotsPerCPU = 4
+
 // New returns a Controller; call Run.
 func New(cfg Config) *Controller {
 	if cfg.Resync == 0 {
@@ -110,7 +115,7 @@ func New(cfg Config) *Controller {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Controller{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), loops: make(map[string]*chassisDevice), gateways: make(map[string]*gatewayDevice), started: time.Now(),
-		passes: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
+		passes: make(chan struct{}, passSlotsPerCPU*max(1, runtime.GOMAXPROCS(0)))}
 }
 
 // Kick says that the northbound changed; safe from any goroutine, never
