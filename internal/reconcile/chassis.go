@@ -37,6 +37,12 @@ type chassisDevice struct {
 	events  atomic.Uint64
 	lastObs *hypervisor.Observed
 	obsAt   uint64
+	// The generation recorded on the bridge lags by up to
+	// generationEvery: writing it after every pass would double the
+	// transactions and wake the next pass with the echo.
+	genStale   bool
+	genWritten time.Time
+	genTimer   atomic.Bool
 
 	rz realization
 
@@ -294,8 +300,12 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 		h.seen = e.Seq
 		h.publish(e, plan)
 	}
-	if changed || len(deleteOps) > 0 {
+	if changed {
+		h.genStale = true
+	}
+	if len(deleteOps) > 0 || h.genStale && h.mayWriteGeneration() {
 		deleteOps = append(deleteOps, hypervisor.GenerationOps(obs.Bridge, e.Snapshot.Generation)...)
+		h.genStale, h.genWritten = false, time.Now()
 	}
 	if err := h.transact(ctx, cli, deleteOps); err != nil {
 		return err
@@ -324,6 +334,26 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 		h.l.trigger()
 	}
 	return nil
+}
+
+// generationEvery bounds how often a pass writes ferry/generation on the
+// bridge.
+const generationEvery = time.Second
+
+// mayWriteGeneration reports whether the bridge's generation may be written
+// now; if not, it arranges a pass for when it may.
+func (h *chassisDevice) mayWriteGeneration() bool {
+	wait := generationEvery - time.Since(h.genWritten)
+	if wait <= 0 {
+		return true
+	}
+	if h.genTimer.CompareAndSwap(false, true) {
+		time.AfterFunc(wait, func() {
+			h.genTimer.Store(false)
+			h.l.trigger()
+		})
+	}
+	return false
 }
 
 // scratchConfig computes the bridge configuration (tunnels) from scratch,

@@ -23,9 +23,16 @@ const (
 	maxBackoff = 30 * time.Second
 )
 
-// passDebounce lets a burst of changes (one REST call per port) land
-// before a loop computes: one pass then covers them all.
-const passDebounce = 10 * time.Millisecond
+// A loop waits a moment after a kick so that a burst of changes (one REST
+// call per port) lands before it computes: one pass then covers them all.
+// During a burst (a kick within the time the last pass took, after it)
+// the wait is as long as that pass, within these bounds: an idle estate
+// answers within passDebounce, a busy one batches more per pass, so that devices get fewer, larger bundles (every bundle
+// costs ovs-vswitchd a revalidation of its datapath flows).
+const (
+	passDebounce    = 10 * time.Millisecond
+	maxPassDebounce = 250 * time.Millisecond
+)
 
 // adapter is one kind of device (a chassis, a gateway) as the generic loop
 // drives it: how to open it, one level-triggered pass, and what to do when
@@ -130,6 +137,8 @@ func (l *loop) run(ctx context.Context) {
 	defer dev.Close()
 	l.log.Info("device loop started")
 	full := true
+	var lastEnd time.Time
+	var lastTook time.Duration
 	var retry <-chan time.Time
 	for {
 		select {
@@ -143,9 +152,20 @@ func (l *loop) run(ctx context.Context) {
 		}
 		retry = nil
 		l.passes.Add(1)
-		err := l.c.runPass(ctx, l.kick, func(passCtx context.Context) error {
+		// A kick soon after a pass that took long is part of a burst.
+		debounce := passDebounce
+		if time.Since(lastEnd) < lastTook {
+			debounce = min(max(lastTook, passDebounce), maxPassDebounce)
+		}
+		var began time.Time
+		err := l.c.runPass(ctx, l.kick, debounce, func(passCtx context.Context) error {
+			began = time.Now()
 			return l.a.pass(passCtx, dev, full || l.full.Swap(false))
 		})
+		if !began.IsZero() {
+			lastEnd = time.Now()
+			lastTook = lastEnd.Sub(began)
+		}
 		if ctx.Err() != nil {
 			if l.retire.Load() {
 				l.a.release(dev)
@@ -196,14 +216,14 @@ func (l *loop) setError(err error) {
 	l.a.setError(msg)
 }
 
-// runPass runs one pass of a loop: after a short debounce (kicks arriving
+// runPass runs one pass of a loop: after the debounce (kicks arriving
 // meanwhile are absorbed), holding one of the pass slots, bounded by
 // passTimeout.
-func (c *Controller) runPass(ctx context.Context, kick chan struct{}, pass func(context.Context) error) error {
+func (c *Controller) runPass(ctx context.Context, kick chan struct{}, debounce time.Duration, pass func(context.Context) error) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-time.After(passDebounce):
+	case <-time.After(debounce):
 	}
 	select {
 	case <-kick: // already covered by the pass about to start
