@@ -57,17 +57,32 @@ var errShort = errors.New("openflow: truncated message")
 
 func pad8(n int) int { return (n + 7) &^ 7 }
 
+// Fixed parts of the OpenFlow 1.5 structures a flow dump is made of. Each
+// variable part carries a length that includes its own header, so a length
+// below the header's size is malformed, not "empty".
+const (
+	flowDescHeaderLen = 24 // ofp_flow_desc up to its ofp_match
+	matchHeaderLen    = 4  // ofp_match type and length
+	statsHeaderLen    = 4  // ofp_stats reserved and length
+	oxsHeaderLen      = 4  // OXS class, field and length
+	// minFlowDescLen is a flow_desc with an empty match and empty stats,
+	// each padded to 8 bytes.
+	minFlowDescLen = flowDescHeaderLen + 8 + 8
+)
+
 // parseFlowDescs decodes the body of an OFPMP_FLOW_DESC reply
 // (struct ofp_flow_desc entries). Instructions are skipped: a dumped flow's
-// identity is its cookie.
+// identity is its cookie. Every length is checked against what encloses it
+// before it is used: the body comes from the switch, and a decoder that
+// trusts it lets any peer that passes the handshake crash ferryd.
 func parseFlowDescs(body []byte, out []FlowStat) ([]FlowStat, error) {
 	for len(body) > 0 {
-		if len(body) < 24 {
+		if len(body) < minFlowDescLen {
 			return out, errShort
 		}
 		l := int(binary.BigEndian.Uint16(body[0:2]))
-		if l < 24+8 || l > len(body) {
-			return out, fmt.Errorf("openflow: bad flow_desc length %d", l)
+		if l < minFlowDescLen || l > len(body) {
+			return out, fmt.Errorf("openflow: bad flow_desc length %d (%d bytes left)", l, len(body))
 		}
 		e := body[:l]
 		fs := FlowStat{
@@ -77,34 +92,42 @@ func parseFlowDescs(body []byte, out []FlowStat) ([]FlowStat, error) {
 			HardTimeout: binary.BigEndian.Uint16(e[10:12]),
 			Cookie:      binary.BigEndian.Uint64(e[16:24]),
 		}
-		n := 24
+		n := flowDescHeaderLen
 		// ofp_match: type, length (without padding), OXMs, padding.
 		ml := int(binary.BigEndian.Uint16(e[n+2 : n+4]))
-		n += pad8(ml)
-		if n+4 > l {
-			return out, errShort
+		if ml < matchHeaderLen || n+pad8(ml)+statsHeaderLen > l {
+			return out, fmt.Errorf("openflow: bad match length %d in flow_desc of %d bytes", ml, l)
 		}
+		n += pad8(ml)
 		// ofp_stats: reserved, length (without padding), OXS TLVs, padding.
 		sl := int(binary.BigEndian.Uint16(e[n+2 : n+4]))
-		if n+sl > l {
-			return out, errShort
+		if sl < statsHeaderLen || n+sl > l {
+			return out, fmt.Errorf("openflow: bad stats length %d in flow_desc of %d bytes", sl, l)
 		}
-		parseOXS(e[n+4:n+sl], &fs)
+		if err := parseOXS(e[n+statsHeaderLen:n+sl], &fs); err != nil {
+			return out, err
+		}
 		out = append(out, fs)
 		body = body[l:]
 	}
 	return out, nil
 }
 
-func parseOXS(b []byte, fs *FlowStat) {
-	for len(b) >= 4 {
+// parseOXS decodes the OXS TLVs of an ofp_stats. Fields ferry does not use
+// are skipped; a TLV running past the stats' length is an error, because
+// then the length fields disagree and none of them can be trusted.
+func parseOXS(b []byte, fs *FlowStat) error {
+	for len(b) > 0 {
+		if len(b) < oxsHeaderLen {
+			return errShort
+		}
 		class := binary.BigEndian.Uint16(b[0:2])
 		field := b[2] >> 1
 		l := int(b[3])
-		if len(b) < 4+l {
-			return
+		if len(b) < oxsHeaderLen+l {
+			return fmt.Errorf("openflow: OXS field of %d bytes overruns its stats (%d bytes left)", l, len(b)-oxsHeaderLen)
 		}
-		v := b[4 : 4+l]
+		v := b[oxsHeaderLen : oxsHeaderLen+l]
 		if class == oxsClassBasic {
 			switch {
 			case field == oxsDuration && l == 8:
@@ -116,8 +139,9 @@ func parseOXS(b []byte, fs *FlowStat) {
 				fs.Bytes = binary.BigEndian.Uint64(v)
 			}
 		}
-		b = b[4+l:]
+		b = b[oxsHeaderLen+l:]
 	}
+	return nil
 }
 
 // parseGroupDescs decodes the body of an OFPMP_GROUP_DESC reply (OpenFlow
