@@ -316,11 +316,21 @@ func (s *Session) discard(id uint32) {
 	_, _ = s.roundTrip(ctx, msg, false)
 }
 
+// bundleCtrlLen is an ofp_bundle_ctrl_msg without properties.
+const bundleCtrlLen = 16
+
 // checkBundleReply checks that reply is the OFPT_BUNDLE_CONTROL reply
-// expected.
+// expected. Lengths first: reply is whatever the switch sent with the
+// request's xid.
 func checkBundleReply(reply []byte, want uint16) error {
-	if len(reply) < 16 || reply[1] != of.Type_BundleControl {
+	if len(reply) < 8 {
+		return fmt.Errorf("openflow: bundle reply of %d bytes is shorter than a header", len(reply))
+	}
+	if reply[1] != of.Type_BundleControl {
 		return fmt.Errorf("openflow: unexpected bundle reply %s", msgTypeName(reply[1]))
+	}
+	if len(reply) < bundleCtrlLen {
+		return fmt.Errorf("openflow: bundle reply of %d bytes is shorter than its %d-byte body", len(reply), bundleCtrlLen)
 	}
 	if got := binary.BigEndian.Uint16(reply[12:14]); got != want {
 		return fmt.Errorf("openflow: bundle reply type %d, want %d", got, want)

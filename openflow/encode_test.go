@@ -468,7 +468,10 @@ func TestErrorNames(t *testing.T) {
 	em.Type, em.Code = of.ET_BAD_ACTION, of.BAC_BAD_OUT_GROUP
 	em.Data = *util.NewBuffer(header(of.Type_FlowMod, 0x55, 8))
 	b, _ := em.MarshalBinary()
-	e := parseError(b)
+	e, err := parseError(b)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if e.Name() != "OFPBAC_BAD_OUT_GROUP" {
 		t.Errorf("name %q", e.Name())
 	}

@@ -95,15 +95,20 @@ func (e *Error) Name() string {
 
 const errTypeExperimenter = 0xffff
 
-// parseError decodes an OFPT_ERROR message.
-func parseError(msg []byte) *Error {
-	e := &Error{}
-	if len(msg) < 12 {
-		return e
+// errorHeaderLen is an OFPT_ERROR up to its data: header, type, code.
+const errorHeaderLen = 12
+
+// parseError decodes an OFPT_ERROR message. One shorter than its fixed part
+// is an error rather than a zero *Error, which would read as
+// OFPHFC_INCOMPATIBLE and blame the wrong thing.
+func parseError(msg []byte) (*Error, error) {
+	if len(msg) < errorHeaderLen {
+		return nil, fmt.Errorf("openflow: OFPT_ERROR of %d bytes is shorter than its %d-byte header", len(msg), errorHeaderLen)
 	}
+	e := &Error{}
 	e.Type = binary.BigEndian.Uint16(msg[8:10])
 	e.Code = binary.BigEndian.Uint16(msg[10:12])
-	data := msg[12:]
+	data := msg[errorHeaderLen:]
 	if e.Type == errTypeExperimenter && len(data) >= 4 {
 		e.ExpType = e.Code
 		e.Code = 0
@@ -111,7 +116,7 @@ func parseError(msg []byte) *Error {
 		data = data[4:]
 	}
 	e.Data = append([]byte(nil), data...)
-	return e
+	return e, nil
 }
 
 type errorType struct {

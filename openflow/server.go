@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -305,9 +306,24 @@ func (ss *Session) handshake() (dpid uint64, nTables uint8, err error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("features request: %w", err)
 	}
-	r := c.reply
-	if r[1] != of.Type_FeaturesReply || len(r) < 24 {
-		return 0, 0, fmt.Errorf("features request: unexpected reply %s", msgTypeName(r[1]))
+	return parseFeaturesReply(c.reply)
+}
+
+// featuresReplyLen is an OpenFlow 1.5 ofp_switch_features.
+const featuresReplyLen = 32
+
+// parseFeaturesReply reads the datapath ID and table count from the reply to
+// the features request, which the switch may have answered with anything.
+func parseFeaturesReply(r []byte) (dpid uint64, nTables uint8, err error) {
+	if len(r) < 8 || r[1] != of.Type_FeaturesReply {
+		typ := "a truncated message"
+		if len(r) >= 2 {
+			typ = msgTypeName(r[1])
+		}
+		return 0, 0, fmt.Errorf("features request: unexpected reply %s", typ)
+	}
+	if len(r) < featuresReplyLen {
+		return 0, 0, fmt.Errorf("features request: reply of %d bytes, want %d", len(r), featuresReplyLen)
 	}
 	return binary.BigEndian.Uint64(r[8:16]), r[20], nil
 }
@@ -325,7 +341,14 @@ func helloMsg(xid uint32) []byte {
 // bitmap the peer must list 1.5; without one its header version must be at
 // least 1.5. It also describes what the peer offered, for the log.
 func negotiate(hello []byte) (ok bool, offered string) {
-	var versions []int
+	if len(hello) < 8 {
+		return false, "a truncated hello"
+	}
+	// Versions are a uint8 on the wire, so only the first 256 bits of a
+	// bitmap can name one. A hostile hello may carry 64 KiB of bitmap:
+	// collecting and printing half a million "versions" from it would pin
+	// a core and megabytes per connection.
+	var seen [256]bool
 	hasBitmap := false
 	for b := hello[8:]; len(b) >= 4; {
 		t := binary.BigEndian.Uint16(b[0:2])
@@ -335,11 +358,11 @@ func negotiate(hello []byte) (ok bool, offered string) {
 		}
 		if t == 1 {
 			hasBitmap = true
-			for i := 4; i+4 <= l; i += 4 {
+			for i := 4; i+4 <= l && (i-4)*8 < len(seen); i += 4 {
 				word := binary.BigEndian.Uint32(b[i : i+4])
 				for bit := 0; bit < 32; bit++ {
 					if word&(1<<bit) != 0 {
-						versions = append(versions, (i-4)/4*32+bit)
+						seen[(i-4)*8+bit] = true
 					}
 				}
 			}
@@ -353,20 +376,16 @@ func negotiate(hello []byte) (ok bool, offered string) {
 	if !hasBitmap {
 		return hello[0] >= of.VERSION, fmt.Sprintf("wire versions up to %#x", hello[0])
 	}
-	offered = ""
-	for i, v := range versions {
-		if i > 0 {
-			offered += ","
-		}
-		offered += versionName(v)
-		if v == of.VERSION {
-			ok = true
+	var names []string
+	for v, in := range seen {
+		if in {
+			names = append(names, versionName(v))
 		}
 	}
-	if offered == "" {
-		offered = "no version"
+	if len(names) == 0 {
+		return false, "no version"
 	}
-	return ok, offered
+	return seen[of.VERSION], strings.Join(names, ",")
 }
 
 func versionName(wire int) string {

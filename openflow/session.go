@@ -269,7 +269,9 @@ func (s *Session) write(msgs ...[]byte) error {
 	return nil
 }
 
-// readMsg reads one whole OpenFlow message.
+// readMsg reads one whole OpenFlow message. The 16-bit length field bounds
+// what one message can make it allocate to 64 KiB; a length below the
+// header's own 8 bytes cannot be framed and ends the stream.
 func readMsg(br *bufio.Reader) ([]byte, error) {
 	var hdr [8]byte
 	if _, err := io.ReadFull(br, hdr[:]); err != nil {
@@ -282,6 +284,11 @@ func readMsg(br *bufio.Reader) ([]byte, error) {
 	msg := make([]byte, l)
 	copy(msg, hdr[:])
 	if _, err := io.ReadFull(br, msg[8:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			// The header promised more: a truncated message, not a
+			// clean close between messages.
+			err = io.ErrUnexpectedEOF
+		}
 		return nil, err
 	}
 	return msg, nil
@@ -335,7 +342,11 @@ func (s *Session) dispatch(msg []byte) {
 	if c == nil {
 		s.mu.Unlock()
 		if typ == of.Type_Error {
-			s.log().Warn("openflow: unsolicited error from switch", "error", parseError(msg).Error())
+			e, err := parseError(msg)
+			if err == nil {
+				err = e
+			}
+			s.log().Warn("openflow: unsolicited error from switch", "error", err.Error())
 		} else {
 			s.log().Debug("openflow: reply to no request", "type", msgTypeName(typ), "xid", xid)
 		}
@@ -344,13 +355,27 @@ func (s *Session) dispatch(msg []byte) {
 	if c.sink != nil {
 		s.mu.Unlock()
 		if typ == of.Type_Error {
-			c.sink.add(xid, parseError(msg))
+			e, err := parseError(msg)
+			if err != nil {
+				// The switch rejected a message of the bundle and we
+				// cannot tell which or why. Dropping the connection is
+				// what keeps the bundle from being committed: the close
+				// and commit fail, and OVS discards an uncommitted
+				// bundle on disconnect.
+				s.close(err)
+				return
+			}
+			c.sink.add(xid, e)
 		}
 		return
 	}
 	switch {
 	case typ == of.Type_Error:
-		c.err = parseError(msg)
+		if e, err := parseError(msg); err != nil {
+			c.err = err
+		} else {
+			c.err = e
+		}
 	case typ == of.Type_MultiPartReply && c.multi:
 		if len(msg) < 16 {
 			c.err = errShort

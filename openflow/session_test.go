@@ -351,8 +351,8 @@ func TestHelloWithoutOpenFlow15(t *testing.T) {
 	if m[1] != of.Type_Error || m[0] != 4 {
 		t.Fatalf("got %s version %d, want an OpenFlow 1.3 error", msgTypeName(m[1]), m[0])
 	}
-	if e := parseError(m); e.Name() != "OFPHFC_INCOMPATIBLE" || !strings.Contains(string(e.Data), "OpenFlow15") {
-		t.Errorf("error %s %q", e.Name(), e.Data)
+	if e, err := parseError(m); err != nil || e.Name() != "OFPHFC_INCOMPATIBLE" || !strings.Contains(string(e.Data), "OpenFlow15") {
+		t.Errorf("error %v %v", e, err)
 	}
 	if _, err := readMsg(br); !errors.Is(err, io.EOF) {
 		t.Errorf("connection not closed: %v", err)
