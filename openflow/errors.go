@@ -15,6 +15,20 @@ var ErrDisconnected = errors.New("openflow: switch disconnected")
 // IsDisconnected reports whether err means the session's connection is gone.
 func IsDisconnected(err error) bool { return errors.Is(err, ErrDisconnected) }
 
+// opError says which request err failed, wrapping it (callers branch on
+// ErrDisconnected and *Error) without repeating its "openflow: " prefix.
+func opError(op string, err error) error {
+	return &wrapped{msg: "openflow: " + op + ": " + strings.TrimPrefix(err.Error(), "openflow: "), err: err}
+}
+
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (w *wrapped) Error() string { return w.msg }
+func (w *wrapped) Unwrap() error { return w.err }
+
 // Error is an OFPT_ERROR the switch sent in reply to one of our messages.
 type Error struct {
 	Type, Code uint16

@@ -21,6 +21,7 @@ type config struct {
 	echoMisses       int
 	handshakeTimeout time.Duration
 	writeTimeout     time.Duration
+	maxDumpBytes     int // bounds one multipart reply: maxDumpBytes, lowered by tests
 }
 
 // Option configures a Server.
@@ -69,6 +70,7 @@ func NewServer(logger *slog.Logger, opts ...Option) *Server {
 		echoMisses:       3,
 		handshakeTimeout: 10 * time.Second,
 		writeTimeout:     30 * time.Second,
+		maxDumpBytes:     maxDumpBytes,
 	}
 	for _, o := range opts {
 		o(&cfg)

@@ -50,12 +50,15 @@ type Session struct {
 // call is one outstanding request, or (sink set) the error collector of a
 // message added to a bundle, which never gets a reply of its own.
 type call struct {
-	done  chan struct{}
-	multi bool     // a multipart request: collect parts until !MORE
-	reply []byte   // the reply (non-multipart)
-	parts [][]byte // multipart reply bodies, in order
-	err   error
-	sink  *bundleSink
+	done   chan struct{}
+	multi  bool     // a multipart request: collect parts until !MORE
+	mpType uint16   // multipart: the request's type, which every part must carry
+	size   int      // multipart: bytes of reply received so far
+	limit  int      // multipart: the most bytes of reply accepted
+	reply  []byte   // the reply (non-multipart)
+	parts  [][]byte // multipart reply bodies, in order
+	err    error
+	sink   *bundleSink
 }
 
 func newSession(srv *Server, conn net.Conn) *Session {
@@ -118,7 +121,7 @@ func (s *Session) Barrier(ctx context.Context) error {
 	msg := header(of.Type_BarrierRequest, s.nextXid(), 8)
 	c, err := s.roundTrip(ctx, msg, false)
 	if err != nil {
-		return fmt.Errorf("openflow: barrier: %w", err)
+		return opError("barrier", err)
 	}
 	if c.reply[1] != of.Type_BarrierReply {
 		return fmt.Errorf("openflow: barrier: unexpected reply %s", msgTypeName(c.reply[1]))
@@ -135,13 +138,11 @@ func (s *Session) DumpFlows(ctx context.Context) ([]FlowStat, error) {
 	req.Body = append(req.Body, body)
 	parts, err := s.multipart(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("openflow: dump flows: %w", err)
+		return nil, opError("dump flows", err)
 	}
-	var out []FlowStat
-	for _, p := range parts {
-		if out, err = parseFlowDescs(p, out); err != nil {
-			return nil, fmt.Errorf("openflow: dump flows: %w", err)
-		}
+	out, err := decodeParts(parts, parseFlowDescs)
+	if err != nil {
+		return nil, opError("dump flows", err)
 	}
 	return out, nil
 }
@@ -153,12 +154,25 @@ func (s *Session) DumpGroups(ctx context.Context) ([]GroupEntry, error) {
 	req.Body = append(req.Body, of.NewGroupMultipartRequest(of.OFPG_ALL))
 	parts, err := s.multipart(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("openflow: dump groups: %w", err)
+		return nil, opError("dump groups", err)
 	}
-	var out []GroupEntry
+	out, err := decodeParts(parts, parseGroupDescs)
+	if err != nil {
+		return nil, opError("dump groups", err)
+	}
+	return out, nil
+}
+
+// decodeParts decodes the bodies of a multipart reply, in order, into one
+// list. A part that fails to decode fails the whole dump: a partial dump
+// read as complete would make the reconciler re-add flows that are there
+// and keep stale ones it never saw.
+func decodeParts[T any](parts [][]byte, parse func([]byte, []T) ([]T, error)) ([]T, error) {
+	var out []T
 	for _, p := range parts {
-		if out, err = parseGroupDescs(p, out); err != nil {
-			return nil, fmt.Errorf("openflow: dump groups: %w", err)
+		var err error
+		if out, err = parse(p, out); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -183,6 +197,10 @@ func (s *Session) multipart(ctx context.Context, req *of.MultipartRequest) ([][]
 func (s *Session) roundTrip(ctx context.Context, msg []byte, multi bool) (*call, error) {
 	xid := binary.BigEndian.Uint32(msg[4:8])
 	c := &call{done: make(chan struct{}), multi: multi}
+	if multi {
+		c.mpType = binary.BigEndian.Uint16(msg[8:10])
+		c.limit = s.srv.cfg.maxDumpBytes
+	}
 	if err := s.expect(xid, c); err != nil {
 		return nil, err
 	}
@@ -369,6 +387,7 @@ func (s *Session) dispatch(msg []byte) {
 		}
 		return
 	}
+	var endSession error
 	switch {
 	case typ == of.Type_Error:
 		if e, err := parseError(msg); err != nil {
@@ -376,15 +395,17 @@ func (s *Session) dispatch(msg []byte) {
 		} else {
 			c.err = e
 		}
-	case typ == of.Type_MultiPartReply && c.multi:
-		if len(msg) < 16 {
-			c.err = errShort
-			break
-		}
-		c.parts = append(c.parts, msg[16:])
-		if binary.BigEndian.Uint16(msg[10:12])&multipartReplyMore != 0 {
+	case c.multi:
+		more, err := c.addPart(typ, msg)
+		if err == nil && more {
 			s.mu.Unlock()
 			return
+		}
+		c.err = err
+		if errors.Is(err, errReplyTooLarge) {
+			// The switch would go on streaming the rest of the reply;
+			// only dropping the connection stops it.
+			endSession = err
 		}
 	default:
 		c.reply = msg
@@ -392,6 +413,44 @@ func (s *Session) dispatch(msg []byte) {
 	delete(s.pending, xid)
 	s.mu.Unlock()
 	close(c.done)
+	if endSession != nil {
+		s.close(endSession)
+	}
+}
+
+// multipartHeaderLen is an ofp_multipart_reply up to its body.
+const multipartHeaderLen = 16
+
+// maxDumpBytes bounds one multipart reply (all its parts, headers included).
+// Parts are kept until the last one arrives, so without a bound a switch that
+// never clears OFPMPF_REPLY_MORE grows ferryd's memory until it dies. 128 MiB
+// is about a million flow entries of ferry's size, 35 times the flows of a
+// bridge in the default benchmark (28,500); a bridge beyond that is not one
+// ferry is built to drive.
+const maxDumpBytes = 128 << 20
+
+var errReplyTooLarge = errors.New("openflow: multipart reply too large")
+
+// addPart adds one message received for a multipart request to c and
+// reports whether more parts are to come. Anything but a well-formed part of
+// the requested type ends the request with an error: taking, say, a
+// barrier reply as the end of a flow dump would read as "no flows".
+func (c *call) addPart(typ uint8, msg []byte) (more bool, err error) {
+	if typ != of.Type_MultiPartReply {
+		return false, fmt.Errorf("openflow: unexpected reply %s to a multipart request", msgTypeName(typ))
+	}
+	if len(msg) < multipartHeaderLen {
+		return false, fmt.Errorf("openflow: multipart reply of %d bytes is shorter than its %d-byte header", len(msg), multipartHeaderLen)
+	}
+	if t := binary.BigEndian.Uint16(msg[8:10]); t != c.mpType {
+		return false, fmt.Errorf("openflow: multipart reply of type %d to a request of type %d", t, c.mpType)
+	}
+	if c.size += len(msg); c.size > c.limit {
+		c.parts = nil
+		return false, fmt.Errorf("%w: more than %d bytes", errReplyTooLarge, c.limit)
+	}
+	c.parts = append(c.parts, msg[multipartHeaderLen:])
+	return binary.BigEndian.Uint16(msg[10:12])&multipartReplyMore != 0, nil
 }
 
 // keepalive writes the reader's echo replies and probes the switch: after

@@ -139,6 +139,21 @@ func (f *fakeSwitch) sendError(xid uint32, typ, code uint16) {
 	f.send(e)
 }
 
+// mpReply is one part of the OFPT_MULTIPART_REPLY to req, of req's
+// multipart type, carrying body.
+func mpReply(req []byte, more bool, body ...[]byte) []byte {
+	m := header(of.Type_MultiPartReply, xidOf(req), multipartHeaderLen)
+	copy(m[8:10], req[8:10])
+	if more {
+		binary.BigEndian.PutUint16(m[10:12], multipartReplyMore)
+	}
+	for _, b := range body {
+		m = append(m, b...)
+	}
+	binary.BigEndian.PutUint16(m[2:4], uint16(len(m)))
+	return m
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -225,21 +240,11 @@ func TestSessionRequestsAndReplies(t *testing.T) {
 		t.Fatalf("flow dump request % x", req)
 	}
 	part := func(more bool, cookies ...uint64) []byte {
-		m := header(of.Type_MultiPartReply, xidOf(req), 16)
-		binary.BigEndian.PutUint16(m[8:10], of.MultipartType_FlowDesc)
-		if more {
-			binary.BigEndian.PutUint16(m[10:12], multipartReplyMore)
-		}
+		var entries [][]byte
 		for _, c := range cookies {
-			e := make([]byte, 24+8+8)
-			binary.BigEndian.PutUint16(e[0:2], uint16(len(e)))
-			binary.BigEndian.PutUint64(e[16:24], c)
-			e[24+1], e[24+3] = 1, 4 // empty OXM match
-			e[32+3] = 4             // empty stats
-			m = append(m, e...)
+			entries = append(entries, flowDescEntry(c, statsHeaderLen))
 		}
-		binary.BigEndian.PutUint16(m[2:4], uint16(len(m)))
-		return m
+		return mpReply(req, more, entries...)
 	}
 	f.send(part(true, 1, 2))
 	f.send(header(of.Type_PortStatus, 0, 8))
@@ -531,4 +536,121 @@ func newCert(t *testing.T, cn string, parent *x509.Certificate, parentKey *ecdsa
 		t.Fatal(err)
 	}
 	return c, key
+}
+
+// TestMalformedDumpRepliesAreErrors is the reported attack end to end: a
+// peer completes the handshake with a managed bridge's datapath ID and
+// answers ferry's dumps with replies that do not parse. Each dump must fail
+// with an error, not a panic; the session, the server and other bridges'
+// sessions carry on.
+func TestMalformedDumpRepliesAreErrors(t *testing.T) {
+	srv, addr, _ := startServer(t, nil)
+	bad := dialFake(t, addr, 0xbad)
+	s := sessionOf(t, srv, 0xbad)
+	ctx := context.Background()
+
+	dumpFlows := func() error { _, err := s.DumpFlows(ctx); return err }
+	dumpGroups := func() error { _, err := s.DumpGroups(ctx); return err }
+	overrun := make([]byte, 16+8) // a group_desc whose only bucket claims 64 bytes
+	binary.BigEndian.PutUint16(overrun[0:2], uint16(len(overrun)))
+	binary.BigEndian.PutUint16(overrun[8:10], 8)
+	binary.BigEndian.PutUint16(overrun[16:18], 64)
+	for _, tc := range []struct {
+		name  string
+		dump  func() error
+		reply func(req []byte) []byte
+		want  string
+	}{
+		{"flow stats length 0 (the reported crash)", dumpFlows,
+			func(req []byte) []byte { return mpReply(req, false, flowDescEntry(1, 0)) }, "bad stats length 0"},
+		{"flow stats past the entry", dumpFlows,
+			func(req []byte) []byte { return mpReply(req, false, flowDescEntry(1, 200)) }, "bad stats length 200"},
+		{"flow_desc past the part", dumpFlows,
+			func(req []byte) []byte { return mpReply(req, false, flowDescEntry(1, 4)[:36]) }, "truncated"},
+		{"group bucket past the group", dumpGroups,
+			func(req []byte) []byte { return mpReply(req, false, overrun) }, "bad bucket length 64"},
+		{"multipart reply without its header", dumpFlows,
+			func(req []byte) []byte { return header(of.Type_MultiPartReply, xidOf(req), 12) }, "shorter than its 16-byte header"},
+		{"reply of another multipart type", dumpGroups, func(req []byte) []byte {
+			m := mpReply(req, false)
+			binary.BigEndian.PutUint16(m[8:10], of.MultipartType_FlowDesc)
+			return m
+		}, "multipart reply of type 1 to a request of type 7"},
+		{"barrier reply to a dump", dumpFlows,
+			func(req []byte) []byte { return header(of.Type_BarrierReply, xidOf(req), 8) }, "unexpected reply OFPT_BARRIER_REPLY"},
+		{"error without type and code", dumpFlows,
+			func(req []byte) []byte { return header(of.Type_Error, xidOf(req), 10) }, "OFPT_ERROR of 10 bytes"},
+	} {
+		errc := make(chan error, 1)
+		go func() { errc <- tc.dump() }()
+		req := bad.readSkippingEchoes()
+		bad.send(tc.reply(req))
+		select {
+		case err := <-errc:
+			if err == nil || !strings.HasPrefix(err.Error(), "openflow: dump ") || !strings.Contains(err.Error(), tc.want) ||
+				strings.Contains(err.Error(), "openflow: openflow:") || IsDisconnected(err) {
+				t.Errorf("%s: err = %v, want an openflow: error containing %q", tc.name, err, tc.want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: dump did not return", tc.name)
+		}
+	}
+
+	// The bad peer's session is still usable: the error was reported, not
+	// turned into a disconnect.
+	errc := make(chan error, 1)
+	go func() { errc <- s.Barrier(ctx) }()
+	b := bad.readSkippingEchoes()
+	bad.send(header(of.Type_BarrierReply, xidOf(b), 8))
+	if err := <-errc; err != nil {
+		t.Errorf("barrier after malformed dumps: %v", err)
+	}
+
+	// A well-behaved bridge connecting afterwards is served as usual.
+	good := dialFake(t, addr, 0x900d)
+	gs := sessionOf(t, srv, 0x900d)
+	res := make(chan []FlowStat, 1)
+	go func() {
+		fs, err := gs.DumpFlows(ctx)
+		if err != nil {
+			t.Errorf("good dump: %v", err)
+		}
+		res <- fs
+	}()
+	req := good.readSkippingEchoes()
+	good.send(mpReply(req, false, flowDescEntry(7, statsHeaderLen)))
+	if fs := <-res; len(fs) != 1 || fs[0].Cookie != 7 {
+		t.Errorf("good dump = %+v, want cookie 7", fs)
+	}
+	if n := len(srv.Sessions()); n != 2 {
+		t.Errorf("%d sessions, want 2", n)
+	}
+}
+
+// TestEndlessDumpIsBounded: a switch that never clears OFPMPF_REPLY_MORE
+// must not grow ferryd's memory without bound. Past the limit the dump fails
+// and the connection is dropped (the switch would go on streaming); the
+// bridge's next connection works.
+func TestEndlessDumpIsBounded(t *testing.T) {
+	const limit = 4 << 10
+	srv, addr, _ := startServer(t, nil, func(c *config) { c.maxDumpBytes = limit })
+	f := dialFake(t, addr, 5)
+	s := sessionOf(t, srv, 5)
+	errc := make(chan error, 1)
+	go func() { _, err := s.DumpFlows(context.Background()); errc <- err }()
+	req := f.readSkippingEchoes()
+	part := mpReply(req, true, flowDescEntry(1, statsHeaderLen), flowDescEntry(2, statsHeaderLen))
+	for sent := 0; sent <= limit; sent += len(part) {
+		f.send(part)
+	}
+	if err := <-errc; !errors.Is(err, errReplyTooLarge) || !strings.Contains(err.Error(), "more than 4096 bytes") {
+		t.Errorf("endless dump: err = %v, want the reply-size limit", err)
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("session with an endless dump not closed")
+	}
+	dialFake(t, addr, 5)
+	waitFor(t, "new session", func() bool { n := srv.Session(5); return n != nil && n != s })
 }
