@@ -198,12 +198,7 @@ func TestGroupModEncoding(t *testing.T) {
 			}
 		}
 		// Decode the bucket list the way DumpGroups does: same entry back.
-		desc := append([]byte{0, 0, of.GT_ALL, 0}, b[12:16]...) // length, type, pad, group_id
-		desc = append(desc, b[16:18]...)                        // bucket_array_len
-		desc = append(desc, make([]byte, 6)...)
-		desc = append(desc, b[24:]...)
-		binary.BigEndian.PutUint16(desc[0:2], uint16(len(desc)))
-		groups, err := parseGroupDescs(desc, nil)
+		groups, err := parseGroupDescs(groupDescOf(b), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,6 +217,17 @@ func TestGroupModEncoding(t *testing.T) {
 	if del.Command != of.OFPGC_DELETE || del.GroupId != 42 || len(del.Buckets) != 0 {
 		t.Errorf("delete = %+v", del)
 	}
+}
+
+// groupDescOf turns an encoded type-all group_mod into the ofp_group_desc a
+// switch holding that group dumps: same group ID and bucket list.
+func groupDescOf(groupMod []byte) []byte {
+	desc := append([]byte{0, 0, of.GT_ALL, 0}, groupMod[12:16]...) // length, type, pad, group_id
+	desc = append(desc, groupMod[16:18]...)                        // bucket_array_len
+	desc = append(desc, make([]byte, 6)...)
+	desc = append(desc, groupMod[24:]...)
+	binary.BigEndian.PutUint16(desc[0:2], uint16(len(desc)))
+	return desc
 }
 
 func TestOversizedGroupRejected(t *testing.T) {
