@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -380,7 +381,7 @@ func (s *Session) dispatch(msg []byte) {
 				// what keeps the bundle from being committed: the close
 				// and commit fail, and OVS discards an uncommitted
 				// bundle on disconnect.
-				s.close(err)
+				s.close(reason(err))
 				return
 			}
 			c.sink.add(xid, e)
@@ -414,9 +415,13 @@ func (s *Session) dispatch(msg []byte) {
 	s.mu.Unlock()
 	close(c.done)
 	if endSession != nil {
-		s.close(endSession)
+		s.close(reason(endSession))
 	}
 }
+
+// reason turns a decode error into why a session ended, which is reported
+// after "openflow: switch disconnected: " and so goes without the prefix.
+func reason(err error) error { return errors.New(strings.TrimPrefix(err.Error(), "openflow: ")) }
 
 // multipartHeaderLen is an ofp_multipart_reply up to its body.
 const multipartHeaderLen = 16
