@@ -21,6 +21,11 @@
 //   - matches replies to requests by xid, reassembles multipart replies
 //     (OFPMPF_REPLY_MORE), and turns an OFPT_ERROR into an *Error for the
 //     request with that xid;
+//   - treats every byte from the switch as hostile: a reply that does not
+//     decode fails its request with an error and leaves the session up; a
+//     message that cannot be framed, or a multipart reply past
+//     maxDumpBytes (128 MiB), ends the connection. Every decoder has a
+//     fuzz target in fuzz_test.go;
 //   - on disconnect, closes Session.Done and fails every waiting request
 //     with ErrDisconnected.
 //

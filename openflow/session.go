@@ -377,7 +377,7 @@ func (s *Session) dispatch(msg []byte) {
 			e, err := parseError(msg)
 			if err != nil {
 				// The switch rejected a message of the bundle and we
-				// cannot tell which or why. Dropping the connection is
+				// cannot read why. Dropping the connection is
 				// what keeps the bundle from being committed: the close
 				// and commit fail, and OVS discards an uncommitted
 				// bundle on disconnect.
