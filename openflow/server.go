@@ -40,11 +40,6 @@ func WithHandshakeTimeout(d time.Duration) Option {
 	return func(c *config) { c.handshakeTimeout = d }
 }
 
-// WithWriteTimeout bounds how long one message may take to write before the
-// connection is considered dead (default 30s).
-func WithWriteTimeout(d time.Duration) Option {
-	return func(c *config) { c.writeTimeout = d }
-}
 
 // Server accepts connections from switches (OVS bridges dial their
 // controller target, e.g. tcp:IP:6653 or ssl:IP:6653) and keeps one Session
