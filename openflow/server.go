@@ -40,7 +40,6 @@ func WithHandshakeTimeout(d time.Duration) Option {
 	return func(c *config) { c.handshakeTimeout = d }
 }
 
-
 // Server accepts connections from switches (OVS bridges dial their
 // controller target, e.g. tcp:IP:6653 or ssl:IP:6653) and keeps one Session
 // per datapath ID.
