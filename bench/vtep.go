@@ -80,7 +80,7 @@ func (r *runner) vtepStep(ctx context.Context, dir string, res *VTEPResult) erro
 
 	// The first pass: observe the cache, compute, commit.
 	t0 := time.Now()
-	obs, err := vtep.Observe(ctx, cli)
+	obs, err := vtep.Observe(ctx, cli.Cache())
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (r *runner) vtepStep(ctx context.Context, dir string, res *VTEPResult) erro
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	err = poll(wctx, 5*time.Millisecond, func() (bool, error) {
-		obs, err := vtep.Observe(wctx, cli)
+		obs, err := vtep.Observe(wctx, cli.Cache())
 		if err != nil {
 			return false, err
 		}

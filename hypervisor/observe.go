@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/cache"
 	libmodel "github.com/ovn-kubernetes/libovsdb/model"
 
 	ferryovsdb "github.com/ferry-sdn/ferry/ovsdb"
@@ -60,14 +60,15 @@ func bfdState(status map[string]string) string {
 	return TunnelUnknown
 }
 
-// Observe reads the managed bridge from the libovsdb cache (no I/O).
-func Observe(ctx context.Context, cli client.Client, bridgeName string) (Observed, error) {
+// Observe reads the managed bridge from a client's cache (client.Cache();
+// nil while not connected). No I/O; it takes the cache rather than the
+// client so that this package needs no client.
+func Observe(ctx context.Context, tc *cache.TableCache, bridgeName string) (Observed, error) {
 	var obs Observed
 	// Read libovsdb's cache in place: its List clones every row through
 	// JSON, which at 10,000 VIFs dominated ferryd's CPU profile. Cached
 	// rows are replaced, never modified, on update, so sharing them
 	// read-only is safe.
-	tc := cli.Cache()
 	if tc == nil {
 		return obs, errors.New("hypervisor: no cache (not connected)")
 	}

@@ -114,7 +114,7 @@ func (v *vtepDB) sync() {
 func (v *vtepDB) observe() *Observed {
 	v.t.Helper()
 	v.sync()
-	o, err := Observe(ctx(v.t), v.conn.Client())
+	o, err := Observe(ctx(v.t), v.conn.Client().Cache())
 	if err != nil {
 		v.t.Fatal(err)
 	}

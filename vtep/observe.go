@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/model"
 
 	"github.com/ferry-sdn/ferry/vtep/hwvtep"
@@ -75,13 +75,13 @@ type Observed struct {
 	tunnels map[string]*hwvtep.Tunnel // by UUID
 }
 
-// Observe reads the VTEP database from the client's cache. It sends
-// nothing to the server.
-func Observe(ctx context.Context, c client.Client) (*Observed, error) {
+// Observe reads the VTEP database from a client's cache (client.Cache();
+// nil while not connected). It sends nothing to the server, and takes the
+// cache rather than the client so that this package needs no client.
+func Observe(ctx context.Context, tc *cache.TableCache) (*Observed, error) {
 	// Read libovsdb's cache in place: List clones every row through JSON,
 	// far too slow for a VTEP with tens of thousands of MACs. Cached rows
 	// are replaced, never modified, so a shallow copy is safe.
-	tc := c.Cache()
 	if tc == nil {
 		return nil, errors.New("vtep: no cache (not connected)")
 	}

@@ -80,7 +80,7 @@ func (h *chassisDevice) observe(ctx context.Context, cli client.Client, bridge s
 	// the loop until it returns.
 	readCtx, cancel := context.WithTimeout(ctx, cacheReadTimeout)
 	defer cancel()
-	obs, err := hypervisor.Observe(readCtx, cli, bridge)
+	obs, err := hypervisor.Observe(readCtx, cli.Cache(), bridge)
 	if err != nil {
 		h.lastObs = nil
 		return obs, err
@@ -411,7 +411,7 @@ func (h *chassisDevice) release(dev Device) {
 		h.l.log.Warn("deleted chassis is not connected: its flows and tunnel ports stay until removed by hand")
 		return
 	}
-	obs, err := hypervisor.Observe(ctx, cli, h.chassis.Bridge)
+	obs, err := hypervisor.Observe(ctx, cli.Cache(), h.chassis.Bridge)
 	if err != nil || obs.Bridge == nil {
 		return
 	}

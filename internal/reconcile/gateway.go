@@ -115,7 +115,7 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 	}
 	start := time.Now()
 	readCtx, cancelRead := context.WithTimeout(ctx, cacheReadTimeout)
-	obs, err := vtep.Observe(readCtx, cli)
+	obs, err := vtep.Observe(readCtx, cli.Cache())
 	cancelRead()
 	if err != nil {
 		return err
