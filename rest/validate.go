@@ -19,8 +19,7 @@ import (
 // Limits the API enforces.
 const (
 	maxNameLen    = 64
-	maxVNI        = 1<<24 - 1 // 24-bit VXLAN VNI
-	maxBridgeLen  = 15        // a bridge is a Linux network device: IFNAMSIZ-1
+	maxBridgeLen  = 15 // a bridge is a Linux network device: IFNAMSIZ-1
 	maxIfaceIDLen = 255
 	maxBodyBytes  = 1 << 20
 )
@@ -69,8 +68,8 @@ func (r *SwitchRequest) check() (model.Switch, error) {
 	checkName(&p, "name", r.Name)
 	sw := model.Switch{Name: r.Name, Encap: r.Encap}
 	if r.VNI != nil {
-		if *r.VNI < 1 || *r.VNI > maxVNI {
-			p.add("vni", "must be between 1 and %d", maxVNI)
+		if *r.VNI < 1 || *r.VNI > model.MaxVNI {
+			p.add("vni", "must be between 1 and %d", model.MaxVNI)
 		} else {
 			sw.VNI = uint32(*r.VNI)
 		}

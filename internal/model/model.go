@@ -18,6 +18,11 @@ const (
 	KindGeneric   = "generic"
 )
 
+// MaxVNI is the largest VXLAN network identifier (24 bits). ferry uses the
+// same number as the GRE key, so that a switch can change encapsulation
+// without changing its identifier, and as the hardware_vtep tunnel_key.
+const MaxVNI = 1<<24 - 1
+
 // DefaultBridge is the bridge ferry manages when a chassis names none.
 const DefaultBridge = "br-int"
 

@@ -257,10 +257,10 @@ func TestVNI(t *testing.T) {
 		if sw := mustSwitch(t, db, model.Switch{Name: "c"}); sw.VNI != 2 {
 			t.Fatalf("allocated VNI %d after freeing 2, want 2", sw.VNI)
 		}
-		if sw := mustSwitch(t, db, model.Switch{Name: "max", VNI: nbdb.MaxVNI}); sw.VNI != 16777215 {
+		if sw := mustSwitch(t, db, model.Switch{Name: "max", VNI: model.MaxVNI}); sw.VNI != 16777215 {
 			t.Fatalf("max VNI = %d", sw.VNI)
 		}
-		_, err := db.CreateSwitch(ctx(t), model.Switch{Name: "big", VNI: nbdb.MaxVNI + 1})
+		_, err := db.CreateSwitch(ctx(t), model.Switch{Name: "big", VNI: model.MaxVNI + 1})
 		wantErr(t, err, nbdb.ErrInvalid, "vni")
 		_, err = db.CreateSwitch(ctx(t), model.Switch{Name: "dup", VNI: 3})
 		wantErr(t, err, nbdb.ErrConflict, "vni")

@@ -14,10 +14,6 @@ import (
 	"github.com/ferry-sdn/ferry/ovsdb/nb"
 )
 
-// MaxVNI is the largest VXLAN network identifier (24 bits); it is also the
-// largest GRE key ferry uses, so that a switch can change encapsulation.
-const MaxVNI = 1<<24 - 1
-
 // CreateSwitch creates a logical switch. VNI 0 allocates the lowest free
 // VNI; an empty Encap means VXLAN. It returns the switch as stored.
 func (db *DB) CreateSwitch(ctx context.Context, sw model.Switch) (model.Switch, error) {
@@ -254,7 +250,7 @@ func (v *view) freeVNI() int {
 	for _, sw := range v.switches {
 		used[sw.Vni] = true
 	}
-	for vni := 1; vni <= MaxVNI; vni++ {
+	for vni := 1; vni <= model.MaxVNI; vni++ {
 		if !used[vni] {
 			return vni
 		}
@@ -299,8 +295,8 @@ func checkSwitch(sw model.Switch) error {
 	switch {
 	case sw.Name == "":
 		return errorf(ErrInvalid, "name", "required")
-	case sw.VNI > MaxVNI:
-		return errorf(ErrInvalid, "vni", "must be between 1 and %d", MaxVNI)
+	case sw.VNI > model.MaxVNI:
+		return errorf(ErrInvalid, "vni", "must be between 1 and %d", model.MaxVNI)
 	case sw.Encap != model.EncapVXLAN && sw.Encap != model.EncapGRE:
 		return errorf(ErrInvalid, "encap", "must be %q or %q", model.EncapVXLAN, model.EncapGRE)
 	}
