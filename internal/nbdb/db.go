@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -61,6 +62,8 @@ const (
 	// generation; past it the call still succeeds (the write committed) but
 	// the next Snapshot may not include it yet.
 	cacheWait = 5 * time.Second
+	// cachePoll is how often a wait looks at the cache without an event.
+	cachePoll = 5 * time.Millisecond
 )
 
 // DB reads and writes the northbound database.
@@ -73,16 +76,30 @@ type DB struct {
 	// previous one waited for.
 	mu sync.Mutex
 
-	last atomic.Pointer[view] // last consistent view read, see Snapshot
-	// snap caches the last Snapshot: every reconcile pass and REST read
-	// takes one, and building it is O(rows). It is reused while the
-	// generation and the cache's change count are unchanged.
-	snap     atomic.Pointer[snapCache]
-	lastView atomic.Pointer[viewCache]
-	changes  atomic.Uint64
-	watching sync.Once
+	// state is the last snapshot and what it was built from (see
+	// Snapshot); buildMu serializes builds.
+	state   atomic.Pointer[snapState]
+	buildMu sync.Mutex
+
+	// watched is the cache DB's event handler is on (see watch); also the
+	// state Snapshot reads while the client has no cache.
+	watchMu sync.Mutex
+	watched *cache.TableCache
+	changes atomic.Uint64 // cache changes seen by the event handler
+	moved   signal        // fired on every cache change
+	// dirty holds Logical_Port and Gateway_Binding rows someone updated
+	// in place (ferry replaces them instead), for the next build.
+	dirtyMu sync.Mutex
+	dirty   map[string]bool
+
+	// vniHint is at most the lowest free VNI, so that allocating one
+	// probes a few VNIs instead of reading every switch. Allocations raise
+	// it; every switch that goes (ours at once, others' through the
+	// cache's events and the next snapshot) lowers it.
+	vniHint atomic.Int64
+
 	// oddGeneration is a generation whose rows never fit together, see
-	// read; -1 when there is none.
+	// build; -1 when there is none.
 	oddGeneration atomic.Int64
 }
 
@@ -93,8 +110,9 @@ func New(c client.Client, logger *slog.Logger) *DB {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	db := &DB{c: c, log: logger}
+	db := &DB{c: c, log: logger, dirty: map[string]bool{}}
 	db.oddGeneration.Store(-1)
+	db.vniHint.Store(1)
 	return db
 }
 
@@ -121,26 +139,126 @@ func (db *DB) Notify(f func()) {
 	})
 }
 
-// apply runs one mutation. build gets a consistent view of the database and
-// the generation the change will carry, checks the change against the view
-// and returns its operations; apply prepends the generation bump, commits,
-// retries when someone else committed first, and waits for the cache to
-// catch up. It returns the new generation.
-func (db *DB) apply(ctx context.Context, what string, build func(v *view, next int) ([]ovsdb.Operation, error)) (int, error) {
+// cache returns the client's cache with DB's event handler on it. When
+// the client has none (it disconnected without libovsdb's reconnect
+// option, which drops the cache) it returns the last one, detached but
+// holding the last state the client knew, and false.
+func (db *DB) cache() (*cache.TableCache, bool) {
+	tc := db.c.Cache()
+	db.watchMu.Lock()
+	defer db.watchMu.Unlock()
+	if tc == nil {
+		return db.watched, false
+	}
+	if tc != db.watched {
+		db.watched = tc
+		db.watch(tc)
+	}
+	return tc, true
+}
+
+// watch registers DB's own event handler on tc: the change count and the
+// wake-up of awaitCache, rows updated in place, VNIs that became free.
+func (db *DB) watch(tc *cache.TableCache) {
+	tc.AddEventHandler(&cache.EventHandlerFuncs{
+		AddFunc: func(string, libmodel.Model) { db.cacheChanged() },
+		UpdateFunc: func(table string, old, cur libmodel.Model) {
+			switch table {
+			case nb.LogicalPortTable:
+				db.markDirty(old.(*nb.LogicalPort).UUID)
+			case nb.GatewayBindingTable:
+				db.markDirty(old.(*nb.GatewayBinding).UUID)
+			case nb.LogicalSwitchTable:
+				if o := old.(*nb.LogicalSwitch); o.Vni != cur.(*nb.LogicalSwitch).Vni {
+					db.freedVNI(o.Vni)
+				}
+			}
+			db.cacheChanged()
+		},
+		DeleteFunc: func(table string, old libmodel.Model) {
+			if table == nb.LogicalSwitchTable {
+				db.freedVNI(old.(*nb.LogicalSwitch).Vni)
+			}
+			db.cacheChanged()
+		},
+	})
+}
+
+func (db *DB) cacheChanged() {
+	db.changes.Add(1)
+	db.moved.fire()
+}
+
+func (db *DB) markDirty(uuid string) {
+	db.dirtyMu.Lock()
+	defer db.dirtyMu.Unlock()
+	db.dirty[uuid] = true
+}
+
+// dirtyRows returns a copy of the rows updated in place.
+func (db *DB) dirtyRows() map[string]bool {
+	db.dirtyMu.Lock()
+	defer db.dirtyMu.Unlock()
+	if len(db.dirty) == 0 {
+		return nil
+	}
+	return maps.Clone(db.dirty)
+}
+
+// forgetDirty drops the rows a build has resolved again.
+func (db *DB) forgetDirty(rows map[string]bool) {
+	if len(rows) == 0 {
+		return
+	}
+	db.dirtyMu.Lock()
+	defer db.dirtyMu.Unlock()
+	for u := range rows {
+		delete(db.dirty, u)
+	}
+}
+
+// freedVNI lowers the VNI hint to a VNI that may have become free.
+func (db *DB) freedVNI(vni int) {
+	for {
+		h := db.vniHint.Load()
+		if int64(vni) >= h || vni < 1 || db.vniHint.CompareAndSwap(h, int64(vni)) {
+			return
+		}
+	}
+}
+
+// apply runs one mutation. build gets a reader of the database and the
+// generation the change will carry, checks the change against the reader's
+// lookups and returns its operations (none: nothing to change); apply
+// prepends the generation bump, commits, retries when someone else
+// committed first, and waits for the cache to catch up. It returns the
+// generation the database is at: the new one, or the current one when
+// there was nothing to change.
+func (db *DB) apply(ctx context.Context, what string, build func(r *reader, next int) ([]ovsdb.Operation, error)) (int, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 
 	for attempt := 1; ; attempt++ {
-		v, err := db.currentView(ctx)
+		r, err := db.currentReader(ctx)
 		if err != nil {
 			return 0, fmt.Errorf("nbdb: %s: %w", what, err)
 		}
-		g := v.global.Generation
-		change, err := build(v, g+1)
-		if err != nil {
+		g := r.global.Generation
+		change, err := build(r, g+1)
+		switch {
+		case (err != nil || len(change) == 0) && !r.stable():
+			// The lookups may have straddled a change: look again
+			// rather than refuse (or skip) on a mixed reading.
+			if attempt >= maxAttempts {
+				return 0, fmt.Errorf("nbdb: %s: gave up after %d attempts: the northbound database keeps changing underneath", what, attempt)
+			}
+			continue
+		case err != nil:
 			return 0, err
+		case len(change) == 0:
+			return g, nil
 		}
-		ops, err := db.bumpGenerationOps(v.global, g+1)
+		ops, err := db.bumpGenerationOps(r.global, g+1)
 		if err != nil {
 			return 0, fmt.Errorf("nbdb: %s: %w", what, err)
 		}
@@ -153,7 +271,7 @@ func (db *DB) apply(ctx context.Context, what string, build func(v *view, next i
 		opErrs, err := ovsdb.CheckOperationResults(res, ops)
 		switch {
 		case err == nil:
-			db.awaitCache(ctx, func(v *view) bool { return v.global != nil && v.global.Generation >= g+1 })
+			db.awaitCache(ctx, func(g2 *nb.NBGlobal) bool { return generationOf(g2) >= g+1 })
 			return g + 1, nil
 		case generationMoved(opErrs):
 			if attempt >= maxAttempts {
@@ -163,7 +281,7 @@ func (db *DB) apply(ctx context.Context, what string, build func(v *view, next i
 			// Let the cache catch up with the other writer before
 			// checking the change again, and step aside a little longer
 			// each time so that a busy writer cannot starve this one.
-			db.awaitCache(ctx, func(v *view) bool { return v.global == nil || v.global.Generation != g })
+			db.awaitCache(ctx, func(g2 *nb.NBGlobal) bool { return g2 == nil || g2.Generation != g })
 			time.Sleep(time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond))))
 		default:
 			if cv := constraintViolation(err, opErrs); cv != nil {
@@ -184,15 +302,15 @@ func txnError(err error, opErrs []ovsdb.OperationError) error {
 	return errors.Join(errs...)
 }
 
-// currentView returns the cache's state, first creating the NB_Global
-// singleton if the database has none (a fresh database).
-func (db *DB) currentView(ctx context.Context) (*view, error) {
-	v, err := db.read()
-	if err != nil {
-		return nil, err
+// currentReader returns a reader of the cache, first creating the
+// NB_Global singleton if the database has none (a fresh database).
+func (db *DB) currentReader(ctx context.Context) (*reader, error) {
+	tc, live := db.cache()
+	if !live {
+		return nil, errNoCache
 	}
-	if v.global != nil {
-		return v, nil
+	if r := newReader(tc); r.global != nil {
+		return r, nil
 	}
 	// The row gets a transaction of its own, not a place in the first
 	// change: when two ferryds race to create it, the loser's insert fails
@@ -205,34 +323,61 @@ func (db *DB) currentView(ctx context.Context) (*view, error) {
 	if opErrs, err := ovsdb.CheckOperationResults(res, ops); err != nil && !globalExists(err, opErrs) {
 		return nil, fmt.Errorf("create NB_Global: %w", txnError(err, opErrs))
 	}
-	db.awaitCache(ctx, func(v *view) bool { return v.global != nil })
-	v, err = db.read()
-	if err != nil {
-		return nil, err
-	}
-	if v.global == nil {
+	db.awaitCache(ctx, func(g *nb.NBGlobal) bool { return g != nil })
+	r := newReader(tc)
+	if r.global == nil {
 		return nil, errors.New("NB_Global row did not appear in the cache")
 	}
-	return v, nil
+	return r, nil
 }
 
-// awaitCache polls the cache until done holds, ctx ends or cacheWait
-// passes. Polling (rather than a cache event handler) cannot miss an event
-// libovsdb drops when its event queue is full, and costs little: writes are
-// rare and the cache usually catches up within a millisecond.
-func (db *DB) awaitCache(ctx context.Context, done func(*view) bool) {
+// awaitCache waits until done holds for the cache's NB_Global, ctx ends or
+// cacheWait passes. It wakes on the cache's events and also polls, which
+// cannot miss an event libovsdb drops when its queue is full.
+func (db *DB) awaitCache(ctx context.Context, done func(*nb.NBGlobal) bool) {
 	deadline := time.Now().Add(cacheWait)
-	sleep := 100 * time.Microsecond
+	poll := time.NewTimer(0)
+	defer poll.Stop()
 	for {
-		if v, err := db.read(); err == nil && done(v) {
+		moved := db.moved.wait()
+		if tc, live := db.cache(); live && done(readGlobal(tc)) {
 			return
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			db.log.Warn("northbound cache did not catch up; the next snapshot may miss the last change")
 			return
 		}
-		time.Sleep(sleep)
-		sleep = min(2*sleep, 10*time.Millisecond)
+		poll.Reset(cachePoll)
+		select {
+		case <-moved:
+		case <-poll.C:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// signal wakes every waiter at once, each time it fires.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// wait returns a channel closed at the next fire.
+func (s *signal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+func (s *signal) fire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
 	}
 }
 

@@ -19,16 +19,27 @@
 // REST API). Devices report the generation they realized, which is how
 // realization becomes visible.
 //
+// A write reads only the rows it touches, through the cache's indexes
+// (switch name and VNI, port [switch, name] and iface_id, ...), so its cost
+// does not grow with the estate; a free VNI is found from a hint kept at or
+// below the lowest free one. ferry never updates a port or binding row in
+// place: a changed port is a new row, so that a switch's reference set says
+// exactly which of its ports changed.
+//
 // A fresh database gets its NB_Global row (with the fixed GlobalUUID) from
 // the first write, in a transaction of its own guarded so that racing
 // ferryds create exactly one.
 //
 // Snapshot returns an immutable, sorted model.Snapshot. The libovsdb cache
 // applies an update table by table, so Snapshot reads NB_Global before and
-// after the other tables (a sequence lock) and retries until it sees one
-// generation and rows no newer than it. While the client has no cache,
-// Snapshot returns the last state it read, never an empty one. Notify
-// registers a callback for every cache change (the reconciler's kick).
+// after the other tables around the cache's own lock (read.go: a sequence
+// lock) and retries until it sees one generation and rows no newer than it.
+// It builds each snapshot from the previous one: switches whose row the
+// cache did not replace keep their model.Switch (Ports slice and all), so a
+// build costs O(switches + ports of changed switches). While the client has
+// no cache, Snapshot returns the last state the client had, never an empty
+// one. Notify registers a callback for every cache change (the reconciler's
+// kick).
 //
 // Package nbdbtest serves the database to tests, from libovsdb's in-memory
 // server or a real ovsdb-server.

@@ -24,25 +24,19 @@ func (db *DB) CreateSwitch(ctx context.Context, sw model.Switch) (model.Switch, 
 		return model.Switch{}, err
 	}
 	var row *nb.LogicalSwitch
-	gen, err := db.apply(ctx, fmt.Sprintf("create switch %q", sw.Name), func(v *view, next int) ([]ovsdb.Operation, error) {
-		if _, ok := v.switches[sw.Name]; ok {
+	var hint int64
+	gen, err := db.apply(ctx, fmt.Sprintf("create switch %q", sw.Name), func(r *reader, next int) ([]ovsdb.Operation, error) {
+		if _, ok := r.switchNamed(sw.Name); ok {
 			return nil, errorf(ErrConflict, "name", "switch %q already exists", sw.Name)
 		}
-		vni := int(sw.VNI)
-		if vni == 0 {
-			vni = v.freeVNI()
-			if vni == 0 {
-				return nil, errorf(ErrConflict, "vni", "no free VNI left")
-			}
-		} else if other := v.switchByVNI(vni); other != nil {
-			return nil, errorf(ErrConflict, "vni", "%d is already used by switch %q", vni, other.Name)
+		var vni int
+		var err error
+		vni, hint, err = db.checkVNI(r, "vni", int(sw.VNI))
+		if err != nil {
+			return nil, err
 		}
-		for _, other := range v.switches {
-			for _, n := range sw.XenServerNetworks {
-				if slices.Contains(other.XenserverNetworks, n) {
-					return nil, errorf(ErrConflict, "xenserver_networks", "network %s is already adopted by switch %q", n, other.Name)
-				}
-			}
+		if other, n := r.networkOwner(sw.XenServerNetworks, ""); other != nil {
+			return nil, errorf(ErrConflict, "xenserver_networks", "network %s is already adopted by switch %q", n, other.Name)
 		}
 		row = &nb.LogicalSwitch{Name: sw.Name, Vni: vni, Encap: sw.Encap, Generation: next,
 			XenserverNetworks: slices.Clone(sw.XenServerNetworks)}
@@ -51,21 +45,57 @@ func (db *DB) CreateSwitch(ctx context.Context, sw model.Switch) (model.Switch, 
 	if err != nil {
 		return model.Switch{}, err
 	}
+	db.usedVNI(hint, row.Vni)
 	out := switchFromRow(row)
 	out.Generation = int64(gen)
 	out.Ports = []model.Port{}
 	return out, nil
 }
 
+// checkVNI returns vni if no switch uses it, or for 0 the lowest free VNI
+// and the hint it searched from (see usedVNI).
+func (db *DB) checkVNI(r *reader, field string, vni int) (int, int64, error) {
+	hint := db.vniHint.Load()
+	if vni != 0 {
+		if other, ok := r.switchWithVNI(vni); ok {
+			return 0, 0, errorf(ErrConflict, field, "%d is already used by switch %q", vni, other.Name)
+		}
+		if int64(vni) != hint {
+			hint = 0 // says nothing about the VNIs below vni
+		}
+		return vni, hint, nil
+	}
+	for vni := int(hint); vni <= model.MaxVNI; vni++ {
+		if _, used := r.switchWithVNI(vni); !used {
+			return vni, hint, nil
+		}
+	}
+	return 0, 0, errorf(ErrConflict, field, "no free VNI left")
+}
+
+// usedVNI raises the VNI hint past vni, now used, when every VNI from hint
+// (what checkVNI searched from; 0: nothing known) to vni is used too, and
+// nothing lowered the hint meanwhile.
+func (db *DB) usedVNI(hint int64, vni int) {
+	if hint > 0 {
+		db.vniHint.CompareAndSwap(hint, int64(vni)+1)
+	}
+}
+
 // DeleteSwitch deletes a logical switch and its ports.
 func (db *DB) DeleteSwitch(ctx context.Context, name string) error {
-	_, err := db.apply(ctx, fmt.Sprintf("delete switch %q", name), func(v *view, _ int) ([]ovsdb.Operation, error) {
-		sw, ok := v.switches[name]
+	vni := 0
+	_, err := db.apply(ctx, fmt.Sprintf("delete switch %q", name), func(r *reader, _ int) ([]ovsdb.Operation, error) {
+		sw, ok := r.switchNamed(name)
 		if !ok {
 			return nil, errorf(ErrNotFound, "", "switch %q not found", name)
 		}
+		vni = sw.Vni
 		return db.deleteSwitchOps(sw.UUID)
 	})
+	if err == nil {
+		db.freedVNI(vni)
+	}
 	return err
 }
 
@@ -78,41 +108,34 @@ func (db *DB) SetXenServerNetworks(ctx context.Context, name string, networks []
 			return model.Switch{}, errorf(ErrInvalid, "xenserver_networks", "empty network UUID")
 		}
 	}
-	var out model.Switch
-	_, err := db.apply(ctx, fmt.Sprintf("set xenserver_networks of switch %q", name), func(v *view, next int) ([]ovsdb.Operation, error) {
-		row, ok := v.switches[name]
+	_, err := db.apply(ctx, fmt.Sprintf("set xenserver_networks of switch %q", name), func(r *reader, next int) ([]ovsdb.Operation, error) {
+		row, ok := r.switchNamed(name)
 		if !ok {
 			return nil, errorf(ErrNotFound, "", "switch %q not found", name)
 		}
-		for _, other := range v.switches {
-			if other.Name == name {
-				continue
-			}
-			for _, n := range networks {
-				if slices.Contains(other.XenserverNetworks, n) {
-					return nil, errorf(ErrConflict, "xenserver_networks", "network %s is already adopted by switch %q", n, other.Name)
-				}
-			}
+		if other, n := r.networkOwner(networks, name); other != nil {
+			return nil, errorf(ErrConflict, "xenserver_networks", "network %s is already adopted by switch %q", n, other.Name)
 		}
 		upd := &nb.LogicalSwitch{UUID: row.UUID, Generation: next, XenserverNetworks: slices.Clone(networks)}
 		if upd.XenserverNetworks == nil {
 			upd.XenserverNetworks = []string{}
-		}
-		cp := *row
-		cp.XenserverNetworks, cp.Generation = upd.XenserverNetworks, next
-		out = switchFromRow(&cp)
-		for _, u := range row.Ports {
-			if p, ok := v.ports[u]; ok {
-				out.Ports = append(out.Ports, portFromRow(row.Name, p))
-			}
 		}
 		return db.c.Where(upd).Update(upd, &upd.Generation, &upd.XenserverNetworks)
 	})
 	if err != nil {
 		return model.Switch{}, err
 	}
-	slices.SortFunc(out.Ports, func(a, b model.Port) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
+	return db.stored(name)
+}
+
+// stored returns a switch as the snapshot after a write of ours shows it
+// (read-after-write makes it include the write).
+func (db *DB) stored(name string) (model.Switch, error) {
+	sw, ok := db.Snapshot().Switch(name)
+	if !ok {
+		return model.Switch{}, errorf(ErrNotFound, "", "switch %q not found (deleted meanwhile)", name)
+	}
+	return sw, nil
 }
 
 // CreatePort adds a logical port to p.Switch. It returns the port as
@@ -126,16 +149,16 @@ func (db *DB) CreatePort(ctx context.Context, p model.Port) (model.Port, error) 
 		s := strings.ToLower(p.MAC.String())
 		mac = &s
 	}
-	_, err := db.apply(ctx, fmt.Sprintf("create port %q on switch %q", p.Name, p.Switch), func(v *view, next int) ([]ovsdb.Operation, error) {
-		sw, ok := v.switches[p.Switch]
+	_, err := db.apply(ctx, fmt.Sprintf("create port %q on switch %q", p.Name, p.Switch), func(r *reader, next int) ([]ovsdb.Operation, error) {
+		sw, ok := r.switchNamed(p.Switch)
 		if !ok {
 			return nil, errorf(ErrNotFound, "", "switch %q not found", p.Switch)
 		}
-		if v.portByName(sw, p.Name) != nil {
+		if _, ok := r.portNamed(sw, p.Name); ok {
 			return nil, errorf(ErrConflict, "name", "port %q already exists on switch %q", p.Name, p.Switch)
 		}
-		if owner, other := v.portByIfaceID(p.IfaceID); other != nil {
-			return nil, errorf(ErrConflict, "iface_id", "%q is already used by port %q on switch %q", p.IfaceID, other.Name, owner)
+		if other, ok := r.portWithIfaceID(p.IfaceID); ok {
+			return nil, errorf(ErrConflict, "iface_id", "%q is already used by port %q on switch %q", p.IfaceID, other.Name, other.Switch)
 		}
 		row := &nb.LogicalPort{
 			UUID:    newPortName,
@@ -158,13 +181,13 @@ func (db *DB) CreatePort(ctx context.Context, p model.Port) (model.Port, error) 
 
 // DeletePort deletes a logical port.
 func (db *DB) DeletePort(ctx context.Context, switchName, portName string) error {
-	_, err := db.apply(ctx, fmt.Sprintf("delete port %q on switch %q", portName, switchName), func(v *view, next int) ([]ovsdb.Operation, error) {
-		sw, ok := v.switches[switchName]
+	_, err := db.apply(ctx, fmt.Sprintf("delete port %q on switch %q", portName, switchName), func(r *reader, next int) ([]ovsdb.Operation, error) {
+		sw, ok := r.switchNamed(switchName)
 		if !ok {
 			return nil, errorf(ErrNotFound, "", "switch %q not found", switchName)
 		}
-		p := v.portByName(sw, portName)
-		if p == nil {
+		p, ok := r.portNamed(sw, portName)
+		if !ok {
 			return nil, errorf(ErrNotFound, "", "port %q not found on switch %q", portName, switchName)
 		}
 		return db.deletePortOps(sw.UUID, p.UUID, next)
@@ -191,13 +214,14 @@ func (db *DB) CreateChassis(ctx context.Context, ch model.Chassis) (model.Chassi
 	ch.Encaps = canonicalEncaps(ch.Encaps)
 	tunnelIP := ch.TunnelIP.String()
 	var row *nb.Chassis
-	gen, err := db.apply(ctx, fmt.Sprintf("create chassis %q", ch.Name), func(v *view, next int) ([]ovsdb.Operation, error) {
-		if _, ok := v.chassis[ch.Name]; ok {
+	gen, err := db.apply(ctx, fmt.Sprintf("create chassis %q", ch.Name), func(r *reader, next int) ([]ovsdb.Operation, error) {
+		if _, ok := r.chassisNamed(ch.Name); ok {
 			return nil, errorf(ErrConflict, "name", "chassis %q already exists", ch.Name)
 		}
 		// Not schema indexes, but two chassis behind one tunnel IP or one
 		// OVSDB would make ferry fight itself over tunnels and bridges.
-		for _, other := range v.chassis {
+		// The table is small (one row per hypervisor): read it whole.
+		for _, other := range rows[*nb.Chassis](r.tc, nb.ChassisTable) {
 			if other.TunnelIP == tunnelIP {
 				return nil, errorf(ErrConflict, "tunnel_ip", "%s is already used by chassis %q", tunnelIP, other.Name)
 			}
@@ -234,58 +258,14 @@ func (db *DB) CreateChassis(ctx context.Context, ch model.Chassis) (model.Chassi
 // configured there stays until the chassis is registered again or cleaned
 // up by hand (ferry never wipes device state on its own).
 func (db *DB) DeleteChassis(ctx context.Context, name string) error {
-	_, err := db.apply(ctx, fmt.Sprintf("delete chassis %q", name), func(v *view, _ int) ([]ovsdb.Operation, error) {
-		ch, ok := v.chassis[name]
+	_, err := db.apply(ctx, fmt.Sprintf("delete chassis %q", name), func(r *reader, _ int) ([]ovsdb.Operation, error) {
+		ch, ok := r.chassisNamed(name)
 		if !ok {
 			return nil, errorf(ErrNotFound, "", "chassis %q not found", name)
 		}
 		return db.deleteChassisOps(ch.UUID)
 	})
 	return err
-}
-
-// freeVNI returns the lowest VNI no switch uses, or 0 if none is left.
-func (v *view) freeVNI() int {
-	used := make(map[int]bool, len(v.switches))
-	for _, sw := range v.switches {
-		used[sw.Vni] = true
-	}
-	for vni := 1; vni <= model.MaxVNI; vni++ {
-		if !used[vni] {
-			return vni
-		}
-	}
-	return 0
-}
-
-func (v *view) switchByVNI(vni int) *nb.LogicalSwitch {
-	for _, sw := range v.switches {
-		if sw.Vni == vni {
-			return sw
-		}
-	}
-	return nil
-}
-
-func (v *view) portByName(sw *nb.LogicalSwitch, name string) *nb.LogicalPort {
-	for _, u := range sw.Ports {
-		if p := v.ports[u]; p != nil && p.Name == name {
-			return p
-		}
-	}
-	return nil
-}
-
-// portByIfaceID returns the port bound to ifaceID and its switch's name.
-func (v *view) portByIfaceID(ifaceID string) (string, *nb.LogicalPort) {
-	for _, sw := range v.switches {
-		for _, u := range sw.Ports {
-			if p := v.ports[u]; p != nil && p.IfaceID == ifaceID {
-				return sw.Name, p
-			}
-		}
-	}
-	return "", nil
 }
 
 // The checks below keep values the schema cannot hold out of transactions;
@@ -349,11 +329,11 @@ func (db *DB) CreateGateway(ctx context.Context, gw model.Gateway) (model.Gatewa
 		return model.Gateway{}, errorf(ErrInvalid, "ovsdb", "required")
 	}
 	var row *nb.Gateway
-	gen, err := db.apply(ctx, fmt.Sprintf("create gateway %q", gw.Name), func(v *view, next int) ([]ovsdb.Operation, error) {
-		if _, ok := v.gateways[gw.Name]; ok {
+	gen, err := db.apply(ctx, fmt.Sprintf("create gateway %q", gw.Name), func(r *reader, next int) ([]ovsdb.Operation, error) {
+		if _, ok := r.gatewayNamed(gw.Name); ok {
 			return nil, errorf(ErrConflict, "name", "gateway %q already exists", gw.Name)
 		}
-		for _, other := range v.gateways {
+		for _, other := range rows[*nb.Gateway](r.tc, nb.GatewayTable) {
 			if other.Ovsdb == gw.OVSDB && gw.OVSDB != model.PassiveOVSDB {
 				return nil, errorf(ErrConflict, "ovsdb", "%s is already used by gateway %q", gw.OVSDB, other.Name)
 			}
@@ -377,13 +357,14 @@ func (db *DB) CreateGateway(ctx context.Context, gw model.Gateway) (model.Gatewa
 // refused: deleting it would silently cut bare-metal servers off several
 // switches at once; delete the bindings first.
 func (db *DB) DeleteGateway(ctx context.Context, name string) error {
-	_, err := db.apply(ctx, fmt.Sprintf("delete gateway %q", name), func(v *view, _ int) ([]ovsdb.Operation, error) {
-		gw, ok := v.gateways[name]
+	_, err := db.apply(ctx, fmt.Sprintf("delete gateway %q", name), func(r *reader, _ int) ([]ovsdb.Operation, error) {
+		gw, ok := r.gatewayNamed(name)
 		if !ok {
 			return nil, errorf(ErrNotFound, "", "gateway %q not found", name)
 		}
+		// Deleting a gateway is rare: reading every binding is fine.
 		var users []string
-		for _, b := range v.bindings {
+		for _, b := range rows[*nb.GatewayBinding](r.tc, nb.GatewayBindingTable) {
 			if b.Gateway == name && !slices.Contains(users, b.Switch) {
 				users = append(users, b.Switch)
 			}
@@ -403,18 +384,16 @@ func (db *DB) CreateBinding(ctx context.Context, b model.GatewayBinding) (model.
 	if b.VLAN > 4095 {
 		return model.GatewayBinding{}, errorf(ErrInvalid, "vlan", "must be between 0 and 4095")
 	}
-	_, err := db.apply(ctx, fmt.Sprintf("bind %s/%s/%d to switch %q", b.Gateway, b.Port, b.VLAN, b.Switch), func(v *view, next int) ([]ovsdb.Operation, error) {
-		sw, ok := v.switches[b.Switch]
+	_, err := db.apply(ctx, fmt.Sprintf("bind %s/%s/%d to switch %q", b.Gateway, b.Port, b.VLAN, b.Switch), func(r *reader, next int) ([]ovsdb.Operation, error) {
+		sw, ok := r.switchNamed(b.Switch)
 		if !ok {
 			return nil, errorf(ErrNotFound, "", "switch %q not found", b.Switch)
 		}
-		if _, ok := v.gateways[b.Gateway]; !ok {
+		if _, ok := r.gatewayNamed(b.Gateway); !ok {
 			return nil, errorf(ErrNotFound, "", "gateway %q not found", b.Gateway)
 		}
-		for _, other := range v.bindings {
-			if other.Gateway == b.Gateway && other.Port == b.Port && other.VLAN == int(b.VLAN) {
-				return nil, errorf(ErrConflict, "vlan", "%s port %s VLAN %d is already bound to switch %q", b.Gateway, b.Port, b.VLAN, other.Switch)
-			}
+		if other, ok := r.bindingAt(b.Gateway, b.Port, int(b.VLAN)); ok {
+			return nil, errorf(ErrConflict, "vlan", "%s port %s VLAN %d is already bound to switch %q", b.Gateway, b.Port, b.VLAN, other.Switch)
 		}
 		row := &nb.GatewayBinding{UUID: newBindingName, Switch: b.Switch, Gateway: b.Gateway, Port: b.Port, VLAN: int(b.VLAN)}
 		ops, err := db.c.Create(row)
@@ -440,22 +419,17 @@ func (db *DB) CreateBinding(ctx context.Context, b model.GatewayBinding) (model.
 
 // DeleteBinding removes a binding from its switch.
 func (db *DB) DeleteBinding(ctx context.Context, b model.GatewayBinding) error {
-	_, err := db.apply(ctx, fmt.Sprintf("unbind %s/%s/%d from switch %q", b.Gateway, b.Port, b.VLAN, b.Switch), func(v *view, next int) ([]ovsdb.Operation, error) {
-		sw, ok := v.switches[b.Switch]
+	_, err := db.apply(ctx, fmt.Sprintf("unbind %s/%s/%d from switch %q", b.Gateway, b.Port, b.VLAN, b.Switch), func(r *reader, next int) ([]ovsdb.Operation, error) {
+		sw, ok := r.switchNamed(b.Switch)
 		if !ok {
 			return nil, errorf(ErrNotFound, "", "switch %q not found", b.Switch)
 		}
-		var uuid string
-		for _, u := range sw.Bindings {
-			if r, ok := v.bindings[u]; ok && r.Gateway == b.Gateway && r.Port == b.Port && r.VLAN == int(b.VLAN) {
-				uuid = u
-			}
-		}
-		if uuid == "" {
+		row, ok := r.bindingAt(b.Gateway, b.Port, int(b.VLAN))
+		if !ok || !slices.Contains(sw.Bindings, row.UUID) {
 			return nil, errorf(ErrNotFound, "", "binding %s/%s/%d not found on switch %q", b.Gateway, b.Port, b.VLAN, b.Switch)
 		}
 		swm := &nb.LogicalSwitch{UUID: sw.UUID}
-		ops, err := db.c.Where(swm).Mutate(swm, libmodel.Mutation{Field: &swm.Bindings, Mutator: ovsdb.MutateOperationDelete, Value: []string{uuid}})
+		ops, err := db.c.Where(swm).Mutate(swm, libmodel.Mutation{Field: &swm.Bindings, Mutator: ovsdb.MutateOperationDelete, Value: []string{row.UUID}})
 		if err != nil {
 			return nil, err
 		}

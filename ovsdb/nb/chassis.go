@@ -3,6 +3,8 @@
 
 package nb
 
+import "github.com/ovn-kubernetes/libovsdb/model"
+
 const ChassisTable = "Chassis"
 
 type (
@@ -32,3 +34,178 @@ type Chassis struct {
 	TunnelIP     string            `ovsdb:"tunnel_ip"`
 	UnderlayMTU  *int              `ovsdb:"underlay_mtu" validate:"omitempty,min=576,max=65535"`
 }
+
+func (a *Chassis) GetUUID() string {
+	return a.UUID
+}
+
+func (a *Chassis) GetBridge() string {
+	return a.Bridge
+}
+
+func (a *Chassis) GetDatapathType() *string {
+	return a.DatapathType
+}
+
+func copyChassisDatapathType(a *string) *string {
+	if a == nil {
+		return nil
+	}
+	b := *a
+	return &b
+}
+
+func equalChassisDatapathType(a, b *string) bool {
+	if (a == nil) != (b == nil) {
+		return false
+	}
+	if a == b {
+		return true
+	}
+	return *a == *b
+}
+
+func (a *Chassis) GetEncaps() []ChassisEncaps {
+	return a.Encaps
+}
+
+func copyChassisEncaps(a []ChassisEncaps) []ChassisEncaps {
+	if a == nil {
+		return nil
+	}
+	b := make([]ChassisEncaps, len(a))
+	copy(b, a)
+	return b
+}
+
+func equalChassisEncaps(a, b []ChassisEncaps) bool {
+	if (a == nil) != (b == nil) {
+		return false
+	}
+	if len(a) != len(b) {
+		return false
+	}
+	for i, v := range a {
+		if b[i] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *Chassis) GetExternalIDs() map[string]string {
+	return a.ExternalIDs
+}
+
+func copyChassisExternalIDs(a map[string]string) map[string]string {
+	if a == nil {
+		return nil
+	}
+	b := make(map[string]string, len(a))
+	for k, v := range a {
+		b[k] = v
+	}
+	return b
+}
+
+func equalChassisExternalIDs(a, b map[string]string) bool {
+	if (a == nil) != (b == nil) {
+		return false
+	}
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || v != w {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *Chassis) GetGeneration() int {
+	return a.Generation
+}
+
+func (a *Chassis) GetKind() ChassisKind {
+	return a.Kind
+}
+
+func (a *Chassis) GetName() string {
+	return a.Name
+}
+
+func (a *Chassis) GetOvsdb() string {
+	return a.Ovsdb
+}
+
+func (a *Chassis) GetTunnelIP() string {
+	return a.TunnelIP
+}
+
+func (a *Chassis) GetUnderlayMTU() *int {
+	return a.UnderlayMTU
+}
+
+func copyChassisUnderlayMTU(a *int) *int {
+	if a == nil {
+		return nil
+	}
+	b := *a
+	return &b
+}
+
+func equalChassisUnderlayMTU(a, b *int) bool {
+	if (a == nil) != (b == nil) {
+		return false
+	}
+	if a == b {
+		return true
+	}
+	return *a == *b
+}
+
+func (a *Chassis) DeepCopyInto(b *Chassis) {
+	*b = *a
+	b.DatapathType = copyChassisDatapathType(a.DatapathType)
+	b.Encaps = copyChassisEncaps(a.Encaps)
+	b.ExternalIDs = copyChassisExternalIDs(a.ExternalIDs)
+	b.UnderlayMTU = copyChassisUnderlayMTU(a.UnderlayMTU)
+}
+
+func (a *Chassis) DeepCopy() *Chassis {
+	b := new(Chassis)
+	a.DeepCopyInto(b)
+	return b
+}
+
+func (a *Chassis) CloneModelInto(b model.Model) {
+	c := b.(*Chassis)
+	a.DeepCopyInto(c)
+}
+
+func (a *Chassis) CloneModel() model.Model {
+	return a.DeepCopy()
+}
+
+func (a *Chassis) Equals(b *Chassis) bool {
+	return a.UUID == b.UUID &&
+		a.Bridge == b.Bridge &&
+		equalChassisDatapathType(a.DatapathType, b.DatapathType) &&
+		equalChassisEncaps(a.Encaps, b.Encaps) &&
+		equalChassisExternalIDs(a.ExternalIDs, b.ExternalIDs) &&
+		a.Generation == b.Generation &&
+		a.Kind == b.Kind &&
+		a.Name == b.Name &&
+		a.Ovsdb == b.Ovsdb &&
+		a.TunnelIP == b.TunnelIP &&
+		equalChassisUnderlayMTU(a.UnderlayMTU, b.UnderlayMTU)
+}
+
+func (a *Chassis) EqualsModel(b model.Model) bool {
+	c := b.(*Chassis)
+	return a.Equals(c)
+}
+
+var _ model.CloneableModel = &Chassis{}
+var _ model.ComparableModel = &Chassis{}

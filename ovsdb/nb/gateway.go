@@ -3,6 +3,8 @@
 
 package nb
 
+import "github.com/ovn-kubernetes/libovsdb/model"
+
 const GatewayTable = "Gateway"
 
 // Gateway defines an object in Gateway table
@@ -14,3 +16,109 @@ type Gateway struct {
 	Ovsdb          string            `ovsdb:"ovsdb"`
 	PhysicalSwitch *string           `ovsdb:"physical_switch"`
 }
+
+func (a *Gateway) GetUUID() string {
+	return a.UUID
+}
+
+func (a *Gateway) GetExternalIDs() map[string]string {
+	return a.ExternalIDs
+}
+
+func copyGatewayExternalIDs(a map[string]string) map[string]string {
+	if a == nil {
+		return nil
+	}
+	b := make(map[string]string, len(a))
+	for k, v := range a {
+		b[k] = v
+	}
+	return b
+}
+
+func equalGatewayExternalIDs(a, b map[string]string) bool {
+	if (a == nil) != (b == nil) {
+		return false
+	}
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || v != w {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *Gateway) GetGeneration() int {
+	return a.Generation
+}
+
+func (a *Gateway) GetName() string {
+	return a.Name
+}
+
+func (a *Gateway) GetOvsdb() string {
+	return a.Ovsdb
+}
+
+func (a *Gateway) GetPhysicalSwitch() *string {
+	return a.PhysicalSwitch
+}
+
+func copyGatewayPhysicalSwitch(a *string) *string {
+	if a == nil {
+		return nil
+	}
+	b := *a
+	return &b
+}
+
+func equalGatewayPhysicalSwitch(a, b *string) bool {
+	if (a == nil) != (b == nil) {
+		return false
+	}
+	if a == b {
+		return true
+	}
+	return *a == *b
+}
+
+func (a *Gateway) DeepCopyInto(b *Gateway) {
+	*b = *a
+	b.ExternalIDs = copyGatewayExternalIDs(a.ExternalIDs)
+	b.PhysicalSwitch = copyGatewayPhysicalSwitch(a.PhysicalSwitch)
+}
+
+func (a *Gateway) DeepCopy() *Gateway {
+	b := new(Gateway)
+	a.DeepCopyInto(b)
+	return b
+}
+
+func (a *Gateway) CloneModelInto(b model.Model) {
+	c := b.(*Gateway)
+	a.DeepCopyInto(c)
+}
+
+func (a *Gateway) CloneModel() model.Model {
+	return a.DeepCopy()
+}
+
+func (a *Gateway) Equals(b *Gateway) bool {
+	return a.UUID == b.UUID &&
+		equalGatewayExternalIDs(a.ExternalIDs, b.ExternalIDs) &&
+		a.Generation == b.Generation &&
+		a.Name == b.Name &&
+		a.Ovsdb == b.Ovsdb &&
+		equalGatewayPhysicalSwitch(a.PhysicalSwitch, b.PhysicalSwitch)
+}
+
+func (a *Gateway) EqualsModel(b model.Model) bool {
+	c := b.(*Gateway)
+	return a.Equals(c)
+}
+
+var _ model.CloneableModel = &Gateway{}
+var _ model.ComparableModel = &Gateway{}

@@ -3,6 +3,8 @@
 
 package nb
 
+import "github.com/ovn-kubernetes/libovsdb/model"
+
 const GatewayBindingTable = "Gateway_Binding"
 
 // GatewayBinding defines an object in Gateway_Binding table
@@ -14,3 +16,90 @@ type GatewayBinding struct {
 	Switch      string            `ovsdb:"switch"`
 	VLAN        int               `ovsdb:"vlan" validate:"min=0,max=4095"`
 }
+
+func (a *GatewayBinding) GetUUID() string {
+	return a.UUID
+}
+
+func (a *GatewayBinding) GetExternalIDs() map[string]string {
+	return a.ExternalIDs
+}
+
+func copyGatewayBindingExternalIDs(a map[string]string) map[string]string {
+	if a == nil {
+		return nil
+	}
+	b := make(map[string]string, len(a))
+	for k, v := range a {
+		b[k] = v
+	}
+	return b
+}
+
+func equalGatewayBindingExternalIDs(a, b map[string]string) bool {
+	if (a == nil) != (b == nil) {
+		return false
+	}
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || v != w {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *GatewayBinding) GetGateway() string {
+	return a.Gateway
+}
+
+func (a *GatewayBinding) GetPort() string {
+	return a.Port
+}
+
+func (a *GatewayBinding) GetSwitch() string {
+	return a.Switch
+}
+
+func (a *GatewayBinding) GetVLAN() int {
+	return a.VLAN
+}
+
+func (a *GatewayBinding) DeepCopyInto(b *GatewayBinding) {
+	*b = *a
+	b.ExternalIDs = copyGatewayBindingExternalIDs(a.ExternalIDs)
+}
+
+func (a *GatewayBinding) DeepCopy() *GatewayBinding {
+	b := new(GatewayBinding)
+	a.DeepCopyInto(b)
+	return b
+}
+
+func (a *GatewayBinding) CloneModelInto(b model.Model) {
+	c := b.(*GatewayBinding)
+	a.DeepCopyInto(c)
+}
+
+func (a *GatewayBinding) CloneModel() model.Model {
+	return a.DeepCopy()
+}
+
+func (a *GatewayBinding) Equals(b *GatewayBinding) bool {
+	return a.UUID == b.UUID &&
+		equalGatewayBindingExternalIDs(a.ExternalIDs, b.ExternalIDs) &&
+		a.Gateway == b.Gateway &&
+		a.Port == b.Port &&
+		a.Switch == b.Switch &&
+		a.VLAN == b.VLAN
+}
+
+func (a *GatewayBinding) EqualsModel(b model.Model) bool {
+	c := b.(*GatewayBinding)
+	return a.Equals(c)
+}
+
+var _ model.CloneableModel = &GatewayBinding{}
+var _ model.ComparableModel = &GatewayBinding{}

@@ -3,6 +3,8 @@
 
 package nb
 
+import "github.com/ovn-kubernetes/libovsdb/model"
+
 const LogicalPortTable = "Logical_Port"
 
 // LogicalPort defines an object in Logical_Port table
@@ -14,3 +16,109 @@ type LogicalPort struct {
 	Name        string            `ovsdb:"name"`
 	Switch      string            `ovsdb:"switch"`
 }
+
+func (a *LogicalPort) GetUUID() string {
+	return a.UUID
+}
+
+func (a *LogicalPort) GetExternalIDs() map[string]string {
+	return a.ExternalIDs
+}
+
+func copyLogicalPortExternalIDs(a map[string]string) map[string]string {
+	if a == nil {
+		return nil
+	}
+	b := make(map[string]string, len(a))
+	for k, v := range a {
+		b[k] = v
+	}
+	return b
+}
+
+func equalLogicalPortExternalIDs(a, b map[string]string) bool {
+	if (a == nil) != (b == nil) {
+		return false
+	}
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || v != w {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *LogicalPort) GetIfaceID() string {
+	return a.IfaceID
+}
+
+func (a *LogicalPort) GetMAC() *string {
+	return a.MAC
+}
+
+func copyLogicalPortMAC(a *string) *string {
+	if a == nil {
+		return nil
+	}
+	b := *a
+	return &b
+}
+
+func equalLogicalPortMAC(a, b *string) bool {
+	if (a == nil) != (b == nil) {
+		return false
+	}
+	if a == b {
+		return true
+	}
+	return *a == *b
+}
+
+func (a *LogicalPort) GetName() string {
+	return a.Name
+}
+
+func (a *LogicalPort) GetSwitch() string {
+	return a.Switch
+}
+
+func (a *LogicalPort) DeepCopyInto(b *LogicalPort) {
+	*b = *a
+	b.ExternalIDs = copyLogicalPortExternalIDs(a.ExternalIDs)
+	b.MAC = copyLogicalPortMAC(a.MAC)
+}
+
+func (a *LogicalPort) DeepCopy() *LogicalPort {
+	b := new(LogicalPort)
+	a.DeepCopyInto(b)
+	return b
+}
+
+func (a *LogicalPort) CloneModelInto(b model.Model) {
+	c := b.(*LogicalPort)
+	a.DeepCopyInto(c)
+}
+
+func (a *LogicalPort) CloneModel() model.Model {
+	return a.DeepCopy()
+}
+
+func (a *LogicalPort) Equals(b *LogicalPort) bool {
+	return a.UUID == b.UUID &&
+		equalLogicalPortExternalIDs(a.ExternalIDs, b.ExternalIDs) &&
+		a.IfaceID == b.IfaceID &&
+		equalLogicalPortMAC(a.MAC, b.MAC) &&
+		a.Name == b.Name &&
+		a.Switch == b.Switch
+}
+
+func (a *LogicalPort) EqualsModel(b model.Model) bool {
+	c := b.(*LogicalPort)
+	return a.Equals(c)
+}
+
+var _ model.CloneableModel = &LogicalPort{}
+var _ model.ComparableModel = &LogicalPort{}
