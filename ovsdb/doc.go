@@ -12,6 +12,10 @@
 //
 //	ovsdb: target "tcp:192.0.2.1": missing port
 //
+// Targets live in the leaf package ovsdb/target (standard library only),
+// which clients such as ferryctl use without linking libovsdb; the names
+// here (Target, ParseTarget, ...) are aliases of it.
+//
 // LoadTLSConfig builds a TLS configuration that authenticates peers the way
 // OVS's SSL does (CA-signed certificates on both sides, no host name check),
 // for ssl: and pssl: targets.

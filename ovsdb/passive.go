@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ferry-sdn/ferry/ovsdb/target"
 )
 
 // DefaultIdentifyTimeout bounds the TLS handshake and identification of a
@@ -393,7 +395,7 @@ func (p *Passive) register(s *session, name string) error {
 		old.shutdown("replaced by a new connection from the host", nil)
 	}
 	path := relayPath(p.cfg.RelayDir, name)
-	removeStaleSocket(path)
+	target.RemoveStaleSocket(path)
 	l, err := net.Listen("unix", path)
 	if err != nil {
 		return fmt.Errorf("ovsdb: passive: relay socket: %w", err)
