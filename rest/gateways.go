@@ -9,45 +9,10 @@ import (
 	"strconv"
 
 	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/rest/api"
 )
 
-// GatewayRequest is the body of POST /v1/gateways.
-type GatewayRequest struct {
-	Name string `json:"name"`
-	// OVSDB is the VTEP's OVSDB target (tcp:IP:PORT, ssl:IP:PORT,
-	// unix:PATH), or "passive" when the switch dials ferry's
-	// --ovsdb-listen (matched by Physical_Switch name).
-	OVSDB string `json:"ovsdb"`
-	// PhysicalSwitch is optional when the VTEP database has exactly one.
-	PhysicalSwitch string `json:"physical_switch,omitempty"`
-}
-
-// Gateway is a VTEP as the API shows it.
-type Gateway struct {
-	Name           string              `json:"name"`
-	OVSDB          string              `json:"ovsdb"`
-	PhysicalSwitch string              `json:"physical_switch,omitempty"`
-	Generation     int64               `json:"generation"`
-	Status         model.GatewayStatus `json:"status"`
-}
-
-// BindingRequest is the body of POST /v1/switches/{switch}/bindings.
-type BindingRequest struct {
-	Gateway string `json:"gateway"`
-	Port    string `json:"port"`
-	// VLAN is 0 (untagged, the default) to 4095.
-	VLAN *int64 `json:"vlan,omitempty"`
-}
-
-// Binding is a gateway binding as the API shows it.
-type Binding struct {
-	Switch  string `json:"switch"`
-	Gateway string `json:"gateway"`
-	Port    string `json:"port"`
-	VLAN    uint16 `json:"vlan"`
-}
-
-func gatewayJSON(gw model.Gateway, st model.GatewayStatus) Gateway {
+func gatewayJSON(gw model.Gateway, st model.GatewayStatus) api.Gateway {
 	if st.TunnelIPs == nil {
 		st.TunnelIPs = []string{}
 	}
@@ -57,14 +22,14 @@ func gatewayJSON(gw model.Gateway, st model.GatewayStatus) Gateway {
 	if st.Faults == nil {
 		st.Faults = []string{}
 	}
-	return Gateway{Name: gw.Name, OVSDB: gw.OVSDB, PhysicalSwitch: gw.PhysicalSwitch, Generation: gw.Generation, Status: st}
+	return api.Gateway{Name: gw.Name, OVSDB: gw.OVSDB, PhysicalSwitch: gw.PhysicalSwitch, Generation: gw.Generation, Status: st}
 }
 
-func bindingJSON(b model.GatewayBinding) Binding {
-	return Binding{Switch: b.Switch, Gateway: b.Gateway, Port: b.Port, VLAN: b.VLAN}
+func bindingJSON(b model.GatewayBinding) api.Binding {
+	return api.Binding{Switch: b.Switch, Gateway: b.Gateway, Port: b.Port, VLAN: b.VLAN}
 }
 
-func (r *GatewayRequest) check() (model.Gateway, error) {
+func checkGatewayRequest(r *api.GatewayRequest) (model.Gateway, error) {
 	var p problems
 	checkName(&p, "name", r.Name)
 	gw := model.Gateway{Name: r.Name, PhysicalSwitch: r.PhysicalSwitch}
@@ -99,7 +64,7 @@ func checkDeviceName(p *problems, field, name string) {
 	}
 }
 
-func (r *BindingRequest) check(switchName string) (model.GatewayBinding, error) {
+func checkBindingRequest(r *api.BindingRequest, switchName string) (model.GatewayBinding, error) {
 	var p problems
 	checkName(&p, "gateway", r.Gateway)
 	checkDeviceName(&p, "port", r.Port)
@@ -116,7 +81,7 @@ func (r *BindingRequest) check(switchName string) (model.GatewayBinding, error) 
 
 func (s *server) listGateways(w http.ResponseWriter, _ *http.Request) error {
 	snap := s.b.Snapshot()
-	out := make([]Gateway, 0, len(snap.Gateways))
+	out := make([]api.Gateway, 0, len(snap.Gateways))
 	for _, gw := range snap.Gateways {
 		out = append(out, gatewayJSON(gw, s.st.Gateway(gw.Name)))
 	}
@@ -135,11 +100,11 @@ func (s *server) getGateway(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) createGateway(w http.ResponseWriter, r *http.Request) error {
-	var req GatewayRequest
+	var req api.GatewayRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	gw, err := req.check()
+	gw, err := checkGatewayRequest(&req)
 	if err = s.checkTLSTarget(err, gw.OVSDB); err != nil {
 		return err
 	}
@@ -174,7 +139,7 @@ func (s *server) listBindings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]Binding, 0, len(sw.Bindings))
+	out := make([]api.Binding, 0, len(sw.Bindings))
 	for _, b := range sw.Bindings {
 		out = append(out, bindingJSON(b))
 	}
@@ -183,11 +148,11 @@ func (s *server) listBindings(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) createBinding(w http.ResponseWriter, r *http.Request) error {
-	var req BindingRequest
+	var req api.BindingRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	b, err := req.check(vars(r)["switch"])
+	b, err := checkBindingRequest(&req, vars(r)["switch"])
 	if err != nil {
 		return err
 	}

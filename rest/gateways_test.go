@@ -4,13 +4,14 @@ import (
 	"testing"
 
 	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/rest/api"
 )
 
 func TestGatewaysAndBindings(t *testing.T) {
 	f := newFixture(t)
 	f.do(t, "POST", "/v1/switches", `{"name":"blue"}`).want(t, 201)
 	f.do(t, "POST", "/v1/switches", `{"name":"red"}`).want(t, 201)
-	var gw Gateway
+	var gw api.Gateway
 	f.do(t, "POST", "/v1/gateways", `{"name":"gw1","ovsdb":"tcp:198.18.255.31:6640","physical_switch":"vtep0"}`).want(t, 201).decode(t, &gw)
 	if gw.PhysicalSwitch != "vtep0" || gw.Status.Ports == nil || gw.Status.TunnelIPs == nil {
 		t.Fatalf("gateway %+v", gw)
@@ -24,7 +25,7 @@ func TestGatewaysAndBindings(t *testing.T) {
 	// While gw1 is connected ferry knows its ports: an unknown one is 400.
 	f.st.SetGateway("gw1", model.GatewayStatus{Connected: true, Ports: []model.GatewayPort{{Name: "p0"}, {Name: "Ethernet1/1"}}})
 	f.do(t, "POST", "/v1/switches/blue/bindings", `{"gateway":"gw1","port":"p9"}`).want(t, 400, "port", "p9")
-	var b Binding
+	var b api.Binding
 	f.do(t, "POST", "/v1/switches/blue/bindings", `{"gateway":"gw1","port":"p0"}`).want(t, 201).decode(t, &b)
 	if b.VLAN != 0 || b.Switch != "blue" {
 		t.Fatalf("binding %+v", b)
@@ -37,7 +38,7 @@ func TestGatewaysAndBindings(t *testing.T) {
 	// gw2 is not connected: its ports are unknown, the binding waits.
 	f.do(t, "POST", "/v1/switches/red/bindings", `{"gateway":"gw2","port":"anything"}`).want(t, 201)
 
-	var list []Binding
+	var list []api.Binding
 	f.do(t, "GET", "/v1/switches/blue/bindings", "").want(t, 200).decode(t, &list)
 	if len(list) != 2 {
 		t.Fatalf("bindings %+v", list)

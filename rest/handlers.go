@@ -8,11 +8,12 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/rest/api"
 )
 
 func (s *server) listSwitches(w http.ResponseWriter, _ *http.Request) error {
 	snap := s.b.Snapshot()
-	out := make([]Switch, 0, len(snap.Switches))
+	out := make([]api.Switch, 0, len(snap.Switches))
 	for _, sw := range snap.Switches {
 		out = append(out, switchJSON(sw, s.st.Switch(sw)))
 	}
@@ -30,11 +31,11 @@ func (s *server) getSwitch(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) createSwitch(w http.ResponseWriter, r *http.Request) error {
-	var req SwitchRequest
+	var req api.SwitchRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	sw, err := req.check()
+	sw, err := checkSwitchRequest(&req)
 	if err != nil {
 		return err
 	}
@@ -53,11 +54,11 @@ func (s *server) createSwitch(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) patchSwitch(w http.ResponseWriter, r *http.Request) error {
-	var req SwitchPatch
+	var req api.SwitchPatch
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	nets, err := req.check()
+	nets, err := checkSwitchPatch(&req)
 	if err != nil {
 		return err
 	}
@@ -92,7 +93,7 @@ func (s *server) listPorts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]Port, 0, len(sw.Ports))
+	out := make([]api.Port, 0, len(sw.Ports))
 	for _, p := range sw.Ports {
 		out = append(out, portJSON(p, s.st.Port(p)))
 	}
@@ -116,12 +117,12 @@ func (s *server) getPort(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) createPort(w http.ResponseWriter, r *http.Request) error {
-	var req PortRequest
+	var req api.PortRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
 	swName := vars(r)["switch"]
-	p, err := req.check(swName)
+	p, err := checkPortRequest(&req, swName)
 	if err != nil {
 		return err
 	}
@@ -155,7 +156,7 @@ func (s *server) deletePort(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) listChassis(w http.ResponseWriter, _ *http.Request) error {
 	snap := s.b.Snapshot()
-	out := make([]Chassis, 0, len(snap.Chassis))
+	out := make([]api.Chassis, 0, len(snap.Chassis))
 	for _, ch := range snap.Chassis {
 		out = append(out, chassisJSON(ch, s.st.Chassis(ch.Name)))
 	}
@@ -174,11 +175,11 @@ func (s *server) getChassis(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) createChassis(w http.ResponseWriter, r *http.Request) error {
-	var req ChassisRequest
+	var req api.ChassisRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	ch, err := req.check()
+	ch, err := checkChassisRequest(&req)
 	if err = s.checkTLSTarget(err, ch.OVSDB); err != nil {
 		return err
 	}

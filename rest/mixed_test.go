@@ -3,11 +3,13 @@ package rest
 import (
 	"slices"
 	"testing"
+
+	"github.com/ferry-sdn/ferry/rest/api"
 )
 
 func TestXenServerNetworksAndPatch(t *testing.T) {
 	f := newFixture(t)
-	var sw Switch
+	var sw api.Switch
 	f.do(t, "POST", "/v1/switches", `{"name":"xen","xenserver_networks":["net-b","net-a"]}`).want(t, 201).decode(t, &sw)
 	if !slices.Equal(sw.XenServerNetworks, []string{"net-a", "net-b"}) {
 		t.Fatalf("networks %v", sw.XenServerNetworks)
@@ -29,7 +31,7 @@ func TestXenServerNetworksAndPatch(t *testing.T) {
 
 func TestChassisMixedFields(t *testing.T) {
 	f := newFixture(t)
-	var ch Chassis
+	var ch api.Chassis
 	f.do(t, "POST", "/v1/chassis", `{"name":"xen1","ovsdb":"passive","tunnel_ip":"198.18.2.21","kind":"xenserver","bridge":"xapi1","underlay_mtu":9000,"datapath_type":"netdev"}`).
 		want(t, 201).decode(t, &ch)
 	if ch.OVSDB != "passive" || ch.UnderlayMTU != 9000 || ch.DatapathType != "netdev" || ch.Bridge != "xapi1" {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ferry-sdn/ferry/internal/nbdb"
 	"github.com/ferry-sdn/ferry/internal/nbdb/nbdbtest"
+	"github.com/ferry-sdn/ferry/rest/api"
 )
 
 // TestWithNorthbound runs the API over the real store (internal/nbdb on
@@ -19,7 +20,7 @@ func TestWithNorthbound(t *testing.T) {
 	f.do(t, "GET", "/healthz", "").want(t, 200)
 	f.do(t, "POST", "/v1/chassis", hv1).want(t, 201)
 	f.do(t, "POST", "/v1/chassis", hv2).want(t, 201)
-	var sw Switch
+	var sw api.Switch
 	f.do(t, "POST", "/v1/switches", `{"name":"blue"}`).want(t, 201).decode(t, &sw)
 	if sw.VNI != 1 || sw.Generation != 3 {
 		t.Fatalf("created %+v", sw)
@@ -36,12 +37,12 @@ func TestWithNorthbound(t *testing.T) {
 	if !slices.Equal(sw.Ports, []string{"vm1"}) || sw.Generation != 4 {
 		t.Fatalf("blue %+v", sw)
 	}
-	var p Port
+	var p api.Port
 	f.do(t, "GET", "/v1/switches/blue/ports/vm1", "").want(t, 200).decode(t, &p)
 	if p.MAC != "02:00:00:00:00:01" || p.IfaceID != "if-1" {
 		t.Fatalf("vm1 %+v", p)
 	}
-	var chassis []Chassis
+	var chassis []api.Chassis
 	f.do(t, "GET", "/v1/chassis", "").want(t, 200).decode(t, &chassis)
 	if len(chassis) != 2 || chassis[1].Kind != "xenserver" || !slices.Equal(chassis[1].Encaps, []string{"gre"}) {
 		t.Fatalf("chassis %+v", chassis)

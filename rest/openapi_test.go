@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/rest/api"
 	"github.com/ferry-sdn/ferry/rest/resttest"
 )
 
@@ -91,27 +92,27 @@ func TestOpenAPIRoutes(t *testing.T) {
 func TestOpenAPISchemas(t *testing.T) {
 	doc := loadOpenAPI(t)
 	types := map[string]any{
-		"SwitchRequest":  SwitchRequest{},
-		"Switch":         Switch{},
-		"PortRequest":    PortRequest{},
-		"Port":           Port{},
-		"ChassisRequest": ChassisRequest{},
-		"Chassis":        Chassis{},
-		"Error":          Error{},
-		"Health":         Health{},
+		"SwitchRequest":  api.SwitchRequest{},
+		"Switch":         api.Switch{},
+		"PortRequest":    api.PortRequest{},
+		"Port":           api.Port{},
+		"ChassisRequest": api.ChassisRequest{},
+		"Chassis":        api.Chassis{},
+		"Error":          api.Error{},
+		"Health":         api.Health{},
 		"SwitchStatus":   model.SwitchStatus{},
 		"SwitchChassis":  model.SwitchChassis{},
 		"PortStatus":     model.PortStatus{},
 		"ChassisStatus":  model.ChassisStatus{},
-		"GatewayRequest": GatewayRequest{},
-		"Gateway":        Gateway{},
-		"BindingRequest": BindingRequest{},
-		"Binding":        Binding{},
+		"GatewayRequest": api.GatewayRequest{},
+		"Gateway":        api.Gateway{},
+		"BindingRequest": api.BindingRequest{},
+		"Binding":        api.Binding{},
 		"GatewayStatus":  model.GatewayStatus{},
 		"GatewayPort":    model.GatewayPort{},
 		"SwitchGateway":  model.SwitchGateway{},
 		"SwitchTunnel":   model.SwitchTunnel{},
-		"SwitchPatch":    SwitchPatch{},
+		"SwitchPatch":    api.SwitchPatch{},
 	}
 	for name, v := range types {
 		schema, ok := doc.Components.Schemas[name]

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/nbdb"
+	"github.com/ferry-sdn/ferry/rest/api"
 )
 
 // Backend holds the northbound state; internal/nbdb.DB implements it.
@@ -209,7 +210,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		code, msg = http.StatusInternalServerError, "internal error; see the ferryd log"
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeJSON(w, code, &Error{Message: msg})
+	writeJSON(w, code, &api.Error{Message: msg})
 }
 
 // backendMessage returns the message of an nbdb error without the package
@@ -316,9 +317,9 @@ func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) error 
 
 func (s *server) healthz(w http.ResponseWriter, _ *http.Request) error {
 	if s.b.Healthy() {
-		writeJSON(w, http.StatusOK, Health{Status: "ok", Northbound: "connected"})
+		writeJSON(w, http.StatusOK, api.Health{Status: "ok", Northbound: "connected"})
 	} else {
-		writeJSON(w, http.StatusServiceUnavailable, Health{Status: "unavailable", Northbound: "disconnected",
+		writeJSON(w, http.StatusServiceUnavailable, api.Health{Status: "unavailable", Northbound: "disconnected",
 			Error: "northbound database not connected"})
 	}
 	return nil

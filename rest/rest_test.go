@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/nbdb"
+	"github.com/ferry-sdn/ferry/rest/api"
 	"github.com/ferry-sdn/ferry/rest/resttest"
 )
 
@@ -65,7 +66,7 @@ func (r response) want(t *testing.T, code int, fragments ...string) response {
 		t.Fatalf("Content-Type %q, want application/json", ct)
 	}
 	if code >= 400 {
-		var e Error
+		var e api.Error
 		if err := json.Unmarshal(r.body, &e); err != nil || e.Message == "" {
 			t.Fatalf("error body %s is not {\"error\": ...}: %v", r.body, err)
 		}
@@ -96,7 +97,7 @@ func TestSwitches(t *testing.T) {
 	if loc := r.header.Get("Location"); loc != "/v1/switches/blue" {
 		t.Fatalf("Location %q", loc)
 	}
-	var sw Switch
+	var sw api.Switch
 	r.decode(t, &sw)
 	if sw.Name != "blue" || sw.VNI != 1 || sw.Encap != "vxlan" || sw.Generation != 1 || sw.Ports == nil || sw.Status.Realized {
 		t.Fatalf("created %+v", sw)
@@ -107,9 +108,9 @@ func TestSwitches(t *testing.T) {
 		t.Fatalf("allocated VNI %d, want 2", sw.VNI)
 	}
 
-	var list []Switch
+	var list []api.Switch
 	f.do(t, "GET", "/v1/switches", "").want(t, 200).decode(t, &list)
-	if got := names(list, func(s Switch) string { return s.Name }); !slices.Equal(got, []string{"amber", "blue", "cyan"}) {
+	if got := names(list, func(s api.Switch) string { return s.Name }); !slices.Equal(got, []string{"amber", "blue", "cyan"}) {
 		t.Fatalf("list %v, want sorted by name", got)
 	}
 
@@ -208,7 +209,7 @@ func TestPorts(t *testing.T) {
 	if loc := r.header.Get("Location"); loc != "/v1/switches/blue/ports/vm2" {
 		t.Fatalf("Location %q", loc)
 	}
-	var p Port
+	var p api.Port
 	r.decode(t, &p)
 	if p.Name != "vm2" || p.Switch != "blue" || p.IfaceID != "if-2" || p.MAC != "02:ab:cd:00:00:02" {
 		t.Fatalf("created %+v (MAC must be lower-case)", p)
@@ -216,12 +217,12 @@ func TestPorts(t *testing.T) {
 	f.do(t, "POST", "/v1/switches/blue/ports", `{"name":"vm1","iface_id":"if-1"}`).want(t, 201)
 	f.do(t, "POST", "/v1/switches/red/ports", `{"name":"vm1","iface_id":"if-3"}`).want(t, 201)
 
-	var list []Port
+	var list []api.Port
 	f.do(t, "GET", "/v1/switches/blue/ports", "").want(t, 200).decode(t, &list)
-	if got := names(list, func(p Port) string { return p.Name }); !slices.Equal(got, []string{"vm1", "vm2"}) {
+	if got := names(list, func(p api.Port) string { return p.Name }); !slices.Equal(got, []string{"vm1", "vm2"}) {
 		t.Fatalf("ports %v", got)
 	}
-	var sw Switch
+	var sw api.Switch
 	f.do(t, "GET", "/v1/switches/blue", "").want(t, 200).decode(t, &sw)
 	if !slices.Equal(sw.Ports, []string{"vm1", "vm2"}) {
 		t.Fatalf("switch ports %v", sw.Ports)
@@ -276,7 +277,7 @@ func TestChassis(t *testing.T) {
 	if loc := r.header.Get("Location"); loc != "/v1/chassis/hv1" {
 		t.Fatalf("Location %q", loc)
 	}
-	var ch Chassis
+	var ch api.Chassis
 	r.decode(t, &ch)
 	if ch.Bridge != "br-int" || ch.Kind != "kvm" || !slices.Equal(ch.Encaps, []string{"vxlan", "gre"}) || ch.TunnelIP != "198.18.1.11" || ch.Generation != 1 {
 		t.Fatalf("defaults: %+v", ch)
@@ -299,9 +300,9 @@ func TestChassis(t *testing.T) {
 	if st["ovsdb_connected"] != true || st["openflow_connected"] != true || st["realized_generation"] != 3.0 {
 		t.Fatalf("chassis status %v", raw)
 	}
-	var list []Chassis
+	var list []api.Chassis
 	f.do(t, "GET", "/v1/chassis", "").want(t, 200).decode(t, &list)
-	if got := names(list, func(c Chassis) string { return c.Name }); !slices.Equal(got, []string{"hv1", "hv2", "hv3", "hv4"}) {
+	if got := names(list, func(c api.Chassis) string { return c.Name }); !slices.Equal(got, []string{"hv1", "hv2", "hv3", "hv4"}) {
 		t.Fatalf("list %v", got)
 	}
 
@@ -387,7 +388,7 @@ func TestBackendFailures(t *testing.T) {
 		t.Fatal("writes reached an unhealthy backend")
 	}
 	f.do(t, "GET", "/v1/switches/blue", "").want(t, 200)
-	var h Health
+	var h api.Health
 	f.do(t, "GET", "/healthz", "").want(t, 503).decode(t, &h)
 	if h.Status != "unavailable" || h.Northbound != "disconnected" {
 		t.Fatalf("health %+v", h)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/ovsdb"
+	"github.com/ferry-sdn/ferry/rest/api"
 )
 
 // Limits the API enforces.
@@ -63,7 +64,7 @@ func plain(s string) bool {
 	return true
 }
 
-func (r *SwitchRequest) check() (model.Switch, error) {
+func checkSwitchRequest(r *api.SwitchRequest) (model.Switch, error) {
 	var p problems
 	checkName(&p, "name", r.Name)
 	sw := model.Switch{Name: r.Name, Encap: r.Encap}
@@ -106,7 +107,7 @@ func checkNetworks(p *problems, nets []string) []string {
 	return out
 }
 
-func (r *SwitchPatch) check() ([]string, error) {
+func checkSwitchPatch(r *api.SwitchPatch) ([]string, error) {
 	var p problems
 	if r.XenServerNetworks == nil {
 		p.add("xenserver_networks", "required (the only field that can change)")
@@ -119,7 +120,7 @@ func (r *SwitchPatch) check() ([]string, error) {
 	return nets, p.err()
 }
 
-func (r *PortRequest) check(switchName string) (model.Port, error) {
+func checkPortRequest(r *api.PortRequest, switchName string) (model.Port, error) {
 	var p problems
 	checkName(&p, "name", r.Name)
 	port := model.Port{Switch: switchName, Name: r.Name, IfaceID: r.IfaceID}
@@ -147,7 +148,7 @@ func (r *PortRequest) check(switchName string) (model.Port, error) {
 	return port, p.err()
 }
 
-func (r *ChassisRequest) check() (model.Chassis, error) {
+func checkChassisRequest(r *api.ChassisRequest) (model.Chassis, error) {
 	var p problems
 	checkName(&p, "name", r.Name)
 	ch := model.Chassis{Name: r.Name, Bridge: r.Bridge, Kind: r.Kind}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/ferry-sdn/ferry/internal/cli"
-	"github.com/ferry-sdn/ferry/rest"
+	"github.com/ferry-sdn/ferry/rest/api"
 )
 
 // TestFerryctl drives a ferryd in the lab with nothing but ferryctl, as an
@@ -98,9 +98,9 @@ func TestFerryctl(t *testing.T) {
 
 	// -o json: the API's JSON, parseable as the API's types.
 	var st struct {
-		Health   rest.Health    `json:"health"`
-		Chassis  []rest.Chassis `json:"chassis"`
-		Switches []rest.Switch  `json:"switches"`
+		Health   api.Health    `json:"health"`
+		Chassis  []api.Chassis `json:"chassis"`
+		Switches []api.Switch  `json:"switches"`
 	}
 	if err := json.Unmarshal([]byte(e.ctlOK("status", "-o", "json")), &st); err != nil {
 		t.Fatalf("status -o json: %v", err)
@@ -113,7 +113,7 @@ func TestFerryctl(t *testing.T) {
 			t.Errorf("status -o json: chassis %s not connected: %+v", ch.Name, ch.Status)
 		}
 	}
-	var ports []rest.Port
+	var ports []api.Port
 	if err := json.Unmarshal([]byte(e.ctlOK("-o", "json", "port", "list", "blue")), &ports); err != nil {
 		t.Fatalf("port list -o json: %v", err)
 	}
@@ -128,7 +128,7 @@ func TestFerryctl(t *testing.T) {
 	// A bad MAC: exit 1 with the server's own message.
 	req := map[string]any{"name": "bad", "iface_id": "iface-bad", "mac": "02:00:zz:00:00:01"}
 	httpCode, body := e.do("POST", "/v1/switches/blue/ports", req)
-	var apiErr rest.Error
+	var apiErr api.Error
 	if err := json.Unmarshal(body, &apiErr); httpCode != 400 || err != nil || apiErr.Message == "" {
 		t.Fatalf("POST a port with a bad MAC: %d %s", httpCode, body)
 	}

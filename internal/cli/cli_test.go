@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/rest"
+	"github.com/ferry-sdn/ferry/rest/api"
 	"github.com/ferry-sdn/ferry/rest/resttest"
 )
 
@@ -140,21 +141,21 @@ func TestSwitch(t *testing.T) {
 		"hv1 yes 3",
 		"hv2 no 1")
 
-	var sws []rest.Switch
+	var sws []api.Switch
 	if err := json.Unmarshal([]byte(f.ok(t, "switch", "list", "-o", "json")), &sws); err != nil {
 		t.Fatal(err)
 	}
 	if len(sws) != 2 || sws[0].Name != "blue" || sws[0].VNI != 1001 || sws[1].Encap != "gre" {
 		t.Errorf("switch list -o json: %+v", sws)
 	}
-	var sw rest.Switch
+	var sw api.Switch
 	if err := json.Unmarshal([]byte(f.ok(t, "-o", "json", "switch", "show", "blue")), &sw); err != nil {
 		t.Fatal(err)
 	}
 	if sw.Name != "blue" || len(sw.Status.Chassis) != 2 {
 		t.Errorf("switch show -o json: %+v", sw)
 	}
-	var created rest.Switch
+	var created api.Switch
 	if err := json.Unmarshal([]byte(f.ok(t, "switch", "create", "green", "-o", "json")), &created); err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +209,7 @@ func TestPort(t *testing.T) {
 		"Chassis: hv1",
 		"Interface: tap2",
 		"OpenFlow port: 5")
-	var p rest.Port
+	var p api.Port
 	if err := json.Unmarshal([]byte(f.ok(t, "port", "show", "blue", "vm1", "-o", "json")), &p); err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +268,7 @@ func TestChassis(t *testing.T) {
 		"Flows: 0",
 		"Last error: openflow: handshake timed out")
 	wantLines(t, f.ok(t, "chassis", "show", "hv1"), "Realized generation: 4", "Flows: 12", "Groups: 2", "Datapath ID: 00:00:aa")
-	var chs []rest.Chassis
+	var chs []api.Chassis
 	if err := json.Unmarshal([]byte(f.ok(t, "chassis", "list", "-o", "json")), &chs); err != nil {
 		t.Fatal(err)
 	}
@@ -303,9 +304,9 @@ func TestStatus(t *testing.T) {
 		"blue 1001 vxlan 5 no (1/2 chassis) hv1,hv2(pending) 1/2")
 
 	var st struct {
-		Health   rest.Health
-		Chassis  []rest.Chassis
-		Switches []rest.Switch
+		Health   api.Health
+		Chassis  []api.Chassis
+		Switches []api.Switch
 	}
 	if err := json.Unmarshal([]byte(f.ok(t, "status", "-o", "json")), &st); err != nil {
 		t.Fatal(err)
@@ -347,7 +348,7 @@ func TestWait(t *testing.T) {
 
 	// Already realized, -o json: the switch on stdout, nothing else.
 	code, out, errs := f.run("wait", "blue", "-o", "json")
-	var sw rest.Switch
+	var sw api.Switch
 	if code != ExitOK || errs != "" || json.Unmarshal([]byte(out), &sw) != nil || !sw.Status.Realized {
 		t.Errorf("wait -o json: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
@@ -582,7 +583,7 @@ func newGatewayServer() *gatewayServer {
 		w.WriteHeader(code)
 		json.NewEncoder(w).Encode(v)
 	}
-	fail := func(w http.ResponseWriter, code int, msg string) { reply(w, code, rest.Error{Message: msg}) }
+	fail := func(w http.ResponseWriter, code int, msg string) { reply(w, code, api.Error{Message: msg}) }
 	strict := func(r *http.Request, v any) error {
 		dec := json.NewDecoder(r.Body)
 		dec.DisallowUnknownFields()

@@ -11,7 +11,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/ferry-sdn/ferry/rest"
+	"github.com/ferry-sdn/ferry/rest/api"
 )
 
 // maxResponse bounds what ferryctl reads from the server: a list of 10,000
@@ -119,7 +119,7 @@ func (c *client) transportError(ctx context.Context, method, p string, err error
 
 func newServerError(code int, body []byte) *serverError {
 	e := &serverError{Code: code, body: body}
-	var msg rest.Error
+	var msg api.Error
 	if json.Unmarshal(body, &msg) == nil && msg.Message != "" {
 		e.Message = msg.Message
 		return e

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/ferry-sdn/ferry/internal/model"
-	"github.com/ferry-sdn/ferry/rest"
+	"github.com/ferry-sdn/ferry/rest/api"
 )
 
 // Switches.
@@ -20,7 +20,7 @@ func switchCreate(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	req := rest.SwitchRequest{Name: pos[0], Encap: *encap, XenServerNetworks: splitList(*nets)}
+	req := api.SwitchRequest{Name: pos[0], Encap: *encap, XenServerNetworks: splitList(*nets)}
 	if isSet(fs, "vni") {
 		req.VNI = vni // the server checks the range
 	}
@@ -28,7 +28,7 @@ func switchCreate(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	return emit(a, data, func(sw rest.Switch) error {
+	return emit(a, data, func(sw api.Switch) error {
 		return a.say("switch %s created: VNI %d, %s", sw.Name, sw.VNI, sw.Encap)
 	})
 }
@@ -48,11 +48,11 @@ func switchSetNetworks(a *app, args []string) error {
 	if list == nil {
 		list = []string{}
 	}
-	data, err := a.call(http.MethodPatch, path("v1", "switches", pos[0]), rest.SwitchPatch{XenServerNetworks: &list})
+	data, err := a.call(http.MethodPatch, path("v1", "switches", pos[0]), api.SwitchPatch{XenServerNetworks: &list})
 	if err != nil {
 		return err
 	}
-	return emit(a, data, func(sw rest.Switch) error {
+	return emit(a, data, func(sw api.Switch) error {
 		return a.say("switch %s adopts XenServer networks: %s", sw.Name, orNone(strings.Join(sw.XenServerNetworks, ",")))
 	})
 }
@@ -83,7 +83,7 @@ func switchList(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	return emit(a, data, func(sws []rest.Switch) error {
+	return emit(a, data, func(sws []api.Switch) error {
 		var rows [][]string
 		for _, sw := range sws {
 			rows = append(rows, []string{sw.Name, itoa(sw.VNI), sw.Encap, itoa(len(sw.Ports)),
@@ -120,7 +120,7 @@ func switchShow(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	return emit(a, data, func(sw rest.Switch) error {
+	return emit(a, data, func(sw api.Switch) error {
 		err := fields(a.stdout,
 			"Name", sw.Name,
 			"VNI", itoa(sw.VNI),
@@ -166,18 +166,18 @@ func portCreate(a *app, args []string) error {
 	if err := a.require(fs, "iface-id"); err != nil {
 		return err
 	}
-	req := rest.PortRequest{Name: pos[1], IfaceID: *ifaceID, MAC: *mac}
+	req := api.PortRequest{Name: pos[1], IfaceID: *ifaceID, MAC: *mac}
 	data, err := a.call(http.MethodPost, path("v1", "switches", pos[0], "ports"), req)
 	if err != nil {
 		return err
 	}
-	return emit(a, data, func(p rest.Port) error {
+	return emit(a, data, func(p api.Port) error {
 		return a.say("port %s created on switch %s: iface-id %s", p.Name, p.Switch, p.IfaceID)
 	})
 }
 
 // portMAC is the port's configured MAC, else the one learned from the VIF.
-func portMAC(p rest.Port) string {
+func portMAC(p api.Port) string {
 	if p.MAC != "" {
 		return p.MAC
 	}
@@ -200,7 +200,7 @@ func portList(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	return emit(a, data, func(ports []rest.Port) error {
+	return emit(a, data, func(ports []api.Port) error {
 		var rows [][]string
 		for _, p := range ports {
 			rows = append(rows, []string{p.Name, p.IfaceID, portMAC(p), yesNo(p.Status.Bound),
@@ -220,7 +220,7 @@ func portShow(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	return emit(a, data, func(p rest.Port) error {
+	return emit(a, data, func(p api.Port) error {
 		mac := p.MAC
 		if mac == "" {
 			mac = "from the VIF's attached-mac: " + dash(p.Status.MAC)
@@ -267,7 +267,7 @@ func chassisCreate(a *app, args []string) error {
 	if err := a.require(fs, "ovsdb", "tunnel-ip"); err != nil {
 		return err
 	}
-	req := rest.ChassisRequest{Name: pos[0], OVSDB: *ovsdb, TunnelIP: *tunnelIP, Bridge: *bridge, Kind: *kind,
+	req := api.ChassisRequest{Name: pos[0], OVSDB: *ovsdb, TunnelIP: *tunnelIP, Bridge: *bridge, Kind: *kind,
 		UnderlayMTU: *mtu, DatapathType: *dpType}
 	if *encaps != "" {
 		for _, e := range strings.Split(*encaps, ",") {
@@ -278,7 +278,7 @@ func chassisCreate(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	return emit(a, data, func(ch rest.Chassis) error {
+	return emit(a, data, func(ch api.Chassis) error {
 		return a.say("chassis %s created: %s, tunnel IP %s, OVSDB %s, bridge %s, encaps %s",
 			ch.Name, ch.Kind, ch.TunnelIP, ch.OVSDB, ch.Bridge, strings.Join(ch.Encaps, ","))
 	})
@@ -305,7 +305,7 @@ func chassisList(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	return emit(a, data, func(chs []rest.Chassis) error {
+	return emit(a, data, func(chs []api.Chassis) error {
 		var rows [][]string
 		for _, ch := range chs {
 			rows = append(rows, []string{ch.Name, ch.Kind, ch.TunnelIP, ch.OVSDB, ch.Bridge,
@@ -325,7 +325,7 @@ func chassisShow(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	return emit(a, data, func(ch rest.Chassis) error {
+	return emit(a, data, func(ch api.Chassis) error {
 		return fields(a.stdout,
 			"Name", ch.Name,
 			"Kind", ch.Kind,

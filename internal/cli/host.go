@@ -13,8 +13,8 @@ import (
 	"strings"
 
 	"github.com/ferry-sdn/ferry/internal/model"
-	"github.com/ferry-sdn/ferry/ovsdb"
-	"github.com/ferry-sdn/ferry/rest"
+	"github.com/ferry-sdn/ferry/ovsdb/target"
+	"github.com/ferry-sdn/ferry/rest/api"
 )
 
 // `ferryctl host join` runs on a hypervisor and does what
@@ -56,7 +56,7 @@ type joinFlags struct {
 	// the manager; req holds --tunnel-ip, --kind, --encaps, --underlay-mtu.
 	register bool
 	ovsdb    string
-	req      rest.ChassisRequest
+	req      api.ChassisRequest
 }
 
 func hostJoin(a *app, args []string) error {
@@ -160,17 +160,17 @@ func (a *app) checkJoinFlags(fs *flag.FlagSet, f *joinFlags) error {
 		}
 	}
 	if f.manager != "" {
-		if _, err := ovsdb.ParseTarget(f.manager); err != nil {
+		if _, err := target.Parse(f.manager); err != nil {
 			return a.usage("--manager: %v", trimPkg(err))
 		}
 	}
 	if f.controller != "" {
-		if _, err := ovsdb.ParseTarget(f.controller); err != nil {
+		if _, err := target.Parse(f.controller); err != nil {
 			return a.usage("--controller: %v", trimPkg(err))
 		}
 	}
 	if f.db != "" {
-		if _, err := ovsdb.ParseActive(f.db); err != nil {
+		if _, err := target.ParseActive(f.db); err != nil {
 			return a.usage("--db: %v", trimPkg(err))
 		}
 	}
@@ -208,7 +208,7 @@ func (a *app) checkJoinFlags(fs *flag.FlagSet, f *joinFlags) error {
 		}
 	}
 	if f.ovsdb != "" && f.ovsdb != model.PassiveOVSDB {
-		if _, err := ovsdb.ParseActive(f.ovsdb); err != nil {
+		if _, err := target.ParseActive(f.ovsdb); err != nil {
 			return a.usage("--ovsdb: %v", trimPkg(err))
 		}
 	}
@@ -423,7 +423,7 @@ func (a *app) registerStep(ctx context.Context, rec *recorder, f *joinFlags, nam
 	case err != nil:
 		return step{}, fmt.Errorf("host join: --register: %w", err)
 	default:
-		var ch rest.Chassis
+		var ch api.Chassis
 		if err := decode(data, &ch); err != nil {
 			return step{}, err
 		}
@@ -458,14 +458,14 @@ func (a *app) registerStep(ctx context.Context, rec *recorder, f *joinFlags, nam
 // ovsdb-server has manager m: the address it listens on, or "passive" when
 // the host dials ferry.
 func ferryTarget(m string) (string, error) {
-	t, err := ovsdb.ParseTarget(m)
+	t, err := target.Parse(m)
 	if err != nil {
 		return "", errors.New(trimPkg(err))
 	}
 	switch t.Scheme {
-	case ovsdb.PUnix:
-		return ovsdb.Target{Scheme: ovsdb.Unix, Path: t.Path}.String(), nil
-	case ovsdb.PTCP, ovsdb.PSSL:
+	case target.PUnix:
+		return target.Target{Scheme: target.Unix, Path: t.Path}.String(), nil
+	case target.PTCP, target.PSSL:
 		ip, err := netip.ParseAddr(t.Host)
 		if err != nil || ip.IsUnspecified() {
 			return "", fmt.Errorf("manager %s listens on every address: give --ovsdb %s:MGMT_IP:%d (the address ferry dials)",
@@ -474,22 +474,22 @@ func ferryTarget(m string) (string, error) {
 		if t.Port == 0 {
 			return "", fmt.Errorf("manager %s listens on a port the kernel picks: give --ovsdb", m)
 		}
-		return ovsdb.Target{Scheme: activeOf(t.Scheme), Host: t.Host, Port: t.Port}.String(), nil
+		return target.Target{Scheme: activeOf(t.Scheme), Host: t.Host, Port: t.Port}.String(), nil
 	}
 	return model.PassiveOVSDB, nil // tcp:, ssl:, unix: the host dials ferry
 }
 
-func activeOf(s ovsdb.Scheme) ovsdb.Scheme {
-	if s == ovsdb.PSSL {
-		return ovsdb.SSL
+func activeOf(s target.Scheme) target.Scheme {
+	if s == target.PSSL {
+		return target.SSL
 	}
-	return ovsdb.TCP
+	return target.TCP
 }
 
 // chassisDiff names the members of a registered chassis that differ from
 // what host join would register; members the flags leave to the server's
 // defaults are not compared.
-func chassisDiff(ch rest.Chassis, req rest.ChassisRequest, compareDatapath bool) []string {
+func chassisDiff(ch api.Chassis, req api.ChassisRequest, compareDatapath bool) []string {
 	var diff []string
 	add := func(field, have, want string) {
 		if have != want {
@@ -518,7 +518,7 @@ func chassisDiff(ch rest.Chassis, req rest.ChassisRequest, compareDatapath bool)
 
 // canonicalTarget writes a target the way the server stores it.
 func canonicalTarget(s string) string {
-	t, err := ovsdb.ParseTarget(s)
+	t, err := target.Parse(s)
 	if err != nil {
 		return s
 	}

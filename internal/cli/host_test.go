@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ferry-sdn/ferry/internal/ovstest"
-	"github.com/ferry-sdn/ferry/rest"
+	"github.com/ferry-sdn/ferry/rest/api"
 )
 
 // host starts a real ovsdb-server and ovs-vswitchd (dummy datapath) for
@@ -299,7 +299,7 @@ func TestHostJoinPassive(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v:\n%s", err, out)
 	}
-	var ch rest.Chassis
+	var ch api.Chassis
 	if err := json.Unmarshal(rep.Chassis, &ch); err != nil || rep.OVSDB != "passive" || len(rep.Changes) != 4 || ch.OVSDB != "passive" {
 		t.Errorf("-o json (%v):\n%s", err, out)
 	}

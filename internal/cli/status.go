@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ferry-sdn/ferry/rest"
+	"github.com/ferry-sdn/ferry/rest/api"
 )
 
 // pollInterval is how often wait asks: realization takes tens of
@@ -53,9 +53,9 @@ func status(a *app, args []string) error {
 		return err
 	}
 	var (
-		h   rest.Health
-		chs []rest.Chassis
-		sws []rest.Switch
+		h   api.Health
+		chs []api.Chassis
+		sws []api.Switch
 	)
 	for _, d := range []struct {
 		data []byte
@@ -139,7 +139,7 @@ func wait(a *app, args []string) error {
 		}
 		switch {
 		case err == nil:
-			var sw rest.Switch
+			var sw api.Switch
 			if err := decode(data, &sw); err != nil {
 				p.clear()
 				return err

@@ -1,0 +1,142 @@
+package api
+
+import "github.com/ferry-sdn/ferry/internal/model"
+
+// SwitchRequest is the body of POST /v1/switches.
+type SwitchRequest struct {
+	Name string `json:"name"`
+	// VNI is the VXLAN network identifier (and GRE key); nil allocates
+	// the lowest free one.
+	VNI *int64 `json:"vni,omitempty"`
+	// Encap is "vxlan" (the default) or "gre".
+	Encap string `json:"encap,omitempty"`
+	// XenServerNetworks adopts whole XenServer networks: every VIF whose
+	// xs-network-uuid is listed joins the switch without a port of its own.
+	XenServerNetworks []string `json:"xenserver_networks,omitempty"`
+}
+
+// SwitchPatch is the body of PATCH /v1/switches/{name}: the fields that can
+// change after creation.
+type SwitchPatch struct {
+	XenServerNetworks *[]string `json:"xenserver_networks"`
+}
+
+// Switch is a logical switch as the API shows it.
+type Switch struct {
+	Name       string   `json:"name"`
+	VNI        uint32   `json:"vni"`
+	Encap      string   `json:"encap"`
+	Generation int64    `json:"generation"`
+	Ports      []string `json:"ports"` // names, sorted
+	// XenServerNetworks are the adopted XenServer networks.
+	XenServerNetworks []string           `json:"xenserver_networks"`
+	Status            model.SwitchStatus `json:"status"`
+}
+
+// PortRequest is the body of POST /v1/switches/{switch}/ports.
+type PortRequest struct {
+	Name string `json:"name"`
+	// IfaceID matches the Interface's external_ids:iface-id (libvirt,
+	// OpenStack) or xs-vif-uuid (XenServer).
+	IfaceID string `json:"iface_id"`
+	// MAC is optional: without it ferry uses the Interface's attached-mac.
+	MAC string `json:"mac,omitempty"`
+}
+
+// Port is a logical port as the API shows it.
+type Port struct {
+	Name    string           `json:"name"`
+	Switch  string           `json:"switch"`
+	IfaceID string           `json:"iface_id"`
+	MAC     string           `json:"mac,omitempty"`
+	Status  model.PortStatus `json:"status"`
+}
+
+// ChassisRequest is the body of POST /v1/chassis.
+type ChassisRequest struct {
+	Name string `json:"name"`
+	// OVSDB is the hypervisor's OVSDB target: tcp:IP:PORT, ssl:IP:PORT or
+	// unix:PATH, or "passive" for a host that dials ferry's --ovsdb-listen
+	// (matched by its Open_vSwitch external_ids:system-id = name).
+	OVSDB    string `json:"ovsdb"`
+	TunnelIP string `json:"tunnel_ip"`
+	// Bridge defaults to br-int; XenServer VIFs sit on xapiN/xenbrN.
+	Bridge string `json:"bridge,omitempty"`
+	// Kind is kvm (the default), xenserver or generic.
+	Kind string `json:"kind,omitempty"`
+	// Encaps defaults to ["vxlan", "gre"].
+	Encaps []string `json:"encaps,omitempty"`
+	// UnderlayMTU is the MTU between tunnel endpoints (default 1500).
+	UnderlayMTU int `json:"underlay_mtu,omitempty"`
+	// DatapathType is used if ferry has to create the bridge: "system"
+	// (the default) or "netdev" (userspace, hosts without the kernel
+	// module).
+	DatapathType string `json:"datapath_type,omitempty"`
+}
+
+// Chassis is a registered hypervisor as the API shows it.
+type Chassis struct {
+	Name         string              `json:"name"`
+	OVSDB        string              `json:"ovsdb"`
+	TunnelIP     string              `json:"tunnel_ip"`
+	Bridge       string              `json:"bridge"`
+	Kind         string              `json:"kind"`
+	Encaps       []string            `json:"encaps"`
+	UnderlayMTU  int                 `json:"underlay_mtu"`
+	DatapathType string              `json:"datapath_type,omitempty"`
+	Generation   int64               `json:"generation"`
+	Status       model.ChassisStatus `json:"status"`
+}
+
+// Error is the body of every error response.
+type Error struct {
+	Message string `json:"error"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Health is the body of GET /healthz.
+type Health struct {
+	// Status is "ok" or "unavailable".
+	Status     string `json:"status"`
+	Northbound string `json:"northbound"` // "connected" or "disconnected"
+	// Error says what is wrong when Status is not "ok", so that every
+	// error response of the API has an "error" member.
+	Error string `json:"error,omitempty"`
+}
+
+// GatewayRequest is the body of POST /v1/gateways.
+type GatewayRequest struct {
+	Name string `json:"name"`
+	// OVSDB is the VTEP's OVSDB target (tcp:IP:PORT, ssl:IP:PORT,
+	// unix:PATH), or "passive" when the switch dials ferry's
+	// --ovsdb-listen (matched by Physical_Switch name).
+	OVSDB string `json:"ovsdb"`
+	// PhysicalSwitch is optional when the VTEP database has exactly one.
+	PhysicalSwitch string `json:"physical_switch,omitempty"`
+}
+
+// Gateway is a VTEP as the API shows it.
+type Gateway struct {
+	Name           string              `json:"name"`
+	OVSDB          string              `json:"ovsdb"`
+	PhysicalSwitch string              `json:"physical_switch,omitempty"`
+	Generation     int64               `json:"generation"`
+	Status         model.GatewayStatus `json:"status"`
+}
+
+// BindingRequest is the body of POST /v1/switches/{switch}/bindings.
+type BindingRequest struct {
+	Gateway string `json:"gateway"`
+	Port    string `json:"port"`
+	// VLAN is 0 (untagged, the default) to 4095.
+	VLAN *int64 `json:"vlan,omitempty"`
+}
+
+// Binding is a gateway binding as the API shows it.
+type Binding struct {
+	Switch  string `json:"switch"`
+	Gateway string `json:"gateway"`
+	Port    string `json:"port"`
+	VLAN    uint16 `json:"vlan"`
+}
