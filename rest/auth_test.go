@@ -72,6 +72,7 @@ var adminRequests = []struct{ method, path, body string }{
 	{"GET", "/v1/switches/blue", ""},
 	{"PATCH", "/v1/switches/blue", `{"xenserver_networks":[]}`},
 	{"POST", "/v1/switches/blue/ports", `{"name":"p1","iface_id":"vm1"}`},
+	{"PUT", "/v1/switches/red", `{"ports":[{"name":"p1","iface_id":"vm2"}]}`},
 	{"GET", "/v1/switches/blue/ports", ""},
 	{"GET", "/v1/switches/blue/ports/p1", ""},
 	{"POST", "/v1/chassis", hv1},
@@ -88,6 +89,7 @@ var adminRequests = []struct{ method, path, body string }{
 	{"DELETE", "/v1/chassis/hv1", ""},
 	{"DELETE", "/v1/switches/blue/ports/p1", ""},
 	{"DELETE", "/v1/switches/blue", ""},
+	{"DELETE", "/v1/switches/red", ""},
 }
 
 // walkV1 returns every routed "METHOD /v1/template".

@@ -2,16 +2,29 @@
 // logical switches and ports; every object shows whether ferry has realized
 // it on the devices.
 //
-//	GET, POST           /v1/switches
-//	GET, DELETE         /v1/switches/{name}
-//	GET, POST           /v1/switches/{switch}/ports
-//	GET, DELETE         /v1/switches/{switch}/ports/{port}
-//	GET, POST           /v1/chassis
-//	GET, DELETE         /v1/chassis/{name}
-//	GET                 /v1/openapi.json, /healthz, /metrics
+//	GET, POST               /v1/switches
+//	GET, PUT, PATCH, DELETE /v1/switches/{name}
+//	GET, POST               /v1/switches/{switch}/ports
+//	GET, DELETE             /v1/switches/{switch}/ports/{port}
+//	GET, POST               /v1/switches/{switch}/bindings
+//	DELETE                  /v1/switches/{switch}/bindings/{gateway}/{port}/{vlan}
+//	GET, POST               /v1/chassis
+//	GET, DELETE             /v1/chassis/{name}
+//	GET, POST               /v1/gateways
+//	GET, DELETE             /v1/gateways/{name}
+//	GET                     /v1/openapi.json, /healthz, /metrics
 //
 // The OpenAPI 3 document (openapi.json, embedded and served) is the
-// reference; a test keeps it and the router in step.
+// reference; a test keeps it and the router in step. The JSON bodies are
+// the types of package rest/api, which clients share.
+//
+// Bulk and declarative writes: POST …/ports also takes a JSON array of
+// ports, created in one northbound transaction or not at all; PUT
+// /v1/switches/{name} takes a whole switch (api.SwitchSpec: its ports and
+// gateway bindings too) and applies the difference in one transaction,
+// nothing when nothing differs (200, Ferry-Applied: unchanged; 201 when it
+// created the switch). A mistake in an item names it: "ports[3].iface_id:
+// required". These bodies may be up to 16 MiB, others 1 MiB.
 //
 // The handler only validates and translates: reads come from the Backend's
 // snapshot, writes go to the Backend (internal/nbdb in ferryd), realization
@@ -19,7 +32,7 @@
 //
 // Errors are JSON, {"error": "field: what is wrong"}: bad input is a 4xx and
 // never reaches the Backend half-way (400 malformed or invalid, 404 unknown
-// object, 409 duplicate, 413 body over 1 MiB); a Backend failure is 503 when
+// object, 409 duplicate, 413 body too large); a Backend failure is 503 when
 // the northbound database is disconnected and 500 otherwise. Handlers return
 // errors instead of writing error responses, as in Tailscale's tsweb, so
 // that one function decides status codes.

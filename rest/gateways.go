@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -66,8 +65,13 @@ func checkDeviceName(p *problems, field, name string) {
 
 func checkBindingRequest(r *api.BindingRequest, switchName string) (model.GatewayBinding, error) {
 	var p problems
-	checkName(&p, "gateway", r.Gateway)
-	checkDeviceName(&p, "port", r.Port)
+	b := checkBinding(&p, r, switchName)
+	return b, p.err()
+}
+
+func checkBinding(p *problems, r *api.BindingRequest, switchName string) model.GatewayBinding {
+	checkName(p, "gateway", r.Gateway)
+	checkDeviceName(p, "port", r.Port)
 	b := model.GatewayBinding{Switch: switchName, Gateway: r.Gateway, Port: r.Port}
 	if r.VLAN != nil {
 		if *r.VLAN < 0 || *r.VLAN > 4095 {
@@ -76,7 +80,32 @@ func checkBindingRequest(r *api.BindingRequest, switchName string) (model.Gatewa
 			b.VLAN = uint16(*r.VLAN)
 		}
 	}
-	return b, p.err()
+	return b
+}
+
+// checkGatewayPorts is checkGatewayPort for the bindings of a whole
+// switch.
+func (s *server) checkGatewayPorts(bindings []model.GatewayBinding) error {
+	var p problems
+	for i, b := range bindings {
+		s.checkGatewayPort(p.at("bindings", i), b)
+	}
+	return p.err()
+}
+
+// checkGatewayPort refuses a binding to a port the physical switch does
+// not have, while the gateway is connected (its ports are known); an
+// unreachable gateway's binding is accepted and realized when it connects.
+func (s *server) checkGatewayPort(p *problems, b model.GatewayBinding) {
+	st := s.st.Gateway(b.Gateway)
+	if !st.Connected || slices.ContainsFunc(st.Ports, func(gp model.GatewayPort) bool { return gp.Name == b.Port }) {
+		return
+	}
+	names := make([]string, 0, len(st.Ports))
+	for _, gp := range st.Ports {
+		names = append(names, gp.Name)
+	}
+	p.add("port", "%q is not a port of gateway %q (it has %v)", b.Port, b.Gateway, names)
 }
 
 func (s *server) listGateways(w http.ResponseWriter, _ *http.Request) error {
@@ -108,10 +137,10 @@ func (s *server) createGateway(w http.ResponseWriter, r *http.Request) error {
 	if err = s.checkTLSTarget(err, gw.OVSDB); err != nil {
 		return err
 	}
-	if err := s.writable(); err != nil {
+	ctx, cancel, err := s.writeCtx(r)
+	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
 	defer cancel()
 	if gw, err = s.b.CreateGateway(ctx, gw); err != nil {
 		return err
@@ -122,10 +151,10 @@ func (s *server) createGateway(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) deleteGateway(w http.ResponseWriter, r *http.Request) error {
-	if err := s.writable(); err != nil {
+	ctx, cancel, err := s.writeCtx(r)
+	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
 	defer cancel()
 	if err := s.b.DeleteGateway(ctx, vars(r)["name"]); err != nil {
 		return err
@@ -156,22 +185,14 @@ func (s *server) createBinding(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// A port the physical switch does not have is refused while the
-	// gateway is connected (we know its ports); an unreachable gateway's
-	// binding is accepted and realized when it connects.
-	if st := s.st.Gateway(b.Gateway); st.Connected {
-		if !slices.ContainsFunc(st.Ports, func(p model.GatewayPort) bool { return p.Name == b.Port }) {
-			names := make([]string, 0, len(st.Ports))
-			for _, p := range st.Ports {
-				names = append(names, p.Name)
-			}
-			return errorf(http.StatusBadRequest, "port: %q is not a port of gateway %q (it has %v)", b.Port, b.Gateway, names)
-		}
+	var p problems
+	if s.checkGatewayPort(&p, b); p.err() != nil {
+		return p.err()
 	}
-	if err := s.writable(); err != nil {
+	ctx, cancel, err := s.writeCtx(r)
+	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
 	defer cancel()
 	if b, err = s.b.CreateBinding(ctx, b); err != nil {
 		return err
@@ -188,10 +209,10 @@ func (s *server) deleteBinding(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || vlan > 4095 {
 		return errorf(http.StatusBadRequest, "vlan: %q is not a VLAN (0-4095)", v["vlan"])
 	}
-	if err := s.writable(); err != nil {
+	ctx, cancel, err := s.writeCtx(r)
+	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
 	defer cancel()
 	b := model.GatewayBinding{Switch: v["switch"], Gateway: v["gateway"], Port: v["port"], VLAN: uint16(vlan)}
 	if err := s.b.DeleteBinding(ctx, b); err != nil {

@@ -1,13 +1,14 @@
 package rest
 
 import (
-	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 
 	"github.com/gorilla/mux"
 
 	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/internal/nbdb"
 	"github.com/ferry-sdn/ferry/rest/api"
 )
 
@@ -39,10 +40,10 @@ func (s *server) createSwitch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.writable(); err != nil {
+	ctx, cancel, err := s.writeCtx(r)
+	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
 	defer cancel()
 	sw, err = s.b.CreateSwitch(ctx, sw)
 	if err != nil {
@@ -62,10 +63,10 @@ func (s *server) patchSwitch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.writable(); err != nil {
+	ctx, cancel, err := s.writeCtx(r)
+	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
 	defer cancel()
 	sw, err := s.b.SetXenServerNetworks(ctx, vars(r)["name"], nets)
 	if err != nil {
@@ -76,10 +77,10 @@ func (s *server) patchSwitch(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) deleteSwitch(w http.ResponseWriter, r *http.Request) error {
-	if err := s.writable(); err != nil {
+	ctx, cancel, err := s.writeCtx(r)
+	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
 	defer cancel()
 	if err := s.b.DeleteSwitch(ctx, vars(r)["name"]); err != nil {
 		return err
@@ -116,20 +117,32 @@ func (s *server) getPort(w http.ResponseWriter, r *http.Request) error {
 	return errorf(http.StatusNotFound, "port %q not found on switch %q", vars["port"], sw.Name)
 }
 
+// createPort creates one port, or, when the body is a JSON array, every
+// port of the array in one transaction: all or none.
 func (s *server) createPort(w http.ResponseWriter, r *http.Request) error {
-	var req api.PortRequest
-	if err := decode(w, r, &req); err != nil {
+	swName := vars(r)["switch"]
+	data, err := readBody(w, r, maxBulkBodyBytes)
+	if err != nil {
 		return err
 	}
-	swName := vars(r)["switch"]
+	if isList(data) {
+		return s.createPorts(w, r, swName, data)
+	}
+	if len(data) > maxBodyBytes {
+		return errorf(http.StatusRequestEntityTooLarge, "request body: larger than %d bytes", maxBodyBytes)
+	}
+	var req api.PortRequest
+	if err := decodeJSON(data, &req, ""); err != nil {
+		return err
+	}
 	p, err := checkPortRequest(&req, swName)
 	if err != nil {
 		return err
 	}
-	if err := s.writable(); err != nil {
+	ctx, cancel, err := s.writeCtx(r)
+	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
 	defer cancel()
 	p, err = s.b.CreatePort(ctx, p)
 	if err != nil {
@@ -140,12 +153,111 @@ func (s *server) createPort(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *server) deletePort(w http.ResponseWriter, r *http.Request) error {
-	if err := s.writable(); err != nil {
+func (s *server) createPorts(w http.ResponseWriter, r *http.Request, swName string, data []byte) error {
+	var raw []json.RawMessage
+	if err := decodeJSON(data, &raw, ""); err != nil {
 		return err
 	}
+	if len(raw) == 0 {
+		return errorf(http.StatusBadRequest, "request body: an empty array; expected a JSON object or an array of them")
+	}
+	reqs, err := decodeList[api.PortRequest](raw, "ports")
+	if err != nil {
+		return err
+	}
+	ports, err := checkPortListRequest(reqs, swName)
+	if err != nil {
+		return err
+	}
+	ctx, cancel, err := s.writeCtx(r)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	ports, err = s.b.CreatePorts(ctx, swName, ports)
+	if err != nil {
+		return err
+	}
+	out := make([]api.Port, 0, len(ports))
+	for _, p := range ports {
+		out = append(out, portJSON(p, s.st.Port(p)))
+	}
+	w.Header().Set("Location", "/v1/switches/"+url.PathEscape(swName)+"/ports")
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+// putSwitch makes a switch exactly what the body describes (api.SwitchSpec):
+// 201 when it created the switch, 200 otherwise, and the Ferry-Applied
+// header says "created", "configured" or "unchanged".
+func (s *server) putSwitch(w http.ResponseWriter, r *http.Request) error {
+	name := vars(r)["name"]
+	data, err := readBody(w, r, maxBulkBodyBytes)
+	if err != nil {
+		return err
+	}
+	req, err := decodeSwitchSpec(data)
+	if err != nil {
+		return err
+	}
+	sw, err := checkSwitchSpec(&req, name)
+	if err != nil {
+		return err
+	}
+	if err := s.checkGatewayPorts(sw.Bindings); err != nil {
+		return err
+	}
+	ctx, cancel, err := s.writeCtx(r)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	sw, applied, err := s.b.ApplySwitch(ctx, sw)
+	if err != nil {
+		return err
+	}
+	code := http.StatusOK
+	if applied == nbdb.Created {
+		code = http.StatusCreated
+		w.Header().Set("Location", "/v1/switches/"+url.PathEscape(sw.Name))
+	}
+	w.Header().Set(AppliedHeader, string(applied))
+	writeJSON(w, code, switchJSON(sw, s.st.Switch(sw)))
+	return nil
+}
+
+// AppliedHeader is the response header of PUT /v1/switches/{name} that
+// says what the PUT did: created, configured or unchanged.
+const AppliedHeader = "Ferry-Applied"
+
+// decodeSwitchSpec decodes a whole switch, naming a bad port or binding by
+// its index ("ports[3].mac: must be a string").
+func decodeSwitchSpec(data []byte) (api.SwitchSpec, error) {
+	var spec api.SwitchSpec
+	var items struct {
+		Ports    []json.RawMessage `json:"ports"`
+		Bindings []json.RawMessage `json:"bindings"`
+	}
+	if err := json.Unmarshal(data, &items); err != nil {
+		// Malformed, or ports/bindings not arrays: the strict decoding
+		// says so in the usual words.
+		return spec, decodeJSON(data, &spec, "")
+	}
+	if _, err := decodeList[api.PortRequest](items.Ports, "ports"); err != nil {
+		return spec, err
+	}
+	if _, err := decodeList[api.BindingRequest](items.Bindings, "bindings"); err != nil {
+		return spec, err
+	}
+	return spec, decodeJSON(data, &spec, "")
+}
+
+func (s *server) deletePort(w http.ResponseWriter, r *http.Request) error {
 	vars := vars(r)
-	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+	ctx, cancel, err := s.writeCtx(r)
+	if err != nil {
+		return err
+	}
 	defer cancel()
 	if err := s.b.DeletePort(ctx, vars["switch"], vars["port"]); err != nil {
 		return err
@@ -183,10 +295,10 @@ func (s *server) createChassis(w http.ResponseWriter, r *http.Request) error {
 	if err = s.checkTLSTarget(err, ch.OVSDB); err != nil {
 		return err
 	}
-	if err := s.writable(); err != nil {
+	ctx, cancel, err := s.writeCtx(r)
+	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
 	defer cancel()
 	ch, err = s.b.CreateChassis(ctx, ch)
 	if err != nil {
@@ -198,10 +310,10 @@ func (s *server) createChassis(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) deleteChassis(w http.ResponseWriter, r *http.Request) error {
-	if err := s.writable(); err != nil {
+	ctx, cancel, err := s.writeCtx(r)
+	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
 	defer cancel()
 	if err := s.b.DeleteChassis(ctx, vars(r)["name"]); err != nil {
 		return err

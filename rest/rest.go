@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,6 +32,11 @@ type Backend interface {
 	DeleteSwitch(ctx context.Context, name string) error
 	SetXenServerNetworks(ctx context.Context, name string, networks []string) (model.Switch, error)
 	CreatePort(ctx context.Context, p model.Port) (model.Port, error)
+	// CreatePorts creates ports on one switch: all or none.
+	CreatePorts(ctx context.Context, switchName string, ports []model.Port) ([]model.Port, error)
+	// ApplySwitch makes a switch, its ports and bindings what sw says,
+	// in one transaction; nothing when nothing differs.
+	ApplySwitch(ctx context.Context, sw model.Switch) (model.Switch, nbdb.Applied, error)
 	DeletePort(ctx context.Context, switchName, portName string) error
 	CreateChassis(ctx context.Context, ch model.Chassis) (model.Chassis, error)
 	DeleteChassis(ctx context.Context, name string) error
@@ -96,6 +102,7 @@ func newServer(b Backend, s Status, reg *prometheus.Registry, logger *slog.Logge
 	r.Handle("/v1/switches/{name}", srv.handle(srv.getSwitch)).Methods(http.MethodGet)
 	r.Handle("/v1/switches/{name}", srv.handle(srv.deleteSwitch)).Methods(http.MethodDelete)
 	r.Handle("/v1/switches/{name}", srv.handle(srv.patchSwitch)).Methods(http.MethodPatch)
+	r.Handle("/v1/switches/{name}", srv.handle(srv.putSwitch)).Methods(http.MethodPut)
 	r.Handle("/v1/switches/{switch}/ports", srv.handle(srv.listPorts)).Methods(http.MethodGet)
 	r.Handle("/v1/switches/{switch}/ports", srv.handle(srv.createPort)).Methods(http.MethodPost)
 	r.Handle("/v1/switches/{switch}/ports/{port}", srv.handle(srv.getPort)).Methods(http.MethodGet)
@@ -235,23 +242,59 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // decode reads a request body holding exactly one JSON object into v.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, maxBodyBytes)
-	dec := json.NewDecoder(body)
+	data, err := readBody(w, r, maxBodyBytes)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(data, v, "")
+}
+
+// readBody reads a whole request body of at most limit bytes.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	switch {
+	case isTooLarge(err):
+		return nil, errorf(http.StatusRequestEntityTooLarge, "request body: larger than %d bytes", limit)
+	case err != nil:
+		return nil, errorf(http.StatusBadRequest, "request body: %s", err)
+	}
+	return data, nil
+}
+
+// decodeJSON decodes data, exactly one JSON value, into v, refusing
+// unknown fields; item names the value in errors when it is an item of a
+// list ("ports[3]"), and is "" for a whole request body.
+func decodeJSON(data []byte, v any, item string) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return bodyError(err)
+		return bodyError(err, item)
 	}
 	// Anything after the object (a second object, stray text) is a
 	// client bug that would otherwise be silently ignored.
 	var extra json.RawMessage
-	switch err := dec.Decode(&extra); {
-	case err == io.EOF:
-		return nil
-	case err != nil && isTooLarge(err):
-		return bodyError(err)
-	default:
+	if err := dec.Decode(&extra); err != io.EOF {
 		return errorf(http.StatusBadRequest, "request body: unexpected data after the JSON object")
 	}
+	return nil
+}
+
+// isList reports whether a request body is a JSON array.
+func isList(data []byte) bool {
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	return len(trimmed) > 0 && trimmed[0] == '['
+}
+
+// decodeList decodes a JSON array of objects, naming each item's mistakes
+// by its index in list: "ports[3].mac: must be a string".
+func decodeList[T any](raw []json.RawMessage, list string) ([]T, error) {
+	out := make([]T, len(raw))
+	for i, item := range raw {
+		if err := decodeJSON(item, &out[i], fmt.Sprintf("%s[%d]", list, i)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func isTooLarge(err error) bool {
@@ -260,15 +303,19 @@ func isTooLarge(err error) bool {
 }
 
 // bodyError explains a JSON decoding failure, naming the field where it
-// can.
-func bodyError(err error) error {
+// can (item: see decodeJSON).
+func bodyError(err error, item string) error {
 	var (
 		syntax  *json.SyntaxError
 		typeErr *json.UnmarshalTypeError
 	)
+	field := func(name string) string {
+		if item == "" {
+			return name
+		}
+		return item + "." + name
+	}
 	switch {
-	case isTooLarge(err):
-		return errorf(http.StatusRequestEntityTooLarge, "request body: larger than %d bytes", maxBodyBytes)
 	case err == io.EOF:
 		return errorf(http.StatusBadRequest, "request body: empty; expected a JSON object")
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -276,13 +323,16 @@ func bodyError(err error) error {
 	case errors.As(err, &syntax):
 		return errorf(http.StatusBadRequest, "request body: malformed JSON at byte %d: %s", syntax.Offset, syntax.Error())
 	case errors.As(err, &typeErr):
-		if typeErr.Field == "" {
+		switch {
+		case typeErr.Field == "" && item == "":
 			return errorf(http.StatusBadRequest, "request body: must be a JSON object")
+		case typeErr.Field == "":
+			return errorf(http.StatusBadRequest, "%s: must be a JSON object", item)
 		}
-		return errorf(http.StatusBadRequest, "%s: must be %s", typeErr.Field, jsonType(typeErr.Type.String()))
+		return errorf(http.StatusBadRequest, "%s: must be %s", field(typeErr.Field), jsonType(typeErr.Type.String()))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return errorf(http.StatusBadRequest, "%s: unknown field", field)
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return errorf(http.StatusBadRequest, "%s: unknown field", field(name))
 	}
 	return errorf(http.StatusBadRequest, "request body: %s", err)
 }
@@ -295,6 +345,8 @@ func jsonType(goType string) string {
 		return "an integer"
 	case "[]string":
 		return "an array of strings"
+	case "[]json.RawMessage":
+		return "an array of objects"
 	}
 	return "of a different type"
 }
@@ -303,7 +355,7 @@ func jsonType(goType string) string {
 // HTTP requires.
 func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) error {
 	var allow []string
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		var match mux.RouteMatch
 		probe := r.Clone(r.Context())
 		probe.Method = m
@@ -333,6 +385,16 @@ func (s *server) writable() error {
 		return errorf(http.StatusServiceUnavailable, "northbound database unavailable; try again later")
 	}
 	return nil
+}
+
+// writeCtx is writable, then the context of a Backend mutation, bounded
+// by writeTimeout.
+func (s *server) writeCtx(r *http.Request) (context.Context, context.CancelFunc, error) {
+	if err := s.writable(); err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+	return ctx, cancel, nil
 }
 
 type noStatus struct{}

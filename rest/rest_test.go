@@ -410,7 +410,7 @@ func TestRouting(t *testing.T) {
 		t.Fatalf("Allow %q", allow)
 	}
 	r = f.do(t, "POST", "/v1/switches/blue", `{}`).want(t, 405)
-	if allow := r.header.Get("Allow"); allow != "GET, DELETE" {
+	if allow := r.header.Get("Allow"); allow != "GET, PUT, PATCH, DELETE" {
 		t.Fatalf("Allow %q", allow)
 	}
 	f.do(t, "DELETE", "/healthz", "").want(t, 405)

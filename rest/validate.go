@@ -23,21 +23,53 @@ const (
 	maxBridgeLen  = 15 // a bridge is a Linux network device: IFNAMSIZ-1
 	maxIfaceIDLen = 255
 	maxBodyBytes  = 1 << 20
+	// maxBulkBodyBytes bounds a whole switch or a list of ports: 10,000
+	// ports are about 1 MiB.
+	maxBulkBodyBytes = 16 << 20
+	// maxProblems is how many mistakes one response lists.
+	maxProblems = 20
 )
 
 // problems collects what is wrong with a request, field by field, so that
-// one response names every mistake instead of one per round trip.
-type problems []string
-
-func (p *problems) add(field, format string, args ...any) {
-	*p = append(*p, field+": "+fmt.Sprintf(format, args...))
+// one response names every mistake instead of one per round trip. Items
+// of a list report through at, which prefixes their fields with the item:
+// "ports[3].iface_id: required".
+type problems struct {
+	msgs   *[]string // shared with the problems of items
+	prefix string
 }
 
-func (p problems) err() error {
-	if len(p) == 0 {
+func (p *problems) add(field, format string, args ...any) {
+	if p.msgs == nil {
+		p.msgs = new([]string)
+	}
+	if p.prefix != "" {
+		field = p.prefix + "." + field
+	}
+	*p.msgs = append(*p.msgs, field+": "+fmt.Sprintf(format, args...))
+}
+
+// at returns the problems of item i of list.
+func (p *problems) at(list string, i int) *problems {
+	if p.msgs == nil {
+		p.msgs = new([]string)
+	}
+	item := fmt.Sprintf("%s[%d]", list, i)
+	if p.prefix != "" {
+		item = p.prefix + "." + item
+	}
+	return &problems{msgs: p.msgs, prefix: item}
+}
+
+func (p *problems) err() error {
+	if p.msgs == nil || len(*p.msgs) == 0 {
 		return nil
 	}
-	return &httpError{code: 400, msg: strings.Join(p, "; ")}
+	msgs := *p.msgs
+	if len(msgs) > maxProblems {
+		msgs = append(slices.Clip(msgs[:maxProblems]), fmt.Sprintf("and %d more", len(msgs)-maxProblems))
+	}
+	return &httpError{code: 400, msg: strings.Join(msgs, "; ")}
 }
 
 // checkName checks the name of a switch, port or chassis: it appears in
@@ -66,24 +98,79 @@ func plain(s string) bool {
 
 func checkSwitchRequest(r *api.SwitchRequest) (model.Switch, error) {
 	var p problems
-	checkName(&p, "name", r.Name)
-	sw := model.Switch{Name: r.Name, Encap: r.Encap}
-	if r.VNI != nil {
-		if *r.VNI < 1 || *r.VNI > model.MaxVNI {
+	sw := checkSwitch(&p, r.Name, r.VNI, r.Encap, r.XenServerNetworks)
+	return sw, p.err()
+}
+
+// checkSwitch checks what POST and PUT say about a switch itself.
+func checkSwitch(p *problems, name string, vni *int64, encap string, nets []string) model.Switch {
+	checkName(p, "name", name)
+	sw := model.Switch{Name: name, Encap: encap}
+	if vni != nil {
+		if *vni < 1 || *vni > model.MaxVNI {
 			p.add("vni", "must be between 1 and %d", model.MaxVNI)
 		} else {
-			sw.VNI = uint32(*r.VNI)
+			sw.VNI = uint32(*vni)
 		}
 	}
-	sw.XenServerNetworks = checkNetworks(&p, r.XenServerNetworks)
-	switch r.Encap {
+	sw.XenServerNetworks = checkNetworks(p, nets)
+	switch encap {
 	case "":
 		sw.Encap = model.EncapVXLAN
 	case model.EncapVXLAN, model.EncapGRE:
 	default:
-		p.add("encap", "%q: must be %q or %q", r.Encap, model.EncapVXLAN, model.EncapGRE)
+		p.add("encap", "%q: must be %q or %q", encap, model.EncapVXLAN, model.EncapGRE)
+	}
+	return sw
+}
+
+// checkSwitchSpec checks a whole switch (PUT /v1/switches/{name}).
+func checkSwitchSpec(r *api.SwitchSpec, name string) (model.Switch, error) {
+	var p problems
+	if r.Name != "" && r.Name != name {
+		p.add("name", "%q differs from the switch in the path (%q)", r.Name, name)
+	}
+	sw := checkSwitch(&p, name, r.VNI, r.Encap, r.XenServerNetworks)
+	sw.Ports = checkPortList(&p, r.Ports, name)
+	sw.Bindings = make([]model.GatewayBinding, 0, len(r.Bindings))
+	seen := map[model.GatewayBinding]int{}
+	for i := range r.Bindings {
+		item := p.at("bindings", i)
+		b := checkBinding(item, &r.Bindings[i], name)
+		if j, dup := seen[b]; dup {
+			item.add("vlan", "%s port %s VLAN %d listed twice (also bindings[%d])", b.Gateway, b.Port, b.VLAN, j)
+		}
+		seen[b] = i
+		sw.Bindings = append(sw.Bindings, b)
 	}
 	return sw, p.err()
+}
+
+// checkPortListRequest checks the body of POST …/ports as a list.
+func checkPortListRequest(list []api.PortRequest, switchName string) ([]model.Port, error) {
+	var p problems
+	ports := checkPortList(&p, list, switchName)
+	return ports, p.err()
+}
+
+// checkPortList checks the ports of one switch, including that no two
+// share a name or an iface_id.
+func checkPortList(p *problems, list []api.PortRequest, switchName string) []model.Port {
+	out := make([]model.Port, 0, len(list))
+	names, ifaces := map[string]int{}, map[string]int{}
+	for i := range list {
+		item := p.at("ports", i)
+		port := checkPort(item, &list[i], switchName)
+		if j, dup := names[port.Name]; dup && port.Name != "" {
+			item.add("name", "%q listed twice (also ports[%d])", port.Name, j)
+		}
+		if j, dup := ifaces[port.IfaceID]; dup && port.IfaceID != "" {
+			item.add("iface_id", "%q listed twice (also ports[%d])", port.IfaceID, j)
+		}
+		names[port.Name], ifaces[port.IfaceID] = i, i
+		out = append(out, port)
+	}
+	return out
 }
 
 // checkNetworks validates xs-network-uuids (XenServer writes UUIDs; any
@@ -122,7 +209,12 @@ func checkSwitchPatch(r *api.SwitchPatch) ([]string, error) {
 
 func checkPortRequest(r *api.PortRequest, switchName string) (model.Port, error) {
 	var p problems
-	checkName(&p, "name", r.Name)
+	port := checkPort(&p, r, switchName)
+	return port, p.err()
+}
+
+func checkPort(p *problems, r *api.PortRequest, switchName string) model.Port {
+	checkName(p, "name", r.Name)
 	port := model.Port{Switch: switchName, Name: r.Name, IfaceID: r.IfaceID}
 	switch {
 	case r.IfaceID == "":
@@ -145,7 +237,7 @@ func checkPortRequest(r *api.PortRequest, switchName string) (model.Port, error)
 			port.MAC = mac // net.HardwareAddr prints lower-case
 		}
 	}
-	return port, p.err()
+	return port
 }
 
 func checkChassisRequest(r *api.ChassisRequest) (model.Chassis, error) {

@@ -24,7 +24,9 @@
 // does not grow with the estate; a free VNI is found from a hint kept at or
 // below the lowest free one. ferry never updates a port or binding row in
 // place: a changed port is a new row, so that a switch's reference set says
-// exactly which of its ports changed.
+// exactly which of its ports changed. Bulk writes are one transaction each:
+// CreatePorts (all or none) and ApplySwitch (a whole switch, its ports and
+// bindings; no transaction at all when nothing differs).
 //
 // A fresh database gets its NB_Global row (with the fixed GlobalUUID) from
 // the first write, in a transaction of its own guarded so that racing

@@ -1,15 +1,20 @@
 package nbdb
 
 import (
+	"strconv"
+
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
 	"github.com/ferry-sdn/ferry/ovsdb/nb"
 )
 
-// newPortName is the named UUID of a port inserted in the same transaction
-// that references it from its switch.
-const newPortName = "ferry_new_port"
+// newPortName is the named UUID of the i-th port inserted in the
+// transaction that references it from its switch.
+func newPortName(i int) string { return "ferry_new_port" + strconv.Itoa(i) }
+
+// newBindingName is the same for bindings.
+func newBindingName(i int) string { return "ferry_new_binding" + strconv.Itoa(i) }
 
 // bumpGenerationOps returns the operations that make a transaction
 // conditional on NB_Global still being at g.Generation and move it to next.
@@ -80,18 +85,24 @@ func (db *DB) deleteSwitchOps(uuid string) ([]ovsdb.Operation, error) {
 	return db.c.Where(&nb.LogicalSwitch{UUID: uuid}).Delete()
 }
 
-// createPortOps inserts p (whose UUID must be newPortName), adds it to the
-// switch and stamps the switch with generation next.
-func (db *DB) createPortOps(switchUUID string, p *nb.LogicalPort, next int) ([]ovsdb.Operation, error) {
-	ops, err := db.c.Create(p)
-	if err != nil {
-		return nil, err
+// addPortsOps inserts ports (whose UUIDs must be named, newPortName), adds
+// them to the switch and stamps the switch with generation next.
+func (db *DB) addPortsOps(switchUUID string, ports []*nb.LogicalPort, next int) ([]ovsdb.Operation, error) {
+	var ops []ovsdb.Operation
+	names := make([]string, len(ports))
+	for i, p := range ports {
+		create, err := db.c.Create(p)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, create...)
+		names[i] = p.UUID
 	}
 	sw := &nb.LogicalSwitch{UUID: switchUUID}
 	mutate, err := db.c.Where(sw).Mutate(sw, model.Mutation{
 		Field:   &sw.Ports,
 		Mutator: ovsdb.MutateOperationInsert,
-		Value:   []string{p.UUID},
+		Value:   names,
 	})
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 	"unsafe"
@@ -12,6 +13,7 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/client"
 
 	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/internal/nbdb"
 	"github.com/ferry-sdn/ferry/internal/nbdb/nbdbtest"
 	"github.com/ferry-sdn/ferry/ovsdb/nb"
 )
@@ -96,10 +98,18 @@ func TestSnapshotIncremental(t *testing.T) {
 			case op == 8 && len(sw.Ports) > 0:
 				p := sw.Ports[rng.IntN(len(sw.Ports))]
 				what = "foreign in-place MAC change of " + p.Name
-				foreignMAC(t, raw, s.Generation, sw.Name, p.Name, step)
+				mac := foreignMAC(t, raw, s.Generation, sw.Name, p.Name, step)
+				// No generation moves: the cache's events must tell.
+				until(t, what, func(s *model.Snapshot) bool {
+					sw, _ := s.Switch(sw.Name)
+					i := slices.IndexFunc(sw.Ports, func(q model.Port) bool { return q.Name == p.Name })
+					return i >= 0 && sw.Ports[i].MAC.String() == mac
+				}, db)
 			case op == 9:
 				what = "foreign rename of " + sw.Name
-				foreignRename(t, raw, s.Generation, sw.Name, fmt.Sprintf("renamed%d", step))
+				to := fmt.Sprintf("renamed%d", step)
+				foreignRename(t, raw, s.Generation, sw.Name, to)
+				until(t, what, func(s *model.Snapshot) bool { _, ok := s.Switch(to); return ok }, db)
 			default:
 				what = "create chassis"
 				_, err = db.CreateChassis(ctx(t), model.Chassis{Name: fmt.Sprintf("hv%d", step), OVSDB: fmt.Sprintf("tcp:198.18.255.%d:6640", step),
@@ -108,8 +118,8 @@ func TestSnapshotIncremental(t *testing.T) {
 			if err != nil {
 				t.Fatalf("step %d, %s: %v", step, what, err)
 			}
-			// Foreign changes reach db's cache (and events) a moment
-			// later: wait for the fresh reading to match.
+			// Events still on their way may make the incremental
+			// snapshot lag a moment behind the cache: retry a little.
 			var got, want *model.Snapshot
 			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
 				got = db.Snapshot()
@@ -125,9 +135,20 @@ func TestSnapshotIncremental(t *testing.T) {
 	})
 }
 
-// foreignMAC changes a port's MAC in place, as ovsdb-client could; ferry
-// itself replaces ports rather than updating them.
-func foreignMAC(t *testing.T, raw client.Client, gen int64, switchName, portName string, n int) {
+// until waits until db's snapshot satisfies cond: a foreign change has
+// reached db's cache.
+func until(t *testing.T, what string, cond func(*model.Snapshot) bool, db *nbdb.DB) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(db.Snapshot()); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not in the snapshot after 5 s", what)
+		}
+	}
+}
+
+// foreignMAC changes a port's MAC in place, as ovsdb-client could (ferry
+// itself replaces ports rather than updating them), and returns the MAC.
+func foreignMAC(t *testing.T, raw client.Client, gen int64, switchName, portName string, n int) string {
 	t.Helper()
 	catchUp(t, raw, gen)
 	var ports []nb.LogicalPort
@@ -140,10 +161,15 @@ func foreignMAC(t *testing.T, raw client.Client, gen int64, switchName, portName
 			row := &nb.LogicalPort{UUID: p.UUID, MAC: &mac}
 			ops, err := raw.Where(row).Update(row, &row.MAC)
 			transactRaw(t, raw, ops, err)
-			return
+			return mac
 		}
 	}
-	t.Fatalf("port %s/%s not in the raw client's cache", switchName, portName)
+	var switches []nb.LogicalSwitch
+	raw.List(ctx(t), &switches)
+	var globals []nb.NBGlobal
+	raw.List(ctx(t), &globals)
+	t.Fatalf("port %s/%s not in the raw client's cache (generation %d): ports %+v\nswitches %+v\nglobals %+v", switchName, portName, gen, ports, switches, globals)
+	return ""
 }
 
 // foreignRename renames a switch (and the denormalized column of its

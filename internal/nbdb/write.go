@@ -3,7 +3,6 @@ package nbdb
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 
@@ -141,42 +140,83 @@ func (db *DB) stored(name string) (model.Switch, error) {
 // CreatePort adds a logical port to p.Switch. It returns the port as
 // stored.
 func (db *DB) CreatePort(ctx context.Context, p model.Port) (model.Port, error) {
-	if err := checkPort(p); err != nil {
-		return model.Port{}, err
-	}
-	var mac *string
-	if p.MAC != nil {
-		s := strings.ToLower(p.MAC.String())
-		mac = &s
-	}
-	_, err := db.apply(ctx, fmt.Sprintf("create port %q on switch %q", p.Name, p.Switch), func(r *reader, next int) ([]ovsdb.Operation, error) {
-		sw, ok := r.switchNamed(p.Switch)
-		if !ok {
-			return nil, errorf(ErrNotFound, "", "switch %q not found", p.Switch)
-		}
-		if _, ok := r.portNamed(sw, p.Name); ok {
-			return nil, errorf(ErrConflict, "name", "port %q already exists on switch %q", p.Name, p.Switch)
-		}
-		if other, ok := r.portWithIfaceID(p.IfaceID); ok {
-			return nil, errorf(ErrConflict, "iface_id", "%q is already used by port %q on switch %q", p.IfaceID, other.Name, other.Switch)
-		}
-		row := &nb.LogicalPort{
-			UUID:    newPortName,
-			Switch:  p.Switch,
-			Name:    p.Name,
-			IfaceID: p.IfaceID,
-			MAC:     mac,
-		}
-		return db.createPortOps(sw.UUID, row, next)
-	})
+	out, err := db.createPorts(ctx, p.Switch, []model.Port{p}, "")
 	if err != nil {
 		return model.Port{}, err
 	}
-	out := model.Port{Switch: p.Switch, Name: p.Name, IfaceID: p.IfaceID}
-	if mac != nil {
-		out.MAC, _ = net.ParseMAC(*mac)
+	return out[0], nil
+}
+
+// CreatePorts adds ports to one switch in one transaction: all of them or,
+// when one is refused, none. Errors name the item: "ports[3].iface_id".
+// It returns the ports as stored.
+func (db *DB) CreatePorts(ctx context.Context, switchName string, ports []model.Port) ([]model.Port, error) {
+	return db.createPorts(ctx, switchName, ports, "ports")
+}
+
+// createPorts creates ports on switchName; list names them in errors ("":
+// one port, whose fields need no index).
+func (db *DB) createPorts(ctx context.Context, switchName string, ports []model.Port, list string) ([]model.Port, error) {
+	if err := checkPorts(ports, list); err != nil {
+		return nil, err
+	}
+	what := fmt.Sprintf("create %d ports on switch %q", len(ports), switchName)
+	if len(ports) == 1 {
+		what = fmt.Sprintf("create port %q on switch %q", ports[0].Name, switchName)
+	}
+	rows := make([]*nb.LogicalPort, len(ports))
+	_, err := db.apply(ctx, what, func(r *reader, next int) ([]ovsdb.Operation, error) {
+		sw, ok := r.switchNamed(switchName)
+		if !ok {
+			return nil, errorf(ErrNotFound, "", "switch %q not found", switchName)
+		}
+		for i, p := range ports {
+			if _, ok := r.portNamed(sw, p.Name); ok {
+				return nil, errorf(ErrConflict, itemField(list, i, "name"), "port %q already exists on switch %q", p.Name, switchName)
+			}
+			if err := ifaceIDFree(r, p.IfaceID, itemField(list, i, "iface_id"), nil); err != nil {
+				return nil, err
+			}
+			rows[i] = portRow(switchName, p, i)
+		}
+		return db.addPortsOps(sw.UUID, rows, next)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.Port, len(rows))
+	for i, row := range rows {
+		out[i] = portFromRow(switchName, row)
 	}
 	return out, nil
+}
+
+// ifaceIDFree refuses an iface_id some port other than the ones in
+// leaving (replaced or deleted in the same transaction) is bound to.
+func ifaceIDFree(r *reader, ifaceID, field string, leaving map[string]bool) error {
+	if other, ok := r.portWithIfaceID(ifaceID); ok && !leaving[other.UUID] {
+		return errorf(ErrConflict, field, "%q is already used by port %q on switch %q", ifaceID, other.Name, other.Switch)
+	}
+	return nil
+}
+
+// portRow is the row of a new port, the i-th of its transaction.
+func portRow(switchName string, p model.Port, i int) *nb.LogicalPort {
+	row := &nb.LogicalPort{UUID: newPortName(i), Switch: switchName, Name: p.Name, IfaceID: p.IfaceID}
+	if p.MAC != nil {
+		mac := strings.ToLower(p.MAC.String())
+		row.MAC = &mac
+	}
+	return row
+}
+
+// itemField names field name of item i of list ("ports[3].iface_id"), or
+// just name when list is "" (a request for one object).
+func itemField(list string, i int, name string) string {
+	if list == "" {
+		return name
+	}
+	return fmt.Sprintf("%s[%d].%s", list, i, name)
 }
 
 // DeletePort deletes a logical port.
@@ -283,14 +323,28 @@ func checkSwitch(sw model.Switch) error {
 	return nil
 }
 
-func checkPort(p model.Port) error {
-	switch {
-	case p.Name == "":
-		return errorf(ErrInvalid, "name", "required")
-	case p.IfaceID == "":
-		return errorf(ErrInvalid, "iface_id", "required")
-	case p.MAC != nil && len(p.MAC) != 6:
-		return errorf(ErrInvalid, "mac", "must be a 48-bit Ethernet address")
+// checkPorts checks ports going onto one switch (list: see itemField),
+// including that no two share a name or an iface_id.
+func checkPorts(ports []model.Port, list string) error {
+	names := make(map[string]int, len(ports))
+	ifaces := make(map[string]int, len(ports))
+	for i, p := range ports {
+		field := func(name string) string { return itemField(list, i, name) }
+		switch {
+		case p.Name == "":
+			return errorf(ErrInvalid, field("name"), "required")
+		case p.IfaceID == "":
+			return errorf(ErrInvalid, field("iface_id"), "required")
+		case p.MAC != nil && len(p.MAC) != 6:
+			return errorf(ErrInvalid, field("mac"), "must be a 48-bit Ethernet address")
+		}
+		if j, dup := names[p.Name]; dup {
+			return errorf(ErrInvalid, field("name"), "%q is also the name of %s", p.Name, itemField(list, j, "name"))
+		}
+		if j, dup := ifaces[p.IfaceID]; dup {
+			return errorf(ErrInvalid, field("iface_id"), "%q is also the iface_id of %s", p.IfaceID, itemField(list, j, "iface_id"))
+		}
+		names[p.Name], ifaces[p.IfaceID] = i, i
 	}
 	return nil
 }
@@ -315,10 +369,6 @@ func checkChassis(ch model.Chassis) error {
 	}
 	return nil
 }
-
-// newBindingName is the named UUID of a binding inserted in the same
-// transaction that references it from its switch.
-const newBindingName = "ferry_new_binding"
 
 // CreateGateway registers a VTEP. It returns the gateway as stored.
 func (db *DB) CreateGateway(ctx context.Context, gw model.Gateway) (model.Gateway, error) {
@@ -395,13 +445,13 @@ func (db *DB) CreateBinding(ctx context.Context, b model.GatewayBinding) (model.
 		if other, ok := r.bindingAt(b.Gateway, b.Port, int(b.VLAN)); ok {
 			return nil, errorf(ErrConflict, "vlan", "%s port %s VLAN %d is already bound to switch %q", b.Gateway, b.Port, b.VLAN, other.Switch)
 		}
-		row := &nb.GatewayBinding{UUID: newBindingName, Switch: b.Switch, Gateway: b.Gateway, Port: b.Port, VLAN: int(b.VLAN)}
+		row := &nb.GatewayBinding{UUID: newBindingName(0), Switch: b.Switch, Gateway: b.Gateway, Port: b.Port, VLAN: int(b.VLAN)}
 		ops, err := db.c.Create(row)
 		if err != nil {
 			return nil, err
 		}
 		swm := &nb.LogicalSwitch{UUID: sw.UUID}
-		mutate, err := db.c.Where(swm).Mutate(swm, libmodel.Mutation{Field: &swm.Bindings, Mutator: ovsdb.MutateOperationInsert, Value: []string{newBindingName}})
+		mutate, err := db.c.Where(swm).Mutate(swm, libmodel.Mutation{Field: &swm.Bindings, Mutator: ovsdb.MutateOperationInsert, Value: []string{row.UUID}})
 		if err != nil {
 			return nil, err
 		}

@@ -140,3 +140,19 @@ type Binding struct {
 	Port    string `json:"port"`
 	VLAN    uint16 `json:"vlan"`
 }
+
+// SwitchSpec is a whole switch: the body of PUT /v1/switches/{name}, which
+// makes the switch exactly this (creating it if need be) in one
+// transaction, and what `ferryctl apply` reads. What it leaves out does
+// not exist afterwards: no ports, no bindings, no XenServer networks,
+// VXLAN; only an absent VNI keeps the switch's own (or allocates one).
+type SwitchSpec struct {
+	// Name may be left out in a PUT body (the path names the switch);
+	// when given it must match.
+	Name              string           `json:"name,omitempty"`
+	VNI               *int64           `json:"vni,omitempty"`
+	Encap             string           `json:"encap,omitempty"`
+	XenServerNetworks []string         `json:"xenserver_networks,omitempty"`
+	Ports             []PortRequest    `json:"ports,omitempty"`
+	Bindings          []BindingRequest `json:"bindings,omitempty"`
+}

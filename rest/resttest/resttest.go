@@ -3,6 +3,7 @@ package resttest
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -102,6 +103,13 @@ func (b *Backend) CreateSwitch(_ context.Context, sw model.Switch) (model.Switch
 	if b.switchIndex(sw.Name) >= 0 {
 		return model.Switch{}, conflict("name", "switch %q already exists", sw.Name)
 	}
+	sw.Ports = []model.Port{}
+	return b.addSwitch(sw)
+}
+
+// addSwitch adds a new switch, with what ports and bindings it has, at a
+// new generation; VNI 0 allocates the lowest free one.
+func (b *Backend) addSwitch(sw model.Switch) (model.Switch, error) {
 	used := map[uint32]string{}
 	for _, o := range b.snap.Switches {
 		used[o.VNI] = o.Name
@@ -117,7 +125,6 @@ func (b *Backend) CreateSwitch(_ context.Context, sw model.Switch) (model.Switch
 	}
 	b.snap.Generation++
 	sw.Generation = b.snap.Generation
-	sw.Ports = []model.Port{}
 	b.snap.Switches = append(b.snap.Switches, sw)
 	slices.SortFunc(b.snap.Switches, func(a, c model.Switch) int { return strings.Compare(a.Name, c.Name) })
 	return sw, nil
@@ -165,26 +172,112 @@ func (b *Backend) CreatePort(_ context.Context, p model.Port) (model.Port, error
 	if err := b.begin(); err != nil {
 		return model.Port{}, err
 	}
-	i := b.switchIndex(p.Switch)
-	if i < 0 {
-		return model.Port{}, notFound("switch %q not found", p.Switch)
+	if err := b.addPorts(p.Switch, []model.Port{p}, ""); err != nil {
+		return model.Port{}, err
 	}
-	for _, sw := range b.snap.Switches {
-		for _, o := range sw.Ports {
-			if sw.Name == p.Switch && o.Name == p.Name {
-				return model.Port{}, conflict("name", "port %q already exists on switch %q", p.Name, p.Switch)
-			}
-			if o.IfaceID == p.IfaceID {
-				return model.Port{}, conflict("iface_id", "%q is already used by port %q on switch %q", p.IfaceID, o.Name, sw.Name)
+	return p, nil
+}
+
+// CreatePorts implements rest.Backend: all or nothing, one generation.
+func (b *Backend) CreatePorts(_ context.Context, switchName string, ports []model.Port) ([]model.Port, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.begin(); err != nil {
+		return nil, err
+	}
+	for i := range ports {
+		ports[i].Switch = switchName
+	}
+	if err := b.addPorts(switchName, ports, "ports"); err != nil {
+		return nil, err
+	}
+	return ports, nil
+}
+
+// addPorts adds ports to a switch at a new generation, or nothing;
+// list names the items in errors ("ports[3].iface_id"; "": one port).
+func (b *Backend) addPorts(switchName string, ports []model.Port, list string) error {
+	i := b.switchIndex(switchName)
+	if i < 0 {
+		return notFound("switch %q not found", switchName)
+	}
+	field := func(k int, name string) string {
+		if list == "" {
+			return name
+		}
+		return fmt.Sprintf("%s[%d].%s", list, k, name)
+	}
+	for k, p := range ports {
+		for _, sw := range b.snap.Switches {
+			for _, o := range append(slices.Clone(sw.Ports), ports[:k]...) {
+				if sw.Name == switchName && o.Name == p.Name {
+					return conflict(field(k, "name"), "port %q already exists on switch %q", p.Name, switchName)
+				}
+				if o.IfaceID == p.IfaceID {
+					return conflict(field(k, "iface_id"), "%q is already used by port %q on switch %q", p.IfaceID, o.Name, sw.Name)
+				}
 			}
 		}
 	}
 	b.snap.Generation++
 	sw := &b.snap.Switches[i]
 	sw.Generation = b.snap.Generation
-	sw.Ports = append(slices.Clone(sw.Ports), p)
+	sw.Ports = append(slices.Clone(sw.Ports), ports...)
 	slices.SortFunc(sw.Ports, func(a, c model.Port) int { return strings.Compare(a.Name, c.Name) })
-	return p, nil
+	return nil
+}
+
+// ApplySwitch implements rest.Backend: the switch becomes sw (VNI 0 keeps
+// or allocates), at a new generation unless nothing differs.
+func (b *Backend) ApplySwitch(_ context.Context, sw model.Switch) (model.Switch, nbdb.Applied, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.begin(); err != nil {
+		return model.Switch{}, "", err
+	}
+	if sw.Encap == "" {
+		sw.Encap = model.EncapVXLAN
+	}
+	sw.XenServerNetworks = slices.Sorted(slices.Values(sw.XenServerNetworks))
+	for k := range sw.Ports {
+		sw.Ports[k].Switch = sw.Name
+	}
+	for k := range sw.Bindings {
+		sw.Bindings[k].Switch = sw.Name
+	}
+	slices.SortFunc(sw.Ports, func(a, c model.Port) int { return strings.Compare(a.Name, c.Name) })
+	slices.SortFunc(sw.Bindings, func(a, c model.GatewayBinding) int {
+		return strings.Compare(fmt.Sprint(a.Gateway, a.Port, a.VLAN), fmt.Sprint(c.Gateway, c.Port, c.VLAN))
+	})
+	for k, p := range sw.Ports {
+		for _, o := range b.snap.Switches {
+			if j := slices.IndexFunc(o.Ports, func(q model.Port) bool { return q.IfaceID == p.IfaceID }); j >= 0 && o.Name != sw.Name {
+				return model.Switch{}, "", conflict(fmt.Sprintf("ports[%d].iface_id", k), "%q is already used by port %q on switch %q", p.IfaceID, o.Ports[j].Name, o.Name)
+			}
+		}
+	}
+	if sw.Ports == nil {
+		sw.Ports = []model.Port{}
+	}
+	i := b.switchIndex(sw.Name)
+	if i < 0 {
+		created, err := b.addSwitch(sw)
+		return created, nbdb.Created, err
+	}
+	cur := b.snap.Switches[i]
+	if sw.VNI != 0 && sw.VNI != cur.VNI {
+		return model.Switch{}, "", conflict("vni", "switch %q has VNI %d; a VNI cannot change", sw.Name, cur.VNI)
+	}
+	if cur.Encap == sw.Encap && slices.Equal(cur.XenServerNetworks, sw.XenServerNetworks) && reflect.DeepEqual(cur.Ports, sw.Ports) &&
+		slices.Equal(cur.Bindings, sw.Bindings) {
+		return cur, nbdb.Unchanged, nil
+	}
+	b.snap.Generation++
+	cur.Encap, cur.XenServerNetworks = sw.Encap, sw.XenServerNetworks
+	cur.Ports, cur.Bindings = sw.Ports, sw.Bindings
+	cur.Generation = b.snap.Generation
+	b.snap.Switches[i] = cur
+	return cur, nbdb.Configured, nil
 }
 
 // DeletePort implements rest.Backend.
