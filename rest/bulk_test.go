@@ -86,11 +86,11 @@ func TestPutSwitch(t *testing.T) {
 	var sw api.Switch
 	r := f.do(t, "PUT", "/v1/switches/blue", `{"ports":[{"name":"vm1","iface_id":"if-1"}]}`).want(t, 201)
 	r.decode(t, &sw)
-	if r.header.Get(AppliedHeader) != "created" || r.header.Get("Location") != "/v1/switches/blue" || !slices.Equal(sw.Ports, []string{"vm1"}) {
+	if r.header.Get(api.AppliedHeader) != "created" || r.header.Get("Location") != "/v1/switches/blue" || !slices.Equal(sw.Ports, []string{"vm1"}) {
 		t.Fatalf("created %+v, headers %v", sw, r.header)
 	}
 	r = f.do(t, "PUT", "/v1/switches/blue", `{"name":"blue","ports":[{"name":"vm1","iface_id":"if-1"}]}`).want(t, 200)
-	if r.header.Get(AppliedHeader) != "unchanged" {
+	if r.header.Get(api.AppliedHeader) != "unchanged" {
 		t.Fatalf("second PUT: %v", r.header)
 	}
 	f.do(t, "PUT", "/v1/switches/blue", `{"ports":[]}`).want(t, 200)
@@ -110,15 +110,15 @@ func TestPutSwitchWithNorthbound(t *testing.T) {
 	var sw api.Switch
 	r := f.do(t, "PUT", "/v1/switches/blue", body).want(t, 201)
 	r.decode(t, &sw)
-	if sw.VNI != 2 || sw.Encap != "gre" || len(sw.Ports) != 4 || r.header.Get(AppliedHeader) != "created" {
+	if sw.VNI != 2 || sw.Encap != "gre" || len(sw.Ports) != 4 || r.header.Get(api.AppliedHeader) != "created" {
 		t.Fatalf("created %+v", sw)
 	}
 	gen := db.Snapshot().Generation
 	for range 2 {
 		r = f.do(t, "PUT", "/v1/switches/blue", body).want(t, 200)
 		r.decode(t, &sw)
-		if r.header.Get(AppliedHeader) != "unchanged" || db.Snapshot().Generation != gen || sw.Generation != gen {
-			t.Fatalf("same body again: %s, generation %d -> %d", r.header.Get(AppliedHeader), gen, db.Snapshot().Generation)
+		if r.header.Get(api.AppliedHeader) != "unchanged" || db.Snapshot().Generation != gen || sw.Generation != gen {
+			t.Fatalf("same body again: %s, generation %d -> %d", r.header.Get(api.AppliedHeader), gen, db.Snapshot().Generation)
 		}
 	}
 
@@ -140,8 +140,8 @@ func TestPutSwitchWithNorthbound(t *testing.T) {
 	// A change: one transaction, one generation.
 	r = f.do(t, "PUT", "/v1/switches/blue", `{"ports":`+portsJSON(2, 0, "")+`}`).want(t, 200)
 	r.decode(t, &sw)
-	if r.header.Get(AppliedHeader) != "configured" || db.Snapshot().Generation != gen+1 || !slices.Equal(sw.Ports, []string{"vm0", "vm1"}) || sw.Encap != "vxlan" {
-		t.Fatalf("changed %+v (%s), generation %d", sw, r.header.Get(AppliedHeader), db.Snapshot().Generation)
+	if r.header.Get(api.AppliedHeader) != "configured" || db.Snapshot().Generation != gen+1 || !slices.Equal(sw.Ports, []string{"vm0", "vm1"}) || sw.Encap != "vxlan" {
+		t.Fatalf("changed %+v (%s), generation %d", sw, r.header.Get(api.AppliedHeader), db.Snapshot().Generation)
 	}
 	var bindings []api.Binding
 	f.do(t, "GET", "/v1/switches/blue/bindings", "").want(t, 200).decode(t, &bindings)

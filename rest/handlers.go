@@ -221,14 +221,10 @@ func (s *server) putSwitch(w http.ResponseWriter, r *http.Request) error {
 		code = http.StatusCreated
 		w.Header().Set("Location", "/v1/switches/"+url.PathEscape(sw.Name))
 	}
-	w.Header().Set(AppliedHeader, string(applied))
+	w.Header().Set(api.AppliedHeader, string(applied))
 	writeJSON(w, code, switchJSON(sw, s.st.Switch(sw)))
 	return nil
 }
-
-// AppliedHeader is the response header of PUT /v1/switches/{name} that
-// says what the PUT did: created, configured or unchanged.
-const AppliedHeader = "Ferry-Applied"
 
 // decodeSwitchSpec decodes a whole switch, naming a bad port or binding by
 // its index ("ports[3].mac: must be a string").

@@ -68,17 +68,23 @@ func path(segments ...string) string {
 // do sends a request with in (if not nil) as its JSON body and returns
 // the body of a 2xx response.
 func (c *client) do(ctx context.Context, method, p string, in any) ([]byte, error) {
+	data, _, err := c.doHeader(ctx, method, p, in)
+	return data, err
+}
+
+// doHeader is do that also returns the response's header.
+func (c *client) doHeader(ctx context.Context, method, p string, in any) ([]byte, http.Header, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+p, body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -90,17 +96,17 @@ func (c *client) do(ctx context.Context, method, p string, in any) ([]byte, erro
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, c.transportError(ctx, method, p, err)
+		return nil, nil, c.transportError(ctx, method, p, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return nil, c.transportError(ctx, method, p, err)
+		return nil, nil, c.transportError(ctx, method, p, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, newServerError(resp.StatusCode, data)
+		return nil, nil, newServerError(resp.StatusCode, data)
 	}
-	return data, nil
+	return data, resp.Header, nil
 }
 
 func (c *client) transportError(ctx context.Context, method, p string, err error) error {

@@ -5,8 +5,14 @@
 //
 // Global flags (--server, --token, -o, --timeout) are accepted before the
 // noun and among the command's own flags; flags and arguments may be mixed
-// (`ferryctl switch create blue --vni 5`). Only the standard library is
-// used: the flag package, parsed again after each positional argument.
+// (`ferryctl switch create blue --vni 5`). Flags are the standard flag
+// package, parsed again after each positional argument. The wire types
+// are rest/api's and targets are checked with ovsdb/target, so that
+// ferryctl links neither the server, the northbound store nor an OVSDB
+// client (internal/deps checks it).
+//
+// `ferryctl apply -f FILE` is declarative: each switch in a JSON or YAML
+// file (gopkg.in/yaml.v3) becomes one PUT /v1/switches/{name}.
 //
 // Output is a human table by default and the server's JSON as received with
 // -o json, so that scripts see exactly what the API returns. Exit codes:

@@ -141,6 +141,11 @@ type Binding struct {
 	VLAN    uint16 `json:"vlan"`
 }
 
+// AppliedHeader is the response header of PUT /v1/switches/{name} that
+// says what the PUT did: "created", "configured" (an existing switch
+// changed) or "unchanged" (nothing to do; no transaction).
+const AppliedHeader = "Ferry-Applied"
+
 // SwitchSpec is a whole switch: the body of PUT /v1/switches/{name}, which
 // makes the switch exactly this (creating it if need be) in one
 // transaction, and what `ferryctl apply` reads. What it leaves out does
