@@ -60,6 +60,9 @@ func TestTinyProfile(t *testing.T) {
 	if s.Restart != nil && s.Restart.Counters.OVSDBWrites != 0 {
 		t.Errorf("%d OVSDB writes after a restart with nothing changed", s.Restart.Counters.OVSDBWrites)
 	}
+	if b := s.Bulk; b == nil || !b.Realized || b.Calls != p.BulkSwitches || b.Ports != p.BulkSwitches*(p.Ports/p.Switches) {
+		t.Errorf("bulk step: %+v", b)
+	}
 	if v := rep.VTEP; v == nil || v.Rows != p.VTEPMACs {
 		t.Errorf("VTEP step: %+v", v)
 	}

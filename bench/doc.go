@@ -17,6 +17,9 @@
 //  3. Restart: SIGKILL the control plane and start it again on the same
 //     state; time until every device is verified in step, and count the
 //     flow_mods and OVSDB writes it sent (0 flow_mods when nothing changed).
+//     3b. Bulk: more switches created whole, one call per switch with all
+//     its ports (BulkCreator: ferry's PUT, one OVN NB transaction), timed
+//     to realized.
 //  4. VTEP: N remote MACs to one hardware_vtep database through ferry's own
 //     vtep package (Observe, Ops, one transaction); a second Ops must be
 //     empty.

@@ -203,6 +203,15 @@ func (f *Ferry) CreatePort(ctx context.Context, sw string, p Port) error {
 	return f.do(ctx, http.MethodPost, "/v1/switches/"+sw+"/ports", map[string]any{"name": p.Name, "iface_id": p.IfaceID}, nil)
 }
 
+// CreateSwitchWithPorts implements BulkCreator: PUT /v1/switches/{name}.
+func (f *Ferry) CreateSwitchWithPorts(ctx context.Context, sw Switch) error {
+	ports := make([]map[string]any, 0, len(sw.Ports))
+	for _, p := range sw.Ports {
+		ports = append(ports, map[string]any{"name": p.Name, "iface_id": p.IfaceID})
+	}
+	return f.do(ctx, http.MethodPut, "/v1/switches/"+sw.Name, map[string]any{"vni": sw.VNI, "ports": ports}, nil)
+}
+
 // WaitAll implements System. A full GET /v1/switches computes every
 // switch's status (bindings over all ports, per switch), so it is asked
 // only when the cheap per-chassis status says every chassis has realized

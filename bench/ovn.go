@@ -619,6 +619,29 @@ func (o *OVN) CreatePort(ctx context.Context, sw string, p Port) error {
 	return err
 }
 
+// CreateSwitchWithPorts implements BulkCreator: ls-add and every lsp-add
+// (with lsp-set-addresses) in one transaction, as one ovn-nbctl command
+// line chaining them with "--" sends.
+func (o *OVN) CreateSwitchWithPorts(ctx context.Context, sw Switch) error {
+	var ops []ovsdb.Operation
+	refs := make([]any, 0, len(sw.Ports))
+	for i, p := range sw.Ports {
+		name := fmt.Sprintf("lsp%d", i)
+		ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationInsert, Table: "Logical_Switch_Port", UUIDName: name,
+			Row: ovsdb.Row{"name": p.IfaceID, "addresses": ovsdb.OvsSet{GoSet: []any{p.MAC}}}})
+		refs = append(refs, ovsdb.UUID{GoUUID: name})
+	}
+	ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationInsert, Table: "Logical_Switch",
+		Row: ovsdb.Row{"name": sw.Name, "ports": ovsdb.OvsSet{GoSet: refs}}})
+	ops = append(ops, o.cfgOps()...)
+	res, err := o.transact(ctx, ops...)
+	if err != nil {
+		return err
+	}
+	_, err = o.cfgResult(res[len(ops)-1])
+	return err
+}
+
 // bound reports whether every port is claimed by a chassis and up.
 func (o *OVN) bound(ports []Port) bool {
 	t := o.sb.Cache().Table("Port_Binding")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,7 +39,7 @@ func TestOVN(t *testing.T) {
 	var stop cleanups
 	t.Cleanup(stop.run)
 
-	p := Profile{Hypervisors: 2, Switches: 2, Ports: 4, LatencySamples: 2}
+	p := Profile{Hypervisors: 2, Switches: 2, Ports: 4, LatencySamples: 2, BulkSwitches: 1}
 	w := NewWorkload(p)
 	hvs, err := startHypervisors(ctx, dir, p.Hypervisors, &stop)
 	if err != nil {
@@ -82,8 +83,12 @@ func TestOVN(t *testing.T) {
 	if err := o.CreatePort(ctx, "no-such-switch", Port{IfaceID: "orphan", MAC: "02:00:00:00:00:01"}); err == nil {
 		t.Error("a port on a switch that does not exist was created")
 	}
+	// The bulk step's one-transaction switch.
+	if err := o.CreateSwitchWithPorts(ctx, w.Bulk[0]); err != nil {
+		t.Fatal(err)
+	}
 	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
-	err = o.WaitAll(wctx, w.Switches)
+	err = o.WaitAll(wctx, append(slices.Clone(w.Switches), w.Bulk...))
 	wcancel()
 	if err != nil {
 		t.Fatalf("not realized: %v\n%s", err, o.LogTail(20))

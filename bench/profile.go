@@ -20,7 +20,10 @@ type Profile struct {
 	// step's switches and ports.
 	Concurrency    int
 	LatencySamples int
-	VTEPMACs       int
+	// BulkSwitches are created after step 3, each with as many ports as
+	// a step 1 switch, in one call per switch (see BulkCreator).
+	BulkSwitches int
+	VTEPMACs     int
 	// DataPlaneTrials is the number of port-create-to-ping trials (0:
 	// skip the data plane step); TCPSeconds the length of each
 	// throughput run.
@@ -55,19 +58,19 @@ func (p Profile) span() int {
 var Profiles = map[string]Profile{
 	"default": {
 		Name: "default", Hypervisors: 16, Switches: 500, Ports: 10000, Concurrency: 4,
-		LatencySamples: 1000, VTEPMACs: 20000, DataPlaneTrials: 50, TCPSeconds: 10,
+		LatencySamples: 1000, BulkSwitches: 100, VTEPMACs: 20000, DataPlaneTrials: 50, TCPSeconds: 10,
 		WriteBudget: 6 * time.Minute, RealizeBudget: 3 * time.Minute, LatencyBudget: 6 * time.Minute, Timeout: 14 * time.Minute,
 		IdleWindow: 10 * time.Second,
 	},
 	"small": {
 		Name: "small", Hypervisors: 2, Switches: 20, Ports: 200, Concurrency: 4,
-		LatencySamples: 50, VTEPMACs: 2000, DataPlaneTrials: 10, TCPSeconds: 3,
+		LatencySamples: 50, BulkSwitches: 10, VTEPMACs: 2000, DataPlaneTrials: 10, TCPSeconds: 3,
 		WriteBudget: 30 * time.Second, RealizeBudget: 15 * time.Second, LatencyBudget: 20 * time.Second, Timeout: 110 * time.Second,
 		IdleWindow: 5 * time.Second,
 	},
 	"tiny": {
 		Name: "tiny", Hypervisors: 2, Switches: 4, Ports: 16, Concurrency: 2,
-		LatencySamples: 5, VTEPMACs: 200, DataPlaneTrials: 0, TCPSeconds: 1,
+		LatencySamples: 5, BulkSwitches: 2, VTEPMACs: 200, DataPlaneTrials: 0, TCPSeconds: 1,
 		WriteBudget: 15 * time.Second, RealizeBudget: 10 * time.Second, LatencyBudget: 10 * time.Second, Timeout: time.Minute,
 		IdleWindow: 2 * time.Second,
 	},

@@ -403,6 +403,19 @@ func (rep *Report) Table() string {
 	add("3", "restart: every bridge kept its flows and groups", "yes", func(s *Result) string {
 		return na(s.Restart != nil, func() string { return map[bool]string{true: "yes", false: "NO"}[s.Restart.FlowsIntact] })
 	})
+	if p.BulkSwitches > 0 {
+		add("3b", fmt.Sprintf("bulk: %d more switches, one call each with its ports (ferry PUT, OVN one NB transaction)", p.BulkSwitches), "", func(s *Result) string {
+			return na(s.Bulk != nil && s.Bulk.Calls > 0, func() string {
+				b := s.Bulk
+				return fmt.Sprintf("%s calls, %s ports in %s (%.0f ports/s)", num(int64(b.Calls)), num(int64(b.Ports)), ms(b.WriteTime), float64(b.Ports)/b.WriteTime.Seconds())
+			})
+		})
+		ratio(func(s *Result) []float64 { return secs(s.Bulk != nil && s.Bulk.Calls > 0, s.Bulk.WriteTime) })
+		add("3b", "bulk: first call -> every bulk switch realized", "", func(s *Result) string {
+			return na(s.Bulk != nil && s.Bulk.Realized, func() string { return ms(s.Bulk.Realize) })
+		})
+		ratio(func(s *Result) []float64 { return secs(s.Bulk != nil && s.Bulk.Realized, s.Bulk.Realize) })
+	}
 	if v := rep.VTEP; v != nil && len(rep.Systems) > 0 {
 		ok := v.Err == ""
 		only("4", fmt.Sprintf("VTEP: %s remote MACs, one transaction: commit", num(int64(v.MACs))), fmt.Sprintf("<= %s", ms(targetVTEP)),

@@ -111,11 +111,20 @@ type Port struct {
 func (p Port) vif() VIF { return VIF{Name: p.VIF, IfaceID: p.IfaceID, MAC: p.MAC} }
 
 // Workload is what a profile creates: the switches with their ports (step
-// 1) and, separately, the ports the latency step adds one at a time.
+// 1) and, separately, the ports the latency step adds one at a time and
+// the switches the bulk step creates whole.
 type Workload struct {
 	Switches []Switch
 	// Latency ports, in creation order; Switch indexes Switches.
 	Latency []LatencyPort
+	Bulk    []Switch
+}
+
+// BulkCreator is a System that creates a switch with all its ports in one
+// call: ferry's PUT /v1/switches/{name}, one OVN northbound transaction
+// (what `ovn-nbctl ls-add SW -- lsp-add SW P1 -- ...` sends).
+type BulkCreator interface {
+	CreateSwitchWithPorts(ctx context.Context, sw Switch) error
 }
 
 // LatencyPort is a port the latency step creates.
@@ -162,6 +171,14 @@ func NewWorkload(p Profile) Workload {
 		s := (k * 37) % p.Switches
 		w.Latency = append(w.Latency, LatencyPort{Switch: s, Port: mkPort(hvOf(s, k))})
 	}
+	for i := 0; i < p.BulkSwitches; i++ {
+		k := p.Switches + i // placed as the next switches of step 1
+		sw := Switch{Name: fmt.Sprintf("bulk%04d", i), VNI: 1000 + k}
+		for j := 0; j < p.Ports/max(p.Switches, 1); j++ {
+			sw.Ports = append(sw.Ports, mkPort(hvOf(k, j)))
+		}
+		w.Bulk = append(w.Bulk, sw)
+	}
 	return w
 }
 
@@ -175,6 +192,11 @@ func (w Workload) VIFs(hypervisors int) [][]VIF {
 	}
 	for _, lp := range w.Latency {
 		out[lp.Port.Hypervisor] = append(out[lp.Port.Hypervisor], lp.Port.vif())
+	}
+	for _, sw := range w.Bulk {
+		for _, p := range sw.Ports {
+			out[p.Hypervisor] = append(out[p.Hypervisor], p.vif())
+		}
 	}
 	return out
 }
