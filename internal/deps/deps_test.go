@@ -36,10 +36,10 @@ var rules = []struct {
 		linked: []string{"os/exec", "net/http", "github.com/ovn-kubernetes/libovsdb/client",
 			module + "/internal/reconcile", module + "/rest", module + "/internal/nbdb"},
 		why: "Desired/Diff are pure: no I/O, no clock, no clients",
-		skip: "internal/realize imports package ovsdb (ownership keys) and package vtep, so it links " +
-			"realize → ovsdb → libovsdb/client (also realize → vtep → libovsdb/client), " +
-			"realize → ovsdb → os/exec (RunServer) and " +
-			"realize → ovsdb → libovsdb/client → testify/require → net/http; " +
+		skip: "internal/realize imports packages hypervisor and vtep, which import package ovsdb, so it links " +
+			"realize → hypervisor → ovsdb → libovsdb/client (also through vtep), " +
+			"realize → hypervisor → ovsdb → os/exec (RunServer) and " +
+			"realize → hypervisor → ovsdb → libovsdb/client → testify/require → net/http; " +
 			"the engine restructuring of issue 9 owns internal/realize",
 	},
 	{
