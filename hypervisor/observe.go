@@ -10,7 +10,7 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	libmodel "github.com/ovn-kubernetes/libovsdb/model"
 
-	ferryovsdb "github.com/ferry-sdn/ferry/ovsdb"
+	"github.com/ferry-sdn/ferry/ovsdb/rows"
 	"github.com/ferry-sdn/ferry/ovsdb/vswitch"
 )
 
@@ -75,20 +75,20 @@ func Observe(ctx context.Context, tc *cache.TableCache, bridgeName string) (Obse
 	if err := ctx.Err(); err != nil {
 		return obs, err
 	}
-	rows := func(table string) map[string]libmodel.Model {
+	tableRows := func(table string) map[string]libmodel.Model {
 		if t := tc.Table(table); t != nil {
 			return t.RowsShallow()
 		}
 		return nil
 	}
-	for _, m := range rows(vswitch.OpenvSwitchTable) {
+	for _, m := range tableRows(vswitch.OpenvSwitchTable) {
 		obs.Root = m.(*vswitch.OpenvSwitch).UUID
 	}
 	if obs.Root == "" {
 		return obs, nil
 	}
 	var br *vswitch.Bridge
-	for _, m := range rows(vswitch.BridgeTable) {
+	for _, m := range tableRows(vswitch.BridgeTable) {
 		if b := m.(*vswitch.Bridge); b.Name == bridgeName {
 			br = b
 		}
@@ -96,7 +96,7 @@ func Observe(ctx context.Context, tc *cache.TableCache, bridgeName string) (Obse
 	if br == nil {
 		return obs, nil
 	}
-	portRows, ifaceRows, ctlRows := rows(vswitch.PortTable), rows(vswitch.InterfaceTable), rows(vswitch.ControllerTable)
+	portRows, ifaceRows, ctlRows := tableRows(vswitch.PortTable), tableRows(vswitch.InterfaceTable), tableRows(vswitch.ControllerTable)
 	portByUUID := make(map[string]*vswitch.Port, len(portRows))
 	for u, m := range portRows {
 		portByUUID[u] = m.(*vswitch.Port)
@@ -126,7 +126,7 @@ func Observe(ctx context.Context, tc *cache.TableCache, bridgeName string) (Obse
 	}
 	for _, id := range br.Controller {
 		if c := ctlByUUID[id]; c != nil {
-			ob.Controllers = append(ob.Controllers, Controller{UUID: c.UUID, Target: c.Target, Owned: ferryovsdb.Owned(c.ExternalIDs)})
+			ob.Controllers = append(ob.Controllers, Controller{UUID: c.UUID, Target: c.Target, Owned: rows.Owned(c.ExternalIDs)})
 		}
 	}
 	for _, id := range br.Ports {
@@ -134,7 +134,7 @@ func Observe(ctx context.Context, tc *cache.TableCache, bridgeName string) (Obse
 		if p == nil {
 			continue
 		}
-		op := Port{UUID: p.UUID, Name: p.Name, Owned: ferryovsdb.Owned(p.ExternalIDs)}
+		op := Port{UUID: p.UUID, Name: p.Name, Owned: rows.Owned(p.ExternalIDs)}
 		for _, iid := range p.Interfaces {
 			ifc := ifByUUID[iid]
 			if ifc == nil {
@@ -150,7 +150,7 @@ func Observe(ctx context.Context, tc *cache.TableCache, bridgeName string) (Obse
 			}
 			op.Interfaces = append(op.Interfaces, oi)
 			if op.Owned {
-				if remote := ifc.ExternalIDs[ferryovsdb.RemoteKey]; remote != "" {
+				if remote := ifc.ExternalIDs[rows.RemoteKey]; remote != "" {
 					if obs.Tunnels == nil {
 						obs.Tunnels = make(map[string]string)
 					}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
-	ferryovsdb "github.com/ferry-sdn/ferry/ovsdb"
+	"github.com/ferry-sdn/ferry/ovsdb/rows"
 	"github.com/ferry-sdn/ferry/ovsdb/vswitch"
 )
 
@@ -61,7 +61,7 @@ const (
 )
 
 // owned is the external_ids ferry gives the rows it creates.
-var owned = map[string]string{ferryovsdb.OwnerKey: ferryovsdb.OwnerValue}
+var owned = map[string]string{rows.OwnerKey: rows.OwnerValue}
 
 // protocols ferry needs; OpenFlow15 is required, older versions are kept
 // so that operators' ovs-ofctl without -O keeps working.
@@ -97,21 +97,21 @@ func CreateOps(root string, br *Bridge, st Config) []ovsdb.Operation {
 	for _, t := range st.Tunnels {
 		p, ok := existing[t.Name]
 		if !ok {
-			ifc, port := ferryovsdb.NamedUUID("if", t.Name), ferryovsdb.NamedUUID("port", t.Name)
+			ifc, port := rows.NamedUUID("if", t.Name), rows.NamedUUID("port", t.Name)
 			ops = append(ops,
 				ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vswitch.InterfaceTable, UUIDName: ifc, Row: ovsdb.Row{
 					"name":           t.Name,
 					"type":           t.Type,
-					"options":        ferryovsdb.StringMap(tunnelOptions(t)),
+					"options":        rows.StringMap(tunnelOptions(t)),
 					"ofport_request": t.OFPort,
-					"bfd":            ferryovsdb.StringMap(tunnelBFD()),
-					"external_ids": ferryovsdb.StringMap(map[string]string{
-						ferryovsdb.OwnerKey: ferryovsdb.OwnerValue, ferryovsdb.RemoteKey: t.Remote}),
+					"bfd":            rows.StringMap(tunnelBFD()),
+					"external_ids": rows.StringMap(map[string]string{
+						rows.OwnerKey: rows.OwnerValue, rows.RemoteKey: t.Remote}),
 				}},
 				ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vswitch.PortTable, UUIDName: port, Row: ovsdb.Row{
 					"name":         t.Name,
-					"interfaces":   ferryovsdb.UUIDSet(ifc),
-					"external_ids": ferryovsdb.StringMap(owned),
+					"interfaces":   rows.UUIDSet(ifc),
+					"external_ids": rows.StringMap(owned),
 				}})
 			newPorts = append(newPorts, port)
 			continue
@@ -123,30 +123,30 @@ func CreateOps(root string, br *Bridge, st Config) []ovsdb.Operation {
 		opts := tunnelOptions(t)
 		if ifc.Type != t.Type || !maps.Equal(ifc.Options, opts) || !maps.Equal(ifc.BFD, tunnelBFD()) {
 			ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: vswitch.InterfaceTable,
-				Where: ferryovsdb.WhereUUID(ifc.UUID),
-				Row:   ovsdb.Row{"type": t.Type, "options": ferryovsdb.StringMap(opts), "bfd": ferryovsdb.StringMap(tunnelBFD())}})
+				Where: rows.WhereUUID(ifc.UUID),
+				Row:   ovsdb.Row{"type": t.Type, "options": rows.StringMap(opts), "bfd": rows.StringMap(tunnelBFD())}})
 		}
 	}
 
 	if br == nil {
-		ifc, port, ctl, bridge := ferryovsdb.NamedUUID("if", st.Bridge), ferryovsdb.NamedUUID("port", st.Bridge), "ferry_controller", "ferry_bridge"
+		ifc, port, ctl, bridge := rows.NamedUUID("if", st.Bridge), rows.NamedUUID("port", st.Bridge), "ferry_controller", "ferry_bridge"
 		ops = append(ops,
 			ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vswitch.InterfaceTable, UUIDName: ifc, Row: ovsdb.Row{
 				"name": st.Bridge, "type": "internal"}},
 			ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vswitch.PortTable, UUIDName: port, Row: ovsdb.Row{
-				"name": st.Bridge, "interfaces": ferryovsdb.UUIDSet(ifc)}},
+				"name": st.Bridge, "interfaces": rows.UUIDSet(ifc)}},
 			controllerInsert(ctl, st.Controller),
 			ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vswitch.BridgeTable, UUIDName: bridge, Row: ovsdb.Row{
 				"name":          st.Bridge,
 				"datapath_type": st.DatapathType,
 				"fail_mode":     "secure",
-				"protocols":     ferryovsdb.StringSet(defaultProtocols...),
-				"controller":    ferryovsdb.UUIDSet(ctl),
-				"ports":         ferryovsdb.UUIDSet(append([]string{port}, newPorts...)...),
-				"external_ids":  ferryovsdb.StringMap(owned),
+				"protocols":     rows.StringSet(defaultProtocols...),
+				"controller":    rows.UUIDSet(ctl),
+				"ports":         rows.UUIDSet(append([]string{port}, newPorts...)...),
+				"external_ids":  rows.StringMap(owned),
 			}},
-			ovsdb.Operation{Op: ovsdb.OperationMutate, Table: vswitch.OpenvSwitchTable, Where: ferryovsdb.WhereUUID(root),
-				Mutations: []ovsdb.Mutation{{Column: "bridges", Mutator: ovsdb.MutateOperationInsert, Value: ferryovsdb.UUIDSet(bridge)}}})
+			ovsdb.Operation{Op: ovsdb.OperationMutate, Table: vswitch.OpenvSwitchTable, Where: rows.WhereUUID(root),
+				Mutations: []ovsdb.Mutation{{Column: "bridges", Mutator: ovsdb.MutateOperationInsert, Value: rows.UUIDSet(bridge)}}})
 		return ops
 	}
 
@@ -161,10 +161,10 @@ func CreateOps(root string, br *Bridge, st Config) []ovsdb.Operation {
 		} else {
 			protos = append(slices.Clone(protos), "OpenFlow15")
 		}
-		update["protocols"] = ferryovsdb.StringSet(protos...)
+		update["protocols"] = rows.StringSet(protos...)
 	}
 	if len(update) > 0 {
-		ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: vswitch.BridgeTable, Where: ferryovsdb.WhereUUID(br.UUID), Row: update})
+		ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: vswitch.BridgeTable, Where: rows.WhereUUID(br.UUID), Row: update})
 	}
 
 	var mutations []ovsdb.Mutation
@@ -181,17 +181,17 @@ func CreateOps(root string, br *Bridge, st Config) []ovsdb.Operation {
 		}
 		if !have {
 			ops = append(ops, controllerInsert("ferry_controller", st.Controller))
-			mutations = append(mutations, ovsdb.Mutation{Column: "controller", Mutator: ovsdb.MutateOperationInsert, Value: ferryovsdb.UUIDSet("ferry_controller")})
+			mutations = append(mutations, ovsdb.Mutation{Column: "controller", Mutator: ovsdb.MutateOperationInsert, Value: rows.UUIDSet("ferry_controller")})
 		}
 		if len(stale) > 0 {
-			mutations = append(mutations, ovsdb.Mutation{Column: "controller", Mutator: ovsdb.MutateOperationDelete, Value: ferryovsdb.UUIDSet(stale...)})
+			mutations = append(mutations, ovsdb.Mutation{Column: "controller", Mutator: ovsdb.MutateOperationDelete, Value: rows.UUIDSet(stale...)})
 		}
 	}
 	if len(newPorts) > 0 {
-		mutations = append(mutations, ovsdb.Mutation{Column: "ports", Mutator: ovsdb.MutateOperationInsert, Value: ferryovsdb.UUIDSet(newPorts...)})
+		mutations = append(mutations, ovsdb.Mutation{Column: "ports", Mutator: ovsdb.MutateOperationInsert, Value: rows.UUIDSet(newPorts...)})
 	}
 	if len(mutations) > 0 {
-		ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationMutate, Table: vswitch.BridgeTable, Where: ferryovsdb.WhereUUID(br.UUID), Mutations: mutations})
+		ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationMutate, Table: vswitch.BridgeTable, Where: rows.WhereUUID(br.UUID), Mutations: mutations})
 	}
 	return ops
 }
@@ -202,7 +202,7 @@ func controllerInsert(name, target string) ovsdb.Operation {
 		"max_backoff":      controllerMaxBackoffMS,
 		"inactivity_probe": controllerProbeMS,
 		"connection_mode":  "out-of-band",
-		"external_ids":     ferryovsdb.StringMap(owned),
+		"external_ids":     rows.StringMap(owned),
 	}}
 }
 
@@ -227,8 +227,8 @@ func DeleteOps(br *Bridge, st Config) []ovsdb.Operation {
 		return nil
 	}
 	sort.Strings(gone)
-	return []ovsdb.Operation{{Op: ovsdb.OperationMutate, Table: vswitch.BridgeTable, Where: ferryovsdb.WhereUUID(br.UUID),
-		Mutations: []ovsdb.Mutation{{Column: "ports", Mutator: ovsdb.MutateOperationDelete, Value: ferryovsdb.UUIDSet(gone...)}}}}
+	return []ovsdb.Operation{{Op: ovsdb.OperationMutate, Table: vswitch.BridgeTable, Where: rows.WhereUUID(br.UUID),
+		Mutations: []ovsdb.Mutation{{Column: "ports", Mutator: ovsdb.MutateOperationDelete, Value: rows.UUIDSet(gone...)}}}}
 }
 
 // GenerationOps records on the bridge the northbound generation whose
@@ -236,13 +236,13 @@ func DeleteOps(br *Bridge, st Config) []ovsdb.Operation {
 // operator can read it with ovs-vsctl. Writing it only in passes that
 // changed something keeps a no-op pass at zero transactions.
 func GenerationOps(br *Bridge, gen int64) []ovsdb.Operation {
-	if br == nil || br.ExternalIDs[ferryovsdb.GenerationKey] == strconv.FormatInt(gen, 10) {
+	if br == nil || br.ExternalIDs[rows.GenerationKey] == strconv.FormatInt(gen, 10) {
 		return nil
 	}
-	return []ovsdb.Operation{{Op: ovsdb.OperationMutate, Table: vswitch.BridgeTable, Where: ferryovsdb.WhereUUID(br.UUID),
+	return []ovsdb.Operation{{Op: ovsdb.OperationMutate, Table: vswitch.BridgeTable, Where: rows.WhereUUID(br.UUID),
 		Mutations: []ovsdb.Mutation{
-			{Column: "external_ids", Mutator: ovsdb.MutateOperationDelete, Value: ferryovsdb.StringSet(ferryovsdb.GenerationKey)},
-			{Column: "external_ids", Mutator: ovsdb.MutateOperationInsert, Value: ferryovsdb.StringMap(map[string]string{ferryovsdb.GenerationKey: strconv.FormatInt(gen, 10)})},
+			{Column: "external_ids", Mutator: ovsdb.MutateOperationDelete, Value: rows.StringSet(rows.GenerationKey)},
+			{Column: "external_ids", Mutator: ovsdb.MutateOperationInsert, Value: rows.StringMap(map[string]string{rows.GenerationKey: strconv.FormatInt(gen, 10)})},
 		}}}
 }
 
@@ -289,6 +289,6 @@ func ReleaseControllerOps(br *Bridge) []ovsdb.Operation {
 	if len(owned) == 0 {
 		return nil
 	}
-	return []ovsdb.Operation{{Op: ovsdb.OperationMutate, Table: vswitch.BridgeTable, Where: ferryovsdb.WhereUUID(br.UUID),
-		Mutations: []ovsdb.Mutation{{Column: "controller", Mutator: ovsdb.MutateOperationDelete, Value: ferryovsdb.UUIDSet(owned...)}}}}
+	return []ovsdb.Operation{{Op: ovsdb.OperationMutate, Table: vswitch.BridgeTable, Where: rows.WhereUUID(br.UUID),
+		Mutations: []ovsdb.Mutation{{Column: "controller", Mutator: ovsdb.MutateOperationDelete, Value: rows.UUIDSet(owned...)}}}}
 }

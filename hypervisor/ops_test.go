@@ -6,7 +6,7 @@ import (
 
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
-	ferryovsdb "github.com/ferry-sdn/ferry/ovsdb"
+	"github.com/ferry-sdn/ferry/ovsdb/rows"
 	"github.com/ferry-sdn/ferry/ovsdb/vswitch"
 )
 
@@ -39,7 +39,7 @@ func TestCreateOpsNewBridge(t *testing.T) {
 		t.Fatalf("ops %s, want %s", got, want)
 	}
 	for _, op := range ops {
-		if op.Table == vswitch.BridgeTable && op.Row["external_ids"].(ovsdb.OvsMap).GoMap[ferryovsdb.OwnerKey] != ferryovsdb.OwnerValue {
+		if op.Table == vswitch.BridgeTable && op.Row["external_ids"].(ovsdb.OvsMap).GoMap[rows.OwnerKey] != rows.OwnerValue {
 			t.Errorf("bridge ferry creates is not marked as ferry's: %v", op.Row)
 		}
 	}
@@ -55,7 +55,7 @@ func TestCreateOpsNothingToDo(t *testing.T) {
 		t.Fatalf("delete ops for a bridge as wanted: %s", tables(ops))
 	}
 	br := observedAsWanted()
-	br.ExternalIDs = map[string]string{ferryovsdb.GenerationKey: "7"}
+	br.ExternalIDs = map[string]string{rows.GenerationKey: "7"}
 	if ops := GenerationOps(br, 7); len(ops) != 0 {
 		t.Fatalf("generation ops for a bridge at 7: %s", tables(ops))
 	}

@@ -1,23 +1,15 @@
 package ovsdb
 
-// Keys ferry writes into the external_ids of the Open_vSwitch rows it
-// creates. Rows without OwnerKey=OwnerValue belong to someone else (the
-// hypervisor's toolstack, an operator) and ferry never changes or deletes
-// them.
+import "github.com/ferry-sdn/ferry/ovsdb/rows"
+
+// The ownership marks, for callers that use package ovsdb's plumbing; they
+// are defined in package rows, which needs no client.
 const (
-	// OwnerKey marks a row as created by ferry.
-	OwnerKey   = "ferry/owner"
-	OwnerValue = "ferry"
-	// RemoteKey names the remote chassis or VTEP a tunnel port leads to.
-	RemoteKey = "ferry/remote"
-	// GenerationKey records, on a bridge, the northbound generation of the
-	// last pass that changed it. Flows are recognised by their cookies
-	// (content identities, see openflow.Flow.Cookie), not by this key; it
-	// tells an operator how current a bridge is.
-	GenerationKey = "ferry/generation"
+	OwnerKey      = rows.OwnerKey
+	OwnerValue    = rows.OwnerValue
+	RemoteKey     = rows.RemoteKey
+	GenerationKey = rows.GenerationKey
 )
 
 // Owned reports whether a row with these external_ids was created by ferry.
-func Owned(externalIDs map[string]string) bool {
-	return externalIDs[OwnerKey] == OwnerValue
-}
+func Owned(externalIDs map[string]string) bool { return rows.Owned(externalIDs) }

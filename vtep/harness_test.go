@@ -15,7 +15,7 @@ import (
 
 	"github.com/ferry-sdn/ferry/internal/ovstest"
 	"github.com/ferry-sdn/ferry/ovsdb"
-	ferryovsdb "github.com/ferry-sdn/ferry/ovsdb"
+	"github.com/ferry-sdn/ferry/ovsdb/rows"
 	"github.com/ferry-sdn/ferry/vtep/hwvtep"
 )
 
@@ -90,7 +90,7 @@ func (v *vtepDB) sync() {
 	if err := v.conn.Client().List(c, &g); err != nil || len(g) != 1 {
 		v.t.Fatalf("Global rows: %v (%d)", err, len(g))
 	}
-	op := libovsdb.Operation{Op: libovsdb.OperationMutate, Table: hwvtep.GlobalTable, Where: ferryovsdb.WhereUUID(g[0].UUID),
+	op := libovsdb.Operation{Op: libovsdb.OperationMutate, Table: hwvtep.GlobalTable, Where: rows.WhereUUID(g[0].UUID),
 		Mutations: []libovsdb.Mutation{
 			{Column: "other_config", Mutator: libovsdb.MutateOperationDelete, Value: libovsdb.OvsSet{GoSet: []any{syncKey}}},
 			{Column: "other_config", Mutator: libovsdb.MutateOperationInsert, Value: libovsdb.OvsMap{GoMap: map[any]any{syncKey: want}}},

@@ -9,7 +9,7 @@ import (
 
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
-	ferryovsdb "github.com/ferry-sdn/ferry/ovsdb"
+	"github.com/ferry-sdn/ferry/ovsdb/rows"
 	"github.com/ferry-sdn/ferry/vtep/hwvtep"
 )
 
@@ -109,7 +109,7 @@ func (b *builder) locator(ip string) string {
 	if n, ok := b.newLocators[ip]; ok {
 		return n
 	}
-	n := ferryovsdb.NamedUUID("loc", ip)
+	n := rows.NamedUUID("loc", ip)
 	b.newLocators[ip] = n
 	return n
 }
@@ -142,11 +142,11 @@ func (b *builder) setIs(u string, ips []string) bool {
 func (b *builder) add(op ovsdb.Operation) { b.ops = append(b.ops, op) }
 
 func (b *builder) del(table, u string) {
-	b.add(ovsdb.Operation{Op: ovsdb.OperationDelete, Table: table, Where: ferryovsdb.WhereUUID(u)})
+	b.add(ovsdb.Operation{Op: ovsdb.OperationDelete, Table: table, Where: rows.WhereUUID(u)})
 }
 
 func (b *builder) update(table, u string, row ovsdb.Row) {
-	b.add(ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: table, Where: ferryovsdb.WhereUUID(u), Row: row})
+	b.add(ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: table, Where: rows.WhereUUID(u), Row: row})
 }
 
 // logicalSwitch creates or updates one desired logical switch with its
@@ -155,17 +155,17 @@ func (b *builder) update(table, u string, row ovsdb.Row) {
 func (b *builder) logicalSwitch(ls *hwvtep.LogicalSwitch, w *want) string {
 	var ref string
 	if ls == nil {
-		ref = ferryovsdb.NamedUUID("ls", w.name)
-		row := ovsdb.Row{"name": w.name, "description": Description, "tunnel_key": ferryovsdb.Optional(w.vni)}
+		ref = rows.NamedUUID("ls", w.name)
+		row := ovsdb.Row{"name": w.name, "description": Description, "tunnel_key": rows.Optional(w.vni)}
 		if w.mode != "" {
-			row["replication_mode"] = ferryovsdb.Optional(w.mode)
+			row["replication_mode"] = rows.Optional(w.mode)
 		}
 		b.add(ovsdb.Operation{Op: ovsdb.OperationInsert, Table: hwvtep.LogicalSwitchTable, UUIDName: ref, Row: row})
 	} else {
 		ref = ls.UUID
 		row := ovsdb.Row{}
 		if ls.TunnelKey == nil || *ls.TunnelKey != w.vni {
-			row["tunnel_key"] = ferryovsdb.Optional(w.vni)
+			row["tunnel_key"] = rows.Optional(w.vni)
 		}
 		var mode string
 		if ls.ReplicationMode != nil {
@@ -175,7 +175,7 @@ func (b *builder) logicalSwitch(ls *hwvtep.LogicalSwitch, w *want) string {
 			if w.mode == "" {
 				row["replication_mode"] = ovsdb.OvsSet{GoSet: []any{}}
 			} else {
-				row["replication_mode"] = ferryovsdb.Optional(w.mode)
+				row["replication_mode"] = rows.Optional(w.mode)
 			}
 		}
 		if len(row) > 0 {
@@ -199,24 +199,24 @@ func (b *builder) ucast(ls *hwvtep.LogicalSwitch, ref string, w *want) {
 	}
 	for _, mac := range w.keyMAC {
 		ip := w.macs[mac]
-		rows := byMAC[mac]
+		have := byMAC[mac]
 		delete(byMAC, mac)
-		if len(rows) == 0 {
+		if len(have) == 0 {
 			b.add(ovsdb.Operation{Op: ovsdb.OperationInsert, Table: hwvtep.UcastMacsRemoteTable, Row: ovsdb.Row{
-				"MAC": mac, "logical_switch": ferryovsdb.UUID(ref), "locator": ferryovsdb.UUID(b.locator(ip))}})
+				"MAC": mac, "logical_switch": rows.UUID(ref), "locator": rows.UUID(b.locator(ip))}})
 			continue
 		}
 		row := ovsdb.Row{}
-		if rows[0].MAC != mac {
+		if have[0].MAC != mac {
 			row["MAC"] = mac
 		}
-		if !b.locatorIs(rows[0].Locator, ip) {
-			row["locator"] = ferryovsdb.UUID(b.locator(ip))
+		if !b.locatorIs(have[0].Locator, ip) {
+			row["locator"] = rows.UUID(b.locator(ip))
 		}
 		if len(row) > 0 {
-			b.update(hwvtep.UcastMacsRemoteTable, rows[0].UUID, row)
+			b.update(hwvtep.UcastMacsRemoteTable, have[0].UUID, row)
 		}
-		for _, extra := range rows[1:] {
+		for _, extra := range have[1:] {
 			b.del(hwvtep.UcastMacsRemoteTable, extra.UUID)
 		}
 	}
@@ -252,7 +252,7 @@ func (b *builder) mcast(ls *hwvtep.LogicalSwitch, ref string, w *want) {
 	}
 	if len(unknown) == 0 {
 		b.add(ovsdb.Operation{Op: ovsdb.OperationInsert, Table: hwvtep.McastMacsRemoteTable, Row: ovsdb.Row{
-			"MAC": UnknownDst, "logical_switch": ferryovsdb.UUID(ref), "locator_set": ferryovsdb.UUID(b.locatorSet(w))}})
+			"MAC": UnknownDst, "logical_switch": rows.UUID(ref), "locator_set": rows.UUID(b.locatorSet(w))}})
 		return
 	}
 	keep := unknown[0]
@@ -261,7 +261,7 @@ func (b *builder) mcast(ls *hwvtep.LogicalSwitch, ref string, w *want) {
 		row["MAC"] = UnknownDst
 	}
 	if !b.setIs(keep.LocatorSet, w.flood) {
-		row["locator_set"] = ferryovsdb.UUID(b.locatorSet(w))
+		row["locator_set"] = rows.UUID(b.locatorSet(w))
 	}
 	if len(row) > 0 {
 		b.update(hwvtep.McastMacsRemoteTable, keep.UUID, row)
@@ -278,9 +278,9 @@ func (b *builder) locatorSet(w *want) string {
 	for _, ip := range w.flood {
 		locs = append(locs, b.locator(ip))
 	}
-	n := ferryovsdb.NamedUUID("set", w.name)
+	n := rows.NamedUUID("set", w.name)
 	b.add(ovsdb.Operation{Op: ovsdb.OperationInsert, Table: hwvtep.PhysicalLocatorSetTable, UUIDName: n,
-		Row: ovsdb.Row{"locators": ferryovsdb.UUIDSet(locs...)}})
+		Row: ovsdb.Row{"locators": rows.UUIDSet(locs...)}})
 	return n
 }
 
@@ -309,7 +309,7 @@ func (b *builder) bindings(p *hwvtep.PhysicalPort, want map[binding]string, lsRe
 		if lsu, ok := p.VLANBindings[k.vlan]; ok && b.o.lswitches[lsu] != nil && b.o.lswitches[lsu].Name == name {
 			continue
 		}
-		add[k.vlan] = ferryovsdb.UUID(lsRef[name])
+		add[k.vlan] = rows.UUID(lsRef[name])
 	}
 	var muts []ovsdb.Mutation
 	if len(drop) > 0 {
@@ -319,7 +319,7 @@ func (b *builder) bindings(p *hwvtep.PhysicalPort, want map[binding]string, lsRe
 		muts = append(muts, ovsdb.Mutation{Column: "vlan_bindings", Mutator: ovsdb.MutateOperationInsert, Value: ovsdb.OvsMap{GoMap: add}})
 	}
 	if len(muts) > 0 {
-		b.add(ovsdb.Operation{Op: ovsdb.OperationMutate, Table: hwvtep.PhysicalPortTable, Where: ferryovsdb.WhereUUID(p.UUID), Mutations: muts})
+		b.add(ovsdb.Operation{Op: ovsdb.OperationMutate, Table: hwvtep.PhysicalPortTable, Where: rows.WhereUUID(p.UUID), Mutations: muts})
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 
 	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
 
-	ferryovsdb "github.com/ferry-sdn/ferry/ovsdb"
+	"github.com/ferry-sdn/ferry/ovsdb/rows"
 	"github.com/ferry-sdn/ferry/vtep/hwvtep"
 )
 
@@ -123,11 +123,11 @@ func ins(table, name string, row libovsdb.Row) libovsdb.Operation {
 }
 
 func upd(table, u string, row libovsdb.Row) libovsdb.Operation {
-	return libovsdb.Operation{Op: libovsdb.OperationUpdate, Table: table, Where: ferryovsdb.WhereUUID(u), Row: row}
+	return libovsdb.Operation{Op: libovsdb.OperationUpdate, Table: table, Where: rows.WhereUUID(u), Row: row}
 }
 
 func del(table, u string) libovsdb.Operation {
-	return libovsdb.Operation{Op: libovsdb.OperationDelete, Table: table, Where: ferryovsdb.WhereUUID(u)}
+	return libovsdb.Operation{Op: libovsdb.OperationDelete, Table: table, Where: rows.WhereUUID(u)}
 }
 
 func mut(port string, drop []any, add map[any]any) libovsdb.Operation {
@@ -138,7 +138,7 @@ func mut(port string, drop []any, add map[any]any) libovsdb.Operation {
 	if add != nil {
 		m = append(m, libovsdb.Mutation{Column: "vlan_bindings", Mutator: libovsdb.MutateOperationInsert, Value: libovsdb.OvsMap{GoMap: add}})
 	}
-	return libovsdb.Operation{Op: libovsdb.OperationMutate, Table: hwvtep.PhysicalPortTable, Where: ferryovsdb.WhereUUID(port), Mutations: m}
+	return libovsdb.Operation{Op: libovsdb.OperationMutate, Table: hwvtep.PhysicalPortTable, Where: rows.WhereUUID(port), Mutations: m}
 }
 
 func TestOpsEmptyVTEP(t *testing.T) {
@@ -156,13 +156,13 @@ func TestOpsEmptyVTEP(t *testing.T) {
 		ins("Physical_Locator", l1, libovsdb.Row{"encapsulation_type": "vxlan_over_ipv4", "dst_ip": "198.18.1.1"}),
 		ins("Physical_Locator", l2, libovsdb.Row{"encapsulation_type": "vxlan_over_ipv4", "dst_ip": "198.18.1.2"}),
 		ins("Logical_Switch", ls, libovsdb.Row{"name": "ferry-blue", "description": "ferry",
-			"tunnel_key": ferryovsdb.Optional(5000), "replication_mode": ferryovsdb.Optional("source_node")}),
-		ins("Ucast_Macs_Remote", "", libovsdb.Row{"MAC": "02:00:00:00:00:01", "logical_switch": ferryovsdb.UUID(ls), "locator": ferryovsdb.UUID(l1)}),
-		ins("Ucast_Macs_Remote", "", libovsdb.Row{"MAC": "02:00:00:00:00:02", "logical_switch": ferryovsdb.UUID(ls), "locator": ferryovsdb.UUID(l2)}),
-		ins("Physical_Locator_Set", "ferry_set_ferry_2dblue", libovsdb.Row{"locators": ferryovsdb.UUIDSet(l1, l2)}),
-		ins("Mcast_Macs_Remote", "", libovsdb.Row{"MAC": "unknown-dst", "logical_switch": ferryovsdb.UUID(ls), "locator_set": ferryovsdb.UUID("ferry_set_ferry_2dblue")}),
-		mut(f.port("p0").UUID, nil, map[any]any{0: ferryovsdb.UUID(ls)}),
-		mut(f.port("p1").UUID, nil, map[any]any{100: ferryovsdb.UUID(ls)}),
+			"tunnel_key": rows.Optional(5000), "replication_mode": rows.Optional("source_node")}),
+		ins("Ucast_Macs_Remote", "", libovsdb.Row{"MAC": "02:00:00:00:00:01", "logical_switch": rows.UUID(ls), "locator": rows.UUID(l1)}),
+		ins("Ucast_Macs_Remote", "", libovsdb.Row{"MAC": "02:00:00:00:00:02", "logical_switch": rows.UUID(ls), "locator": rows.UUID(l2)}),
+		ins("Physical_Locator_Set", "ferry_set_ferry_2dblue", libovsdb.Row{"locators": rows.UUIDSet(l1, l2)}),
+		ins("Mcast_Macs_Remote", "", libovsdb.Row{"MAC": "unknown-dst", "logical_switch": rows.UUID(ls), "locator_set": rows.UUID("ferry_set_ferry_2dblue")}),
+		mut(f.port("p0").UUID, nil, map[any]any{0: rows.UUID(ls)}),
+		mut(f.port("p1").UUID, nil, map[any]any{100: rows.UUID(ls)}),
 	)
 }
 
@@ -202,10 +202,10 @@ func TestOpsUpdates(t *testing.T) {
 	d.Switches[0].Flood = []string{"198.18.1.1"}
 	l1, l2 := f.loc("198.18.1.1"), f.loc("198.18.1.2")
 	wantOps(t, mustOps(t, f.observed(), d),
-		upd("Logical_Switch", blue, libovsdb.Row{"tunnel_key": ferryovsdb.Optional(6000), "replication_mode": ferryovsdb.Optional("service_node")}),
-		upd("Ucast_Macs_Remote", urow, libovsdb.Row{"locator": ferryovsdb.UUID(l2)}),
-		ins("Physical_Locator_Set", "ferry_set_ferry_2dblue", libovsdb.Row{"locators": ferryovsdb.UUIDSet(l1)}),
-		upd("Mcast_Macs_Remote", mrow, libovsdb.Row{"locator_set": ferryovsdb.UUID("ferry_set_ferry_2dblue")}),
+		upd("Logical_Switch", blue, libovsdb.Row{"tunnel_key": rows.Optional(6000), "replication_mode": rows.Optional("service_node")}),
+		upd("Ucast_Macs_Remote", urow, libovsdb.Row{"locator": rows.UUID(l2)}),
+		ins("Physical_Locator_Set", "ferry_set_ferry_2dblue", libovsdb.Row{"locators": rows.UUIDSet(l1)}),
+		upd("Mcast_Macs_Remote", mrow, libovsdb.Row{"locator_set": rows.UUID("ferry_set_ferry_2dblue")}),
 	)
 
 	// Clearing the replication mode empties the column.
@@ -338,7 +338,7 @@ func TestOpsRebind(t *testing.T) {
 	d.Switches[0].Bindings = nil
 	d.Switches = append(d.Switches, Switch{Name: "green", VNI: 5001, Bindings: []PortVLAN{{"p0", 0}}})
 	wantOps(t, mustOps(t, f.observed(), d),
-		mut(f.port("p0").UUID, []any{0}, map[any]any{0: ferryovsdb.UUID(green)}),
+		mut(f.port("p0").UUID, []any{0}, map[any]any{0: rows.UUID(green)}),
 		mut(f.port("p1").UUID, []any{100}, nil))
 }
 
@@ -444,12 +444,12 @@ func TestNames(t *testing.T) {
 	ident := regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 	seen := map[string]string{}
 	for _, s := range []string{"a.b", "a_b", "a_2eb", "a-b", "ünï", "198.18.1.1", ""} {
-		n := ferryovsdb.NamedUUID("ls", s)
+		n := rows.NamedUUID("ls", s)
 		if !ident.MatchString(n) {
-			t.Errorf("ferryovsdb.NamedUUID(%q) = %q, not an identifier", s, n)
+			t.Errorf("rows.NamedUUID(%q) = %q, not an identifier", s, n)
 		}
 		if prev, ok := seen[n]; ok {
-			t.Errorf("ferryovsdb.NamedUUID(%q) = ferryovsdb.NamedUUID(%q) = %q", s, prev, n)
+			t.Errorf("rows.NamedUUID(%q) = rows.NamedUUID(%q) = %q", s, prev, n)
 		}
 		seen[n] = s
 	}

@@ -1,4 +1,4 @@
-package ovsdb
+package rows
 
 import (
 	"fmt"
@@ -6,10 +6,6 @@ import (
 
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 )
-
-// Helpers that build the values of OVSDB operations, shared by every
-// package that writes rows as raw operations (the hypervisor and VTEP
-// sides build them without a client, so that desired state stays pure).
 
 // UUID is a reference to row u.
 func UUID(u string) ovsdb.UUID { return ovsdb.UUID{GoUUID: u} }
