@@ -35,7 +35,8 @@ const (
 
 // MaxTunnelKey is the largest tun_id a logical switch can have: a VXLAN
 // VNI has 24 bits, and GRE keys are held to the same range so that a
-// switch can change encapsulation.
+// switch can change encapsulation. model.MaxVNI is the northbound's name
+// for it (a test keeps them equal).
 const MaxTunnelKey = 1<<24 - 1
 
 // FirstTunnelOFPort is the lowest ofport_request ferry pins for ports it

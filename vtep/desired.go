@@ -30,8 +30,11 @@ const (
 	ServiceNode = "service_node"
 )
 
-// maxVNI is the largest 24-bit VXLAN network identifier.
-const maxVNI = 1<<24 - 1
+// MaxTunnelKey is the largest Logical_Switch tunnel_key: a VXLAN network
+// identifier, 24 bits (hardware_vtep knows only vxlan_over_ipv4). The
+// leaf packages cannot share one constant; a test in internal/realize
+// keeps this, openflow.MaxTunnelKey and model.MaxVNI equal.
+const MaxTunnelKey = 1<<24 - 1
 
 // maxVLAN is the largest key of Physical_Port.vlan_bindings.
 const maxVLAN = 4095
@@ -135,8 +138,8 @@ func normalize(d Desired) (map[string]*want, map[binding]string, error) {
 		if switches[ls] != nil {
 			return nil, nil, fmt.Errorf("vtep: switch %q listed twice", s.Name)
 		}
-		if s.VNI > maxVNI {
-			return nil, nil, fmt.Errorf("vtep: switch %q: VNI %d out of range (0-%d)", s.Name, s.VNI, maxVNI)
+		if s.VNI > MaxTunnelKey {
+			return nil, nil, fmt.Errorf("vtep: switch %q: VNI %d out of range (0-%d)", s.Name, s.VNI, MaxTunnelKey)
 		}
 		// Two logical switches with one VNI would make decapsulation
 		// ambiguous on the VTEP.

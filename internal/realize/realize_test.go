@@ -12,6 +12,7 @@ import (
 	"github.com/ferry-sdn/ferry/internal/fakeof"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/openflow"
+	"github.com/ferry-sdn/ferry/vtep"
 )
 
 func mac(s string) net.HardwareAddr {
@@ -295,3 +296,12 @@ func TestPairEncap(t *testing.T) {
 }
 
 var _ = openflow.TableL2
+
+// The VNI limit is one number: the leaf packages that need it cannot share
+// a constant, so this keeps the northbound's, the pipeline's and the VTEP's
+// equal.
+func TestOneVNILimit(t *testing.T) {
+	if model.MaxVNI != openflow.MaxTunnelKey || model.MaxVNI != vtep.MaxTunnelKey {
+		t.Fatalf("model.MaxVNI %d, openflow.MaxTunnelKey %d, vtep.MaxTunnelKey %d", model.MaxVNI, openflow.MaxTunnelKey, vtep.MaxTunnelKey)
+	}
+}
