@@ -301,7 +301,10 @@ var _ = openflow.TableL2
 // a constant, so this keeps the northbound's, the pipeline's and the VTEP's
 // equal.
 func TestOneVNILimit(t *testing.T) {
-	if model.MaxVNI != openflow.MaxTunnelKey || model.MaxVNI != vtep.MaxTunnelKey {
-		t.Fatalf("model.MaxVNI %d, openflow.MaxTunnelKey %d, vtep.MaxTunnelKey %d", model.MaxVNI, openflow.MaxTunnelKey, vtep.MaxTunnelKey)
+	limits := map[string]int{"model.MaxVNI": model.MaxVNI, "openflow.MaxTunnelKey": openflow.MaxTunnelKey, "vtep.MaxTunnelKey": vtep.MaxTunnelKey}
+	for name, v := range limits {
+		if v != model.MaxVNI {
+			t.Errorf("%s = %d, model.MaxVNI = %d", name, v, model.MaxVNI)
+		}
 	}
 }
