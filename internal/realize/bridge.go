@@ -298,10 +298,21 @@ func (b *Bridge) Plan(in BridgeInputs) *BridgePlan {
 		}
 	}
 	// A group leaving one switch and wanted by another in the same pass
-	// (a VNI reused at once) is modified, never deleted after its add.
+	// (a switch recreated under another name with the same VNI) stays:
+	// it is modified, or kept as it is when its buckets did not change,
+	// never deleted after its add. OVS would delete with the group every
+	// flow that uses it.
+	kept := make(map[uint32]bool)
+	for _, u := range p.units {
+		if u != nil {
+			for _, id := range u.groups {
+				kept[id] = true
+			}
+		}
+	}
 	slices.Sort(deleteGroups)
 	for _, id := range slices.Compact(deleteGroups) {
-		if _, ok := p.groups[id]; !ok {
+		if _, ok := p.groups[id]; !ok && !kept[id] {
 			p.Flows.DeleteGroups = append(p.Flows.DeleteGroups, id)
 		}
 	}

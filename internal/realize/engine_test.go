@@ -51,6 +51,13 @@ func (s *switchTable) apply(t *testing.T, p FlowPlan) {
 			t.Fatalf("delete of missing group %d", id)
 		}
 		delete(s.groups, id)
+		// As OVS does: deleting a group deletes the flows that use it.
+		suffix := fmt.Sprintf("group:%d", id)
+		for r, f := range s.flows {
+			if strings.HasSuffix(f, suffix) {
+				delete(s.flows, r)
+			}
+		}
 	}
 }
 
@@ -226,9 +233,26 @@ func engineSequence(t *testing.T, seed uint64) {
 			vifsVer++
 		case op == 5 && len(snap.Switches) > 2: // delete or re-add a switch
 			i := r.IntN(len(snap.Switches))
+			old := snap.Switches[i]
 			snap.Switches = slices.Delete(snap.Switches, i, i+1)
-			if r.IntN(2) == 0 {
+			switch r.IntN(3) {
+			case 0:
 				addSwitch(20 + step)
+			case 1: // recreated at once under another name: same VNI, same VIFs
+				sw := old
+				sw.Name = fmt.Sprintf("r%02d", step)
+				sw.Generation = snap.Generation
+				sw.Ports = nil
+				for _, p := range old.Ports {
+					sw.Ports = append(sw.Ports, model.Port{Switch: sw.Name, Name: p.Name, IfaceID: p.IfaceID, MAC: p.MAC})
+				}
+				sw.Bindings = nil
+				for _, b := range old.Bindings {
+					b.Switch = sw.Name
+					sw.Bindings = append(sw.Bindings, b)
+				}
+				snap.Switches = append(snap.Switches, sw)
+				sort.Slice(snap.Switches, func(a, b int) bool { return snap.Switches[a].Name < snap.Switches[b].Name })
 			}
 		case op == 6: // a chassis changes its tunnel address
 			i := r.IntN(len(snap.Chassis))

@@ -263,7 +263,11 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 		return waiting{fmt.Sprintf("openflow: bridge %s (datapath %s) has not connected to %s", ch.Bridge, obs.Bridge.DatapathID, h.c.cfg.Advertise)}
 	}
 	h.setConnected(true, true)
-	if sess != h.session || h.br == nil {
+	// A from-scratch pass reads the tables again: what ferry recorded
+	// can have diverged from the bridge (a flow deleted by hand, a flow
+	// OVS removed with a group), and the dump's flows that are still
+	// wanted are claimed, so the pass sends only the difference.
+	if sess != h.session || h.br == nil || full {
 		br, err := dumpBridge(ctx, sess)
 		if err != nil {
 			return err
@@ -275,6 +279,11 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 	plan := h.br.Plan(in)
 
 	createOps := hypervisor.CreateOps(obs.Root, obs.Bridge, plan.Config)
+	if len(createOps) > 0 {
+		// Until the cache shows this transaction's rows, the next pass
+		// must read the cache again rather than trust the last reading.
+		h.lastObs = nil
+	}
 	if err := h.transact(ctx, cli, createOps); err != nil {
 		return err
 	}
@@ -306,6 +315,9 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 	if len(deleteOps) > 0 || h.genStale && h.mayWriteGeneration() {
 		deleteOps = append(deleteOps, hypervisor.GenerationOps(obs.Bridge, e.Snapshot.Generation)...)
 		h.genStale, h.genWritten = false, time.Now()
+	}
+	if len(deleteOps) > 0 {
+		h.lastObs = nil
 	}
 	if err := h.transact(ctx, cli, deleteOps); err != nil {
 		return err

@@ -193,6 +193,7 @@ func (c *Controller) sync(ctx context.Context, resync bool) {
 	var stoppedGateways []*gatewayDevice
 	started := false
 	c.mu.Lock()
+	restarted := make(map[string]*chassisDevice)
 	for name, h := range c.loops {
 		ch, ok := want[name]
 		if ok && sameConnection(ch, h.chassis) {
@@ -202,6 +203,9 @@ func (c *Controller) sync(ctx context.Context, resync bool) {
 		// what it put there. One whose connection settings changed is
 		// only restarted.
 		h.l.retire.Store(!ok)
+		if ok {
+			restarted[name] = h
+		}
 		stopped = append(stopped, h)
 		delete(c.loops, name)
 	}
@@ -210,6 +214,12 @@ func (c *Controller) sync(ctx context.Context, resync bool) {
 			continue
 		}
 		h := newChassisDevice(c, ch)
+		if old := restarted[name]; old != nil {
+			// Until the new connection has observed the chassis, its
+			// VIFs are the old ones: the others keep their tunnels and
+			// flows towards it.
+			h.lastVIFs = old.vifs()
+		}
 		c.loops[name] = h
 		h.l.start(ctx)
 		started = true
@@ -219,9 +229,14 @@ func (c *Controller) sync(ctx context.Context, resync bool) {
 		for _, gw := range snap.Gateways {
 			wantGW[gw.Name] = gw
 		}
+		restartedGW := make(map[string]*gatewayDevice)
 		for name, g := range c.gateways {
-			if gw, ok := wantGW[name]; ok && gw.OVSDB == g.gw.OVSDB && gw.PhysicalSwitch == g.gw.PhysicalSwitch {
+			gw, ok := wantGW[name]
+			if ok && gw.OVSDB == g.gw.OVSDB && gw.PhysicalSwitch == g.gw.PhysicalSwitch {
 				continue
+			}
+			if ok {
+				restartedGW[name] = g
 			}
 			stoppedGateways = append(stoppedGateways, g)
 			delete(c.gateways, name)
@@ -231,6 +246,9 @@ func (c *Controller) sync(ctx context.Context, resync bool) {
 				continue
 			}
 			g := newGatewayDevice(c, gw)
+			if old := restartedGW[name]; old != nil {
+				g.view = old.currentView() // see the chassis above
+			}
 			c.gateways[name] = g
 			g.l.start(ctx)
 			started = true

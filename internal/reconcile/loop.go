@@ -160,7 +160,8 @@ func (l *loop) run(ctx context.Context) {
 		var began time.Time
 		err := l.c.runPass(ctx, l.kick, debounce, func(passCtx context.Context) error {
 			began = time.Now()
-			return l.a.pass(passCtx, dev, full || l.full.Swap(false))
+			resync := l.full.Swap(false) // a full pass answers a pending resync too
+			return l.a.pass(passCtx, dev, full || resync)
 		})
 		if !began.IsZero() {
 			lastEnd = time.Now()

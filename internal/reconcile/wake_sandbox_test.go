@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -86,4 +87,45 @@ func TestSandboxChangeWakesOnlyCarriers(t *testing.T) {
 	if st := s.ctl.Switch(s.snap.Switches[0]); !st.Realized || st.PortsBound != 3 {
 		t.Errorf("blue: %+v", st)
 	}
+}
+
+// A switch recreated at once under another name with the same VNI and the
+// same VIFs keeps its flood groups on the bridge: deleting them would make
+// OVS delete the new switch's flood flows too.
+func TestSandboxVNIReuseKeepsFlood(t *testing.T) {
+	s := newSandbox(t)
+	s.addVIF("hv1", "vm1", "blue-a", "52:54:00:00:01:0a")
+	s.waitBridge("hv2")
+	s.addVIF("hv2", "vm2", "blue-b", "52:54:00:00:01:0b")
+	ports := func(sw string) []model.Port {
+		return []model.Port{{Switch: sw, Name: "a", IfaceID: "blue-a"}, {Switch: sw, Name: "b", IfaceID: "blue-b"}}
+	}
+	s.update(func(n *model.Snapshot) {
+		n.Switches = []model.Switch{{Name: "blue", VNI: 1001, Encap: "vxlan", Generation: n.Generation + 1, Ports: ports("blue")}}
+	})
+	s.waitRealized()
+	s.update(func(n *model.Snapshot) {
+		n.Switches = []model.Switch{{Name: "green", VNI: 1001, Encap: "vxlan", Generation: n.Generation + 1, Ports: ports("green")}}
+	})
+	s.waitRealized()
+	check := func(when string) {
+		t.Helper()
+		joined := strings.Join(s.dumpFlows("hv1"), "\n")
+		for _, want := range []string{"priority=50,tun_id=0x3e9,metadata=0x1 actions=group:2147485650",
+			"priority=50,tun_id=0x3e9,metadata=0x2 actions=group:2147485651"} {
+			if !strings.Contains(joined, want) {
+				t.Errorf("%s: hv1 lacks %q:\n%s", when, want, joined)
+			}
+		}
+		trace := s.hvs["hv1"].Appctl(t, "ovs-vswitchd", "ofproto/trace", "br-int", "in_port=2,dl_dst=ff:ff:ff:ff:ff:ff")
+		if !strings.Contains(trace, "output:32768") {
+			t.Errorf("%s: a broadcast from vm1 does not reach the tunnel:\n%s", when, trace)
+		}
+	}
+	check("after the switch was recreated")
+	// A resync re-reads the tables: nothing may be missing then either.
+	s.ctl.loop("hv1").l.resync()
+	time.Sleep(200 * time.Millisecond)
+	s.waitRealized()
+	check("after a resync")
 }
