@@ -355,14 +355,14 @@ func (c *Controller) wake(prev, e *realize.Estate, changed []string) {
 	defer c.mu.Unlock()
 	for name, h := range c.loops {
 		if prev == nil || chassis[name] {
-			h.l.trigger()
+			h.l.changed()
 		} else {
 			h.unaffected(prev.Seq, e)
 		}
 	}
 	for name, g := range c.gateways {
 		if prev == nil || gateways[name] {
-			g.l.trigger()
+			g.l.changed()
 		} else {
 			g.unaffected(prev.Seq, e)
 		}

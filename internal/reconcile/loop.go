@@ -25,13 +25,16 @@ const (
 
 // A loop waits a moment after a kick so that a burst of changes (one REST
 // call per port) lands before it computes: one pass then covers them all.
-// During a burst (a kick within the time the last pass took, after it)
-// the wait is as long as that pass, within these bounds: an idle estate
-// answers within passDebounce, a busy one batches more per pass, so that devices get fewer, larger bundles (every bundle
-// costs ovs-vswitchd a revalidation of its datapath flows).
+// An idle device answers within passDebounce. When changes for it arrived
+// while its last pass ran (a burst), it waits burstFactor times as long as
+// that pass took, up to maxPassDebounce: a busy device then gets fewer,
+// larger bundles, and every bundle costs ovs-vswitchd a revalidation of
+// its datapath flows (on two cores with 8 bridges, a burst of 4,000 port
+// adds went from 2,221 bundles in 24 s to 110 in 10 s).
 const (
 	passDebounce    = 10 * time.Millisecond
-	maxPassDebounce = 250 * time.Millisecond
+	burstFactor     = 4
+	maxPassDebounce = time.Second
 )
 
 // adapter is one kind of device (a chassis, a gateway) as the generic loop
@@ -69,6 +72,10 @@ type loop struct {
 	backoff time.Duration
 	lastErr string
 	passes  atomic.Uint64 // passes started, for tests and debugging
+	// changes counts the estate changes that concerned the device (the
+	// controller's wake-ups, not the device's own events, which include
+	// the echoes of ferry's own writes).
+	changes atomic.Uint64
 
 	mu       sync.Mutex
 	observed bool // the device's database has been read at least once
@@ -85,6 +92,12 @@ func (l *loop) trigger() {
 	case l.kick <- struct{}{}:
 	default:
 	}
+}
+
+// changed asks for a pass for an estate change that concerns the device.
+func (l *loop) changed() {
+	l.changes.Add(1)
+	l.trigger()
 }
 
 // resync asks for a from-scratch pass.
@@ -137,7 +150,7 @@ func (l *loop) run(ctx context.Context) {
 	defer dev.Close()
 	l.log.Info("device loop started")
 	full := true
-	var lastEnd time.Time
+	burst := false
 	var lastTook time.Duration
 	var retry <-chan time.Time
 	for {
@@ -152,21 +165,24 @@ func (l *loop) run(ctx context.Context) {
 		}
 		retry = nil
 		l.passes.Add(1)
-		// A kick soon after a pass that took long is part of a burst.
+		// Changes that arrived while the last pass ran mean a burst:
+		// collect more of it before the next pass.
 		debounce := passDebounce
-		if time.Since(lastEnd) < lastTook {
-			debounce = min(max(lastTook, passDebounce), maxPassDebounce)
+		if burst {
+			debounce = min(max(burstFactor*lastTook, passDebounce), maxPassDebounce)
 		}
 		var began time.Time
+		seen := l.changes.Load()
 		err := l.c.runPass(ctx, l.kick, debounce, func(passCtx context.Context) error {
 			began = time.Now()
+			seen = l.changes.Load()
 			resync := l.full.Swap(false) // a full pass answers a pending resync too
 			return l.a.pass(passCtx, dev, full || resync)
 		})
 		if !began.IsZero() {
-			lastEnd = time.Now()
-			lastTook = lastEnd.Sub(began)
+			lastTook = time.Since(began)
 		}
+		burst = l.changes.Load() != seen
 		if ctx.Err() != nil {
 			if l.retire.Load() {
 				l.a.release(dev)
