@@ -57,15 +57,6 @@ func SwitchGateways(sw model.Switch, views map[string]GatewayView) []GatewayView
 	return out
 }
 
-// Replicator is the hypervisor that re-floods BUM for a switch's gateways
-// that cannot replicate themselves; see SwitchView.Replicator.
-func Replicator(sw model.Switch, b Bindings) string {
-	if c := b.Carriers(sw); len(c) > 0 {
-		return c[0]
-	}
-	return ""
-}
-
 // ChassisState is the complete desired state of one chassis' managed
 // bridge, as DesiredChassis computes it from scratch.
 type ChassisState struct {
@@ -75,10 +66,6 @@ type ChassisState struct {
 	Groups   []openflow.GroupEntry
 	Switches []string // switches this chassis carries, sorted
 }
-
-// TunnelName names the tunnel port towards remote IP ip (see
-// openflow.TunnelName).
-func TunnelName(encap string, ip net.IP) string { return openflow.TunnelName(encap, ip) }
 
 // PairEncap picks the encapsulation two chassis use for a switch: the
 // switch's own when both support it, otherwise the first one both support
@@ -94,13 +81,6 @@ func PairEncap(sw model.Switch, a, b model.Chassis) string {
 	}
 	return ""
 }
-
-// FloodGroups returns the IDs of a switch's two flood groups (see
-// openflow.FloodGroups).
-func FloodGroups(vni uint32) (fromLocal, fromTunnel uint32) { return openflow.FloodGroups(vni) }
-
-// IsFerryGroup reports whether a group ID is in the range ferry allocates.
-func IsFerryGroup(id uint32) bool { return openflow.IsFerryGroup(id) }
 
 func bridgeConfig(ch model.Chassis, controller string) hypervisor.Config {
 	c := hypervisor.Config{Bridge: ch.Bridge, Controller: controller, DatapathType: ch.DatapathType}
@@ -139,7 +119,7 @@ func switchTunnels(sv *SwitchView, self model.Chassis, ps peers) []hypervisor.Tu
 		if encap == "" {
 			continue
 		}
-		out = append(out, hypervisor.Tunnel{Name: TunnelName(encap, rc.TunnelIP), Type: encap, Remote: rc.Name,
+		out = append(out, hypervisor.Tunnel{Name: openflow.TunnelName(encap, rc.TunnelIP), Type: encap, Remote: rc.Name,
 			RemoteIP: rc.TunnelIP.String(), LocalIP: local})
 	}
 	// VTEP gateways with bindings on the switch: always VXLAN
@@ -149,7 +129,7 @@ func switchTunnels(sv *SwitchView, self model.Chassis, ps peers) []hypervisor.Tu
 		if ip == nil {
 			continue
 		}
-		out = append(out, hypervisor.Tunnel{Name: TunnelName(model.EncapVXLAN, ip), Type: model.EncapVXLAN, Remote: gv.Name,
+		out = append(out, hypervisor.Tunnel{Name: openflow.TunnelName(model.EncapVXLAN, ip), Type: model.EncapVXLAN, Remote: gv.Name,
 			RemoteIP: ip.String(), LocalIP: local})
 	}
 	return out

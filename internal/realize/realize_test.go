@@ -122,7 +122,7 @@ func (f fabric) send(t *testing.T, chassis string, ofport uint32, dst string) []
 				t.Fatalf("%s: output to unknown port %d", n.ch.Name, e.Port)
 			}
 			remote := f[tn.Remote]
-			back := TunnelName(tn.Type, n.ch.TunnelIP)
+			back := openflow.TunnelName(tn.Type, n.ch.TunnelIP)
 			var in uint32
 			for port, rt := range remote.tunnels {
 				if rt.Name == back {
