@@ -21,10 +21,15 @@ import (
 
 // Defaults for ConnConfig.
 const (
-	DefaultMinBackoff    = 250 * time.Millisecond
-	DefaultMaxBackoff    = 10 * time.Second
-	DefaultTimeout       = 5 * time.Second
-	DefaultProbeInterval = 10 * time.Second
+	DefaultMinBackoff = 250 * time.Millisecond
+	DefaultMaxBackoff = 10 * time.Second
+	DefaultTimeout    = 5 * time.Second
+	// A device that stops answering must show disconnected within 5 s,
+	// even in the middle of a pass: probe every second, give up after
+	// 2.5 s of silence. An ovsdb-server answers echoes between
+	// transactions, so even a busy one answers well within that.
+	DefaultProbeInterval = time.Second
+	DefaultProbeTimeout  = 2500 * time.Millisecond
 )
 
 // statePoll is how often a Conn looks at libovsdb's connection state: with
@@ -70,6 +75,9 @@ type ConnConfig struct {
 	// closing the connection is noticed. Zero means DefaultProbeInterval,
 	// negative disables probes.
 	ProbeInterval time.Duration
+	// ProbeTimeout is how long a probe waits for the echo reply; zero
+	// means DefaultProbeTimeout.
+	ProbeTimeout time.Duration
 }
 
 // Conn is a connection to one OVSDB database that never gives up: it keeps
@@ -90,6 +98,7 @@ type Conn struct {
 	columns map[string][]string
 	timeout time.Duration
 	probe   time.Duration
+	probeTO time.Duration
 	backoff *expBackoff
 
 	onChange  func()
@@ -126,6 +135,9 @@ func NewConn(cfg ConnConfig) (*Conn, error) {
 	}
 	if cfg.ProbeInterval == 0 {
 		cfg.ProbeInterval = DefaultProbeInterval
+	}
+	if cfg.ProbeTimeout <= 0 {
+		cfg.ProbeTimeout = DefaultProbeTimeout
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -192,6 +204,7 @@ func NewConn(cfg ConnConfig) (*Conn, error) {
 		columns:  cfg.Columns,
 		timeout:  cfg.Timeout,
 		probe:    cfg.ProbeInterval,
+		probeTO:  cfg.ProbeTimeout,
 		backoff:  b,
 		onChange: cfg.OnChange,
 		changes:  make(chan struct{}, 1),
@@ -321,6 +334,7 @@ func (c *Conn) run() {
 	t := time.NewTicker(statePoll)
 	defer t.Stop()
 	lastProbe := time.Now()
+	var suspect time.Time // until then an endpoint may be the dropped one
 	rows := c.cl.Cache().Table(c.tables[0])
 	for {
 		select {
@@ -330,7 +344,15 @@ func (c *Conn) run() {
 		}
 		// Blocks while libovsdb holds its lock for a reconnection attempt,
 		// then tells whether the attempt (monitors included) succeeded.
-		c.setState(c.cl.CurrentEndpoint())
+		ep := c.cl.CurrentEndpoint()
+		if ep == "" {
+			suspect = time.Time{}
+		} else if time.Now().Before(suspect) {
+			// The connection a failed probe dropped may still be
+			// listed for a moment: it is not a reconnection.
+			ep = ""
+		}
+		c.setState(ep)
 		// A reconnect that fetched the whole database again purged the
 		// cache, which removes rows without delete events, and may have
 		// been too quick for the poll to see the connection down. The
@@ -341,25 +363,34 @@ func (c *Conn) run() {
 			c.kick()
 		}
 		if c.probe > 0 && c.Connected() && time.Since(lastProbe) >= c.probe {
+			if !c.echo() {
+				suspect = time.Now().Add(time.Second)
+			}
 			lastProbe = time.Now()
-			c.echo()
 		}
 	}
 }
 
-// echo checks that the peer still answers. A peer that vanished without
-// closing the connection (powered off, partitioned) would otherwise look
-// connected until TCP gives up, many minutes later.
-func (c *Conn) echo() {
-	ctx, cancel := context.WithTimeout(c.ctx, c.timeout)
+// echo checks that the peer still answers, and reports whether it did. A
+// peer that vanished without closing the connection (powered off,
+// partitioned) would otherwise look connected until TCP gives up, many
+// minutes later.
+func (c *Conn) echo() bool {
+	ctx, cancel := context.WithTimeout(c.ctx, c.probeTO)
 	defer cancel()
 	err := c.cl.Echo(ctx)
 	if err == nil || c.ctx.Err() != nil {
-		return
+		return true
 	}
 	c.log.Warn("ovsdb: no answer to echo, reconnecting", "endpoint", c.Endpoint(), "err", err)
-	// With reconnection enabled, Disconnect makes libovsdb reconnect.
+	// Down now, not when libovsdb's reconnection attempt gives up: while
+	// it tries (a frozen server still accepts connections) it holds the
+	// lock CurrentEndpoint needs, and the poll cannot see the state.
+	c.setState("")
+	// With reconnection enabled, Disconnect makes libovsdb reconnect; the
+	// calls waiting on the dead connection (a pass's transaction) fail.
 	c.cl.Disconnect()
+	return false
 }
 
 func (c *Conn) newMonitor() *client.Monitor {

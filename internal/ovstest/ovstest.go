@@ -256,6 +256,15 @@ func (i *Instance) VswitchdPID() int {
 	return i.vswitchd.cmd.Process.Pid
 }
 
+// OvsdbPID is the pid of the running ovsdb-server (0 if none), e.g. to
+// SIGSTOP it as a hypervisor that froze.
+func (i *Instance) OvsdbPID() int {
+	if i.ovsdb == nil || i.ovsdb.exited() {
+		return 0
+	}
+	return i.ovsdb.cmd.Process.Pid
+}
+
 // StopVswitchd stops ovs-vswitchd (SIGTERM, then SIGKILL). OpenFlow
 // connections drop; flows are gone when it restarts, as on a real host.
 func (i *Instance) StopVswitchd() {

@@ -127,6 +127,9 @@ func (h *chassisDevice) status() model.ChassisStatus {
 	st := h.st
 	h.mu.Unlock()
 	st.RealizedGeneration = h.rz.generation()
+	if h.l.disconnected() {
+		st.OVSDBConnected = false
+	}
 	return st
 }
 

@@ -53,6 +53,9 @@ func (g *gatewayDevice) status() model.GatewayStatus {
 	st := g.st
 	g.mu.Unlock()
 	st.RealizedGeneration = g.rz.generation()
+	if g.l.disconnected() {
+		st.Connected = false
+	}
 	return st
 }
 

@@ -78,8 +78,20 @@ type loop struct {
 	// the echoes of ferry's own writes).
 	changes atomic.Uint64
 
+	// dev is the device once dialled, for status readers: its connection
+	// state is live, while the status a pass publishes waits for the
+	// next pass (which a dead device may hold up).
+	dev atomic.Pointer[Device]
+
 	mu       sync.Mutex
 	observed bool // the device's database has been read at least once
+}
+
+// disconnected reports whether the device is dialled and its database is
+// not connected now.
+func (l *loop) disconnected() bool {
+	d := l.dev.Load()
+	return d != nil && (*d).Client() == nil
 }
 
 func newLoop(c *Controller, name string, a adapter, log *slog.Logger) *loop {
@@ -148,6 +160,7 @@ func (l *loop) run(ctx context.Context) {
 	if dev == nil {
 		return
 	}
+	l.dev.Store(&dev)
 	defer dev.Close()
 	l.log.Info("device loop started")
 	full := true
