@@ -202,6 +202,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		code, msg = http.StatusConflict, backendMessage(err)
 	case errors.Is(err, nbdb.ErrInvalid):
 		code, msg = http.StatusBadRequest, backendMessage(err)
+	case errors.Is(err, nbdb.ErrUnavailable):
+		code, msg = http.StatusServiceUnavailable, backendMessage(err)
+		s.log.Warn("request failed, northbound database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 	case r.Context().Err() != nil:
 		// The client went away; nobody reads this response.
 		code, msg = http.StatusServiceUnavailable, "request canceled"

@@ -173,12 +173,15 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 
 	// The northbound database: ours, or the operator's.
 	nbTargets := cfg.nb
+	var nbServer *ovsdb.Supervisor
 	if nbTargets == "" {
 		dir, err := filepath.Abs(cfg.dataDir)
 		if err != nil {
 			return err
 		}
-		srv, err := ovsdb.RunServer(ctx, ovsdb.ServerConfig{DataDir: dir, Schema: nb.SchemaJSON, Logger: logger.With("component", "nb-server")})
+		// Supervised: killed or crashed, it is started again on the same
+		// socket, and the northbound connection comes back by itself.
+		srv, err := ovsdb.Supervise(ctx, ovsdb.ServerConfig{DataDir: dir, Schema: nb.SchemaJSON, Logger: logger.With("component", "nb-server")})
 		if err != nil {
 			return err
 		}
@@ -187,6 +190,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 				logger.Warn("stopping the northbound ovsdb-server", "err", err)
 			}
 		}()
+		nbServer = srv
 		nbTargets = srv.Target().String()
 		logger.Info("northbound database", "target", nbTargets, "data_dir", dir)
 	}
@@ -224,10 +228,20 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	case <-ctx.Done():
 		return nil
 	}
-	db := nbdb.New(nbConn.Client(), logger.With("component", "nbdb"))
+	db := nbdb.New(nbConn.Client(), logger.With("component", "nbdb"), nbdb.WithConnected(nbConn.Connected))
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ferry_northbound_connected",
+		Help: "1 while the northbound database is connected (writes are refused with 503 otherwise).",
+	}, func() float64 { return b2f(db.Healthy()) }))
+	if nbServer != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ferry_northbound_server_restarts_total",
+			Help: "Restarts of ferryd's own northbound ovsdb-server after it exited unexpectedly.",
+		}, func() float64 { return float64(nbServer.Restarts()) }))
+	}
 
 	// Hosts that dial in: accepted only when registered as passive.
 	var passive *ovsdb.Passive
@@ -392,4 +406,11 @@ func identifyPassive(db *nbdb.DB) func(ctx context.Context, c *ovsdb.RawConn) (s
 		}
 		return ps, nil
 	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -31,6 +31,10 @@ var (
 	// ErrInvalid: the change carries a value the schema cannot hold. The REST
 	// layer validates first, so this only guards other callers.
 	ErrInvalid = errors.New("invalid")
+	// ErrUnavailable: the northbound database is not connected, or its
+	// connection went while the change was in flight (the change may then
+	// have been applied or not).
+	ErrUnavailable = errors.New("northbound database unavailable")
 )
 
 // Error is a change DB refused, for a reason the caller can act on.
@@ -70,6 +74,9 @@ const (
 type DB struct {
 	c   client.Client
 	log *slog.Logger
+	// connected tells whether the connection is up (see WithConnected);
+	// nil trusts the client.
+	connected func() bool
 
 	// mu serializes this process' writes so that they never race each
 	// other into retries: each one starts from the cache state the
@@ -106,19 +113,77 @@ type DB struct {
 // New returns a DB over c, which must be connected to the Ferry_Northbound
 // database and monitoring all of its tables (the caller runs MonitorAll, so
 // that it also owns reconnect policy).
-func New(c client.Client, logger *slog.Logger) *DB {
+func New(c client.Client, logger *slog.Logger, opts ...Option) *DB {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	db := &DB{c: c, log: logger, dirty: map[string]bool{}}
 	db.oddGeneration.Store(-1)
 	db.vniHint.Store(1)
+	for _, o := range opts {
+		o(db)
+	}
 	return db
+}
+
+// Option configures a DB.
+type Option func(*DB)
+
+// WithConnected makes f the judge of whether the connection is up, e.g.
+// ovsdb.Conn.Connected: with reconnection enabled, libovsdb's own Connected
+// stays true while the server is gone, so a DB trusting it would look
+// healthy and let every write wait for a reconnection.
+func WithConnected(f func() bool) Option {
+	return func(db *DB) { db.connected = f }
 }
 
 // Healthy reports whether the northbound database is connected.
 func (db *DB) Healthy() bool {
-	return db.c.Connected() && db.c.Cache() != nil
+	if db.c.Cache() == nil {
+		return false
+	}
+	if db.connected != nil {
+		return db.connected()
+	}
+	return db.c.Connected()
+}
+
+// healthPoll is how often a write in flight checks the connection.
+const healthPoll = 100 * time.Millisecond
+
+// whileHealthy returns ctx cancelled (with cause ErrUnavailable) as soon as
+// the connection drops, so that a write in flight when the server dies
+// fails in a moment instead of waiting for a reconnection.
+func (db *DB) whileHealthy(ctx context.Context) (context.Context, func()) {
+	if db.connected == nil {
+		return ctx, func() {}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		t := time.NewTicker(healthPoll)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if !db.Healthy() {
+					cancel(ErrUnavailable)
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() { cancel(nil) }
+}
+
+// unavailable wraps err as ErrUnavailable when ctx was cancelled because the
+// connection dropped.
+func unavailable(ctx context.Context, what string, err error) error {
+	if errors.Is(context.Cause(ctx), ErrUnavailable) {
+		return fmt.Errorf("nbdb: %s: connection lost during the change, which may or may not have been applied: %w", what, ErrUnavailable)
+	}
+	return fmt.Errorf("nbdb: %s: %w", what, err)
 }
 
 // Notify calls f after every change libovsdb applies to the northbound
@@ -235,13 +300,18 @@ func (db *DB) freedVNI(vni int) {
 // generation the database is at: the new one, or the current one when
 // there was nothing to change.
 func (db *DB) apply(ctx context.Context, what string, build func(r *reader, next int) ([]ovsdb.Operation, error)) (int, error) {
+	if !db.Healthy() {
+		return 0, fmt.Errorf("nbdb: %s: %w", what, ErrUnavailable)
+	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
+	ctx, done := db.whileHealthy(ctx)
+	defer done()
 
 	for attempt := 1; ; attempt++ {
 		r, err := db.currentReader(ctx)
 		if err != nil {
-			return 0, fmt.Errorf("nbdb: %s: %w", what, err)
+			return 0, unavailable(ctx, what, err)
 		}
 		g := r.global.Generation
 		change, err := build(r, g+1)
@@ -266,7 +336,7 @@ func (db *DB) apply(ctx context.Context, what string, build func(r *reader, next
 
 		res, err := db.c.Transact(ctx, ops...)
 		if err != nil {
-			return 0, fmt.Errorf("nbdb: %s: %w", what, err)
+			return 0, unavailable(ctx, what, err)
 		}
 		opErrs, err := ovsdb.CheckOperationResults(res, ops)
 		switch {
