@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -44,7 +45,8 @@ type Lab struct {
 	Prefix string // namespace prefix: namespaces are Prefix + "-" + short name
 	Dir    string // lab.sh's state directory
 
-	script string // path of the extracted lab.sh
+	script string     // path of the extracted lab.sh
+	mu     sync.Mutex // held by teardown: a signal handler may race t.Cleanup
 	down   bool
 	tls    bool
 }
@@ -113,6 +115,8 @@ func (l *Lab) Down(t testing.TB) {
 }
 
 func (l *Lab) teardown() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.down {
 		return nil
 	}
@@ -407,3 +411,61 @@ func tail(path string, n int) string {
 
 // errNotLinux is returned by the namespace dialer on other systems.
 var errNotLinux = errors.New("lab: network namespaces need Linux")
+
+// Daemons of an OVS host that KillDaemon and StartDaemon know.
+const (
+	OVSDBServer = "ovsdb-server"
+	OVSVswitchd = "ovs-vswitchd"
+)
+
+// KillDaemon sends sig ("KILL", "TERM", ...) to an OVS host's ovsdb-server
+// or ovs-vswitchd, found by its pidfile, and waits until it is gone.
+func (l *Lab) KillDaemon(t testing.TB, host, daemon, sig string) {
+	t.Helper()
+	if out, err := l.run(time.Minute, "daemon", host, "kill", daemon, sig); err != nil {
+		t.Fatalf("lab: kill %s on %s: %v\n%s", daemon, host, err, out)
+	}
+}
+
+// StartDaemon starts a killed daemon again as Up did, on the same database.
+// After ovs-vswitchd it restores br-phy's underlay address and route, which
+// die with the userspace datapath.
+func (l *Lab) StartDaemon(t testing.TB, host, daemon string) {
+	t.Helper()
+	if out, err := l.run(time.Minute, "daemon", host, "start", daemon); err != nil {
+		t.Fatalf("lab: start %s on %s: %v\n%s", daemon, host, err, out)
+	}
+}
+
+// Links of an OVS host that Cut and Heal know.
+const (
+	MgmtLink     = "mgmt" // to the management network (ferryd)
+	UnderlayLink = "ul"   // to the router (tunnels)
+)
+
+// Cut modes: LinkDown sets the host's end down; LinkLoss keeps the link up
+// and drops every frame both ways.
+const (
+	LinkDown = "down"
+	LinkLoss = "loss"
+)
+
+// Cut cuts a host's management or underlay link until Heal.
+func (l *Lab) Cut(t testing.TB, link, host, mode string) {
+	t.Helper()
+	if out, err := l.run(time.Minute, "cut", link, host, mode); err != nil {
+		t.Fatalf("lab: cut %s of %s: %v\n%s", link, host, err, out)
+	}
+}
+
+// Heal undoes Cut (either mode).
+func (l *Lab) Heal(t testing.TB, link, host string) {
+	t.Helper()
+	if out, err := l.run(time.Minute, "heal", link, host); err != nil {
+		t.Fatalf("lab: heal %s of %s: %v\n%s", link, host, err, out)
+	}
+}
+
+// Teardown tears the lab down now, like Down, but reports rather than
+// fails: for signal handlers and other paths outside the test goroutine.
+func (l *Lab) Teardown() error { return l.teardown() }

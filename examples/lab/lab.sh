@@ -43,6 +43,9 @@
 #        lab.sh guest HV NAME IP/PREFIX MAC IFACE_ID | unguest NAME
 #        lab.sh xsguest HV NAME IP/PREFIX MAC BRIDGE VIF_UUID NETWORK_UUID DOMID [twin]
 #        lab.sh migrate NAME HV    (move a guest's port, external_ids and all)
+#        lab.sh daemon HOST kill|start ovsdb-server|ovs-vswitchd [SIGNAL]
+#                                  (a daemon fault and its repair, as up started it)
+#        lab.sh cut mgmt|ul HOST down|loss | heal mgmt|ul HOST  (a link fault and its repair)
 #        lab.sh exec NS CMD...     (NS: mgmt, rtr, hv1..hv3, gw1, esx1, a guest name, or a full name)
 #        lab.sh ovs HV CMD...      (ovs-vsctl/ovs-ofctl/ovs-appctl/vtep-ctl against hv1..hv3, gw1, esx1)
 # Env:   LAB_PREFIX (default fy), LAB_DIR (default /tmp/ferry-lab-$LAB_PREFIX),
@@ -219,9 +222,29 @@ start_ovs() { start_daemons "$1" "$(hv_mgmt_ip "$1")"; }
 # (vtep.db), as a VTEP switch does.
 start_daemons() {
 	local hv=$1 mip=$2 vtep=${3:-} d=$LAB_DIR/$1
-	local dbs=("$d/conf.db") remotes=(--remote=punix:"$d/db.sock") ssl=()
 	mkdir -p "$d"
 	ovsdb-tool create "$d/conf.db" /usr/share/openvswitch/vswitch.ovsschema
+	if [[ $vtep == vtep ]]; then
+		ovsdb-tool create "$d/vtep.db" /usr/share/openvswitch/vtep.ovsschema
+	fi
+	run_ovsdb_server "$hv" "$mip" "$vtep"
+	in_hv "$hv" ovs-vsctl --db=unix:"$d/db.sock" --no-wait init
+	in_hv "$hv" ovs-vsctl --db=unix:"$d/db.sock" --no-wait set Open_vSwitch . \
+		external_ids:system-id="$hv" external_ids:hostname="$hv"
+	if [[ -n $mip ]] && tls_on; then
+		# ovs-vswitchd's identity for ssl: controllers (ferryd).
+		in_hv "$hv" ovs-vsctl --db=unix:"$d/db.sock" --no-wait set-ssl \
+			"$PKI/$hv-privkey.pem" "$PKI/$hv-cert.pem" "$PKI/ca/controllerca/cacert.pem"
+	fi
+	run_vswitchd "$hv"
+}
+
+# run_ovsdb_server NAME MGMT_IP [vtep]: start the host's ovsdb-server on
+# its existing database files (start_daemons creates them; "lab.sh daemon"
+# restarts a killed server on the same ones).
+run_ovsdb_server() {
+	local hv=$1 mip=$2 vtep=${3:-} d=$LAB_DIR/$1
+	local dbs=("$d/conf.db") remotes=(--remote=punix:"$d/db.sock") ssl=()
 	if [[ -n $mip ]] && tls_on; then
 		ssl=(--private-key="$PKI/$hv-privkey.pem" --certificate="$PKI/$hv-cert.pem"
 			--ca-cert="$PKI/ca/controllerca/cacert.pem")
@@ -231,7 +254,6 @@ start_daemons() {
 	fi
 	remotes+=(--remote=db:Open_vSwitch,Open_vSwitch,manager_options)
 	if [[ $vtep == vtep ]]; then
-		ovsdb-tool create "$d/vtep.db" /usr/share/openvswitch/vtep.ovsschema
 		dbs+=("$d/vtep.db")
 		# vtep-ctl set-manager makes the switch dial its NVC.
 		remotes+=(--remote=db:hardware_vtep,Global,managers)
@@ -239,17 +261,140 @@ start_daemons() {
 	in_hv "$hv" ovsdb-server "${dbs[@]}" "${remotes[@]}" ${ssl[@]+"${ssl[@]}"} \
 		--pidfile="$d/ovsdb-server.pid" -vconsole:off --log-file="$d/ovsdb-server.log" \
 		--detach --no-chdir
-	in_hv "$hv" ovs-vsctl --db=unix:"$d/db.sock" --no-wait init
-	in_hv "$hv" ovs-vsctl --db=unix:"$d/db.sock" --no-wait set Open_vSwitch . \
-		external_ids:system-id="$hv" external_ids:hostname="$hv"
-	if ((${#ssl[@]})); then
-		# ovs-vswitchd's identity for ssl: controllers (ferryd).
-		in_hv "$hv" ovs-vsctl --db=unix:"$d/db.sock" --no-wait set-ssl \
-			"$PKI/$hv-privkey.pem" "$PKI/$hv-cert.pem" "$PKI/ca/controllerca/cacert.pem"
-	fi
-	in_hv "$hv" ovs-vswitchd unix:"$d/db.sock" \
+}
+
+run_vswitchd() {
+	local d=$LAB_DIR/$1
+	in_hv "$1" ovs-vswitchd unix:"$d/db.sock" \
 		--pidfile="$d/ovs-vswitchd.pid" -vconsole:off --log-file="$d/ovs-vswitchd.log" \
 		--detach --no-chdir
+}
+
+# host_mgmt_ip HOST: an OVS host's management address ("" for esx1, which
+# has none).
+host_mgmt_ip() {
+	case $1 in
+	hv1 | hv2 | hv3) hv_mgmt_ip "$1" ;;
+	"$GW") echo "$GW_MGMT_IP" ;;
+	*) echo "" ;;
+	esac
+}
+
+# host_underlay HOST: "TUNNEL_IP ROUTER" of a host whose underlay address
+# lives on br-phy (nothing for esx1).
+host_underlay() {
+	case $1 in
+	hv1 | hv2 | hv3) echo "$(hv_tunnel_ip "$1") $(site_gw "$(hv_site "$1")")" ;;
+	"$GW") echo "$GW_TUNNEL_IP $(site_gw c)" ;;
+	esac
+}
+
+# restore_underlay HOST: br-phy is a tap device of ovs-vswitchd's userspace
+# datapath. It survives a killed ovs-vswitchd here, but should it have to be
+# recreated it comes back bare: make sure the underlay address and route are
+# there, as a host's network configuration would (idempotent).
+restore_underlay() {
+	local host=$1 ns=$P-$1 tip gw ok=0
+	read -r tip gw <<<"$(host_underlay "$host")"
+	[[ -n ${tip:-} ]] || return 0
+	for _ in $(seq 100); do
+		if ip -n "$ns" link show br-phy >/dev/null 2>&1; then ok=1; break; fi
+		sleep 0.1
+	done
+	[[ $ok == 1 ]] || die "$host: br-phy did not come back after ovs-vswitchd started"
+	ip -n "$ns" addr replace "$tip/24" dev br-phy
+	ip -n "$ns" link set br-phy up
+	ip -n "$ns" route replace 198.18.0.0/16 via "$gw" dev br-phy
+}
+
+# lab_daemon_pid HOST DAEMON: the pid in the daemon's pidfile if it is a
+# live process of this lab (its command line names LAB_DIR), else nothing.
+lab_daemon_pid() {
+	local f=$LAB_DIR/$1/$2.pid pid
+	[[ -f $f ]] || return 0
+	pid=$(cat "$f" 2>/dev/null || true)
+	[[ $pid =~ ^[0-9]+$ && -r /proc/$pid/cmdline ]] || return 0
+	[[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] || return 0
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$LAB_DIR" || return 0
+	echo "$pid"
+}
+
+# daemon HOST kill|start DAEMON [SIGNAL]: a fault and its repair. kill
+# sends SIGNAL (default KILL) to the host's ovsdb-server or ovs-vswitchd by
+# its pidfile and waits until it is gone; start runs it again as "up" did,
+# on the same database, and restores what died with it.
+cmd_daemon() {
+	[[ $# == 3 || $# == 4 ]] || die "usage: daemon HOST kill|start ovsdb-server|ovs-vswitchd [SIGNAL]"
+	local host=$1 action=$2 daemon=$3 sig=${4:-KILL} pid vtep=""
+	ovs_host "$host" || die "unknown OVS host '$host' (hv1, hv2, hv3, $GW, $ESX)"
+	[[ -d $LAB_DIR/$host ]] || die "no $host at $LAB_DIR"
+	case $daemon in ovsdb-server | ovs-vswitchd) ;; *) die "daemon must be ovsdb-server or ovs-vswitchd, got '$daemon'" ;; esac
+	[[ $sig =~ ^[A-Z0-9]+$ ]] || die "bad signal '$sig'"
+	pid=$(lab_daemon_pid "$host" "$daemon")
+	case $action in
+	kill)
+		[[ -n $pid ]] || die "$host's $daemon is not running"
+		kill -"$sig" "$pid"
+		for _ in $(seq 100); do
+			[[ -n $(lab_daemon_pid "$host" "$daemon") ]] || return 0
+			sleep 0.1
+		done
+		die "$host's $daemon (pid $pid) still runs 10 s after SIG$sig"
+		;;
+	start)
+		[[ -z $pid ]] || die "$host's $daemon already runs (pid $pid)"
+		case $daemon in
+		ovsdb-server)
+			[[ $host != "$GW" ]] || vtep=vtep
+			run_ovsdb_server "$host" "$(host_mgmt_ip "$host")" "$vtep"
+			;;
+		ovs-vswitchd)
+			run_vswitchd "$host"
+			restore_underlay "$host"
+			;;
+		esac
+		;;
+	*) die "usage: daemon HOST kill|start DAEMON [SIGNAL]" ;;
+	esac
+}
+
+# link_ends LINK HOST: "NS DEV" for both ends of a host's mgmt or ul veth.
+link_ends() {
+	case $1 in
+	mgmt) echo "$P-$2 mgmt $P-mgmt $2" ;;
+	ul) echo "$P-$2 ul $P-rtr $2" ;;
+	*) die "link must be mgmt or ul, got '$1'" ;;
+	esac
+}
+
+# cut LINK HOST down|loss: cut a host's management (mgmt) or underlay (ul)
+# link. "down" sets the host's end down (both sides see no carrier); "loss"
+# leaves the link up and silently drops everything both ways (a blackhole
+# qdisc on both ends: 100 % loss, as a failed switch in between would; this
+# kernel has no netem). heal LINK HOST undoes either.
+cmd_cut() {
+	[[ $# == 3 ]] || die "usage: cut mgmt|ul HOST down|loss"
+	local ns1 dev1 ns2 dev2
+	ovs_host "$2" || die "unknown OVS host '$2'"
+	read -r ns1 dev1 ns2 dev2 <<<"$(link_ends "$1" "$2")"
+	case $3 in
+	down) ip -n "$ns1" link set "$dev1" down ;;
+	loss)
+		ip netns exec "$ns1" tc qdisc replace dev "$dev1" root blackhole
+		ip netns exec "$ns2" tc qdisc replace dev "$dev2" root blackhole
+		;;
+	*) die "mode must be down or loss, got '$3'" ;;
+	esac
+}
+
+cmd_heal() {
+	[[ $# == 2 ]] || die "usage: heal mgmt|ul HOST"
+	local ns1 dev1 ns2 dev2
+	ovs_host "$2" || die "unknown OVS host '$2'"
+	read -r ns1 dev1 ns2 dev2 <<<"$(link_ends "$1" "$2")"
+	ip netns exec "$ns1" tc qdisc del dev "$dev1" root 2>/dev/null || true
+	ip netns exec "$ns2" tc qdisc del dev "$dev2" root 2>/dev/null || true
+	ip -n "$ns1" link set "$dev1" up
 }
 
 cmd_up() {
@@ -717,7 +862,7 @@ usage() {
 cmd=$1
 shift
 case $cmd in
-up | down | status | gateway | baremetal | esxvm | guest | xsguest | migrate | unguest | exec | ovs)
+up | down | status | gateway | baremetal | esxvm | guest | xsguest | migrate | unguest | daemon | cut | heal | exec | ovs)
 	if [[ $(id -u) != 0 ]]; then die "must run as root"; fi
 	"cmd_$cmd" "$@"
 	;;

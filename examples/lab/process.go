@@ -200,3 +200,22 @@ func isExitError(err error) bool {
 	var ee *exec.ExitError
 	return errors.As(err, &ee)
 }
+
+// Start runs an exited process again with the same arguments, appending to
+// the same log: the second half of a restart after Kill or Stop.
+func (p *Process) Start(t testing.TB) {
+	t.Helper()
+	if exited, _ := p.Exited(); !exited {
+		t.Fatalf("lab: start %s: still running (pid %d)", p.Name, p.Pid())
+	}
+	if err := p.start(); err != nil {
+		t.Fatalf("%v", err)
+	}
+}
+
+// Signal sends sig to the current run without waiting.
+func (p *Process) Signal(sig syscall.Signal) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd.Process.Signal(sig)
+}
