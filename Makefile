@@ -4,7 +4,7 @@ GO    ?= go
 PKGS  ?= ./...
 
 .DEFAULT_GOAL := help
-.PHONY: help build test lint generate verify-generated demo bench bench-micro bench-deps deps
+.PHONY: help build test lint generate verify-generated demo soak bench bench-micro bench-deps deps
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,6 +28,16 @@ verify-generated: ## Check that the generated OVSDB models match the schemas
 
 demo: deps ## Run the end-to-end demo in the namespace lab (root)
 	bash examples/demo.sh
+
+# The fault-injection soak (examples/soak, docs/reliability.md): FAULTS
+# faults drawn from SEED (default: the time; printed either way), with the
+# full cut durations (0.1-30 s). `make test` runs a quick one (20 faults,
+# short cuts) as part of the e2e tier. FAULTS=1000 runs about an hour.
+FAULTS ?= 20
+SEED   ?=
+soak: deps ## Fault-injection soak in the namespace lab (root; FAULTS=20, SEED=, FAULTS=1000 for the full run)
+	FERRY_SOAK_FAULTS=$(FAULTS) FERRY_SOAK_SEED=$(SEED) FERRY_SOAK_LONG=1 FERRY_REQUIRE_LAB=1 \
+		$(GO) test -count=1 -timeout 4h -run '^TestSoak$$' -v ./examples/soak/
 
 # The benchmark of issue 6 (bench/, docs/benchmarks.md): `make bench` runs the
 # default profile (16 hypervisors, 500 switches, 10,000 ports; bounded to 15
