@@ -347,6 +347,16 @@ cmd_daemon() {
 		ovsdb-server)
 			[[ $host != "$GW" ]] || vtep=vtep
 			run_ovsdb_server "$host" "$(host_mgmt_ip "$host")" "$vtep"
+			# The host is whole again when its ovs-vswitchd has reconnected
+			# (its own backoff reaches 8 s) and rewritten the ephemeral
+			# columns, datapath_id among them, that a controller needs.
+			if [[ -n $(lab_daemon_pid "$host" ovs-vswitchd) ]]; then
+				for _ in $(seq 200); do
+					[[ $(vsctl "$host" --columns=datapath_id --bare list Bridge 2>/dev/null | tr -d '[:space:]') != "" ]] && return 0
+					sleep 0.1
+				done
+				die "$host's ovs-vswitchd did not reconnect to its restarted ovsdb-server within 20 s"
+			fi
 			;;
 		ovs-vswitchd)
 			run_vswitchd "$host"

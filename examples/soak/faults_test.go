@@ -25,8 +25,16 @@ var faultKinds = []faultKind{ferrydKill, ferrydTerm, vswitchdKill, ovsdbKill, nb
 // dataPlane says whether a fault may drop the guests' packets: on its
 // host only. The others touch the control plane alone, and ferry must
 // keep forwarding through them (fail_mode=secure, flows left in place).
+//
+// A killed ovsdb-server counts as a data-plane fault in this lab: with the
+// userspace datapath, veth ports are polled by ovs-vswitchd's main thread,
+// which stalls for a second or two when its database goes away; the
+// tunnels' BFD sessions then expire ("Control Detection Time Expired" in
+// ovs-vswitchd.log) and the host's guests lose 2–7 s of traffic until BFD
+// is up again. That is OVS on the userspace datapath, not ferry (which
+// sends nothing while the database is gone); a kernel datapath forwards on.
 func (k faultKind) dataPlane() bool {
-	return k == vswitchdKill || k == underlayCut
+	return k == vswitchdKill || k == underlayCut || k == ovsdbKill
 }
 
 // onHost says whether the fault hits one hypervisor.

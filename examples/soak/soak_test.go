@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,6 +84,7 @@ type config struct {
 	faults int
 	seed   uint64
 	long   bool
+	kinds  []faultKind // nil: all
 }
 
 func configFromEnv(t *testing.T) config {
@@ -102,6 +104,14 @@ func configFromEnv(t *testing.T) config {
 		c.seed = s
 	}
 	c.long = os.Getenv("FERRY_SOAK_LONG") == "1"
+	if v := os.Getenv("FERRY_SOAK_KINDS"); v != "" {
+		for _, k := range strings.Split(v, ",") {
+			if !slices.Contains(faultKinds, faultKind(k)) {
+				t.Fatalf("FERRY_SOAK_KINDS: unknown kind %q (known: %v)", k, faultKinds)
+			}
+			c.kinds = append(c.kinds, faultKind(k))
+		}
+	}
 	return c
 }
 
@@ -190,6 +200,9 @@ func TestSoak(t *testing.T) {
 			break
 		}
 		f := drawFault(rnd, n, hosts, cfg.long)
+		for cfg.kinds != nil && !slices.Contains(cfg.kinds, f.kind) {
+			f = drawFault(rnd, n, hosts, cfg.long)
+		}
 		e.run(&f)
 		e.check(&f)
 		if t.Failed() {
@@ -207,6 +220,9 @@ func TestSoak(t *testing.T) {
 	e.countPings(pingers, hostsOf(stableGuests))
 
 	t.Log("\n" + e.sum.String())
+	if len(e.sum.violations()) > 0 {
+		e.keepLogs()
+	}
 	for _, v := range e.sum.violations() {
 		t.Error(v)
 	}
@@ -264,7 +280,7 @@ func (e *env) waitHealthy(timeout time.Duration) bool { return waitUntil(timeout
 // run injects f, holds it, and heals it.
 func (e *env) run(f *fault) {
 	t := e.t
-	t.Logf("soak: fault %v", f)
+	t.Logf("soak: %s fault %v", time.Now().Format("15:04:05.000"), f)
 	e.sum.faults[f.kind]++
 	f.injected = time.Now()
 	switch f.kind {
@@ -370,7 +386,8 @@ func (e *env) check(f *fault) {
 		if f.kind.dataPlane() {
 			e.windows = append(e.windows, window{from: f.injected, to: time.Now().Add(settle), hosts: []string{f.host}})
 		}
-		t.Logf("soak: %v: in step %v after the heal", f, took.Round(10*time.Millisecond))
+		t.Logf("soak: %s %v: healed at %s, in step %v after the heal", time.Now().Format("15:04:05.000"), f,
+			f.healed.Format("15:04:05.000"), took.Round(10*time.Millisecond))
 	}
 
 	// 3. No acknowledged write lost.
@@ -411,6 +428,31 @@ func (e *env) check(f *fault) {
 	if limit := goroutineCap*e.sum.baseGoroutine + goroutineSlack; gor > limit {
 		e.sum.resources = append(e.sum.resources, fmt.Sprintf("%s: ferryd has %d goroutines > %d", what, gor, limit))
 	}
+}
+
+// keepLogs copies ferryd's and the hypervisors' logs out of the lab
+// directory, which teardown removes, for the post-mortem of a failed run.
+func (e *env) keepLogs() {
+	dir, err := os.MkdirTemp("", fmt.Sprintf("ferry-soak-%d-", e.sum.seed))
+	if err != nil {
+		e.t.Log(err)
+		return
+	}
+	files := []string{e.ferryd.LogPath, filepath.Join(e.data, "nb.log")}
+	for _, hv := range e.lab.Hypervisors() {
+		for _, f := range []string{"ovs-vswitchd.log", "ovsdb-server.log"} {
+			files = append(files, filepath.Join(hv.Dir, f))
+		}
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		name := strings.ReplaceAll(strings.TrimPrefix(f, e.lab.Dir+"/"), "/", "_")
+		os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	}
+	e.t.Logf("soak: logs kept in %s", dir)
 }
 
 // classify5xx counts the 503s answered during northbound loss (allowed)
@@ -495,18 +537,32 @@ func (e *env) compareBridges() string {
 }
 
 // countPings sorts every lost probe into a fault window of its path or
-// outside any.
+// outside any; losses outside are reported as runs per pair.
 func (e *env) countPings(ps []*pinger, hostOf map[string]string) {
 	for _, p := range ps {
 		sent, lost := p.stats()
 		e.sum.pingsSent += sent
+		slices.SortFunc(lost, time.Time.Compare)
+		var run []time.Time
+		flush := func() {
+			if len(run) > 0 {
+				e.sum.pingsLostOutside += len(run)
+				e.sum.lossRuns = append(e.sum.lossRuns, fmt.Sprintf("%v: %d probes sent %s–%s", p.pair, len(run),
+					run[0].Format("15:04:05.000"), run[len(run)-1].Format("15:04:05.000")))
+				run = nil
+			}
+		}
 		for _, at := range lost {
 			if excused(e.windows, at, hostOf[p.pair.from], hostOf[p.pair.to]) {
 				e.sum.pingsLostInWindows++
 				continue
 			}
-			e.sum.pingsLostOutside = append(e.sum.pingsLostOutside, fmt.Sprintf("%v at %s", p.pair, at.Format("15:04:05.000")))
+			if len(run) > 0 && at.Sub(run[len(run)-1]) > 2*pingInterval {
+				flush()
+			}
+			run = append(run, at)
 		}
+		flush()
 	}
 }
 

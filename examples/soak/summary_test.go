@@ -51,7 +51,8 @@ type summary struct {
 	slow      []string // faults whose devices took longer than 5 s
 
 	pingsSent, pingsLostInWindows int
-	pingsLostOutside              []string
+	pingsLostOutside              int
+	lossRuns                      []string // the losses outside, as runs per pair
 
 	writesAcked, writesRefused, writesNoAnswer int
 	writesLost                                 []string
@@ -89,7 +90,7 @@ func (s *summary) violations() []string {
 		}
 	}
 	add("slow to get back in step", s.slow)
-	add("ping lost outside fault windows", s.pingsLostOutside)
+	add("pings lost outside fault windows", s.lossRuns)
 	add("acknowledged write lost", s.writesLost)
 	add("5xx", s.bad5xx)
 	add("bad answer", s.badAnswers)
@@ -124,7 +125,7 @@ func (s *summary) String() string {
 	fmt.Fprintf(&b, "| max time to in step after a heal (≤ 5 s) | %v (%d over) |\n", worst.Round(10*time.Millisecond), len(s.slow))
 	fmt.Fprintf(&b, "| desired == actual after every heal | %d mismatches (the API said in step > 1 s before the bridges were: %d times) |\n",
 		len(s.desiredMismatch), s.statusAhead)
-	fmt.Fprintf(&b, "| pings sent / lost in fault windows / lost outside | %d / %d / %d |\n", s.pingsSent, s.pingsLostInWindows, len(s.pingsLostOutside))
+	fmt.Fprintf(&b, "| pings sent / lost in fault windows / lost outside | %d / %d / %d |\n", s.pingsSent, s.pingsLostInWindows, s.pingsLostOutside)
 	fmt.Fprintf(&b, "| writes acknowledged / lost | %d / %d (%d refused 4xx, %d unanswered while ferryd was down) |\n",
 		s.writesAcked, len(s.writesLost), s.writesRefused, s.writesNoAnswer)
 	fmt.Fprintf(&b, "| 5xx (a JSON 503 during northbound loss excepted) | %d (%d such 503s) |\n", len(s.bad5xx), s.got503InNB)
