@@ -32,7 +32,8 @@ demo: deps ## Run the end-to-end demo in the namespace lab (root)
 # The fault-injection soak (examples/soak, docs/reliability.md): FAULTS
 # faults drawn from SEED (default: the time; printed either way), with the
 # full cut durations (0.1-30 s). `make test` runs a quick one (20 faults,
-# short cuts) as part of the e2e tier. FAULTS=1000 runs about an hour.
+# short cuts) as part of the e2e tier. A fault takes about 4 s with the full
+# durations: FAULTS=1000 runs about an hour.
 FAULTS ?= 20
 SEED   ?=
 soak: deps ## Fault-injection soak in the namespace lab (root; FAULTS=20, SEED=, FAULTS=1000 for the full run)
