@@ -198,6 +198,7 @@ func owned(ls *hwvtep.LogicalSwitch) bool {
 
 // PhysicalSwitch is a Physical_Switch as an operator and the API see it.
 type PhysicalSwitch struct {
+	UUID      string // the row's: what identifies the switch, whatever the target's spelling
 	Name      string
 	TunnelIPs []string // sorted
 	Ports     []Port   // by name
@@ -221,6 +222,7 @@ func (o *Observed) PhysicalSwitch(name string) (PhysicalSwitch, error) {
 		return PhysicalSwitch{}, err
 	}
 	ps := PhysicalSwitch{
+		UUID:      row.UUID,
 		Name:      row.Name,
 		TunnelIPs: sorted(row.TunnelIPs),
 		Faults:    sorted(row.SwitchFaultStatus),

@@ -390,7 +390,7 @@ func TestObservedPhysicalSwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := PhysicalSwitch{
-		Name: "ps1", TunnelIPs: []string{"198.18.0.10", "198.18.0.11"}, Faults: []string{FaultUnsupportedSourceNode},
+		UUID: f.PhysicalSwitches[0].UUID, Name: "ps1", TunnelIPs: []string{"198.18.0.10", "198.18.0.11"}, Faults: []string{FaultUnsupportedSourceNode},
 		Ports: []Port{
 			{Name: "p0", VLANs: map[uint16]string{0: "ferry-blue"}},
 			{Name: "p1", Faults: []string{"invalid_vlan_map"}, VLANs: map[uint16]string{200: "other"}},

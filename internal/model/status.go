@@ -13,6 +13,9 @@ type ChassisStatus struct {
 	Flows              int    `json:"flows"`
 	Groups             int    `json:"groups"`
 	LastError          string `json:"last_error,omitempty"`
+	// Conflict is set while the chassis is held back because its device
+	// (the same Open_vSwitch database or bridge) is another registration's.
+	Conflict string `json:"conflict,omitempty"`
 }
 
 // SwitchStatus says whether a switch's current generation is realized.
@@ -61,6 +64,9 @@ type GatewayStatus struct {
 	LocalMACs          int           `json:"local_macs"`
 	RemoteMACs         int           `json:"remote_macs"`
 	LastError          string        `json:"last_error,omitempty"`
+	// Conflict is set while the gateway is held back because its
+	// Physical_Switch is another registration's.
+	Conflict string `json:"conflict,omitempty"`
 }
 
 // GatewayPort is a Physical_Port of the VTEP.

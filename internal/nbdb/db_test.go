@@ -220,8 +220,19 @@ func TestChassis(t *testing.T) {
 		wantErr(t, createChassis(t, db, "hv1", "tcp:198.18.255.13:6640", "198.18.1.13"), nbdb.ErrConflict, "name")
 		wantErr(t, createChassis(t, db, "hv3", "tcp:198.18.255.13:6640", "198.18.1.11"), nbdb.ErrConflict, "tunnel_ip")
 		wantErr(t, createChassis(t, db, "hv3", "tcp:198.18.255.11:6640", "198.18.1.13"), nbdb.ErrConflict, "ovsdb")
+		// Other spellings of one socket are one device.
+		for _, other := range []string{"tcp:[::ffff:198.18.255.11]:6640", "ssl:198.18.255.11:6640", "tcp:198.18.255.99:6640,tcp:198.18.255.11:6640"} {
+			wantErr(t, createChassis(t, db, "hv3", other, "198.18.1.13"), nbdb.ErrConflict, "ovsdb")
+		}
+		if err := createChassis(t, db, "hv4", "unix:/run/hv4/db.sock", "198.18.1.14"); err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, createChassis(t, db, "hv3", "unix:/run/hv4/./db.sock", "198.18.1.13"), nbdb.ErrConflict, "ovsdb")
+		if err := db.DeleteChassis(ctx(t), "hv4"); err != nil {
+			t.Fatal(err)
+		}
 		wantErr(t, db.DeleteChassis(ctx(t), "nope"), nbdb.ErrNotFound, "")
-		if g := db.Snapshot().Generation; g != 2 {
+		if g := db.Snapshot().Generation; g != 4 {
 			t.Fatalf("refused changes moved the generation to %d", g)
 		}
 
@@ -229,7 +240,7 @@ func TestChassis(t *testing.T) {
 			t.Fatal(err)
 		}
 		s = db.Snapshot()
-		if _, ok := s.ChassisByName("hv1"); ok || s.Generation != 3 {
+		if _, ok := s.ChassisByName("hv1"); ok || s.Generation != 5 {
 			t.Fatalf("after delete: %+v", s)
 		}
 	})

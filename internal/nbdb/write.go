@@ -11,6 +11,7 @@ import (
 
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/ovsdb/nb"
+	"github.com/ferry-sdn/ferry/ovsdb/target"
 )
 
 // CreateSwitch creates a logical switch. VNI 0 allocates the lowest free
@@ -265,8 +266,8 @@ func (db *DB) CreateChassis(ctx context.Context, ch model.Chassis) (model.Chassi
 			if other.TunnelIP == tunnelIP {
 				return nil, errorf(ErrConflict, "tunnel_ip", "%s is already used by chassis %q", tunnelIP, other.Name)
 			}
-			if other.Ovsdb == ch.OVSDB && ch.OVSDB != model.PassiveOVSDB {
-				return nil, errorf(ErrConflict, "ovsdb", "%s is already used by chassis %q", ch.OVSDB, other.Name)
+			if ch.OVSDB != model.PassiveOVSDB && target.SharedEndpoint(ch.OVSDB, other.Ovsdb) != "" {
+				return nil, errorf(ErrConflict, "ovsdb", "%s reaches the same database as chassis %q (%s)", ch.OVSDB, other.Name, other.Ovsdb)
 			}
 		}
 		row = &nb.Chassis{
@@ -384,8 +385,8 @@ func (db *DB) CreateGateway(ctx context.Context, gw model.Gateway) (model.Gatewa
 			return nil, errorf(ErrConflict, "name", "gateway %q already exists", gw.Name)
 		}
 		for _, other := range rows[*nb.Gateway](r.tc, nb.GatewayTable) {
-			if other.Ovsdb == gw.OVSDB && gw.OVSDB != model.PassiveOVSDB {
-				return nil, errorf(ErrConflict, "ovsdb", "%s is already used by gateway %q", gw.OVSDB, other.Name)
+			if gw.OVSDB != model.PassiveOVSDB && target.SharedEndpoint(gw.OVSDB, other.Ovsdb) != "" {
+				return nil, errorf(ErrConflict, "ovsdb", "%s reaches the same database as gateway %q (%s)", gw.OVSDB, other.Name, other.Ovsdb)
 			}
 		}
 		row = &nb.Gateway{Name: gw.Name, Ovsdb: gw.OVSDB, Generation: next}

@@ -182,6 +182,38 @@ func (h *chassisDevice) transact(ctx context.Context, cli client.Client, ops []l
 	return nil
 }
 
+// identify claims the chassis' device (identity.go). When another
+// registration holds it, the chassis holds back: it reports no VIFs (they
+// are the other's), writes nothing, and shows the conflict.
+func (h *chassisDevice) identify(ch model.Chassis, obs hypervisor.Observed) error {
+	var ids []string
+	if obs.Root != "" {
+		ids = append(ids, "ovs:"+obs.Root)
+	}
+	if obs.Bridge != nil && obs.Bridge.DatapathID != "" {
+		ids = append(ids, "dpid:"+obs.Bridge.DatapathID)
+	}
+	msg := h.c.claimDevice(h.l.log, holder{kind: kindChassis, name: ch.Name, rank: ch.Generation}, ids...)
+	h.mu.Lock()
+	h.st.Conflict = msg
+	hadVIFs := msg != "" && len(h.lastVIFs) > 0
+	if msg != "" {
+		h.lastVIFs, h.tunnels, h.observed = nil, nil, true
+	}
+	h.mu.Unlock()
+	if msg == "" {
+		return nil
+	}
+	if hadVIFs {
+		h.c.vifsVer.Add(1)
+	}
+	h.l.setObserved() // a held-back chassis must not delay the others' start
+	h.br, h.session = nil, nil
+	h.setConnected(true, false)
+	h.count("skipped")
+	return waiting{msg}
+}
+
 var errNoRoot = errors.New("reconcile: the Open_vSwitch table is empty (run ovs-vsctl init)")
 
 // pass is one level-triggered reconciliation of the chassis: observe, then
@@ -205,6 +237,9 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 	start := time.Now()
 	obs, err := h.observe(ctx, cli, ch.Bridge, full)
 	if err != nil {
+		return err
+	}
+	if err := h.identify(ch, obs); err != nil {
 		return err
 	}
 	h.mu.Lock()

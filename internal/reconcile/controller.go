@@ -65,10 +65,45 @@ type Controller struct {
 	lastVIFs uint64
 	lastGW   uint64
 
+	// claims makes sure one device is driven by one loop (identity.go).
+	claims *claims
+
 	mu       sync.Mutex
 	loops    map[string]*chassisDevice
 	gateways map[string]*gatewayDevice
 	warm     bool // every device observed once, or the grace is over
+}
+
+// claimDevice claims the identities of h's device and returns the
+// conflict h must show, or "" when h may drive the device. Registrations
+// that lose an identity to h are kicked so that they hold back.
+func (c *Controller) claimDevice(log *slog.Logger, h holder, ids ...string) string {
+	other, shared, lost := c.claims.claim(h, ids...)
+	for _, l := range lost {
+		log.Warn("device claimed by an older registration", "other", l.String())
+		c.kickHolder(l)
+	}
+	if other.name == "" {
+		return ""
+	}
+	return conflictMessage(other, shared)
+}
+
+// kickHolder asks the loop of a registration for a pass: it lost a device
+// identity to an older registration and must hold back.
+func (c *Controller) kickHolder(h holder) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch h.kind {
+	case kindChassis:
+		if d := c.loops[h.name]; d != nil {
+			d.l.trigger()
+		}
+	case kindGateway:
+		if g := c.gateways[h.name]; g != nil {
+			g.l.trigger()
+		}
+	}
 }
 
 // ready reports whether loops may commit, and if not, how long until the
@@ -115,7 +150,7 @@ func New(cfg Config) *Controller {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Controller{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), loops: make(map[string]*chassisDevice), gateways: make(map[string]*gatewayDevice), started: time.Now(),
-		passes: make(chan struct{}, passSlotsPerCPU*max(1, runtime.GOMAXPROCS(0)))}
+		passes: make(chan struct{}, passSlotsPerCPU*max(1, runtime.GOMAXPROCS(0))), claims: newClaims()}
 }
 
 // Kick says that the northbound changed; safe from any goroutine, never
@@ -255,17 +290,24 @@ func (c *Controller) sync(ctx context.Context, resync bool) {
 		}
 	}
 	c.mu.Unlock()
+	released := false
 	for _, h := range stopped {
 		h.l.stop()
+		released = c.claims.release(kindChassis, h.chassis.Name) || released
 		if c.cfg.Metrics != nil {
 			c.cfg.Metrics.forget(h.chassis.Name)
 		}
 	}
 	for _, g := range stoppedGateways {
 		g.l.stop()
+		released = c.claims.release(kindGateway, g.gw.Name) || released
 		if c.cfg.Metrics != nil {
 			c.cfg.Metrics.forgetGateway(g.gw.Name)
 		}
+	}
+	if released {
+		// A registration held back for this one's device may take it.
+		c.KickDevices()
 	}
 	if len(stopped)+len(stoppedGateways) > 0 || started {
 		// The devices whose VIFs and views count have changed.

@@ -131,6 +131,9 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 	if err != nil {
 		return fmt.Errorf("reconcile: gateway %s: %w", gw.Name, err)
 	}
+	if err := g.identify(gw, ps); err != nil {
+		return err
+	}
 
 	// What other devices need from this VTEP: its tunnel IP, whether it
 	// replicates, the MACs it learned.
@@ -239,4 +242,26 @@ func sameView(a, b realize.GatewayView) bool {
 		}
 	}
 	return true
+}
+
+// identify claims the VTEP's Physical_Switch (identity.go); a gateway whose
+// switch another registration holds writes nothing and offers no view.
+func (g *gatewayDevice) identify(gw model.Gateway, ps vtep.PhysicalSwitch) error {
+	msg := g.c.claimDevice(g.l.log, holder{kind: kindGateway, name: gw.Name, rank: gw.Generation}, "ps:"+ps.UUID)
+	g.mu.Lock()
+	g.st.Conflict = msg
+	hadView := msg != "" && (g.view.TunnelIP != "" || len(g.view.LocalMACs) > 0)
+	if msg != "" {
+		g.view, g.observed = realize.GatewayView{Name: gw.Name}, true
+	}
+	g.mu.Unlock()
+	if msg == "" {
+		return nil
+	}
+	if hadView {
+		g.c.gwVer.Add(1)
+	}
+	g.l.setObserved()
+	g.count("skipped")
+	return waiting{msg}
 }
