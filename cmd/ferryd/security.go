@@ -228,16 +228,18 @@ func (a *apiTLS) config() *tls.Config {
 	}
 }
 
-// listenAPI listens for the REST API: HTTPS with --api-cert, else HTTP.
-func listenAPI(addr string, api *apiTLS) (net.Listener, error) {
+// listenAPI listens for the REST API: HTTPS with --api-cert, else HTTP,
+// with the connection cap of limits.
+func listenAPI(addr string, api *apiTLS, limits rest.Limits, logger *slog.Logger) (*rest.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
+	var cfg *tls.Config
 	if api != nil {
-		ln = tls.NewListener(ln, api.config())
+		cfg = api.config()
 	}
-	return ln, nil
+	return rest.Listen(ln, limits, cfg, logger), nil
 }
 
 // reload re-reads the tokens file and the API certificate (SIGHUP). A file
