@@ -114,7 +114,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	sec, err := loadSecurity(cfg)
+	sec, err := loadSecurity(cfg, logger)
 	if err != nil {
 		return err
 	}
