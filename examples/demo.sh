@@ -72,7 +72,7 @@ api() {
 	local args=(-s -S -X "$method" -w '\n%{http_code}')
 	if [[ -n $data ]]; then
 		args+=(-H 'Content-Type: application/json' -d "$data")
-		printf '  $ curl -s -X %s http://%s%s -d %s\n' "$method" "$API" "$path" "'$data'"
+		printf '  $ curl -s -X %s http://%s%s -H '\''Content-Type: application/json'\'' -d %s\n' "$method" "$API" "$path" "'$data'"
 	else
 		printf '  $ curl -s -X %s http://%s%s\n' "$method" "$API" "$path"
 	fi

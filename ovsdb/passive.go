@@ -23,6 +23,13 @@ import (
 // host that dialed in.
 const DefaultIdentifyTimeout = 10 * time.Second
 
+// DefaultMaxPending bounds the connections being identified at once. A
+// connection that is not identified yet holds a goroutine, a 64 KiB read
+// buffer and up to maxUnattachedMessage of a partial message for up to
+// IdentifyTimeout; identification takes one round trip, so 64 at once
+// still admit hundreds of hosts a second after a restart of ferryd.
+const DefaultMaxPending = 64
+
 // passiveProbe is how long a host that dialed in may stay silent, while no
 // local client is attached, before ferry sends it an echo request; it is
 // dropped if it stays silent as long again. ovsdb-server probes an idle
@@ -66,6 +73,12 @@ type PassiveConfig struct {
 	// IdentifyTimeout bounds the TLS handshake plus Identify; zero means
 	// DefaultIdentifyTimeout.
 	IdentifyTimeout time.Duration
+	// MaxPending bounds the connections in their handshake or
+	// identification at once; while that many are, Serve accepts no
+	// more (they wait in the kernel's backlog). Identified hosts do not
+	// count: their number is bounded by the registrations. Zero means
+	// DefaultMaxPending.
+	MaxPending int
 }
 
 // Passive accepts OVSDB connections that hosts open to ferry (a host
@@ -96,6 +109,10 @@ type Passive struct {
 	probe     time.Duration // passiveProbe; shorter in tests
 	refused   atomic.Uint64
 	refusals  refusalLog
+	pending   chan struct{} // a slot per connection not yet identified, taken before Accept
+	unknown   atomic.Int64  // connections being identified
+	waits     atomic.Uint64
+	fullLog   refusalLog
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -124,6 +141,9 @@ func NewPassive(cfg PassiveConfig) (*Passive, error) {
 	}
 	if cfg.IdentifyTimeout <= 0 {
 		cfg.IdentifyTimeout = DefaultIdentifyTimeout
+	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = DefaultMaxPending
 	}
 	if cfg.RelayDir == "" {
 		return nil, errors.New("ovsdb: passive: no relay directory")
@@ -158,6 +178,7 @@ func NewPassive(cfg PassiveConfig) (*Passive, error) {
 		cancel:    cancel,
 		hosts:     map[string]*session{},
 		sessions:  map[*session]struct{}{},
+		pending:   make(chan struct{}, cfg.MaxPending),
 	}, nil
 }
 
@@ -181,8 +202,12 @@ func (p *Passive) Serve(ctx context.Context) error {
 	defer p.Close()
 	var fails retryLog
 	for {
+		if !p.acquirePending(ctx) {
+			return nil
+		}
 		c, err := p.ln.Accept()
 		if err != nil {
+			<-p.pending
 			if p.isClosed() || ctx.Err() != nil {
 				return nil
 			}
@@ -203,9 +228,45 @@ func (p *Passive) Serve(ctx context.Context) error {
 			c.Close()
 			return nil
 		}
-		go p.handle(s)
+		p.unknown.Add(1)
+		go func() {
+			p.handle(s)
+			p.unknown.Add(-1)
+			<-p.pending // identified (and relayed) or refused
+		}()
 	}
 }
+
+// acquirePending takes a slot for the next connection, waiting while
+// MaxPending connections are being identified (a flood of stalled
+// handshakes); false once ctx is done or Passive is closed.
+func (p *Passive) acquirePending(ctx context.Context) bool {
+	select {
+	case p.pending <- struct{}{}:
+		return true
+	default:
+	}
+	p.waits.Add(1)
+	if ok, suppressed := p.fullLog.allow(""); ok {
+		p.log.Warn("ovsdb: passive: too many connections being identified; new ones wait",
+			"max_pending", cap(p.pending), "suppressed", suppressed)
+	}
+	select {
+	case p.pending <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-p.ctx.Done():
+		return false
+	}
+}
+
+// Pending is the number of connections being identified now.
+func (p *Passive) Pending() int { return int(p.unknown.Load()) }
+
+// Waits counts the times Serve waited because MaxPending connections were
+// being identified.
+func (p *Passive) Waits() uint64 { return p.waits.Load() }
 
 func (p *Passive) isClosed() bool {
 	p.mu.Lock()

@@ -27,6 +27,7 @@ type passiveOpts struct {
 	identify func(context.Context, *RawConn) (string, error)
 	timeout  time.Duration
 	probe    time.Duration
+	pending  int // MaxPending
 	log      *slog.Logger
 	changes  chan struct{}
 }
@@ -49,6 +50,7 @@ func startPassive(t *testing.T, o passiveOpts) *Passive {
 		Logger:          o.log,
 		RelayDir:        dir,
 		IdentifyTimeout: o.timeout,
+		MaxPending:      o.pending,
 		OnChange: func() {
 			if o.changes != nil {
 				select {

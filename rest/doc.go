@@ -13,6 +13,7 @@
 //	GET, POST               /v1/gateways
 //	GET, DELETE             /v1/gateways/{name}
 //	GET                     /v1/openapi.json, /healthz, /metrics
+//	HEAD                    wherever GET is
 //
 // The OpenAPI 3 document (openapi.json, embedded and served) is the
 // reference; a test keeps it and the router in step. The JSON bodies are
@@ -31,11 +32,22 @@
 // status comes from Status (the reconciler). It never talks to devices.
 //
 // Errors are JSON, {"error": "field: what is wrong"}: bad input is a 4xx and
-// never reaches the Backend half-way (400 malformed or invalid, 404 unknown
-// object, 409 duplicate, 413 body too large); a Backend failure is 503 when
-// the northbound database is disconnected and 500 otherwise. Handlers return
-// errors instead of writing error responses, as in Tailscale's tsweb, so
-// that one function decides status codes.
+// never reaches the Backend half-way (400 malformed or invalid, including a
+// path segment "." or ".." or one that is not printable UTF-8, named by its
+// path variable; 404 unknown object; 405 with Allow; 408 body too slow; 409
+// duplicate; 413 body too large; 415 a body whose Content-Type is not
+// application/json, while a body without Content-Type is taken as JSON); a
+// Backend failure is 503 when the northbound database is disconnected and
+// 500 otherwise. HEAD is GET without the body. Handlers return errors
+// instead of writing error responses, as in Tailscale's tsweb, so that one
+// function decides status codes.
+//
+// NewServer and Listen bound what a client can hold (Limits: header, body,
+// write and idle timeouts, header size, open connections; beyond the cap
+// Accept waits). Listen also terminates TLS itself so that it can rewrite
+// the plain-text answers net/http gives, before any handler runs, to
+// requests it cannot parse (400 for an invalid %-escape, 431 for headers
+// over the limit, 501, 505) into the same JSON errors.
 //
 // Access control (WithAuth) is a bearer token per request, checked before
 // routing: a tokens file (ParseTokens) gives each token the role reader

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
+	"unicode"
 
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/rest/api"
@@ -47,19 +49,18 @@ func checkGatewayRequest(r *api.GatewayRequest) (model.Gateway, error) {
 
 // checkDeviceName accepts what hardware switches call their switches and
 // ports ("Ethernet1/1", "xe-0/0/1:2"): printable, no spaces, bounded.
+// '/' stays allowed (it is %2F in a URL); "." and ".." do not, as a
+// Location header holding them would point at another path.
 func checkDeviceName(p *problems, field, name string) {
 	switch {
 	case name == "":
 		p.add(field, "required")
 	case len(name) > maxNameLen:
 		p.add(field, "longer than %d characters", maxNameLen)
-	default:
-		for _, c := range name {
-			if c <= ' ' || c == 0x7f || c == '"' || c == '\\' {
-				p.add(field, "%q: must be printable without spaces or quotes", name)
-				return
-			}
-		}
+	case name == "." || name == "..":
+		p.add(field, "%q: not a name", name)
+	case !printable(name) || strings.ContainsFunc(name, unicode.IsSpace) || strings.ContainsAny(name, `"\`):
+		p.add(field, "%q: must be printable without spaces or quotes", name)
 	}
 }
 

@@ -164,3 +164,46 @@ func TestOpenAPIServed(t *testing.T) {
 		t.Fatal("served document differs from the embedded one")
 	}
 }
+
+// TestOpenAPIErrorResponses: the document lists the refusals every
+// operation can give: a body can be too slow (408), too large (413) or not
+// JSON (415); a path variable can be malformed (400).
+func TestOpenAPIErrorResponses(t *testing.T) {
+	var doc struct {
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			Responses map[string]json.RawMessage `json:"responses"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"BadRequest", "RequestTimeout", "TooLarge", "UnsupportedMediaType"} {
+		if doc.Components.Responses[name] == nil {
+			t.Errorf("components.responses.%s missing", name)
+		}
+	}
+	for path, item := range doc.Paths {
+		for method, raw := range item {
+			var op struct {
+				RequestBody json.RawMessage            `json:"requestBody"`
+				Responses   map[string]json.RawMessage `json:"responses"`
+			}
+			if method == "parameters" || json.Unmarshal(raw, &op) != nil {
+				continue
+			}
+			var want []string
+			if op.RequestBody != nil {
+				want = append(want, "408", "413", "415")
+			}
+			if strings.Contains(path, "{") {
+				want = append(want, "400")
+			}
+			for _, code := range want {
+				if op.Responses[code] == nil {
+					t.Errorf("%s %s does not list %s", strings.ToUpper(method), path, code)
+				}
+			}
+		}
+	}
+}

@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -96,6 +99,11 @@ func newServer(b Backend, s Status, reg *prometheus.Registry, logger *slog.Logge
 	// sent as Ethernet1%2F1 in a URL. Handlers read path variables
 	// through vars, which decodes them.
 	r.UseEncodedPath()
+	// No cleaning: gorilla/mux answers a path with "." or ".." segments
+	// (or "//") with a redirect to the cleaned path, so that DELETE
+	// …/bindings/gw1/../0 would be sent elsewhere. ServeHTTP refuses
+	// such segments (checkPath); what else mux would clean is a 404.
+	r.SkipClean(true)
 
 	r.Handle("/v1/switches", srv.handle(srv.listSwitches)).Methods(http.MethodGet)
 	r.Handle("/v1/switches", srv.handle(srv.createSwitch)).Methods(http.MethodPost)
@@ -138,6 +146,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, code: http.StatusOK}
 	label := &routeLabel{route: "unmatched"}
 	role, err := s.authorize(rec, r)
+	if err == nil {
+		err = s.checkPath(r)
+	}
 	if err != nil {
 		// Refused before routing, so that an unknown path is 401 too
 		// and reveals nothing; the route is still looked up for metrics.
@@ -149,7 +160,15 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.writeError(rec, r, err)
 	} else {
-		s.router.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), routeKey{}, label)))
+		route := r.WithContext(context.WithValue(r.Context(), routeKey{}, label))
+		var w http.ResponseWriter = rec
+		if r.Method == http.MethodHead {
+			// HEAD is GET without the body (RFC 9110 9.3.2): same
+			// status and headers, including Content-Length.
+			route.Method = http.MethodGet
+			w = headWriter{rec}
+		}
+		s.router.ServeHTTP(w, route)
 	}
 	d := time.Since(start)
 	s.metrics.observe(r.Method, label.route, rec.code, d)
@@ -252,16 +271,51 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	return decodeJSON(data, v, "")
 }
 
-// readBody reads a whole request body of at most limit bytes.
+// readBody reads a whole request body of at most limit bytes, which must
+// be JSON (checkContentType).
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if err := checkContentType(r); err != nil {
+		return nil, err
+	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	switch {
 	case isTooLarge(err):
 		return nil, errorf(http.StatusRequestEntityTooLarge, "request body: larger than %d bytes", limit)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The server's read timeout (ferryd's ReadTimeout) ran out
+		// while the client was still sending.
+		return nil, errorf(http.StatusRequestTimeout, "request body: not received in time")
 	case err != nil:
 		return nil, errorf(http.StatusBadRequest, "request body: %s", err)
 	}
 	return data, nil
+}
+
+// checkContentType refuses a body that says it is something other than
+// JSON: curl -d, without -H 'Content-Type: application/json', sends
+// application/x-www-form-urlencoded, and a form is never what ferry
+// expects. A body without Content-Type is taken as JSON, as hand-written
+// clients (printf | nc, scripts) often send none; the decoder still
+// refuses anything that is not JSON.
+func checkContentType(r *http.Request) error {
+	values := r.Header.Values("Content-Type")
+	if len(values) == 0 {
+		return nil
+	}
+	const hint = "send Content-Type: application/json (curl: -H 'Content-Type: application/json')"
+	if len(values) > 1 {
+		return errorf(http.StatusUnsupportedMediaType, "Content-Type: given %d times; %s", len(values), hint)
+	}
+	mt, params, err := mime.ParseMediaType(values[0])
+	if err != nil || mt != "application/json" {
+		return errorf(http.StatusUnsupportedMediaType, "Content-Type: %q is not application/json; %s", values[0], hint)
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return errorf(http.StatusUnsupportedMediaType, "Content-Type: %q: JSON is UTF-8, no other parameter is understood", values[0])
+		}
+	}
+	return nil
 }
 
 // decodeJSON decodes data, exactly one JSON value, into v, refusing
@@ -357,17 +411,64 @@ func jsonType(goType string) string {
 // methodNotAllowed answers 405 with the methods the path does allow, as
 // HTTP requires.
 func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) error {
-	var allow []string
+	allow, _ := s.allowed(r)
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	method := r.Method
+	if _, ok := w.(headWriter); ok {
+		method = http.MethodHead // routed as GET
+	}
+	return errorf(http.StatusMethodNotAllowed, "method %s not allowed on %s (allowed: %s)", method, r.URL.Path, strings.Join(allow, ", "))
+}
+
+// allowed returns the methods the request's path is routed for (HEAD
+// wherever GET is) and the path's route template, "" when none matches.
+func (s *server) allowed(r *http.Request) (methods []string, template string) {
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		var match mux.RouteMatch
 		probe := r.Clone(r.Context())
 		probe.Method = m
 		if s.router.Match(probe, &match) && match.MatchErr == nil {
-			allow = append(allow, m)
+			methods = append(methods, m)
+			if m == http.MethodGet {
+				methods = append(methods, http.MethodHead)
+			}
+			if tpl, err := match.Route.GetPathTemplate(); err == nil {
+				template = tpl
+			}
 		}
 	}
-	w.Header().Set("Allow", strings.Join(allow, ", "))
-	return errorf(http.StatusMethodNotAllowed, "method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", "))
+	return methods, template
+}
+
+// checkPath refuses a path with a segment that is "." or ".." or that
+// decodes to something other than printable UTF-8: no object has such a
+// name, and mux would otherwise redirect (see SkipClean above). The error
+// names the path variable the segment stands for ("port" in
+// /v1/switches/{switch}/bindings/{gateway}/{port}/{vlan}), or "path".
+func (s *server) checkPath(r *http.Request) error {
+	for i, seg := range strings.Split(r.URL.EscapedPath(), "/") {
+		dec, err := url.PathUnescape(seg)
+		var what string
+		switch {
+		case err != nil:
+			what = "is not a valid escape"
+			dec = seg
+		case dec == "." || dec == "..":
+			what = "is not a name"
+		case !printable(dec):
+			what = "must be printable UTF-8"
+		default:
+			continue
+		}
+		field := "path"
+		if _, tpl := s.allowed(r); tpl != "" {
+			if segs := strings.Split(tpl, "/"); i < len(segs) && strings.HasPrefix(segs[i], "{") {
+				field = strings.Trim(segs[i], "{}")
+			}
+		}
+		return errorf(http.StatusBadRequest, "%s: %q in the path %s", field, dec, what)
+	}
+	return nil
 }
 
 func (s *server) healthz(w http.ResponseWriter, _ *http.Request) error {
@@ -425,6 +526,11 @@ func (r *recorder) Write(b []byte) (int, error) {
 	r.bytes += n
 	return n, err
 }
+
+// headWriter answers HEAD: headers and status as for GET, no body.
+type headWriter struct{ http.ResponseWriter }
+
+func (h headWriter) Write(b []byte) (int, error) { return len(b), nil }
 
 // Unwrap lets http.ResponseController reach the real writer (flushing
 // /metrics).

@@ -41,11 +41,19 @@ type response struct {
 
 func (f *fixture) do(t *testing.T, method, path, body string) response {
 	t.Helper()
+	return f.doHeader(t, method, path, body, nil)
+}
+
+func (f *fixture) doHeader(t *testing.T, method, path, body string, header map[string]string) response {
+	t.Helper()
 	var r *http.Request
 	if body == "" {
 		r = httptest.NewRequest(method, path, nil)
 	} else {
 		r = httptest.NewRequest(method, path, strings.NewReader(body))
+	}
+	for k, v := range header {
+		r.Header.Set(k, v)
 	}
 	w := httptest.NewRecorder()
 	f.h.ServeHTTP(w, r)
@@ -343,7 +351,20 @@ func TestChassisBadInput(t *testing.T) {
 		{"tunnel_ip multicast", with("tunnel_ip", `"239.1.1.1"`), 400, []string{"tunnel_ip:", "unicast"}},
 		{"tunnel_ip zero", with("tunnel_ip", `"0.0.0.0"`), 400, []string{"tunnel_ip:"}},
 		{"tunnel_ip loopback", with("tunnel_ip", `"127.0.0.1"`), 400, []string{"tunnel_ip:"}},
-		{"tunnel_ip broadcast", with("tunnel_ip", `"255.255.255.255"`), 400, []string{"tunnel_ip:"}},
+		{"tunnel_ip broadcast", with("tunnel_ip", `"255.255.255.255"`), 400, []string{"tunnel_ip:", "broadcast"}},
+		{"tunnel_ip this network", with("tunnel_ip", `"0.1.2.3"`), 400, []string{"tunnel_ip:", "unspecified"}},
+		{"tunnel_ip class E", with("tunnel_ip", `"240.0.0.1"`), 400, []string{"tunnel_ip:", "class E"}},
+		{"tunnel_ip class E top", with("tunnel_ip", `"254.255.255.255"`), 400, []string{"tunnel_ip:", "class E"}},
+		{"tunnel_ip link-local", with("tunnel_ip", `"169.254.10.1"`), 400, []string{"tunnel_ip:", "link-local"}},
+		{"tunnel_ip link-local v6", with("tunnel_ip", `"fe80::1"`), 400, []string{"tunnel_ip:", "IPv4"}},
+		{"ovsdb unspecified", with("ovsdb", `"tcp:0.0.0.0:6640"`), 400, []string{"ovsdb:", "unspecified"}},
+		{"ovsdb unspecified v6", with("ovsdb", `"ssl:[::]:6640"`), 400, []string{"ovsdb:", "unspecified"}},
+		{"ovsdb broadcast", with("ovsdb", `"tcp:255.255.255.255:6640"`), 400, []string{"ovsdb:", "broadcast"}},
+		{"ovsdb multicast", with("ovsdb", `"tcp:239.0.0.1:6640"`), 400, []string{"ovsdb:", "multicast"}},
+		{"ovsdb unix root", with("ovsdb", `"unix:/"`), 400, []string{"ovsdb:", "directory"}},
+		{"ovsdb unix dir", with("ovsdb", `"unix:/run/openvswitch/"`), 400, []string{"ovsdb:", "directory"}},
+		{"ovsdb unix dot-dot", with("ovsdb", `"unix:/run/.."`), 400, []string{"ovsdb:", "directory"}},
+		{"ovsdb empty", with("ovsdb", `""`), 400, []string{"ovsdb: required"}},
 		{"bridge long", with("bridge", `"br-int-is-too-long"`), 400, []string{"bridge:", "15"}},
 		{"bridge slash", with("bridge", `"br/int"`), 400, []string{"bridge:"}},
 		{"bridge dash", with("bridge", `"-br"`), 400, []string{"bridge:"}},
@@ -406,11 +427,11 @@ func TestRouting(t *testing.T) {
 	f.do(t, "GET", "/v1/switches/", "").want(t, 404)
 	f.do(t, "GET", "/v1/switches/a/b/c/d", "").want(t, 404)
 	r := f.do(t, "PUT", "/v1/switches", `{}`).want(t, 405, "PUT")
-	if allow := r.header.Get("Allow"); allow != "GET, POST" {
+	if allow := r.header.Get("Allow"); allow != "GET, HEAD, POST" {
 		t.Fatalf("Allow %q", allow)
 	}
 	r = f.do(t, "POST", "/v1/switches/blue", `{}`).want(t, 405)
-	if allow := r.header.Get("Allow"); allow != "GET, PUT, PATCH, DELETE" {
+	if allow := r.header.Get("Allow"); allow != "GET, HEAD, PUT, PATCH, DELETE" {
 		t.Fatalf("Allow %q", allow)
 	}
 	f.do(t, "DELETE", "/healthz", "").want(t, 405)

@@ -87,6 +87,18 @@ func checkName(p *problems, field, name string) {
 	}
 }
 
+// printable reports whether s is valid UTF-8 without control characters
+// (C0, DEL and C1, such as U+0085 NEXT LINE), format characters
+// (bidirectional overrides, zero-width joiners) or line and paragraph
+// separators: a name ends up in log lines, OVS external_ids and
+// terminals, and must show as what it is. U+FFFD is refused too: it is
+// what invalid UTF-8 in a JSON string decodes to.
+func printable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool {
+		return r == utf8.RuneError || unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp)
+	})
+}
+
 func plain(s string) bool {
 	for _, c := range s {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
@@ -221,7 +233,7 @@ func checkPort(p *problems, r *api.PortRequest, switchName string) model.Port {
 		p.add("iface_id", "required")
 	case len(r.IfaceID) > maxIfaceIDLen:
 		p.add("iface_id", "longer than %d bytes", maxIfaceIDLen)
-	case !utf8.ValidString(r.IfaceID) || strings.ContainsFunc(r.IfaceID, unicode.IsControl):
+	case !printable(r.IfaceID):
 		p.add("iface_id", "must be printable text")
 	}
 	if r.MAC != "" {
@@ -350,11 +362,39 @@ func checkTunnelIP(s string) (net.IP, error) {
 	if !a.Is4() {
 		return nil, fmt.Errorf("%q: must be an IPv4 address (hardware_vtep speaks vxlan_over_ipv4 only)", s)
 	}
-	if a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		return nil, fmt.Errorf("%q: must be a unicast address other hosts can reach", s)
+	if why := unreachable(a); why != "" {
+		return nil, fmt.Errorf("%q: %s; must be a unicast address other hosts can reach", s, why)
 	}
 	b := a.As4()
 	return net.IPv4(b[0], b[1], b[2], b[3]).To4(), nil
+}
+
+// Addresses no tunnel endpoint can have.
+var (
+	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")   // RFC 791: "this host on this network"
+	classE      = netip.MustParsePrefix("240.0.0.0/4") // RFC 1112: reserved, including 255.255.255.255
+)
+
+// unreachable says why other hosts cannot send tunnel packets to a, or ""
+// when they can.
+func unreachable(a netip.Addr) string {
+	switch {
+	case a.IsUnspecified() || thisNetwork.Contains(a):
+		return "unspecified address"
+	case a.IsLoopback():
+		return "loopback address"
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return "broadcast address"
+	case a.IsMulticast():
+		return "multicast address"
+	case classE.Contains(a):
+		return "reserved (class E) address"
+	case a.IsLinkLocalUnicast():
+		// 169.254/16, fe80::/10: not routed, so not across the
+		// routed underlays ferry spans.
+		return "link-local address"
+	}
+	return ""
 }
 
 // checkTLSTarget adds to err (a request's problems, or nil) a complaint

@@ -44,6 +44,7 @@ type config struct {
 	apiCert, apiKey, apiCA string
 	apiTokens              string
 	metricsAuth            bool
+	apiMaxConns            int
 }
 
 func main() {
@@ -63,8 +64,13 @@ func main() {
 	flag.StringVar(&cfg.apiKey, "api-key", "", "PEM `file` with the private key of --api-cert")
 	flag.StringVar(&cfg.apiCA, "api-ca", "", "PEM `file` with the CA REST API clients' certificates must be signed by (requires client certificates)")
 	flag.StringVar(&cfg.apiTokens, "api-tokens", "", "`file` of bearer tokens, one \"TOKEN ROLE\" per line (roles reader, admin): every /v1 request then needs one; reloaded on SIGHUP")
+	flag.IntVar(&cfg.apiMaxConns, "api-max-conns", rest.DefaultLimits().MaxConns, "most REST API connections open at once; further clients wait to be accepted until one closes")
 	flag.BoolVar(&cfg.metricsAuth, "metrics-auth", false, "require a token (any role) on /metrics too (needs --api-tokens)")
 	flag.Parse()
+	if cfg.apiMaxConns < 1 {
+		fmt.Fprintf(os.Stderr, "ferryd: --api-max-conns: %d: must be at least 1\n", cfg.apiMaxConns)
+		os.Exit(2)
+	}
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "ferryd: unexpected arguments %q\n", flag.Args())
 		os.Exit(2)
@@ -108,7 +114,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	sec, err := loadSecurity(cfg)
+	sec, err := loadSecurity(cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -330,10 +336,13 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		ctl.Run(ctx)
 	}()
 
-	apiLn, err := listenAPI(cfg.api, sec.api)
+	limits := rest.DefaultLimits()
+	limits.MaxConns = cfg.apiMaxConns
+	apiLn, err := listenAPI(cfg.api, sec.api, limits, logger.With("component", "rest"))
 	if err != nil {
 		return fmt.Errorf("--api: %w", err)
 	}
+	apiLn.RegisterMetrics(reg)
 	var restOpts []rest.Option
 	if sec.peer == nil {
 		restOpts = append(restOpts, rest.WithoutTLS())
@@ -344,13 +353,8 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 			restOpts = append(restOpts, rest.WithMetricsAuth())
 		}
 	}
-	httpSrv := &http.Server{
-		Handler:           rest.NewHandler(db, ctl, reg, logger.With("component", "rest"), restOpts...),
-		ReadHeaderTimeout: 10 * time.Second,
-		// TLS handshake failures (a client without a valid certificate)
-		// land here: structured, as warnings.
-		ErrorLog: slog.NewLogLogger(logger.With("component", "rest").Handler(), slog.LevelWarn),
-	}
+	httpSrv := rest.NewServer(rest.NewHandler(db, ctl, reg, logger.With("component", "rest"), restOpts...),
+		limits, logger.With("component", "rest"))
 	go func() {
 		if err := httpSrv.Serve(apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("REST API stopped", "err", err)

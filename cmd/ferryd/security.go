@@ -32,8 +32,9 @@ type security struct {
 	auth *rest.Auth
 }
 
-// loadSecurity reads the certificates and the tokens file the flags name.
-func loadSecurity(cfg config) (*security, error) {
+// loadSecurity reads the certificates and the tokens file the flags name;
+// logger receives the warning of a tokens file others may read.
+func loadSecurity(cfg config, logger *slog.Logger) (*security, error) {
 	var s security
 	peerFlags := map[string]string{"--private-key": cfg.privateKey, "--certificate": cfg.certificate, "--ca-cert": cfg.caCert}
 	if err := together(peerFlags); err != nil {
@@ -66,8 +67,25 @@ func loadSecurity(cfg config) (*security, error) {
 			return nil, fmt.Errorf("--api-tokens: %w", err)
 		}
 		s.auth = rest.NewAuth(t)
+		warnTokensMode(logger, cfg.apiTokens)
 	}
 	return &s, nil
+}
+
+// warnTokensMode warns, as ssh does for a private key, when the tokens
+// file may be read or written by others than its owner: a reader learns
+// every token, a writer can make itself admin. A warning, not a refusal:
+// the operator may have a reason (a group of ferry admins), and refusing
+// to start would cost the network its controller.
+func warnTokensMode(logger *slog.Logger, path string) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return // LoadTokens has just read it; a race with a rename is not worth a line
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		logger.Warn("--api-tokens file is readable or writable by group or others: whoever reads it has every token; chmod 600 it",
+			"file", path, "mode", fmt.Sprintf("%04o", perm))
+	}
 }
 
 // together fails unless the flags are all given or all empty.
@@ -228,16 +246,18 @@ func (a *apiTLS) config() *tls.Config {
 	}
 }
 
-// listenAPI listens for the REST API: HTTPS with --api-cert, else HTTP.
-func listenAPI(addr string, api *apiTLS) (net.Listener, error) {
+// listenAPI listens for the REST API: HTTPS with --api-cert, else HTTP,
+// with the connection cap of limits.
+func listenAPI(addr string, api *apiTLS, limits rest.Limits, logger *slog.Logger) (*rest.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
+	var cfg *tls.Config
 	if api != nil {
-		ln = tls.NewListener(ln, api.config())
+		cfg = api.config()
 	}
-	return ln, nil
+	return rest.Listen(ln, limits, cfg, logger), nil
 }
 
 // reload re-reads the tokens file and the API certificate (SIGHUP). A file
@@ -249,6 +269,7 @@ func (s *security) reload(cfg config, logger *slog.Logger) {
 		} else {
 			s.auth.Set(t)
 			logger.Info("reloaded --api-tokens", "tokens", t.Len())
+			warnTokensMode(logger, cfg.apiTokens)
 		}
 	}
 	if s.api != nil {

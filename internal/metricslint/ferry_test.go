@@ -2,6 +2,7 @@ package metricslint_test
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -52,6 +53,12 @@ func ferrydRegistry(t *testing.T) *prometheus.Registry {
 	reconcile.NewMetrics(rec)
 	reconcile.RegisterPassiveRefused(rec, func() uint64 { return 0 })
 	metricslint.Touch(rec.collectors...)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	rest.Listen(ln, rest.DefaultLimits(), nil, nil).RegisterMetrics(reg)
 	// The REST API's metrics get their children from a request.
 	h := rest.NewHandler(nil, nil, reg, nil)
 	w := httptest.NewRecorder()
@@ -97,6 +104,7 @@ func TestFerrydMetricsFollowTheRules(t *testing.T) {
 		"ferry_northbound_switches", "ferry_northbound_ports", "ferry_northbound_bindings",
 		"ferry_northbound_chassis", "ferry_northbound_gateways",
 		"ferry_ovsdb_passive_refused_total",
+		"ferry_rest_connections", "ferry_rest_connection_waits_total",
 	} {
 		if _, ok := fams[name]; !ok {
 			t.Errorf("%s is not registered", name)

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -157,8 +158,12 @@ func splitActive(s string) (host string, port int, err error) {
 			return "", 0, errors.New("missing ] after IPv6 address")
 		}
 		host, after := s[1:end], s[end+1:]
-		if a, err := netip.ParseAddr(host); err != nil || !a.Is6() {
+		a, err := netip.ParseAddr(host)
+		if err != nil || !a.Is6() {
 			return "", 0, fmt.Errorf("bad IPv6 address %q", host)
+		}
+		if err := checkDialable(a); err != nil {
+			return "", 0, err
 		}
 		if after == "" {
 			return "", 0, errors.New("missing port")
@@ -234,8 +239,8 @@ func parsePort(s string, lowest int) (int, error) {
 // and dots is meant as an IPv4 address, so it must be one: "10.0.0.256" is a
 // typo, not a host name.
 func checkHost(h string) error {
-	if _, err := netip.ParseAddr(h); err == nil {
-		return nil
+	if a, err := netip.ParseAddr(h); err == nil {
+		return checkDialable(a)
 	}
 	if strings.Trim(h, "0123456789.") == "" {
 		return fmt.Errorf("bad IP address %q", h)
@@ -256,7 +261,30 @@ func checkHost(h string) error {
 	return nil
 }
 
+// checkDialable refuses addresses an active target cannot mean: the
+// unspecified address (Linux dials it as loopback, so tcp:0.0.0.0:6640
+// would silently reach this machine), broadcast and multicast (TCP has
+// neither).
+func checkDialable(a netip.Addr) error {
+	a = a.Unmap()
+	switch {
+	case a.IsUnspecified():
+		return fmt.Errorf("unspecified address %s: give the address of the host to dial", a)
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return fmt.Errorf("broadcast address %s cannot be dialled", a)
+	case a.IsMulticast():
+		return fmt.Errorf("multicast address %s cannot be dialled", a)
+	}
+	return nil
+}
+
 func checkUnixPath(p string) error {
+	// A directory is never a socket: "unix:/", "unix:/run/" or
+	// "unix:/run/.." would dial (or, passive, remove and bind) a
+	// directory entry instead of the socket the operator meant.
+	if base := path.Base(p); strings.HasSuffix(p, "/") || base == "." || base == ".." || base == "/" {
+		return fmt.Errorf("socket path %q names a directory, not a socket", p)
+	}
 	if len(p) > MaxUnixPath {
 		return fmt.Errorf("socket path is %d bytes, more than the %d a unix socket address holds", len(p), MaxUnixPath)
 	}
