@@ -88,6 +88,11 @@ func parseTokens(r io.Reader, src string) (*Tokens, error) {
 			return nil, lineErr(n, "%v", err)
 		}
 		if role != RoleReader && role != RoleAdmin {
+			// A long "role" may be a second token (two tokens on one
+			// line): errors end up in logs, so it is not repeated.
+			if len(role) >= MinTokenLength {
+				return nil, lineErr(n, "unknown role in the second field (want %q or %q)", RoleReader, RoleAdmin)
+			}
 			return nil, lineErr(n, "unknown role %q (want %q or %q)", role, RoleReader, RoleAdmin)
 		}
 		d := sha256.Sum256([]byte(token))

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Scheme is the connection method of a Target, spelled as OVS spells it.
@@ -279,6 +281,18 @@ func checkDialable(a netip.Addr) error {
 }
 
 func checkUnixPath(p string) error {
+	// Targets are stored as OVSDB strings (UTF-8) and shown to operators:
+	// a control character or surrounding space would name a socket no one
+	// can see or type, and a NUL is cut short by the kernel.
+	if !utf8.ValidString(p) {
+		return errors.New("socket path is not valid UTF-8")
+	}
+	if strings.TrimSpace(p) != p {
+		return fmt.Errorf("socket path %q starts or ends with a space", p)
+	}
+	if i := strings.IndexFunc(p, unicode.IsControl); i >= 0 {
+		return fmt.Errorf("socket path %q has a control character at byte %d", p, i)
+	}
 	// A directory is never a socket: "unix:/", "unix:/run/" or
 	// "unix:/run/.." would dial (or, passive, remove and bind) a
 	// directory entry instead of the socket the operator meant.
