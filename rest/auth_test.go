@@ -83,6 +83,7 @@ var adminRequests = []struct{ method, path, body string }{
 	{"GET", "/v1/gateways/gw1", ""},
 	{"POST", "/v1/switches/blue/bindings", `{"gateway":"gw1","port":"p0","vlan":0}`},
 	{"GET", "/v1/switches/blue/bindings", ""},
+	{"GET", "/v1/switches/blue/bindings/gw1/p0/0", ""},
 	{"GET", "/v1/openapi.json", ""},
 	{"DELETE", "/v1/switches/blue/bindings/gw1/p0/0", ""},
 	{"DELETE", "/v1/gateways/gw1", ""},

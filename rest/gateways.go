@@ -204,18 +204,46 @@ func (s *server) createBinding(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *server) deleteBinding(w http.ResponseWriter, r *http.Request) error {
+// bindingPath reads the binding a /bindings/{gateway}/{port}/{vlan} path
+// names.
+func bindingPath(r *http.Request) (model.GatewayBinding, error) {
 	v := vars(r)
 	vlan, err := strconv.ParseUint(v["vlan"], 10, 16)
 	if err != nil || vlan > 4095 {
-		return errorf(http.StatusBadRequest, "vlan: %q is not a VLAN (0-4095)", v["vlan"])
+		return model.GatewayBinding{}, errorf(http.StatusBadRequest, "vlan: %q is not a VLAN (0-4095)", v["vlan"])
+	}
+	return model.GatewayBinding{Switch: v["switch"], Gateway: v["gateway"], Port: v["port"], VLAN: uint16(vlan)}, nil
+}
+
+// getBinding answers the Location a created binding is given.
+func (s *server) getBinding(w http.ResponseWriter, r *http.Request) error {
+	want, err := bindingPath(r)
+	if err != nil {
+		return err
+	}
+	sw, err := s.lookupSwitch(s.b.Snapshot(), want.Switch)
+	if err != nil {
+		return err
+	}
+	for _, b := range sw.Bindings {
+		if b.Gateway == want.Gateway && b.Port == want.Port && b.VLAN == want.VLAN {
+			writeJSON(w, http.StatusOK, bindingJSON(b))
+			return nil
+		}
+	}
+	return errorf(http.StatusNotFound, "switch %q has no binding %s/%s VLAN %d", want.Switch, want.Gateway, want.Port, want.VLAN)
+}
+
+func (s *server) deleteBinding(w http.ResponseWriter, r *http.Request) error {
+	b, err := bindingPath(r)
+	if err != nil {
+		return err
 	}
 	ctx, cancel, err := s.writeCtx(r)
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	b := model.GatewayBinding{Switch: v["switch"], Gateway: v["gateway"], Port: v["port"], VLAN: uint16(vlan)}
 	if err := s.b.DeleteBinding(ctx, b); err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ func TestErrorResponses(t *testing.T) {
 		{"invalid UTF-8", "GET", "/v1/gateways/a%FFb", "", "", 400, []string{"name:", "UTF-8"}, ""},
 		{"405", "PUT", "/v1/switches", "", `{}`, 405, []string{"PUT"}, "GET, HEAD, POST"},
 		{"405 lists HEAD", "POST", "/v1/switches/blue", "", `{}`, 405, nil, "GET, HEAD, PUT, PATCH, DELETE"},
-		{"405 for HEAD", "HEAD", "/v1/switches/blue/bindings/gw1/p0/0", "", "", 405, nil, "DELETE"},
+		{"HEAD like GET", "HEAD", "/v1/switches/blue/bindings/gw1/p0/0", "", "", 200, nil, ""},
 		{"413", "POST", "/v1/switches", "application/json", big, 413, []string{"larger than"}, ""},
 		{"415 form", "POST", "/v1/switches", "application/x-www-form-urlencoded", `{"name":"red"}`, 415, []string{"Content-Type:", "application/json"}, ""},
 		{"415 text", "POST", "/v1/chassis", "text/plain", `{}`, 415, []string{"Content-Type:"}, ""},
