@@ -1,12 +1,14 @@
 package ovsdb
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"reflect"
 	"slices"
 	"sync"
@@ -58,6 +60,12 @@ type ConnConfig struct {
 	TLS *tls.Config
 	// LeaderOnly makes a clustered database's followers count as down.
 	LeaderOnly bool
+	// Guard puts a guard (guard.go) between libovsdb and each target: for
+	// devices, whose messages must not be able to crash ferryd.
+	Guard bool
+	// MaxMessage bounds one message from a guarded target; zero means
+	// DefaultMaxMessage.
+	MaxMessage int
 	// Logger receives connection state changes; nil discards them.
 	Logger *slog.Logger
 	// OnChange, if set, is called on connect, disconnect and every change
@@ -105,7 +113,11 @@ type Conn struct {
 	changes   chan struct{}
 	ready     chan struct{}
 	connected atomic.Bool
-	endpoint  atomic.Value // string
+	endpoint  atomic.Value // string: libovsdb's endpoint
+
+	guards  []*guard
+	display map[string]string // guard endpoint -> the target it stands for
+	unguard func()            // closes the guards, after libovsdb
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -172,17 +184,53 @@ func NewConn(cfg ConnConfig) (*Conn, error) {
 	b := &expBackoff{min: cfg.MinBackoff, max: cfg.MaxBackoff}
 	libLog := logr.FromSlogHandler(capLevel{logger.With("lib", "libovsdb").Handler()})
 	opts := []client.Option{client.WithLogger(&libLog), client.WithLeaderOnly(cfg.LeaderOnly)}
-	for _, t := range cfg.Targets {
+	var guards []*guard
+	var dir string
+	// The guards' news (why a dial failed) is a state change for the
+	// Conn's consumers; the Conn does not exist yet when they start.
+	var conn atomic.Pointer[Conn]
+	kick := func() {
+		if c := conn.Load(); c != nil {
+			c.kick()
+		}
+	}
+	display := map[string]string{}
+	closeGuards := func() {
+		for _, g := range guards {
+			g.close()
+		}
+		if dir != "" {
+			_ = os.RemoveAll(dir)
+		}
+	}
+	for i, t := range cfg.Targets {
 		ep, err := t.Endpoint()
 		if err != nil {
+			closeGuards()
 			return nil, err
 		}
 		if t.TLS() && cfg.TLS == nil {
+			closeGuards()
 			return nil, fmt.Errorf("ovsdb: target %q needs a TLS configuration", t)
+		}
+		if cfg.Guard {
+			if dir == "" {
+				if dir, err = guardDir(); err != nil {
+					return nil, err
+				}
+			}
+			g, err := newGuard(dir, i, t, cfg.TLS, cfg.Timeout, cmp.Or(cfg.MaxMessage, DefaultMaxMessage), logger, func() { kick() })
+			if err != nil {
+				closeGuards()
+				return nil, err
+			}
+			guards = append(guards, g)
+			ep = g.endpoint()
+			display[ep] = t.String()
 		}
 		opts = append(opts, client.WithEndpoint(ep))
 	}
-	if cfg.TLS != nil {
+	if cfg.TLS != nil && !cfg.Guard {
 		opts = append(opts, client.WithTLSConfig(cfg.TLS))
 	}
 	// libovsdb's reconnect loop panics when its backoff gives up; ours
@@ -193,6 +241,7 @@ func NewConn(cfg ConnConfig) (*Conn, error) {
 	opts = append(opts, client.WithReconnect(cfg.Timeout, b))
 	cl, err := client.NewOVSDBClient(dbModel, opts...)
 	if err != nil {
+		closeGuards()
 		return nil, fmt.Errorf("ovsdb: %w", err)
 	}
 
@@ -212,8 +261,12 @@ func NewConn(cfg ConnConfig) (*Conn, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 		done:     make(chan struct{}),
+		guards:   guards,
+		display:  display,
+		unguard:  closeGuards,
 	}
 	c.endpoint.Store("")
+	conn.Store(c)
 	go c.run()
 	return c, nil
 }
@@ -246,7 +299,48 @@ func (c *Conn) Client() client.Client { return c.cl }
 func (c *Conn) Connected() bool { return c.connected.Load() }
 
 // Endpoint returns the endpoint in use, "" while disconnected.
-func (c *Conn) Endpoint() string { return c.endpoint.Load().(string) }
+func (c *Conn) Endpoint() string {
+	ep := c.endpoint.Load().(string)
+	if t, ok := c.display[ep]; ok {
+		return t
+	}
+	return ep
+}
+
+// DialError is why the last attempt to dial a guarded target failed, nil
+// once one succeeded: the cause libovsdb, dialling the guard, cannot see.
+func (c *Conn) DialError() error {
+	for _, g := range c.guards {
+		if err := g.err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LastRefusal is the last message a guard refused (the device sent
+// something that could have crashed ferryd; the connection was closed),
+// and when; nil if none was.
+func (c *Conn) LastRefusal() (error, time.Time) {
+	var last error
+	var at time.Time
+	for _, g := range c.guards {
+		if err, t := g.lastRefusal(); err != nil && t.After(at) {
+			last, at = err, t
+		}
+	}
+	return last, at
+}
+
+// Rejected counts the connections guards closed because the device sent a
+// message ferry refuses.
+func (c *Conn) Rejected() uint64 {
+	var n uint64
+	for _, g := range c.guards {
+		n += g.rejected.Load()
+	}
+	return n
+}
 
 // Ready is closed once the first connection and monitor are established;
 // from then on the client's cache exists (it survives reconnects).
@@ -403,13 +497,13 @@ func (c *Conn) newMonitor() *client.Monitor {
 
 func (c *Conn) setState(endpoint string) {
 	up := endpoint != ""
-	if c.closed.Load() || up == c.connected.Load() && endpoint == c.Endpoint() {
+	if c.closed.Load() || up == c.connected.Load() && endpoint == c.endpoint.Load().(string) {
 		return
 	}
 	c.endpoint.Store(endpoint)
 	c.connected.Store(up)
 	if up {
-		c.log.Info("ovsdb: connected", "endpoint", endpoint)
+		c.log.Info("ovsdb: connected", "endpoint", c.Endpoint())
 	} else {
 		c.log.Warn("ovsdb: connection lost, reconnecting")
 	}
@@ -423,6 +517,7 @@ func (c *Conn) setState(endpoint string) {
 func (c *Conn) shutdown() {
 	c.connected.Store(false)
 	c.endpoint.Store("")
+	defer c.unguard()
 	for {
 		c.cl.Close()
 		if c.cl.Cache() == nil {

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 
 	"github.com/ovn-kubernetes/libovsdb/client"
 	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
@@ -152,4 +156,20 @@ func IsNotFound(err error) bool {
 	var te *TxnError
 	var to *libovsdb.TimedOut
 	return errors.As(err, &te) && errors.As(err, &to) && isExistsWait(te.Op)
+}
+
+// IsConnectionLost reports whether err says the connection to the server
+// went away under a call (as opposed to the server refusing it): the call
+// may or may not have taken effect. libovsdb passes such errors through
+// from its JSON-RPC layer unwrapped, hence the message check for that
+// layer's ErrShutdown.
+func IsConnectionLost(err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, client.ErrNotConnected), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, net.ErrClosed), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return true
+	}
+	return strings.Contains(err.Error(), "connection is shut down")
 }

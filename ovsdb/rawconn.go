@@ -2,6 +2,7 @@ package ovsdb
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -175,6 +176,7 @@ type splitter struct {
 	depth int
 	str   bool // inside a string
 	esc   bool // after a backslash inside a string
+	max   int  // longest message; 0 means maxUnattachedMessage
 }
 
 // feed consumes data up to the end of the first message that completes in
@@ -213,8 +215,8 @@ func (sp *splitter) feed(data []byte) (msg, rest []byte, err error) {
 				return sp.buf, data[i+1:], nil
 			}
 		}
-		if len(sp.buf) > maxUnattachedMessage {
-			return nil, nil, fmt.Errorf("ovsdb: message from host longer than %d bytes", maxUnattachedMessage)
+		if limit := cmp.Or(sp.max, maxUnattachedMessage); len(sp.buf) > limit {
+			return nil, nil, fmt.Errorf("ovsdb: message from host longer than %d bytes", limit)
 		}
 	}
 	return nil, nil, nil

@@ -242,6 +242,10 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Name: "ferry_northbound_connected",
 		Help: "1 while the northbound database is connected (writes are refused with 503 otherwise).",
 	}, func() float64 { return b2f(db.Healthy()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "ferry_ovsdb_refused_messages_total",
+		Help: "Device OVSDB connections closed because the device sent a message that is malformed or too large (it could have crashed a less careful decoder).",
+	}, func() float64 { return float64(ovsdb.RefusedMessages()) }))
 	if nbServer != nil {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "ferry_northbound_server_restarts_total",

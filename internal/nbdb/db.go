@@ -17,6 +17,7 @@ import (
 	libmodel "github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
+	ferryovsdb "github.com/ferry-sdn/ferry/ovsdb"
 	"github.com/ferry-sdn/ferry/ovsdb/nb"
 )
 
@@ -178,9 +179,10 @@ func (db *DB) whileHealthy(ctx context.Context) (context.Context, func()) {
 }
 
 // unavailable wraps err as ErrUnavailable when ctx was cancelled because the
-// connection dropped.
+// connection dropped, or err itself says so (the server died under the
+// call before the connection was declared lost).
 func unavailable(ctx context.Context, what string, err error) error {
-	if errors.Is(context.Cause(ctx), ErrUnavailable) {
+	if errors.Is(context.Cause(ctx), ErrUnavailable) || ferryovsdb.IsConnectionLost(err) {
 		return fmt.Errorf("nbdb: %s: connection lost during the change, which may or may not have been applied: %w", what, ErrUnavailable)
 	}
 	return fmt.Errorf("nbdb: %s: %w", what, err)

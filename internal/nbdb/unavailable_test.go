@@ -72,3 +72,42 @@ func TestWriteFailsFastWhenConnectionDrops(t *testing.T) {
 		t.Fatalf("write while down: err = %v after %v, want ErrUnavailable at once", err, time.Since(start))
 	}
 }
+
+// A write in flight when the server dies (the connection closes under the
+// transaction before anything declared it lost) is ErrUnavailable too,
+// never an internal error: the soak saw "unexpected EOF" answered as 500.
+func TestWriteFailsUnavailableWhenServerDies(t *testing.T) {
+	if _, err := exec.LookPath("ovsdb-server"); err != nil {
+		if os.Getenv("FERRY_REQUIRE_OVS") == "1" {
+			t.Fatal("no ovsdb-server and FERRY_REQUIRE_OVS=1")
+		}
+		t.Skip("no ovsdb-server")
+	}
+	dir, err := os.MkdirTemp("", "nbu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	srv, err := ferryovsdb.RunServer(context.Background(), ferryovsdb.ServerConfig{DataDir: dir, Schema: nb.SchemaJSON})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop() })
+	c := nbdbtest.Connect(t, srv.Target().String())
+	// Always "connected": only the transaction's own error can tell.
+	db := nbdb.New(c, nil, nbdb.WithConnected(func() bool { return true }))
+	if _, err := db.CreateSwitch(ctx(t), model.Switch{Name: "before"}); err != nil {
+		t.Fatal(err)
+	}
+	pid := srv.Pid()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(300*time.Millisecond, func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = db.CreateSwitch(wctx, model.Switch{Name: "in-flight"})
+	if !errors.Is(err, nbdb.ErrUnavailable) {
+		t.Fatalf("write in flight when the server died: err = %v, want ErrUnavailable", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -92,6 +93,8 @@ func OVSDBDialer(logger *slog.Logger, tlsConfig *tls.Config, passive *ovsdb.Pass
 			TLS:      tlsConfig,
 			Logger:   logger.With("chassis", ch.Name),
 			OnChange: notify,
+			// A device's messages must not be able to crash ferryd.
+			Guard: true,
 		}
 		if ch.OVSDB == model.PassiveOVSDB {
 			// The relay socket appears within a second of the host
@@ -117,6 +120,34 @@ func (d device) Client() client.Client {
 }
 
 func (d device) Close() { d.c.Close() }
+
+// refusalShown is how long a refused message stays the reason a device
+// shows for being disconnected.
+const refusalShown = time.Minute
+
+// Reason says why the device is not connected, as far as ferry knows: the
+// last dial error, or a message refused lately.
+func (d device) Reason() string {
+	if err := d.c.DialError(); err != nil {
+		return err.Error()
+	}
+	if err, at := d.c.LastRefusal(); err != nil && time.Since(at) < refusalShown {
+		return err.Error()
+	}
+	return ""
+}
+
+// notConnected is the waiting error of a pass whose device is not
+// connected, with the reason if the device knows it.
+func notConnected(target string, dev Device) error {
+	msg := fmt.Sprintf("ovsdb: not connected to %s (retrying)", target)
+	if r, ok := dev.(interface{ Reason() string }); ok {
+		if why := r.Reason(); why != "" {
+			msg += ": " + why
+		}
+	}
+	return waiting{msg}
+}
 
 // PassiveGatewayKey is the name under which a passive gateway's relay is
 // kept in ovsdb.Passive: gateways and chassis have separate namespaces.
@@ -149,6 +180,8 @@ func OVSDBGatewayDialer(logger *slog.Logger, tlsConfig *tls.Config, passive *ovs
 			TLS:      tlsConfig,
 			Logger:   logger.With("gateway", gw.Name),
 			OnChange: notify,
+			// A device's messages must not be able to crash ferryd.
+			Guard: true,
 		}
 		if gw.OVSDB == model.PassiveOVSDB {
 			cfg.MaxBackoff = time.Second

@@ -232,7 +232,7 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 		h.setConnected(false, false)
 		h.br, h.session, h.lastObs = nil, nil, nil
 		h.count("skipped")
-		return waiting{fmt.Sprintf("ovsdb: not connected to %s (retrying)", ch.OVSDB)}
+		return notConnected(ch.OVSDB, dev)
 	}
 	start := time.Now()
 	obs, err := h.observe(ctx, cli, ch.Bridge, full)

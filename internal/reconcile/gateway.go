@@ -114,7 +114,7 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 	if cli == nil {
 		g.setConnected(false)
 		g.count("skipped")
-		return waiting{fmt.Sprintf("ovsdb: not connected to %s (retrying)", gw.OVSDB)}
+		return notConnected(gw.OVSDB, dev)
 	}
 	start := time.Now()
 	readCtx, cancelRead := context.WithTimeout(ctx, cacheReadTimeout)

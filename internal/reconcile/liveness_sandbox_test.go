@@ -148,3 +148,29 @@ func TestSandboxDuplicateRegistration(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A chassis whose database cannot be reached says why, not only that it
+// is retrying: the guard in front of libovsdb keeps the dial error.
+func TestSandboxUnreachableChassisSaysWhy(t *testing.T) {
+	s := newSandbox(t)
+	s.waitBridge("hv2")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close() // nothing listens there now: connection refused
+	s.update(func(n *model.Snapshot) {
+		n.Chassis = append(append([]model.Chassis(nil), n.Chassis...), model.Chassis{Name: "hv9", OVSDB: "tcp:" + closed,
+			Bridge: "br-int", Kind: model.KindKVM, TunnelIP: net.IPv4(198, 18, 1, 90).To4(), Encaps: []string{"vxlan"}, Generation: n.Generation + 1})
+		slices.SortFunc(n.Chassis, func(a, b model.Chassis) int { return strings.Compare(a.Name, b.Name) })
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.ctl.Chassis("hv9").LastError, "connection refused") {
+		if time.Now().After(deadline) {
+			t.Fatalf("hv9 does not say why it is not connected: %+v", s.ctl.Chassis("hv9"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("hv9: %s", s.ctl.Chassis("hv9").LastError)
+}
