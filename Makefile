@@ -4,7 +4,7 @@ GO    ?= go
 PKGS  ?= ./...
 
 .DEFAULT_GOAL := help
-.PHONY: help build test lint generate verify-generated demo soak bench bench-micro bench-deps deps
+.PHONY: help build test lint generate verify-generated demo soak fuzz bench bench-micro bench-deps deps
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,6 +28,12 @@ verify-generated: ## Check that the generated OVSDB models match the schemas
 
 demo: deps ## Run the end-to-end demo in the namespace lab (root)
 	bash examples/demo.sh
+
+# Every Go fuzz target, FUZZTIME each (docs/reliability.md, "Fuzzing").
+# `make test` runs their seed corpora only.
+FUZZTIME ?= 30s
+fuzz: ## Run every fuzz target for FUZZTIME each (default 30s; FUZZ=regexp selects targets)
+	FUZZTIME='$(FUZZTIME)' FUZZ='$(FUZZ)' GO='$(GO)' bash hack/fuzz.sh
 
 # The fault-injection soak (examples/soak, docs/reliability.md): FAULTS
 # faults drawn from SEED (default: the time; printed either way), with the

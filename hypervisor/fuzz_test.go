@@ -2,14 +2,8 @@ package hypervisor
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"testing"
-
-	"github.com/go-logr/logr"
-	"github.com/ovn-kubernetes/libovsdb/cache"
-	libmodel "github.com/ovn-kubernetes/libovsdb/model"
-	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
 
 	"github.com/ferry-sdn/ferry/internal/ovstest"
 	"github.com/ferry-sdn/ferry/ovsdb/rows"
@@ -50,24 +44,6 @@ func TestRecordMonitorCapture(t *testing.T) {
 	}
 }
 
-func newCache(tb testing.TB) *cache.TableCache {
-	tb.Helper()
-	clientModel, err := vswitch.FullDatabaseModel()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	dbModel, errs := libmodel.NewDatabaseModel(vswitch.Schema(), clientModel)
-	if len(errs) > 0 {
-		tb.Fatal(errs)
-	}
-	discard := logr.Discard()
-	tc, err := cache.NewTableCache(dbModel, nil, &discard)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return tc
-}
-
 // FuzzObserve feeds a monitor update, as a hypervisor's ovsdb-server
 // could send it, into libovsdb's cache on top of the real capture, then
 // reads it as a chassis loop does (Observe) and computes the operations a
@@ -78,33 +54,23 @@ func newCache(tb testing.TB) *cache.TableCache {
 //
 // Run with: go test ./hypervisor/ -run '^$' -fuzz '^FuzzObserve$' -fuzztime 1m
 func FuzzObserve(f *testing.F) {
-	initial, err := os.ReadFile(monitorCapture)
+	clientModel, err := vswitch.FullDatabaseModel()
 	if err != nil {
 		f.Fatal(err)
 	}
-	var base libovsdb.TableUpdates2
-	if err := json.Unmarshal(initial, &base); err != nil {
-		f.Fatalf("%s: %v", monitorCapture, err)
-	}
-	f.Add(initial)
+	mf := ovstest.NewMonitorFuzz(f, monitorCapture, clientModel, vswitch.Schema())
 	f.Add([]byte(`{"Interface":{"00000000-0000-0000-0000-000000000001":{"insert":{"name":"x","ofport":-1,"external_ids":["map",[["iface-id",""],["attached-mac","zz"]]]}}}}`))
 	f.Add([]byte(`{"Bridge":{"00000000-0000-0000-0000-000000000002":{"insert":{"name":"br-int","ports":["set",[["uuid","00000000-0000-0000-0000-000000000003"]]],"datapath_id":"zz"}}}}`))
-	for table, rowsOf := range base {
-		for uuid := range rowsOf {
-			f.Add([]byte(`{"` + table + `":{"` + uuid + `":{"delete":null}}}`))
+	for table, uuids := range mf.Rows {
+		for _, uuid := range uuids {
 			f.Add([]byte(`{"` + table + `":{"` + uuid + `":{"modify":{"external_ids":["map",[["` + rows.OwnerKey + `","` + rows.OwnerValue + `"]]],"bfd_status":["map",[["state","up"]]]}}}}`))
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var upd libovsdb.TableUpdates2
-		if !decodes(data, &upd) {
-			return // ferry's OVSDB guard refuses what libovsdb cannot decode
+		tc := mf.Apply(t, data)
+		if tc == nil {
+			return
 		}
-		tc := newCache(t)
-		if err := tc.Populate2(base); err != nil {
-			t.Fatal(err)
-		}
-		_ = tc.Update2(nil, upd)
 		obs, err := Observe(context.Background(), tc, "br-int")
 		if err != nil {
 			t.Fatal(err)
@@ -131,15 +97,4 @@ func FuzzObserve(f *testing.F) {
 		GenerationOps(obs.Bridge, 7)
 		ReleaseControllerOps(obs.Bridge)
 	})
-}
-
-// decodes reports whether data decodes into v without an error or a
-// panic, as ovsdb's guard checks every message from a device.
-func decodes(data []byte, v any) (ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	return json.Unmarshal(data, v) == nil
 }

@@ -1,6 +1,7 @@
 package ovsdb
 
 import (
+	"fmt"
 	"net"
 	"path/filepath"
 	"slices"
@@ -183,5 +184,46 @@ func FuzzCheckMessage(f *testing.F) {
 		// What passes must decode as libovsdb decodes it: checkMessage's
 		// decoding is libovsdb's, so running it again must not panic.
 		_ = checkMessage(msg, func(uint64) string { return method })
+	})
+}
+
+// FuzzSplitter: however a stream is cut into reads, the splitter finds
+// the same messages (or the same first error), and each is within bounds.
+//
+// Run with: go test ./ovsdb/ -run '^$' -fuzz '^FuzzSplitter$' -fuzztime 1m
+func FuzzSplitter(f *testing.F) {
+	for _, m := range poisonMessages {
+		f.Add([]byte(m+"\n"+m), uint8(3))
+	}
+	f.Add([]byte(`{"a":"}\"{"} [1] {"b":[{}]}`), uint8(1))
+	f.Add([]byte(`{"id":1,"result":"\\\\"}{"id":2}`), uint8(5))
+	split := func(data []byte, chunk int) (msgs []string, err error) {
+		sp := splitter{max: 256}
+		for len(data) > 0 {
+			n := min(chunk, len(data))
+			part := data[:n]
+			data = data[n:]
+			for len(part) > 0 {
+				m, rest, err := sp.feed(part)
+				if err != nil {
+					return msgs, err
+				}
+				if m != nil {
+					if len(m) > 256 {
+						return msgs, fmt.Errorf("message of %d bytes passed a 256-byte limit", len(m))
+					}
+					msgs = append(msgs, string(m))
+				}
+				part = rest
+			}
+		}
+		return msgs, nil
+	}
+	f.Fuzz(func(t *testing.T, data []byte, chunk uint8) {
+		whole, werr := split(data, len(data)+1)
+		cut, cerr := split(data, int(chunk)+1)
+		if !slices.Equal(whole, cut) || (werr == nil) != (cerr == nil) {
+			t.Fatalf("whole: %q, %v\ncut by %d: %q, %v", whole, werr, int(chunk)+1, cut, cerr)
+		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +62,10 @@ type PassiveConfig struct {
 	// Logger receives connections, refusals and disconnections; nil
 	// discards them.
 	Logger *slog.Logger
+	// OnPanic, if set, is told of a panic recovered in a connection's
+	// goroutine (the connection is closed; Passive goes on). Nil logs it
+	// with the stack.
+	OnPanic func(r any)
 	// OnChange, if set, is called after a host connected or disconnected.
 	// It must not block (kick a channel).
 	OnChange func()
@@ -379,6 +384,7 @@ func (p *Passive) newSession(c net.Conn) *session {
 // handle identifies a new connection and registers or refuses it.
 func (p *Passive) handle(s *session) {
 	defer p.wg.Done()
+	defer s.recoverPanic()
 	ctx, cancel := context.WithTimeout(p.ctx, p.idTimeout)
 	defer cancel()
 	if tc, ok := s.conn.(*tls.Conn); ok {
@@ -539,6 +545,7 @@ type session struct {
 // JSON-RPC messages until the switch, raw bytes to the client after.
 func (s *session) read() {
 	defer s.p.wg.Done()
+	defer s.recoverPanic()
 	buf := make([]byte, 64<<10)
 	var sp splitter
 	probing := false
@@ -638,6 +645,7 @@ func (s *session) maybeSwitchLocked() {
 // attached, later ones are turned away.
 func (s *session) serveRelay(l net.Listener) {
 	defer s.p.wg.Done()
+	defer s.recoverPanic()
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -672,6 +680,7 @@ func (s *session) serveRelay(l net.Listener) {
 // pump copies the client's bytes to the host once the stream is switched.
 func (s *session) pump(c net.Conn) {
 	defer s.p.wg.Done()
+	defer s.recoverPanic()
 	t := time.NewTimer(s.p.idTimeout)
 	defer t.Stop()
 	select {
@@ -687,6 +696,24 @@ func (s *session) pump(c net.Conn) {
 	_, err := io.Copy(s.conn, c)
 	// The host still holds this client's monitors: start afresh.
 	s.shutdown("local client disconnected", err)
+}
+
+// recoverPanic, deferred in each of a session's goroutines, turns a panic
+// (a bug, reached by one host) into the end of that session: its
+// connection is closed and the panic reported; ferryd goes on. shutdown
+// runs apart, as the panicking goroutine may hold the session's lock.
+func (s *session) recoverPanic() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if s.p.cfg.OnPanic != nil {
+		s.p.cfg.OnPanic(r)
+	} else {
+		s.p.log.Error("ovsdb: passive: recovered from a panic; closing the connection", "addr", s.addr, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	}
+	_ = s.conn.Close()
+	go s.shutdown("internal error", fmt.Errorf("ovsdb: passive: panic: %v", r))
 }
 
 // shutdown closes everything of the session, once; it returns when the

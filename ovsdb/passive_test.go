@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -693,4 +694,32 @@ func TestSplitter(t *testing.T) {
 	if _, _, err := sp.feed([]byte("[1]")); err == nil {
 		t.Error("array accepted as a message")
 	}
+}
+
+// A panic while a host is being served (here in the Identify callback, as
+// a bug would) closes that host's connection and is reported; the
+// listener goes on serving other hosts.
+func TestPassiveRecoversPanic(t *testing.T) {
+	var calls atomic.Int32
+	panics := make(chan any, 1)
+	p := startPassive(t, passiveOpts{identify: func(ctx context.Context, c *RawConn) (string, error) {
+		if calls.Add(1) == 1 {
+			panic("bug in identify")
+		}
+		return IdentifyBySystemID(ctx, c)
+	}})
+	p.cfg.OnPanic = func(r any) { panics <- r }
+	h := dialHost(t, p)
+	h.closed()
+	select {
+	case r := <-panics:
+		if r != "bug in identify" {
+			t.Errorf("OnPanic got %v", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the panic was not reported")
+	}
+	// The next host is served.
+	h2 := dialIdentified(t, p, "hv2")
+	h2.echo("still-here")
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ferry-sdn/ferry/internal/crash"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/nbdb"
 	"github.com/ferry-sdn/ferry/rest/api"
@@ -146,6 +147,23 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w, code: http.StatusOK}
 	label := &routeLabel{route: "unmatched"}
+	defer func() {
+		p := recover()
+		if p == nil || p == http.ErrAbortHandler {
+			if p != nil {
+				panic(p)
+			}
+			return
+		}
+		crash.Recovered(s.log, "rest", p)
+		s.metrics.observe(r.Method, label.route, http.StatusInternalServerError, time.Since(start))
+		if rec.written {
+			// Half an answer is out: end the connection so the client
+			// cannot take it for a whole one.
+			panic(http.ErrAbortHandler)
+		}
+		writeJSON(rec, http.StatusInternalServerError, api.Error{Message: "internal error; see the ferryd log"})
+	}()
 	role, err := s.authorize(rec, r)
 	if err == nil {
 		err = s.checkPath(r)
@@ -513,16 +531,19 @@ func (noStatus) Gateway(string) model.GatewayStatus     { return model.GatewaySt
 // access log and metrics.
 type recorder struct {
 	http.ResponseWriter
-	code  int
-	bytes int
+	code    int
+	bytes   int
+	written bool // the status line is out
 }
 
 func (r *recorder) WriteHeader(code int) {
 	r.code = code
+	r.written = true
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *recorder) Write(b []byte) (int, error) {
+	r.written = true
 	n, err := r.ResponseWriter.Write(b)
 	r.bytes += n
 	return n, err

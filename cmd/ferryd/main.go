@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/ferry-sdn/ferry/internal/crash"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/nbdb"
 	"github.com/ferry-sdn/ferry/internal/reconcile"
@@ -242,6 +243,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Name: "ferry_northbound_connected",
 		Help: "1 while the northbound database is connected (writes are refused with 503 otherwise).",
 	}, func() float64 { return b2f(db.Healthy()) }))
+	reg.MustRegister(crash.Collector())
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "ferry_ovsdb_refused_messages_total",
 		Help: "Device OVSDB connections closed because the device sent a message that is malformed or too large (it could have crashed a less careful decoder).",
@@ -275,7 +277,8 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 				ch, ok := snap.ChassisByName(name)
 				return ok && ch.OVSDB == model.PassiveOVSDB
 			},
-			Logger: logger.With("component", "ovsdb-listen"),
+			Logger:  logger.With("component", "ovsdb-listen"),
+			OnPanic: func(r any) { crash.Recovered(logger.With("component", "ovsdb-listen"), "ovsdb-listen", r) },
 			OnChange: func() {
 				if c := ctlRef.Load(); c != nil {
 					c.KickDevices()
