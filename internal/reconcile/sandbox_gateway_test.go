@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -120,4 +121,59 @@ func TestSandboxGateway(t *testing.T) {
 			t.Errorf("%s keeps the bare-metal MAC after unbinding", hv)
 		}
 	}
+}
+
+// A second registration of a VTEP under another spelling of its target is
+// held back as a conflict: it writes nothing (the first one's rows stay as
+// they are), and takes over when the first registration goes.
+func TestSandboxDuplicateGateway(t *testing.T) {
+	s := newSandbox(t)
+	gw := ovstest.Start(t, ovstest.Options{Schemas: []string{ovstest.VtepSchema}})
+	vtepctl := func(args ...string) string {
+		t.Helper()
+		return gw.Run(t, "vtep-ctl", append([]string{"--db=unix:" + gw.DBSock}, args...)...)
+	}
+	vtepctl("add-ps", "ps1", "--", "set", "Physical_Switch", "ps1", "tunnel_ips=198.18.3.31", "--", "add-port", "ps1", "p0")
+	s.addVIF("hv1", "vm1", "blue-a", "52:54:00:00:01:0a")
+	s.waitBridge("hv2")
+	s.update(func(n *model.Snapshot) {
+		n.Gateways = []model.Gateway{{Name: "gw1", OVSDB: "unix:" + gw.DBSock, Generation: n.Generation + 1}}
+		n.Switches = []model.Switch{{Name: "blue", VNI: 1001, Encap: "vxlan", Generation: n.Generation + 1,
+			Ports:    []model.Port{{Switch: "blue", Name: "a", IfaceID: "blue-a"}},
+			Bindings: []model.GatewayBinding{{Switch: "blue", Gateway: "gw1", Port: "p0", VLAN: 0}}}}
+	})
+	eventually(t, "gw1 realized", func() (bool, string) {
+		st := s.ctl.Switch(s.snap.Switches[0])
+		return len(st.Gateways) == 1 && st.Gateways[0].Realized, ""
+	})
+	before := vtepctl("list-bindings", "ps1", "p0")
+
+	// The same VTEP again, registered later (nbdb would refuse this
+	// spelling; DNS or a second address would not be seen there).
+	dir, base := filepath.Split(gw.DBSock)
+	s.update(func(n *model.Snapshot) {
+		n.Gateways = append(append([]model.Gateway(nil), n.Gateways...),
+			model.Gateway{Name: "gw2", OVSDB: "unix:" + dir + "./" + base, Generation: n.Generation + 1})
+	})
+	eventually(t, "gw2 shown as a conflict", func() (bool, string) {
+		st := s.ctl.Gateway("gw2")
+		return strings.Contains(st.Conflict, `gateway "gw1"`), st.Conflict + " / " + st.LastError
+	})
+	if st := s.ctl.Gateway("gw1"); st.Conflict != "" {
+		t.Errorf("gw1, registered first, shows a conflict: %+v", st)
+	}
+	if after := vtepctl("list-bindings", "ps1", "p0"); after != before {
+		t.Errorf("bindings changed under the duplicate registration:\nbefore %s\nafter  %s", before, after)
+	}
+
+	// gw1 goes (with its binding): gw2 holds the VTEP now.
+	s.update(func(n *model.Snapshot) {
+		n.Gateways = []model.Gateway{n.Gateways[1]}
+		n.Switches = []model.Switch{{Name: "blue", VNI: 1001, Encap: "vxlan", Generation: n.Generation + 1,
+			Ports: []model.Port{{Switch: "blue", Name: "a", IfaceID: "blue-a"}}}}
+	})
+	eventually(t, "gw2 takes the VTEP over", func() (bool, string) {
+		st := s.ctl.Gateway("gw2")
+		return st.Conflict == "" && st.Connected && st.RealizedGeneration > 0, st.Conflict + " / " + st.LastError
+	})
 }
