@@ -3,6 +3,7 @@ package openflow
 import (
 	"encoding/binary"
 	"fmt"
+	"net"
 
 	of "antrea.io/libOpenflow/openflow15"
 	"antrea.io/libOpenflow/util"
@@ -23,21 +24,8 @@ func flowMod(f Flow) (*of.FlowMod, error) {
 	fm.Priority = f.Priority
 	fm.Cookie = f.Cookie()
 	fm.CookieMask = 0
-	m := f.Match
-	if m.InPort != 0 {
-		fm.Match.AddField(*of.NewInPortField(m.InPort))
-	}
-	if m.HasTunID {
-		fm.Match.AddField(*of.NewTunnelIdField(m.TunID))
-	}
-	if m.HasMetadata {
-		fm.Match.AddField(*of.NewMetadataField(m.Metadata, nil))
-	}
-	if m.EthDst != nil {
-		if len(m.EthDst) != 6 {
-			return nil, fmt.Errorf("openflow: flow %q: dl_dst must be 6 bytes", f.String())
-		}
-		fm.Match.AddField(*of.NewEthDstField(m.EthDst, nil))
+	if err := addMatch(&fm.Match, f.Match); err != nil {
+		return nil, fmt.Errorf("openflow: flow %q: %w", f.String(), err)
 	}
 	if len(f.Actions) > 0 {
 		apply := of.NewInstrApplyActions()
@@ -57,6 +45,100 @@ func flowMod(f Flow) (*of.FlowMod, error) {
 		fm.AddInstruction(of.NewInstrGotoTable(*f.GotoTable))
 	}
 	return fm, nil
+}
+
+// addMatch adds m's OXM fields in prerequisite order: OVS checks each
+// field's prerequisites against the fields before it (eth_type before
+// ip_proto before icmpv6_type before nd_target).
+func addMatch(om *of.Match, m Match) error {
+	if m.InPort != 0 {
+		om.AddField(*of.NewInPortField(m.InPort))
+	}
+	if m.HasTunID {
+		om.AddField(*of.NewTunnelIdField(m.TunID))
+	}
+	if m.HasMetadata {
+		om.AddField(*of.NewMetadataField(m.Metadata, nil))
+	}
+	for _, e := range []struct {
+		name string
+		mac  net.HardwareAddr
+	}{{"dl_dst", m.EthDst}, {"dl_src", m.EthSrc}, {"arp_sha", m.ARPSHA}, {"nd_sll", m.NDSLL}, {"nd_tll", m.NDTLL}} {
+		if e.mac != nil && len(e.mac) != 6 {
+			return fmt.Errorf("%s must be 6 bytes", e.name)
+		}
+	}
+	if m.EthDst != nil {
+		om.AddField(*of.NewEthDstField(m.EthDst, nil))
+	}
+	if m.EthSrc != nil {
+		om.AddField(*of.NewEthSrcField(m.EthSrc, nil))
+	}
+	if m.EthType != 0 {
+		om.AddField(*of.NewEthTypeField(m.EthType))
+	}
+	if m.IPProto != 0 {
+		om.AddField(*of.NewIpProtoField(m.IPProto))
+	}
+	if m.IPSrc.IsValid() {
+		ip := net.IP(m.IPSrc.AsSlice())
+		if m.IPSrc.Is4() {
+			om.AddField(*of.NewIpv4SrcField(ip, nil))
+		} else {
+			om.AddField(*of.NewIpv6SrcField(ip, nil))
+		}
+	}
+	if d := m.IPDst; d.IsValid() {
+		ip := net.IP(d.Addr().AsSlice())
+		var mask *net.IP
+		if d.Bits() != d.Addr().BitLen() {
+			mk := net.IP(net.CIDRMask(d.Bits(), d.Addr().BitLen()))
+			mask = &mk
+			ip = ip.Mask(net.IPMask(mk))
+		}
+		if d.Addr().Is4() {
+			om.AddField(*of.NewIpv4DstField(ip, mask))
+		} else {
+			om.AddField(*of.NewIpv6DstField(ip, mask))
+		}
+	}
+	if m.UDPSrc != 0 {
+		om.AddField(*of.NewUdpSrcField(m.UDPSrc))
+	}
+	if m.UDPDst != 0 {
+		om.AddField(*of.NewUdpDstField(m.UDPDst))
+	}
+	if m.ARPSPA.IsValid() {
+		if !m.ARPSPA.Is4() {
+			return fmt.Errorf("arp_spa must be IPv4")
+		}
+		om.AddField(*of.NewArpSpaField(net.IP(m.ARPSPA.AsSlice())))
+	}
+	if m.ARPSHA != nil {
+		om.AddField(*of.NewArpShaField(m.ARPSHA))
+	}
+	if m.HasICMPType {
+		om.AddField(basicField(of.OXM_FIELD_ICMPV6_TYPE, &of.IcmpTypeField{Type: m.ICMPType}))
+	}
+	if m.HasICMPCode {
+		om.AddField(basicField(of.OXM_FIELD_ICMPV6_CODE, &of.IcmpCodeField{Code: m.ICMPCode}))
+	}
+	if m.NDTarget.IsValid() {
+		om.AddField(basicField(of.OXM_FIELD_IPV6_ND_TARGET, &of.Ipv6DstField{Ipv6Dst: net.IP(m.NDTarget.AsSlice())}))
+	}
+	if m.NDSLL != nil {
+		om.AddField(basicField(of.OXM_FIELD_IPV6_ND_SLL, &of.EthSrcField{EthSrc: m.NDSLL}))
+	}
+	if m.NDTLL != nil {
+		om.AddField(basicField(of.OXM_FIELD_IPV6_ND_TLL, &of.EthDstField{EthDst: m.NDTLL}))
+	}
+	return nil
+}
+
+// basicField is an unmasked OpenFlow-basic OXM field, for the fields
+// libOpenflow has no constructor for (ICMPv6, neighbour discovery).
+func basicField(field uint8, v util.Message) of.MatchField {
+	return of.MatchField{Class: of.OXM_CLASS_OPENFLOW_BASIC, Field: field, Length: uint8(v.Len()), Value: v}
 }
 
 // flowDelete builds the OFPFC_DELETE that removes a flow by identity: its

@@ -3,7 +3,9 @@ package openflow
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -45,6 +47,20 @@ func oxms(t *testing.T, match []byte) map[uint8][]byte {
 	return out
 }
 
+// encodeFlow is flowMod and marshal, which must not fail.
+func encodeFlow(t *testing.T, f Flow, xid uint32) []byte {
+	t.Helper()
+	fm, err := flowMod(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := marshal(fm, xid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func TestFlowModEncoding(t *testing.T) {
 	f := Flow{
 		Table:    TableL2,
@@ -55,14 +71,7 @@ func TestFlowModEncoding(t *testing.T) {
 		WriteMetadata: &Metadata{Value: 2, Mask: 3},
 		GotoTable:     u8(20),
 	}
-	fm, err := flowMod(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := marshal(fm, 0xabcd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := encodeFlow(t, f, 0xabcd)
 	if got := binary.BigEndian.Uint32(b[4:8]); got != 0xabcd {
 		t.Errorf("xid %#x", got)
 	}
@@ -121,6 +130,51 @@ func TestFlowModEncoding(t *testing.T) {
 	}
 	if !reflect.DeepEqual(acts, f.Actions) {
 		t.Errorf("parseActions = %v, want %v", acts, f.Actions)
+	}
+}
+
+// A port-security flow's OXM fields go out in prerequisite order, which
+// OVS checks field by field (eth_type before ip_proto before icmpv6_type
+// before nd_target), with the values and masks the match says.
+func TestFlowModPrerequisiteOrder(t *testing.T) {
+	f := Flow{Table: TableND, Priority: PriorityExact, Match: Match{
+		InPort: 4, EthSrc: mac("02:00:00:00:00:01"), EthType: EthIPv6, IPProto: IPProtoICMPv6,
+		IPSrc: netip.MustParseAddr("::"), IPDst: netip.MustParsePrefix("ff02::1:ff00:1/104"),
+		HasICMPType: true, ICMPType: 136, HasICMPCode: true, NDTarget: netip.MustParseAddr("2001:db8::1"),
+		NDTLL: mac("02:00:00:00:00:01"),
+	}}
+	match := encodeFlow(t, f, 1)[48:]
+	var order []uint8
+	values := map[uint8]string{}
+	for rest := match[4:binary.BigEndian.Uint16(match[2:4])]; len(rest) > 0; {
+		field, n := rest[2]>>1, int(rest[3])
+		order = append(order, field)
+		values[field] = fmt.Sprintf("%x", rest[4:4+n])
+		rest = rest[4+n:]
+	}
+	want := []uint8{of.OXM_FIELD_IN_PORT, of.OXM_FIELD_ETH_SRC, of.OXM_FIELD_ETH_TYPE, of.OXM_FIELD_IP_PROTO,
+		of.OXM_FIELD_IPV6_SRC, of.OXM_FIELD_IPV6_DST, of.OXM_FIELD_ICMPV6_TYPE, of.OXM_FIELD_ICMPV6_CODE,
+		of.OXM_FIELD_IPV6_ND_TARGET, of.OXM_FIELD_IPV6_ND_TLL}
+	if !reflect.DeepEqual(order, want) {
+		t.Fatalf("OXM order %v, want %v", order, want)
+	}
+	for field, v := range map[uint8]string{
+		of.OXM_FIELD_ETH_TYPE:       "86dd",
+		of.OXM_FIELD_IP_PROTO:       "3a",
+		of.OXM_FIELD_IPV6_DST:       "ff0200000000000000000001ff000000" + "ffffffffffffffffffffffffff000000",
+		of.OXM_FIELD_ICMPV6_TYPE:    "88",
+		of.OXM_FIELD_ICMPV6_CODE:    "00",
+		of.OXM_FIELD_IPV6_ND_TARGET: "20010db8000000000000000000000001",
+		of.OXM_FIELD_IPV6_ND_TLL:    "020000000001",
+	} {
+		if values[field] != v {
+			t.Errorf("field %d = %s, want %s", field, values[field], v)
+		}
+	}
+	// A malformed address is the caller's bug, reported, not encoded.
+	f.Match.NDTLL = net.HardwareAddr{1, 2, 3}
+	if _, err := flowMod(f); err == nil || !strings.Contains(err.Error(), "nd_tll") {
+		t.Fatalf("short nd_tll: %v", err)
 	}
 }
 

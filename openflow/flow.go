@@ -4,34 +4,76 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 )
 
 // Match is the subset of OpenFlow 1.5 OXM fields ferry's pipeline uses.
 // Zero values mean "wildcarded"; the Has* flags exist because 0 is a valid
-// tunnel ID and metadata value.
+// tunnel ID, metadata value and ICMP code, and an all-zero Ethernet
+// address (a non-nil slice) is a valid nd_sll/nd_tll: "no such option".
+//
+// The fields from EthType on have OpenFlow prerequisites, which the
+// builder must honour (the switch refuses the flow otherwise): IPSrc,
+// IPDst need EthType IPv4 or IPv6; UDPSrc/UDPDst IPProto UDP on IPv4;
+// ARPSPA/ARPSHA EthType ARP; ICMP type and code IPProto ICMPv6 on IPv6;
+// NDTarget ICMPv6 type 135 or 136 with code 0, NDSLL type 135, NDTLL
+// type 136.
 type Match struct {
 	InPort      uint32 // 0: any
 	HasTunID    bool
 	TunID       uint64
 	HasMetadata bool
 	Metadata    uint64
+	EthSrc      net.HardwareAddr // nil: any
 	EthDst      net.HardwareAddr // nil: any
+	EthType     uint16           // 0: any (EthARP, EthIPv4, EthIPv6)
+	IPProto     uint8            // 0: any (IPProtoUDP, IPProtoICMPv6)
+	// IPSrc is nw_src (IPv4) or ipv6_src; IPDst nw_dst or ipv6_dst, masked
+	// by its prefix length. Invalid (zero): any.
+	IPSrc       netip.Addr
+	IPDst       netip.Prefix
+	UDPSrc      uint16           // 0: any
+	UDPDst      uint16           // 0: any
+	ARPSPA      netip.Addr       // invalid: any
+	ARPSHA      net.HardwareAddr // nil: any
+	HasICMPType bool
+	ICMPType    uint8
+	HasICMPCode bool
+	ICMPCode    uint8
+	NDTarget    netip.Addr       // invalid: any
+	NDSLL       net.HardwareAddr // nil: any
+	NDTLL       net.HardwareAddr // nil: any
 }
+
+// Ethernet types and IP protocols the pipeline matches.
+const (
+	EthIPv4 uint16 = 0x0800
+	EthARP  uint16 = 0x0806
+	EthIPv6 uint16 = 0x86dd
+
+	IPProtoUDP    uint8 = 17
+	IPProtoICMPv6 uint8 = 58
+)
 
 // String renders the match the way ovs-ofctl dump-flows prints it.
 func (m Match) String() string { return string(m.appendTo(nil)) }
 
 // appendTo renders without fmt: flows are rendered for every pass (their
 // text is their identity), so this is on the hot path at scale. Field
-// order and number format follow ovs-ofctl's output.
+// order, protocol names and number format follow ovs-ofctl's output
+// (match_format in OVS' lib/match.c), which a sandbox test checks.
 func (m Match) appendTo(b []byte) []byte {
 	start := len(b)
 	sep := func() {
 		if len(b) > start {
 			b = append(b, ',')
 		}
+	}
+	proto, protoNamed := m.protocol()
+	if proto != "" {
+		b = append(b, proto...)
 	}
 	if m.HasTunID {
 		sep()
@@ -45,11 +87,90 @@ func (m Match) appendTo(b []byte) []byte {
 		sep()
 		b = strconv.AppendUint(append(b, "in_port="...), uint64(m.InPort), 10)
 	}
-	if m.EthDst != nil {
+	mac := func(name string, v net.HardwareAddr) {
+		if v != nil {
+			sep()
+			b = appendMAC(append(b, name...), v)
+		}
+	}
+	mac("dl_src=", m.EthSrc)
+	mac("dl_dst=", m.EthDst)
+	if m.EthType != 0 && proto == "" {
 		sep()
-		b = appendMAC(append(b, "dl_dst="...), m.EthDst)
+		b = append(b, fmt.Sprintf("dl_type=0x%04x", m.EthType)...)
+	}
+	addr := func(name string, a netip.Addr) {
+		if a.IsValid() {
+			sep()
+			b = a.AppendTo(append(b, name...))
+		}
+	}
+	// IPDst: the address alone when exact, else CIDR.
+	dst := func(name string) {
+		if !m.IPDst.IsValid() {
+			return
+		}
+		sep()
+		b = m.IPDst.Addr().AppendTo(append(b, name...))
+		if m.IPDst.Bits() != m.IPDst.Addr().BitLen() {
+			b = strconv.AppendInt(append(b, '/'), int64(m.IPDst.Bits()), 10)
+		}
+	}
+	switch m.EthType {
+	case EthIPv6:
+		addr("ipv6_src=", m.IPSrc)
+		dst("ipv6_dst=")
+	case EthARP:
+		addr("arp_spa=", m.ARPSPA)
+	default:
+		addr("nw_src=", m.IPSrc)
+		dst("nw_dst=")
+	}
+	if m.IPProto != 0 && !protoNamed {
+		sep()
+		b = strconv.AppendUint(append(b, "nw_proto="...), uint64(m.IPProto), 10)
+	}
+	mac("arp_sha=", m.ARPSHA)
+	if m.HasICMPType {
+		sep()
+		b = strconv.AppendUint(append(b, "icmp_type="...), uint64(m.ICMPType), 10)
+	}
+	if m.HasICMPCode {
+		sep()
+		b = strconv.AppendUint(append(b, "icmp_code="...), uint64(m.ICMPCode), 10)
+	}
+	addr("nd_target=", m.NDTarget)
+	mac("nd_sll=", m.NDSLL)
+	mac("nd_tll=", m.NDTLL)
+	if m.UDPSrc != 0 {
+		sep()
+		b = strconv.AppendUint(append(b, "tp_src="...), uint64(m.UDPSrc), 10)
+	}
+	if m.UDPDst != 0 {
+		sep()
+		b = strconv.AppendUint(append(b, "tp_dst="...), uint64(m.UDPDst), 10)
 	}
 	return b
+}
+
+// protocol is the name ovs-ofctl gives the match's Ethernet type (and IP
+// protocol, named says whether the name covers it), "" when it has none.
+func (m Match) protocol() (name string, named bool) {
+	switch m.EthType {
+	case EthARP:
+		return "arp", false
+	case EthIPv4:
+		if m.IPProto == IPProtoUDP {
+			return "udp", true
+		}
+		return "ip", false
+	case EthIPv6:
+		if m.IPProto == IPProtoICMPv6 {
+			return "icmp6", true
+		}
+		return "ipv6", false
+	}
+	return "", false
 }
 
 func appendMAC(b []byte, mac net.HardwareAddr) []byte {

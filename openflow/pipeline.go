@@ -12,6 +12,18 @@ const (
 	// TableClassify maps the ingress port to a logical switch (tun_id) and a
 	// direction mark in metadata; everything else drops.
 	TableClassify uint8 = 0
+	// TablePortSecurity lets out of a VIF whose port has port security
+	// only frames from the port's MAC and, when the port lists IPs, ARP,
+	// IPv4 and IPv6 from its addresses; what it refuses goes to
+	// TableSpoofed. Part of the classify stage: frames reach it from
+	// TableClassify, marked and on their switch.
+	TablePortSecurity uint8 = 1
+	// TableND checks the neighbour discovery (NS, NA) of ports that list
+	// IPs: the addresses and link-layer options they advertise.
+	TableND uint8 = 2
+	// TableSpoofed drops what port security refused with one flow per
+	// switch, whose packet count is the switch's spoofed-frame counter.
+	TableSpoofed uint8 = 3
 	// TableL2 forwards on (tun_id, dl_dst), and floods through groups.
 	TableL2 uint8 = 10
 )
@@ -31,6 +43,17 @@ const (
 	PriorityDrop  uint16 = 0
 	PriorityFlood uint16 = 50
 	PriorityExact uint16 = 100
+
+	// In TablePortSecurity and TableND: a port's own frames pass at
+	// PriorityExact; PriorityGuard sends a switch's ARP, IPv4, IPv6 and
+	// ND that no port's flow passed to TableSpoofed; PriorityOther lets
+	// a port that lists IPs send other Ethernet types from its MAC; at
+	// PrioritySwitch the switch's remaining frames go to TableSpoofed
+	// (TablePortSecurity: a wrong source MAC) or on (TableND: IPv6 that
+	// is not ND).
+	PriorityGuard  uint16 = 50
+	PriorityOther  uint16 = 40
+	PrioritySwitch uint16 = 10
 )
 
 // MaxTunnelKey is the largest tun_id a logical switch can have: a VXLAN

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -714,6 +715,46 @@ func TestSandboxTrace(t *testing.T) {
 	}
 }
 
+// DumpTable returns ferry's flows of one table with the switch's packet
+// counts, and nothing of other tables or of other controllers' cookies.
+func TestSandboxDumpTable(t *testing.T) {
+	sb := newSandbox(t)
+	s := sb.srv.Session(sb.dpid)
+	const vni = 7
+	flows := []openflow.Flow{
+		{Table: openflow.TableClassify, Priority: openflow.PriorityExact, Match: openflow.Match{InPort: vif1},
+			Actions: []openflow.Action{openflow.SetTunnelID{ID: vni}}, GotoTable: goTo(openflow.TableSpoofed)},
+		{Table: openflow.TableSpoofed, Priority: openflow.PriorityExact, Match: openflow.Match{HasTunID: true, TunID: vni}},
+		{Table: openflow.TableSpoofed, Priority: openflow.PriorityExact, Match: openflow.Match{HasTunID: true, TunID: vni + 1}},
+	}
+	if err := s.Commit(ctx(t), openflow.Changes{AddFlows: flows}); err != nil {
+		t.Fatal(err)
+	}
+	sb.ovs.Ofctl(t, "add-flow", "br0", fmt.Sprintf("table=%d,cookie=0x1,priority=1,actions=drop", openflow.TableSpoofed))
+	for range 3 {
+		sb.ovs.Appctl(t, ovstest.Vswitchd, "netdev-dummy/receive", "p1",
+			"in_port(1),eth(src=02:00:00:00:00:09,dst=ff:ff:ff:ff:ff:ff),eth_type(0x0806),arp(sip=198.18.0.9,tip=198.18.0.1,op=1,sha=02:00:00:00:00:09,tha=00:00:00:00:00:00)")
+	}
+	// The datapath's megaflow counts reach the rules when revalidators
+	// next run.
+	sb.ovs.Appctl(t, ovstest.Vswitchd, "revalidator/wait")
+	got, err := s.DumpTable(ctx(t), openflow.TableSpoofed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	packets := map[uint64]uint64{}
+	for _, st := range got {
+		if st.Table != openflow.TableSpoofed {
+			t.Errorf("flow of table %d in the dump of table %d", st.Table, openflow.TableSpoofed)
+		}
+		packets[st.Cookie] = st.Packets
+	}
+	want := map[uint64]uint64{flows[1].Cookie(): 3, flows[2].Cookie(): 0}
+	if !reflect.DeepEqual(packets, want) {
+		t.Fatalf("DumpTable packets by cookie %v, want %v", packets, want)
+	}
+}
+
 func TestSandboxRejectsOpenFlow13Only(t *testing.T) {
 	sb := newSandbox(t)
 	sb.ovs.Vsctl(t, "add-br", "br13", "--", "set", "bridge", "br13", "datapath_type=dummy",
@@ -758,6 +799,7 @@ func TestFlowStringMatchesOVS(t *testing.T) {
 		{Table: 2, Priority: 2, WriteMetadata: &openflow.Metadata{Value: 0, Mask: ^uint64(0)}},
 		{Table: 2, Priority: 3, WriteMetadata: &openflow.Metadata{Value: 1, Mask: 1}, GotoTable: goTo(3)},
 	}
+	flows = append(flows, portSecurityFlows()...)
 	groups := []openflow.GroupEntry{{ID: 4, Buckets: [][]openflow.Action{{openflow.Output{Port: 1}}, {openflow.SetTunnelID{ID: 0}, openflow.Output{Port: tunPort}}}}}
 	if err := s.Commit(ctx(t), openflow.Changes{AddGroups: groups, AddFlows: flows}); err != nil {
 		t.Fatal(err)
@@ -779,6 +821,35 @@ func TestFlowStringMatchesOVS(t *testing.T) {
 	}
 	if g := dumpGroups(t, sb.ovs); len(g) != 1 || g[0] != groups[0].String() {
 		t.Errorf("ovs-ofctl prints group %q, GroupEntry.String() is %q", g, groups[0].String())
+	}
+}
+
+// portSecurityFlows use every match field of port security (the classify
+// stage's tables 1 to 3), each with its prerequisites.
+func portSecurityFlows() []openflow.Flow {
+	a := netip.MustParseAddr
+	zero := net.HardwareAddr{0, 0, 0, 0, 0, 0}
+	m := func(pri uint16, mt openflow.Match) openflow.Flow {
+		return openflow.Flow{Table: 3, Priority: pri, Match: mt, GotoTable: goTo(10)}
+	}
+	v6 := func(mt openflow.Match) openflow.Match {
+		mt.EthType, mt.IPProto = openflow.EthIPv6, openflow.IPProtoICMPv6
+		return mt
+	}
+	return []openflow.Flow{
+		m(1, openflow.Match{InPort: 1, EthSrc: mac1}),
+		m(2, openflow.Match{InPort: 1, EthSrc: mac1, EthType: openflow.EthARP, ARPSPA: a("198.18.100.1"), ARPSHA: mac1}),
+		m(3, openflow.Match{InPort: 1, EthSrc: mac1, EthType: openflow.EthIPv4, IPSrc: a("198.18.100.1")}),
+		m(4, openflow.Match{InPort: 1, EthSrc: mac1, EthType: openflow.EthIPv4, IPProto: openflow.IPProtoUDP,
+			IPSrc: a("0.0.0.0"), IPDst: netip.MustParsePrefix("255.255.255.255/32"), UDPSrc: 68, UDPDst: 67}),
+		m(5, openflow.Match{InPort: 1, EthSrc: mac1, EthType: openflow.EthIPv6, IPSrc: a("2001:db8::1")}),
+		m(6, v6(openflow.Match{InPort: 1, EthSrc: mac1, IPSrc: a("::"), IPDst: netip.MustParsePrefix("ff02::/16"),
+			HasICMPType: true, ICMPType: 143})),
+		m(7, v6(openflow.Match{InPort: 1, HasICMPType: true, ICMPType: 135, HasICMPCode: true, NDSLL: zero})),
+		m(8, v6(openflow.Match{InPort: 1, HasICMPType: true, ICMPType: 136, HasICMPCode: true,
+			NDTarget: a("fe80::ff:fe00:1"), NDTLL: mac1})),
+		m(9, openflow.Match{HasTunID: true, TunID: 0x3e9, EthType: openflow.EthARP}),
+		m(10, v6(openflow.Match{HasTunID: true, TunID: 0x3e9, HasICMPType: true, ICMPType: 136})),
 	}
 }
 

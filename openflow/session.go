@@ -133,9 +133,21 @@ func (s *Session) Barrier(ctx context.Context) error {
 // DumpFlows returns every flow in every table (OFPMP_FLOW_DESC), whoever
 // installed it; IsFerryCookie tells ferry's own.
 func (s *Session) DumpFlows(ctx context.Context) ([]FlowStat, error) {
+	return s.dumpFlows(ctx, of.OFPTT_ALL, 0, 0)
+}
+
+// DumpTable returns ferry's flows in one table with their counters; the
+// switch filters by table and cookie marker, so the reply is as small as
+// the table's share of ferry's flows (TableSpoofed: one per switch).
+func (s *Session) DumpTable(ctx context.Context, table uint8) ([]FlowStat, error) {
+	return s.dumpFlows(ctx, table, CookieMarker, CookieMarkerMask)
+}
+
+func (s *Session) dumpFlows(ctx context.Context, table uint8, cookie, mask uint64) ([]FlowStat, error) {
 	req := of.NewMpRequest(of.MultipartType_FlowDesc)
 	body := of.NewFlowStatsRequest()
-	body.TableId = of.OFPTT_ALL
+	body.TableId = table
+	body.Cookie, body.CookieMask = cookie, mask
 	req.Body = append(req.Body, body)
 	parts, err := s.multipart(ctx, req)
 	if err != nil {
