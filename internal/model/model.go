@@ -2,6 +2,8 @@ package model
 
 import (
 	"net"
+	"net/netip"
+	"slices"
 	"sort"
 )
 
@@ -80,6 +82,36 @@ type Port struct {
 	Name    string
 	IfaceID string
 	MAC     net.HardwareAddr // nil: take the Interface's attached-mac
+	// PortSecurity says whether the VIF may send only from the port's
+	// MAC (and, with IPs, only from those addresses); nil is the
+	// default: on whenever the port has a MAC (see Secured).
+	PortSecurity *bool
+	// IPs are the IPv4 and IPv6 addresses the port may send from, sorted
+	// and unique; none: only the source MAC is checked.
+	IPs []netip.Addr
+}
+
+// MaxPortIPs bounds a port's addresses: each is a few flows on the
+// chassis that carries the port.
+const MaxPortIPs = 64
+
+// Secured reports whether port security applies to the port when its VIF
+// is bound with MAC mac (the port's own, else the Interface's
+// attached-mac; nil when neither is known). An explicit true without a
+// MAC lets nothing out: there is no address the frames may come from.
+func (p Port) Secured(mac net.HardwareAddr) bool {
+	if p.PortSecurity != nil {
+		return *p.PortSecurity
+	}
+	return mac != nil
+}
+
+// SamePortConfig reports whether two ports are configured alike: name,
+// iface_id, MAC, port security and IPs.
+func SamePortConfig(a, b Port) bool {
+	return a.Name == b.Name && a.IfaceID == b.IfaceID && string(a.MAC) == string(b.MAC) &&
+		(a.PortSecurity == nil) == (b.PortSecurity == nil) && (a.PortSecurity == nil || *a.PortSecurity == *b.PortSecurity) &&
+		slices.Equal(a.IPs, b.IPs)
 }
 
 // Chassis is a registered hypervisor.

@@ -24,7 +24,7 @@ const (
 
 // ApplySwitch makes switch sw.Name what sw describes, in one transaction:
 // its encapsulation, XenServer networks, ports (by name; a port whose
-// iface_id or MAC differs is replaced by a new row) and gateway bindings,
+// iface_id, MAC, port security or IPs differ is replaced by a new row) and gateway bindings,
 // creating the switch if it does not exist. VNI 0 keeps the switch's VNI
 // (or allocates one); another VNI than the switch has is refused, as a VNI
 // cannot change under running tunnels. An empty Encap means VXLAN.
@@ -108,7 +108,7 @@ type childChanges[R libmodel.Model] struct {
 func (c childChanges[R]) none() bool { return len(c.insert) == 0 && len(c.drop) == 0 }
 
 // diffPorts compares the ports cur references with want. A port whose
-// iface_id or MAC changed is dropped and inserted again: ferry never
+// configuration changed is dropped and inserted again: ferry never
 // updates a port row in place (see Snapshot).
 func diffPorts(r *reader, cur *nb.LogicalSwitch, want []model.Port) (childChanges[*nb.LogicalPort], error) {
 	var c childChanges[*nb.LogicalPort]
@@ -124,7 +124,7 @@ func diffPorts(r *reader, cur *nb.LogicalSwitch, want []model.Port) (childChange
 		row := portRow(cur.Name, p, i)
 		old, ok := have[p.Name]
 		delete(have, p.Name)
-		if ok && old.IfaceID == row.IfaceID && equalMAC(old.MAC, row.MAC) {
+		if ok && samePortRow(old, row) {
 			continue
 		}
 		if ok {
@@ -144,13 +144,6 @@ func diffPorts(r *reader, cur *nb.LogicalSwitch, want []model.Port) (childChange
 		}
 	}
 	return c, nil
-}
-
-func equalMAC(a, b *string) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return *a == *b
 }
 
 // diffBindings compares the bindings cur references with want.

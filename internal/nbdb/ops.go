@@ -134,6 +134,31 @@ func (db *DB) deletePortOps(switchUUID, portUUID string, next int) ([]ovsdb.Oper
 	return append(ops, stamp...), nil
 }
 
+// replacePortOps inserts port row (named UUID), puts it in the switch in
+// place of the port old ("": none) and stamps the switch with next. The
+// old row, no longer referenced, is garbage-collected.
+func (db *DB) replacePortOps(switchUUID, old string, row *nb.LogicalPort, next int) ([]ovsdb.Operation, error) {
+	if old == "" {
+		return db.addPortsOps(switchUUID, []*nb.LogicalPort{row}, next)
+	}
+	ops, err := db.c.Create(row)
+	if err != nil {
+		return nil, err
+	}
+	sw := &nb.LogicalSwitch{UUID: switchUUID}
+	mutate, err := db.c.Where(sw).Mutate(sw,
+		model.Mutation{Field: &sw.Ports, Mutator: ovsdb.MutateOperationDelete, Value: []string{old}},
+		model.Mutation{Field: &sw.Ports, Mutator: ovsdb.MutateOperationInsert, Value: []string{row.UUID}})
+	if err != nil {
+		return nil, err
+	}
+	stamp, err := db.stampSwitchOps(switchUUID, next)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(ops, mutate...), stamp...), nil
+}
+
 func (db *DB) stampSwitchOps(switchUUID string, next int) ([]ovsdb.Operation, error) {
 	sw := &nb.LogicalSwitch{UUID: switchUUID, Generation: next}
 	return db.c.Where(sw).Update(sw, &sw.Generation)

@@ -3,6 +3,7 @@ package nbdb
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"runtime"
 	"slices"
 	"strings"
@@ -445,6 +446,18 @@ func portFromRow(switchName string, r *nb.LogicalPort) model.Port {
 			p.MAC = mac
 		}
 	}
+	if r.PortSecurity != nil {
+		on := *r.PortSecurity
+		p.PortSecurity = &on
+	}
+	// A set: unordered on the wire. An address a foreign writer garbled
+	// is left out, which only narrows what the port may send.
+	for _, s := range r.IPs {
+		if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" && !slices.Contains(p.IPs, a) {
+			p.IPs = append(p.IPs, a)
+		}
+	}
+	slices.SortFunc(p.IPs, netip.Addr.Compare)
 	return p
 }
 

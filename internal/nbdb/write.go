@@ -3,6 +3,8 @@ package nbdb
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -208,7 +210,114 @@ func portRow(switchName string, p model.Port, i int) *nb.LogicalPort {
 		mac := strings.ToLower(p.MAC.String())
 		row.MAC = &mac
 	}
+	if p.PortSecurity != nil {
+		on := *p.PortSecurity
+		row.PortSecurity = &on
+	}
+	for _, a := range p.IPs {
+		row.IPs = append(row.IPs, a.String())
+	}
 	return row
+}
+
+// samePortRow reports whether two rows configure a port alike (a set
+// column read back from OVSDB is unordered, hence portFromRow).
+func samePortRow(a, b *nb.LogicalPort) bool {
+	return a.Name == b.Name && model.SamePortConfig(portFromRow("", a), portFromRow("", b))
+}
+
+// PortChange is a partial update of a port (PATCH): what it does not set
+// stays as it is.
+type PortChange struct {
+	IfaceID *string
+	// SetMAC replaces the MAC with MAC (nil: none, take the Interface's
+	// attached-mac).
+	SetMAC bool
+	MAC    net.HardwareAddr
+	// PortSecurity, when set, turns port security on or off.
+	PortSecurity *bool
+	// SetIPs replaces the port's addresses with IPs (none: any).
+	SetIPs bool
+	IPs    []netip.Addr
+}
+
+// PutPort makes port p.Name on switch p.Switch exactly p (PUT), creating
+// it if it does not exist: Created, Configured (the port's row is
+// replaced, as ferry never updates a port row in place; see Snapshot) or
+// Unchanged (no transaction). It returns the port as stored.
+func (db *DB) PutPort(ctx context.Context, p model.Port) (model.Port, Applied, error) {
+	if err := checkPorts([]model.Port{p}, ""); err != nil {
+		return model.Port{}, "", err
+	}
+	return db.updatePort(ctx, fmt.Sprintf("put port %q on switch %q", p.Name, p.Switch), p.Switch, p.Name, true,
+		func(model.Port) model.Port { return p })
+}
+
+// PatchPort changes what c sets of an existing port. It returns the port
+// as stored.
+func (db *DB) PatchPort(ctx context.Context, switchName, portName string, c PortChange) (model.Port, error) {
+	p, _, err := db.updatePort(ctx, fmt.Sprintf("patch port %q on switch %q", portName, switchName), switchName, portName, false,
+		func(p model.Port) model.Port {
+			if c.IfaceID != nil {
+				p.IfaceID = *c.IfaceID
+			}
+			if c.SetMAC {
+				p.MAC = c.MAC
+			}
+			if c.PortSecurity != nil {
+				on := *c.PortSecurity
+				p.PortSecurity = &on
+			}
+			if c.SetIPs {
+				p.IPs = c.IPs
+			}
+			return p
+		})
+	return p, err
+}
+
+// updatePort replaces port portName of switchName by change(current) in one
+// transaction, or creates change(zero port) when create allows it.
+func (db *DB) updatePort(ctx context.Context, what, switchName, portName string, create bool, change func(model.Port) model.Port) (model.Port, Applied, error) {
+	var result Applied
+	var row *nb.LogicalPort
+	_, err := db.apply(ctx, what, func(r *reader, next int) ([]ovsdb.Operation, error) {
+		sw, ok := r.switchNamed(switchName)
+		if !ok {
+			return nil, errorf(ErrNotFound, "", "switch %q not found", switchName)
+		}
+		cur, exists := r.portNamed(sw, portName)
+		if !exists && !create {
+			return nil, errorf(ErrNotFound, "", "port %q not found on switch %q", portName, switchName)
+		}
+		base := model.Port{Switch: switchName, Name: portName}
+		if exists {
+			base = portFromRow(switchName, cur)
+		}
+		want := change(base)
+		want.Switch, want.Name = switchName, portName
+		if err := checkPorts([]model.Port{want}, ""); err != nil {
+			return nil, err
+		}
+		row = portRow(switchName, want, 0)
+		if exists && samePortRow(cur, row) {
+			result, row = Unchanged, cur
+			return nil, nil
+		}
+		var leaving map[string]bool
+		old := ""
+		if result = Created; exists {
+			result, leaving, old = Configured, map[string]bool{cur.UUID: true}, cur.UUID
+		}
+		if err := ifaceIDFree(r, want.IfaceID, "iface_id", leaving); err != nil {
+			return nil, err
+		}
+		return db.replacePortOps(sw.UUID, old, row, next)
+	})
+	if err != nil {
+		return model.Port{}, "", err
+	}
+	return portFromRow(switchName, row), result, nil
 }
 
 // itemField names field name of item i of list ("ports[3].iface_id"), or
@@ -338,6 +447,13 @@ func checkPorts(ports []model.Port, list string) error {
 			return errorf(ErrInvalid, field("iface_id"), "required")
 		case p.MAC != nil && len(p.MAC) != 6:
 			return errorf(ErrInvalid, field("mac"), "must be a 48-bit Ethernet address")
+		case len(p.IPs) > model.MaxPortIPs:
+			return errorf(ErrInvalid, field("ips"), "at most %d addresses", model.MaxPortIPs)
+		}
+		for k, a := range p.IPs {
+			if !a.IsValid() || a.Zone() != "" || slices.Contains(p.IPs[:k], a) {
+				return errorf(ErrInvalid, field("ips"), "%q: not a unique IPv4 or IPv6 address", a)
+			}
 		}
 		if j, dup := names[p.Name]; dup {
 			return errorf(ErrInvalid, field("name"), "%q is also the name of %s", p.Name, itemField(list, j, "name"))

@@ -9,12 +9,14 @@ const LogicalPortTable = "Logical_Port"
 
 // LogicalPort defines an object in Logical_Port table
 type LogicalPort struct {
-	UUID        string            `ovsdb:"_uuid"`
-	ExternalIDs map[string]string `ovsdb:"external_ids"`
-	IfaceID     string            `ovsdb:"iface_id"`
-	MAC         *string           `ovsdb:"mac"`
-	Name        string            `ovsdb:"name"`
-	Switch      string            `ovsdb:"switch"`
+	UUID         string            `ovsdb:"_uuid"`
+	ExternalIDs  map[string]string `ovsdb:"external_ids"`
+	IfaceID      string            `ovsdb:"iface_id"`
+	IPs          []string          `ovsdb:"ips"`
+	MAC          *string           `ovsdb:"mac"`
+	Name         string            `ovsdb:"name"`
+	PortSecurity *bool             `ovsdb:"port_security"`
+	Switch       string            `ovsdb:"switch"`
 }
 
 func (a *LogicalPort) GetUUID() string {
@@ -55,6 +57,34 @@ func (a *LogicalPort) GetIfaceID() string {
 	return a.IfaceID
 }
 
+func (a *LogicalPort) GetIPs() []string {
+	return a.IPs
+}
+
+func copyLogicalPortIPs(a []string) []string {
+	if a == nil {
+		return nil
+	}
+	b := make([]string, len(a))
+	copy(b, a)
+	return b
+}
+
+func equalLogicalPortIPs(a, b []string) bool {
+	if (a == nil) != (b == nil) {
+		return false
+	}
+	if len(a) != len(b) {
+		return false
+	}
+	for i, v := range a {
+		if b[i] != v {
+			return false
+		}
+	}
+	return true
+}
+
 func (a *LogicalPort) GetMAC() *string {
 	return a.MAC
 }
@@ -81,6 +111,28 @@ func (a *LogicalPort) GetName() string {
 	return a.Name
 }
 
+func (a *LogicalPort) GetPortSecurity() *bool {
+	return a.PortSecurity
+}
+
+func copyLogicalPortPortSecurity(a *bool) *bool {
+	if a == nil {
+		return nil
+	}
+	b := *a
+	return &b
+}
+
+func equalLogicalPortPortSecurity(a, b *bool) bool {
+	if (a == nil) != (b == nil) {
+		return false
+	}
+	if a == b {
+		return true
+	}
+	return *a == *b
+}
+
 func (a *LogicalPort) GetSwitch() string {
 	return a.Switch
 }
@@ -88,7 +140,9 @@ func (a *LogicalPort) GetSwitch() string {
 func (a *LogicalPort) DeepCopyInto(b *LogicalPort) {
 	*b = *a
 	b.ExternalIDs = copyLogicalPortExternalIDs(a.ExternalIDs)
+	b.IPs = copyLogicalPortIPs(a.IPs)
 	b.MAC = copyLogicalPortMAC(a.MAC)
+	b.PortSecurity = copyLogicalPortPortSecurity(a.PortSecurity)
 }
 
 func (a *LogicalPort) DeepCopy() *LogicalPort {
@@ -110,8 +164,10 @@ func (a *LogicalPort) Equals(b *LogicalPort) bool {
 	return a.UUID == b.UUID &&
 		equalLogicalPortExternalIDs(a.ExternalIDs, b.ExternalIDs) &&
 		a.IfaceID == b.IfaceID &&
+		equalLogicalPortIPs(a.IPs, b.IPs) &&
 		equalLogicalPortMAC(a.MAC, b.MAC) &&
 		a.Name == b.Name &&
+		equalLogicalPortPortSecurity(a.PortSecurity, b.PortSecurity) &&
 		a.Switch == b.Switch
 }
 

@@ -24,7 +24,7 @@ func FullDatabaseModel() (model.ClientDBModel, error) {
 
 var schema = `{
   "name": "Ferry_Northbound",
-  "version": "1.2.0",
+  "version": "1.3.0",
   "tables": {
     "Chassis": {
       "columns": {
@@ -212,6 +212,15 @@ var schema = `{
         "iface_id": {
           "type": "string"
         },
+        "ips": {
+          "type": {
+            "key": {
+              "type": "string"
+            },
+            "min": 0,
+            "max": "unlimited"
+          }
+        },
         "mac": {
           "type": {
             "key": {
@@ -223,6 +232,15 @@ var schema = `{
         },
         "name": {
           "type": "string"
+        },
+        "port_security": {
+          "type": {
+            "key": {
+              "type": "boolean"
+            },
+            "min": 0,
+            "max": 1
+          }
         },
         "switch": {
           "type": "string"
