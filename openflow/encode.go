@@ -60,35 +60,49 @@ func addMatch(om *of.Match, m Match) error {
 	if m.HasMetadata {
 		om.AddField(*of.NewMetadataField(m.Metadata, nil))
 	}
+	if m.EthDst != nil {
+		if len(m.EthDst) != 6 {
+			return fmt.Errorf("dl_dst must be 6 bytes")
+		}
+		om.AddField(*of.NewEthDstField(m.EthDst, nil))
+	}
+	if m.EthSrc != nil {
+		if len(m.EthSrc) != 6 {
+			return fmt.Errorf("dl_src must be 6 bytes")
+		}
+		om.AddField(*of.NewEthSrcField(m.EthSrc, nil))
+	}
+	if m.Proto != nil {
+		return addProto(om, m.Proto)
+	}
+	return nil
+}
+
+// addProto adds the fields after the Ethernet addresses.
+func addProto(om *of.Match, p *Proto) error {
 	for _, e := range []struct {
 		name string
 		mac  net.HardwareAddr
-	}{{"dl_dst", m.EthDst}, {"dl_src", m.EthSrc}, {"arp_sha", m.ARPSHA}, {"nd_sll", m.NDSLL}, {"nd_tll", m.NDTLL}} {
+	}{{"arp_sha", p.ARPSHA}, {"nd_sll", p.NDSLL}, {"nd_tll", p.NDTLL}} {
 		if e.mac != nil && len(e.mac) != 6 {
 			return fmt.Errorf("%s must be 6 bytes", e.name)
 		}
 	}
-	if m.EthDst != nil {
-		om.AddField(*of.NewEthDstField(m.EthDst, nil))
+	if p.EthType != 0 {
+		om.AddField(*of.NewEthTypeField(p.EthType))
 	}
-	if m.EthSrc != nil {
-		om.AddField(*of.NewEthSrcField(m.EthSrc, nil))
+	if p.IPProto != 0 {
+		om.AddField(*of.NewIpProtoField(p.IPProto))
 	}
-	if m.EthType != 0 {
-		om.AddField(*of.NewEthTypeField(m.EthType))
-	}
-	if m.IPProto != 0 {
-		om.AddField(*of.NewIpProtoField(m.IPProto))
-	}
-	if m.IPSrc.IsValid() {
-		ip := net.IP(m.IPSrc.AsSlice())
-		if m.IPSrc.Is4() {
+	if p.IPSrc.IsValid() {
+		ip := net.IP(p.IPSrc.AsSlice())
+		if p.IPSrc.Is4() {
 			om.AddField(*of.NewIpv4SrcField(ip, nil))
 		} else {
 			om.AddField(*of.NewIpv6SrcField(ip, nil))
 		}
 	}
-	if d := m.IPDst; d.IsValid() {
+	if d := p.IPDst; d.IsValid() {
 		ip := net.IP(d.Addr().AsSlice())
 		var mask *net.IP
 		if d.Bits() != d.Addr().BitLen() {
@@ -102,35 +116,35 @@ func addMatch(om *of.Match, m Match) error {
 			om.AddField(*of.NewIpv6DstField(ip, mask))
 		}
 	}
-	if m.UDPSrc != 0 {
-		om.AddField(*of.NewUdpSrcField(m.UDPSrc))
+	if p.UDPSrc != 0 {
+		om.AddField(*of.NewUdpSrcField(p.UDPSrc))
 	}
-	if m.UDPDst != 0 {
-		om.AddField(*of.NewUdpDstField(m.UDPDst))
+	if p.UDPDst != 0 {
+		om.AddField(*of.NewUdpDstField(p.UDPDst))
 	}
-	if m.ARPSPA.IsValid() {
-		if !m.ARPSPA.Is4() {
+	if p.ARPSPA.IsValid() {
+		if !p.ARPSPA.Is4() {
 			return fmt.Errorf("arp_spa must be IPv4")
 		}
-		om.AddField(*of.NewArpSpaField(net.IP(m.ARPSPA.AsSlice())))
+		om.AddField(*of.NewArpSpaField(net.IP(p.ARPSPA.AsSlice())))
 	}
-	if m.ARPSHA != nil {
-		om.AddField(*of.NewArpShaField(m.ARPSHA))
+	if p.ARPSHA != nil {
+		om.AddField(*of.NewArpShaField(p.ARPSHA))
 	}
-	if m.HasICMPType {
-		om.AddField(basicField(of.OXM_FIELD_ICMPV6_TYPE, &of.IcmpTypeField{Type: m.ICMPType}))
+	if p.HasICMPType {
+		om.AddField(basicField(of.OXM_FIELD_ICMPV6_TYPE, &of.IcmpTypeField{Type: p.ICMPType}))
 	}
-	if m.HasICMPCode {
-		om.AddField(basicField(of.OXM_FIELD_ICMPV6_CODE, &of.IcmpCodeField{Code: m.ICMPCode}))
+	if p.HasICMPCode {
+		om.AddField(basicField(of.OXM_FIELD_ICMPV6_CODE, &of.IcmpCodeField{Code: p.ICMPCode}))
 	}
-	if m.NDTarget.IsValid() {
-		om.AddField(basicField(of.OXM_FIELD_IPV6_ND_TARGET, &of.Ipv6DstField{Ipv6Dst: net.IP(m.NDTarget.AsSlice())}))
+	if p.NDTarget.IsValid() {
+		om.AddField(basicField(of.OXM_FIELD_IPV6_ND_TARGET, &of.Ipv6DstField{Ipv6Dst: net.IP(p.NDTarget.AsSlice())}))
 	}
-	if m.NDSLL != nil {
-		om.AddField(basicField(of.OXM_FIELD_IPV6_ND_SLL, &of.EthSrcField{EthSrc: m.NDSLL}))
+	if p.NDSLL != nil {
+		om.AddField(basicField(of.OXM_FIELD_IPV6_ND_SLL, &of.EthSrcField{EthSrc: p.NDSLL}))
 	}
-	if m.NDTLL != nil {
-		om.AddField(basicField(of.OXM_FIELD_IPV6_ND_TLL, &of.EthDstField{EthDst: m.NDTLL}))
+	if p.NDTLL != nil {
+		om.AddField(basicField(of.OXM_FIELD_IPV6_ND_TLL, &of.EthDstField{EthDst: p.NDTLL}))
 	}
 	return nil
 }

@@ -137,12 +137,12 @@ func TestFlowModEncoding(t *testing.T) {
 // OVS checks field by field (eth_type before ip_proto before icmpv6_type
 // before nd_target), with the values and masks the match says.
 func TestFlowModPrerequisiteOrder(t *testing.T) {
-	f := Flow{Table: TableND, Priority: PriorityExact, Match: Match{
-		InPort: 4, EthSrc: mac("02:00:00:00:00:01"), EthType: EthIPv6, IPProto: IPProtoICMPv6,
+	f := Flow{Table: TableND, Priority: PriorityExact, Match: Match{InPort: 4, EthSrc: mac("02:00:00:00:00:01"), Proto: &Proto{
+		EthType: EthIPv6, IPProto: IPProtoICMPv6,
 		IPSrc: netip.MustParseAddr("::"), IPDst: netip.MustParsePrefix("ff02::1:ff00:1/104"),
 		HasICMPType: true, ICMPType: 136, HasICMPCode: true, NDTarget: netip.MustParseAddr("2001:db8::1"),
 		NDTLL: mac("02:00:00:00:00:01"),
-	}}
+	}}}
 	match := encodeFlow(t, f, 1)[48:]
 	var order []uint8
 	values := map[uint8]string{}
@@ -172,7 +172,7 @@ func TestFlowModPrerequisiteOrder(t *testing.T) {
 		}
 	}
 	// A malformed address is the caller's bug, reported, not encoded.
-	f.Match.NDTLL = net.HardwareAddr{1, 2, 3}
+	f.Match.Proto.NDTLL = net.HardwareAddr{1, 2, 3}
 	if _, err := flowMod(f); err == nil || !strings.Contains(err.Error(), "nd_tll") {
 		t.Fatalf("short nd_tll: %v", err)
 	}

@@ -11,15 +11,7 @@ import (
 
 // Match is the subset of OpenFlow 1.5 OXM fields ferry's pipeline uses.
 // Zero values mean "wildcarded"; the Has* flags exist because 0 is a valid
-// tunnel ID, metadata value and ICMP code, and an all-zero Ethernet
-// address (a non-nil slice) is a valid nd_sll/nd_tll: "no such option".
-//
-// The fields from EthType on have OpenFlow prerequisites, which the
-// builder must honour (the switch refuses the flow otherwise): IPSrc,
-// IPDst need EthType IPv4 or IPv6; UDPSrc/UDPDst IPProto UDP on IPv4;
-// ARPSPA/ARPSHA EthType ARP; ICMP type and code IPProto ICMPv6 on IPv6;
-// NDTarget ICMPv6 type 135 or 136 with code 0, NDSLL type 135, NDTLL
-// type 136.
+// tunnel ID and metadata value.
 type Match struct {
 	InPort      uint32 // 0: any
 	HasTunID    bool
@@ -28,8 +20,25 @@ type Match struct {
 	Metadata    uint64
 	EthSrc      net.HardwareAddr // nil: any
 	EthDst      net.HardwareAddr // nil: any
-	EthType     uint16           // 0: any (EthARP, EthIPv4, EthIPv6)
-	IPProto     uint8            // 0: any (IPProtoUDP, IPProtoICMPv6)
+	// Proto matches past the Ethernet addresses (port security); nil:
+	// nothing. It sits behind a pointer so that the common flows stay
+	// small: a pass holds every flow of the switches it recomputes.
+	Proto *Proto
+}
+
+// Proto is the part of a match past the Ethernet addresses. Zero values
+// mean "wildcarded"; the Has* flags exist because 0 is a valid ICMP code,
+// and an all-zero Ethernet address (a non-nil slice) is a valid
+// nd_sll/nd_tll: "no such option".
+//
+// Fields have OpenFlow prerequisites, which the builder must honour (the
+// switch refuses the flow otherwise): IPSrc and IPDst need EthType IPv4
+// or IPv6; UDPSrc/UDPDst IPProto UDP on IPv4; ARPSPA/ARPSHA EthType ARP;
+// ICMP type and code IPProto ICMPv6 on IPv6; NDTarget ICMPv6 type 135 or
+// 136 with code 0, NDSLL type 135, NDTLL type 136.
+type Proto struct {
+	EthType uint16 // 0: any (EthARP, EthIPv4, EthIPv6)
+	IPProto uint8  // 0: any (IPProtoUDP, IPProtoICMPv6)
 	// IPSrc is nw_src (IPv4) or ipv6_src; IPDst nw_dst or ipv6_dst, masked
 	// by its prefix length. Invalid (zero): any.
 	IPSrc       netip.Addr
@@ -45,6 +54,45 @@ type Match struct {
 	NDTarget    netip.Addr       // invalid: any
 	NDSLL       net.HardwareAddr // nil: any
 	NDTLL       net.HardwareAddr // nil: any
+}
+
+// noProto stands for a nil Proto.
+var noProto Proto
+
+func (m Match) proto() *Proto {
+	if m.Proto == nil {
+		return &noProto
+	}
+	return m.Proto
+}
+
+// MatchKey is a Match in comparable form (Ethernet addresses as strings),
+// for maps: two matches are equal iff their keys are.
+type MatchKey struct {
+	inPort                uint32
+	hasTunID, hasMetadata bool
+	tunID, metadata       uint64
+	ethSrc, ethDst        string
+	proto                 protoKey
+}
+
+type protoKey struct {
+	ethType                  uint16
+	ipProto                  uint8
+	ipSrc, arpSPA, ndTarget  netip.Addr
+	ipDst                    netip.Prefix
+	udpSrc, udpDst           uint16
+	hasICMPType, hasICMPCode bool
+	icmpType, icmpCode       uint8
+	arpSHA, ndSLL, ndTLL     string
+}
+
+// Key returns the match's comparable form.
+func (m Match) Key() MatchKey {
+	p := m.proto()
+	return MatchKey{m.InPort, m.HasTunID, m.HasMetadata, m.TunID, m.Metadata, string(m.EthSrc), string(m.EthDst),
+		protoKey{p.EthType, p.IPProto, p.IPSrc, p.ARPSPA, p.NDTarget, p.IPDst, p.UDPSrc, p.UDPDst,
+			p.HasICMPType, p.HasICMPCode, p.ICMPType, p.ICMPCode, string(p.ARPSHA), string(p.NDSLL), string(p.NDTLL)}}
 }
 
 // Ethernet types and IP protocols the pipeline matches.
@@ -71,10 +119,8 @@ func (m Match) appendTo(b []byte) []byte {
 			b = append(b, ',')
 		}
 	}
-	proto, protoNamed := m.protocol()
-	if proto != "" {
-		b = append(b, proto...)
-	}
+	name, named := m.proto().protocol()
+	b = append(b, name...)
 	if m.HasTunID {
 		sep()
 		b = appendOVSHex(append(b, "tun_id="...), m.TunID)
@@ -87,17 +133,34 @@ func (m Match) appendTo(b []byte) []byte {
 		sep()
 		b = strconv.AppendUint(append(b, "in_port="...), uint64(m.InPort), 10)
 	}
+	if m.EthSrc != nil {
+		sep()
+		b = appendMAC(append(b, "dl_src="...), m.EthSrc)
+	}
+	if m.EthDst != nil {
+		sep()
+		b = appendMAC(append(b, "dl_dst="...), m.EthDst)
+	}
+	if m.Proto != nil {
+		b = m.Proto.appendTo(b, start, name == "", named)
+	}
+	return b
+}
+
+// appendTo renders the fields after dl_dst (start: where the match's text
+// begins; typed: dl_type has no protocol name; named: the protocol name
+// covers nw_proto).
+func (p *Proto) appendTo(b []byte, start int, typed, named bool) []byte {
+	sep := func() {
+		if len(b) > start {
+			b = append(b, ',')
+		}
+	}
 	mac := func(name string, v net.HardwareAddr) {
 		if v != nil {
 			sep()
 			b = appendMAC(append(b, name...), v)
 		}
-	}
-	mac("dl_src=", m.EthSrc)
-	mac("dl_dst=", m.EthDst)
-	if m.EthType != 0 && proto == "" {
-		sep()
-		b = append(b, fmt.Sprintf("dl_type=0x%04x", m.EthType)...)
 	}
 	addr := func(name string, a netip.Addr) {
 		if a.IsValid() {
@@ -105,67 +168,68 @@ func (m Match) appendTo(b []byte) []byte {
 			b = a.AppendTo(append(b, name...))
 		}
 	}
+	num := func(name string, v uint64) {
+		sep()
+		b = strconv.AppendUint(append(b, name...), v, 10)
+	}
 	// IPDst: the address alone when exact, else CIDR.
 	dst := func(name string) {
-		if !m.IPDst.IsValid() {
-			return
-		}
-		sep()
-		b = m.IPDst.Addr().AppendTo(append(b, name...))
-		if m.IPDst.Bits() != m.IPDst.Addr().BitLen() {
-			b = strconv.AppendInt(append(b, '/'), int64(m.IPDst.Bits()), 10)
+		if p.IPDst.IsValid() {
+			addr(name, p.IPDst.Addr())
+			if p.IPDst.Bits() != p.IPDst.Addr().BitLen() {
+				b = strconv.AppendInt(append(b, '/'), int64(p.IPDst.Bits()), 10)
+			}
 		}
 	}
-	switch m.EthType {
+	if p.EthType != 0 && typed {
+		sep()
+		b = append(b, fmt.Sprintf("dl_type=0x%04x", p.EthType)...)
+	}
+	switch p.EthType {
 	case EthIPv6:
-		addr("ipv6_src=", m.IPSrc)
+		addr("ipv6_src=", p.IPSrc)
 		dst("ipv6_dst=")
 	case EthARP:
-		addr("arp_spa=", m.ARPSPA)
+		addr("arp_spa=", p.ARPSPA)
 	default:
-		addr("nw_src=", m.IPSrc)
+		addr("nw_src=", p.IPSrc)
 		dst("nw_dst=")
 	}
-	if m.IPProto != 0 && !protoNamed {
-		sep()
-		b = strconv.AppendUint(append(b, "nw_proto="...), uint64(m.IPProto), 10)
+	if p.IPProto != 0 && !named {
+		num("nw_proto=", uint64(p.IPProto))
 	}
-	mac("arp_sha=", m.ARPSHA)
-	if m.HasICMPType {
-		sep()
-		b = strconv.AppendUint(append(b, "icmp_type="...), uint64(m.ICMPType), 10)
+	mac("arp_sha=", p.ARPSHA)
+	if p.HasICMPType {
+		num("icmp_type=", uint64(p.ICMPType))
 	}
-	if m.HasICMPCode {
-		sep()
-		b = strconv.AppendUint(append(b, "icmp_code="...), uint64(m.ICMPCode), 10)
+	if p.HasICMPCode {
+		num("icmp_code=", uint64(p.ICMPCode))
 	}
-	addr("nd_target=", m.NDTarget)
-	mac("nd_sll=", m.NDSLL)
-	mac("nd_tll=", m.NDTLL)
-	if m.UDPSrc != 0 {
-		sep()
-		b = strconv.AppendUint(append(b, "tp_src="...), uint64(m.UDPSrc), 10)
+	addr("nd_target=", p.NDTarget)
+	mac("nd_sll=", p.NDSLL)
+	mac("nd_tll=", p.NDTLL)
+	if p.UDPSrc != 0 {
+		num("tp_src=", uint64(p.UDPSrc))
 	}
-	if m.UDPDst != 0 {
-		sep()
-		b = strconv.AppendUint(append(b, "tp_dst="...), uint64(m.UDPDst), 10)
+	if p.UDPDst != 0 {
+		num("tp_dst=", uint64(p.UDPDst))
 	}
 	return b
 }
 
-// protocol is the name ovs-ofctl gives the match's Ethernet type (and IP
-// protocol, named says whether the name covers it), "" when it has none.
-func (m Match) protocol() (name string, named bool) {
-	switch m.EthType {
+// protocol is the name ovs-ofctl gives the Ethernet type (and IP
+// protocol: named says whether the name covers it), "" when it has none.
+func (p *Proto) protocol() (name string, named bool) {
+	switch p.EthType {
 	case EthARP:
 		return "arp", false
 	case EthIPv4:
-		if m.IPProto == IPProtoUDP {
+		if p.IPProto == IPProtoUDP {
 			return "udp", true
 		}
 		return "ip", false
 	case EthIPv6:
-		if m.IPProto == IPProtoICMPv6 {
+		if p.IPProto == IPProtoICMPv6 {
 			return "icmp6", true
 		}
 		return "ipv6", false

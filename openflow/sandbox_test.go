@@ -829,27 +829,29 @@ func TestFlowStringMatchesOVS(t *testing.T) {
 func portSecurityFlows() []openflow.Flow {
 	a := netip.MustParseAddr
 	zero := net.HardwareAddr{0, 0, 0, 0, 0, 0}
-	m := func(pri uint16, mt openflow.Match) openflow.Flow {
+	m := func(pri uint16, mt openflow.Match, p openflow.Proto) openflow.Flow {
+		if p.EthType != 0 {
+			mt.Proto = &p
+		}
 		return openflow.Flow{Table: 3, Priority: pri, Match: mt, GotoTable: goTo(10)}
 	}
-	v6 := func(mt openflow.Match) openflow.Match {
-		mt.EthType, mt.IPProto = openflow.EthIPv6, openflow.IPProtoICMPv6
-		return mt
-	}
+	port, own := openflow.Match{InPort: 1, EthSrc: mac1}, openflow.Match{InPort: 1}
+	vni := openflow.Match{HasTunID: true, TunID: 0x3e9}
+	const v6, icmp6 = openflow.EthIPv6, openflow.IPProtoICMPv6
 	return []openflow.Flow{
-		m(1, openflow.Match{InPort: 1, EthSrc: mac1}),
-		m(2, openflow.Match{InPort: 1, EthSrc: mac1, EthType: openflow.EthARP, ARPSPA: a("198.18.100.1"), ARPSHA: mac1}),
-		m(3, openflow.Match{InPort: 1, EthSrc: mac1, EthType: openflow.EthIPv4, IPSrc: a("198.18.100.1")}),
-		m(4, openflow.Match{InPort: 1, EthSrc: mac1, EthType: openflow.EthIPv4, IPProto: openflow.IPProtoUDP,
+		m(1, port, openflow.Proto{}),
+		m(2, port, openflow.Proto{EthType: openflow.EthARP, ARPSPA: a("198.18.100.1"), ARPSHA: mac1}),
+		m(3, port, openflow.Proto{EthType: openflow.EthIPv4, IPSrc: a("198.18.100.1")}),
+		m(4, port, openflow.Proto{EthType: openflow.EthIPv4, IPProto: openflow.IPProtoUDP,
 			IPSrc: a("0.0.0.0"), IPDst: netip.MustParsePrefix("255.255.255.255/32"), UDPSrc: 68, UDPDst: 67}),
-		m(5, openflow.Match{InPort: 1, EthSrc: mac1, EthType: openflow.EthIPv6, IPSrc: a("2001:db8::1")}),
-		m(6, v6(openflow.Match{InPort: 1, EthSrc: mac1, IPSrc: a("::"), IPDst: netip.MustParsePrefix("ff02::/16"),
-			HasICMPType: true, ICMPType: 143})),
-		m(7, v6(openflow.Match{InPort: 1, HasICMPType: true, ICMPType: 135, HasICMPCode: true, NDSLL: zero})),
-		m(8, v6(openflow.Match{InPort: 1, HasICMPType: true, ICMPType: 136, HasICMPCode: true,
-			NDTarget: a("fe80::ff:fe00:1"), NDTLL: mac1})),
-		m(9, openflow.Match{HasTunID: true, TunID: 0x3e9, EthType: openflow.EthARP}),
-		m(10, v6(openflow.Match{HasTunID: true, TunID: 0x3e9, HasICMPType: true, ICMPType: 136})),
+		m(5, port, openflow.Proto{EthType: v6, IPSrc: a("2001:db8::1")}),
+		m(6, port, openflow.Proto{EthType: v6, IPProto: icmp6, IPSrc: a("::"), IPDst: netip.MustParsePrefix("ff02::/16"),
+			HasICMPType: true, ICMPType: 143}),
+		m(7, own, openflow.Proto{EthType: v6, IPProto: icmp6, HasICMPType: true, ICMPType: 135, HasICMPCode: true, NDSLL: zero}),
+		m(8, own, openflow.Proto{EthType: v6, IPProto: icmp6, HasICMPType: true, ICMPType: 136, HasICMPCode: true,
+			NDTarget: a("fe80::ff:fe00:1"), NDTLL: mac1}),
+		m(9, vni, openflow.Proto{EthType: openflow.EthARP}),
+		m(10, vni, openflow.Proto{EthType: v6, IPProto: icmp6, HasICMPType: true, ICMPType: 136}),
 	}
 }
 

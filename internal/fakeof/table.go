@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"net/netip"
 
 	"github.com/ferry-sdn/ferry/openflow"
 )
@@ -12,11 +13,13 @@ import (
 type Table struct {
 	flows  map[uint8][]openflow.Flow
 	groups map[uint32]openflow.GroupEntry
+	hits   map[openflow.FlowRef]int
 }
 
 // New builds a table from flows and groups.
 func New(flows []openflow.Flow, groups []openflow.GroupEntry) *Table {
-	t := &Table{flows: make(map[uint8][]openflow.Flow), groups: make(map[uint32]openflow.GroupEntry)}
+	t := &Table{flows: make(map[uint8][]openflow.Flow), groups: make(map[uint32]openflow.GroupEntry),
+		hits: make(map[openflow.FlowRef]int)}
 	for _, f := range flows {
 		t.flows[f.Table] = append(t.flows[f.Table], f)
 	}
@@ -27,11 +30,28 @@ func New(flows []openflow.Flow, groups []openflow.GroupEntry) *Table {
 }
 
 // Packet is the part of a frame and its metadata the pipeline looks at.
+// Header fields a frame does not have stay zero: EthType says which of
+// ARP, IP and ICMPv6 apply (as in OVS, ICMPType is the ICMPv6 type, and
+// NDSLL/NDTLL are zero when the option is absent).
 type Packet struct {
 	InPort   uint32
 	TunID    uint64
 	Metadata uint64
+	EthSrc   net.HardwareAddr
 	EthDst   net.HardwareAddr
+	EthType  uint16
+	IPProto  uint8
+	IPSrc    netip.Addr // IPv4 or IPv6 source
+	IPDst    netip.Addr
+	UDPSrc   uint16
+	UDPDst   uint16
+	ARPSPA   netip.Addr
+	ARPSHA   net.HardwareAddr
+	ICMPType uint8
+	ICMPCode uint8
+	NDTarget netip.Addr
+	NDSLL    net.HardwareAddr
+	NDTLL    net.HardwareAddr
 }
 
 // Emit is one copy of the frame leaving the bridge.
@@ -39,6 +59,10 @@ type Emit struct {
 	Port  uint32
 	TunID uint64
 }
+
+// Packets returns how many frames the flow ref matched, as n_packets
+// would count them.
+func (t *Table) Packets(ref openflow.FlowRef) int { return t.hits[ref] }
 
 // maxDepth bounds goto_table and group nesting like OVS bounds resubmits.
 const maxDepth = 64
@@ -80,10 +104,40 @@ func matches(m openflow.Match, p Packet) bool {
 	if m.HasMetadata && m.Metadata != p.Metadata {
 		return false
 	}
-	if m.EthDst != nil && !bytes.Equal(m.EthDst, p.EthDst) {
+	if m.EthSrc != nil && !bytes.Equal(m.EthSrc, p.EthSrc) || m.EthDst != nil && !bytes.Equal(m.EthDst, p.EthDst) {
+		return false
+	}
+	if m.Proto == nil {
+		return true
+	}
+	pm := m.Proto
+	for _, f := range []struct{ want, have net.HardwareAddr }{{pm.ARPSHA, p.ARPSHA}, {pm.NDSLL, p.NDSLL}, {pm.NDTLL, p.NDTLL}} {
+		if f.want != nil && !bytes.Equal(f.want, ll(f.have)) {
+			return false
+		}
+	}
+	switch {
+	case pm.EthType != 0 && pm.EthType != p.EthType,
+		pm.IPProto != 0 && pm.IPProto != p.IPProto,
+		pm.IPSrc.IsValid() && pm.IPSrc != p.IPSrc,
+		pm.IPDst.IsValid() && !pm.IPDst.Contains(p.IPDst),
+		pm.UDPSrc != 0 && pm.UDPSrc != p.UDPSrc,
+		pm.UDPDst != 0 && pm.UDPDst != p.UDPDst,
+		pm.ARPSPA.IsValid() && pm.ARPSPA != p.ARPSPA,
+		pm.HasICMPType && pm.ICMPType != p.ICMPType,
+		pm.HasICMPCode && pm.ICMPCode != p.ICMPCode,
+		pm.NDTarget.IsValid() && pm.NDTarget != p.NDTarget:
 		return false
 	}
 	return true
+}
+
+// ll is a frame's Ethernet address field: absent reads as all zeros.
+func ll(a net.HardwareAddr) net.HardwareAddr {
+	if a == nil {
+		return net.HardwareAddr{0, 0, 0, 0, 0, 0}
+	}
+	return a
 }
 
 func (t *Table) run(p Packet, table uint8, depth int, out *[]Emit) error {
@@ -94,6 +148,7 @@ func (t *Table) run(p Packet, table uint8, depth int, out *[]Emit) error {
 	if !ok {
 		return nil
 	}
+	t.hits[f.Ref()]++
 	if err := t.apply(&p, f.Actions, depth, out); err != nil {
 		return err
 	}

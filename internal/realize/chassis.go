@@ -147,7 +147,11 @@ type unitFlows struct {
 // answer with their ofports resolved.
 func desiredSwitch(sv *SwitchView, self model.Chassis, ps peers, tunnels []hypervisor.Tunnel) unitFlows {
 	vni := uint64(sv.VNI)
-	var local []Binding
+	type localPort struct {
+		port model.Port
+		Binding
+	}
+	var local []localPort
 	remote := make(map[string][]Binding, len(sv.Carriers))
 	for _, p := range sv.Ports {
 		b, ok := sv.Bound[p.Name]
@@ -155,20 +159,30 @@ func desiredSwitch(sv *SwitchView, self model.Chassis, ps peers, tunnels []hyper
 			continue
 		}
 		if b.Chassis == self.Name {
-			local = append(local, b)
+			local = append(local, localPort{p, b})
 		} else {
 			remote[b.Chassis] = append(remote[b.Chassis], b)
 		}
 	}
 	sort.Slice(local, func(i, j int) bool { return local[i].OFPort < local[j].OFPort })
-	flows := make([]openflow.Flow, 0, 2*len(local)+2*len(sv.Bound)+4)
+	flows := make([]openflow.Flow, 0, 3*len(local)+2*len(sv.Bound)+6)
 	localPorts := make([]uint32, 0, len(local))
+	secured, withIPs := false, false
 	for _, b := range local {
 		localPorts = append(localPorts, b.OFPort)
-		flows = append(flows, vifClassify(vni, b.OFPort))
+		on := b.port.Secured(b.MAC)
+		flows = append(flows, vifClassify(vni, b.OFPort, on))
+		if on {
+			secured = true
+			withIPs = withIPs || len(b.port.IPs) > 0 && b.MAC != nil
+			flows = append(flows, portSecurity(b.OFPort, b.MAC, b.port.IPs)...)
+		}
 		if b.MAC != nil {
 			flows = append(flows, localMAC(vni, b.MAC, b.OFPort))
 		}
+	}
+	if secured {
+		flows = append(flows, switchSecurity(vni, withIPs)...)
 	}
 	tunnelPorts := make([]uint32, 0, len(tunnels))
 	replicated := false
@@ -215,18 +229,12 @@ func dedupMatches(flows []openflow.Flow) []openflow.Flow {
 	type matchKey struct {
 		table    uint8
 		priority uint16
-		inPort   uint32
-		hasTun   bool
-		tun      uint64
-		hasMeta  bool
-		meta     uint64
-		ethDst   string
+		m        openflow.MatchKey
 	}
 	seen := make(map[matchKey]bool, len(flows))
 	out := flows[:0]
 	for _, f := range flows {
-		key := matchKey{f.Table, f.Priority, f.Match.InPort, f.Match.HasTunID, f.Match.TunID,
-			f.Match.HasMetadata, f.Match.Metadata, string(f.Match.EthDst)}
+		key := matchKey{f.Table, f.Priority, f.Match.Key()}
 		if seen[key] {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -153,7 +154,8 @@ func (d *device) pass(t *testing.T, e *Estate, ch model.Chassis, full bool) *Bri
 // only the switches that changed) leaves every bridge exactly as a
 // from-scratch computation says, through random sequences of port
 // additions and removals, VIF moves, switch deletions and re-creations,
-// gateway MACs and chassis changes; a restarted engine that dumps those
+// gateway MACs and chassis changes, port security turned on and off,
+// ports' addresses and VIFs' attached-macs changing; a restarted engine that dumps those
 // tables finds nothing to send; and every carried switch is recorded at
 // its current version (what switch status reads).
 func TestEngineMatchesFromScratch(t *testing.T) {
@@ -202,7 +204,7 @@ func engineSequence(t *testing.T, seed uint64) {
 		next.Chassis = slices.Clone(snap.Chassis)
 		snap = &next
 		snap.Generation++
-		switch op := r.IntN(9); {
+		switch op := r.IntN(12); {
 		case op <= 2 && len(snap.Switches) > 0: // add a port
 			sw := &snap.Switches[r.IntN(len(snap.Switches))]
 			id := fmt.Sprintf("vif%d", nextPort)
@@ -244,7 +246,8 @@ func engineSequence(t *testing.T, seed uint64) {
 				sw.Generation = snap.Generation
 				sw.Ports = nil
 				for _, p := range old.Ports {
-					sw.Ports = append(sw.Ports, model.Port{Switch: sw.Name, Name: p.Name, IfaceID: p.IfaceID, MAC: p.MAC})
+					p.Switch = sw.Name
+					sw.Ports = append(sw.Ports, p)
 				}
 				sw.Bindings = nil
 				for _, b := range old.Bindings {
@@ -260,6 +263,42 @@ func engineSequence(t *testing.T, seed uint64) {
 			c.TunnelIP = net.IPv4(198, 18, 2, byte(step)).To4()
 			c.Generation = snap.Generation
 			snap.Chassis[i] = c
+		case op == 9 && len(snap.Switches) > 0: // port security: default, off, on
+			sw := &snap.Switches[r.IntN(len(snap.Switches))]
+			if len(sw.Ports) > 0 {
+				i := r.IntN(len(sw.Ports))
+				sw.Ports = slices.Clone(sw.Ports)
+				sw.Ports[i].PortSecurity = []*bool{nil, boolp(false), boolp(true)}[r.IntN(3)]
+				sw.Generation = snap.Generation
+			}
+		case op == 10 && len(snap.Switches) > 0: // a port's addresses change
+			sw := &snap.Switches[r.IntN(len(snap.Switches))]
+			if len(sw.Ports) > 0 {
+				i := r.IntN(len(sw.Ports))
+				sw.Ports = slices.Clone(sw.Ports)
+				pool := addrs("198.18.100.1", "198.18.100.2", "2001:db8::1", "fe80::1")
+				var ips []netip.Addr
+				for _, a := range pool {
+					if r.IntN(2) == 0 {
+						ips = append(ips, a)
+					}
+				}
+				sw.Ports[i].IPs = ips
+				sw.Generation = snap.Generation
+			}
+		case op == 11: // a VIF's attached-mac changes or goes: the port's MAC is known only from its binding
+			ch := snap.Chassis[r.IntN(len(snap.Chassis))].Name
+			if len(obs[ch]) == 0 {
+				continue
+			}
+			i := r.IntN(len(obs[ch]))
+			obs[ch] = slices.Clone(obs[ch])
+			if r.IntN(3) == 0 {
+				obs[ch][i].MAC = nil
+			} else {
+				obs[ch][i].MAC = net.HardwareAddr{2, 0xcc, 0, 0, byte(step), byte(i)}
+			}
+			vifsVer++
 		default: // the gateway learns or forgets a MAC
 			v := views["gw1"]
 			lm := map[string][]net.HardwareAddr{}

@@ -280,9 +280,7 @@ func sameSwitch(a, b model.Switch) bool {
 	if len(a.Ports) == 0 || &a.Ports[0] == &b.Ports[0] {
 		return true
 	}
-	return slices.EqualFunc(a.Ports, b.Ports, func(x, y model.Port) bool {
-		return x.Name == y.Name && x.IfaceID == y.IfaceID && bytes.Equal(x.MAC, y.MAC)
-	})
+	return slices.EqualFunc(a.Ports, b.Ports, model.SamePortConfig)
 }
 
 func sameBindings(a, b map[string]Binding) bool {

@@ -76,11 +76,11 @@ func TestChassisTowardsGateway(t *testing.T) {
 			t.Fatalf("no tunnel to the gateway: %+v", st.Tunnels)
 		}
 		tbl := fakeof.New(st.Flows, st.Groups)
-		emits, _ := tbl.Process(fakeof.Packet{InPort: 1, EthDst: mac("02:00:00:00:bb:01")})
+		emits, _ := tbl.Process(fakeof.Packet{InPort: 1, EthSrc: mac("52:54:00:00:01:0a"), EthDst: mac("02:00:00:00:bb:01")})
 		if len(emits) != 1 || emits[0].Port != vtepPort || emits[0].TunID != 1001 {
 			t.Fatalf("frame to the bare-metal MAC: %+v", emits)
 		}
-		emits, _ = tbl.Process(fakeof.Packet{InPort: 1, EthDst: mac("ff:ff:ff:ff:ff:ff")})
+		emits, _ = tbl.Process(fakeof.Packet{InPort: 1, EthSrc: mac("52:54:00:00:01:0a"), EthDst: mac("ff:ff:ff:ff:ff:ff")})
 		if !slices.ContainsFunc(emits, func(e fakeof.Emit) bool { return e.Port == vtepPort }) {
 			t.Fatalf("broadcast does not reach the VTEP: %+v", emits)
 		}

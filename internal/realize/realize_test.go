@@ -75,6 +75,7 @@ type node struct {
 	st      ChassisState
 	table   *fakeof.Table
 	vifs    map[uint32]string            // ofport → iface id
+	macs    map[uint32]net.HardwareAddr  // ofport → the VIF's MAC
 	tunnels map[uint32]hypervisor.Tunnel // ofport → tunnel
 }
 
@@ -86,9 +87,11 @@ func buildFabric(t *testing.T, snap *model.Snapshot, obs map[string][]hypervisor
 	f := make(fabric)
 	for _, ch := range snap.Chassis {
 		st := DesiredChassis(ChassisInputs{Snapshot: snap, Bindings: b, Chassis: ch, Controller: "tcp:198.18.255.1:6653"})
-		n := &node{ch: ch, st: st, table: fakeof.New(st.Flows, st.Groups), vifs: map[uint32]string{}, tunnels: map[uint32]hypervisor.Tunnel{}}
+		n := &node{ch: ch, st: st, table: fakeof.New(st.Flows, st.Groups), vifs: map[uint32]string{},
+			macs: map[uint32]net.HardwareAddr{}, tunnels: map[uint32]hypervisor.Tunnel{}}
 		for _, ifc := range obs[ch.Name] {
 			n.vifs[uint32(ifc.OFPort)] = ifc.IfaceID
+			n.macs[uint32(ifc.OFPort)] = ifc.MAC
 		}
 		for _, tn := range st.Tunnels {
 			n.tunnels[uint32(tn.OFPort)] = tn
@@ -134,10 +137,10 @@ func (f fabric) send(t *testing.T, chassis string, ofport uint32, dst string) []
 				// switch and its bridge drops the frame (no classify flow).
 				continue
 			}
-			deliver(remote, fakeof.Packet{InPort: in, TunID: e.TunID, EthDst: p.EthDst}, hops+1)
+			deliver(remote, fakeof.Packet{InPort: in, TunID: e.TunID, EthSrc: p.EthSrc, EthDst: p.EthDst}, hops+1)
 		}
 	}
-	deliver(f[chassis], fakeof.Packet{InPort: ofport, EthDst: mac(dst)}, 0)
+	deliver(f[chassis], fakeof.Packet{InPort: ofport, EthSrc: f[chassis].macs[ofport], EthDst: mac(dst)}, 0)
 	sort.Strings(got)
 	return got
 }
@@ -233,11 +236,15 @@ func TestGoldenFlows(t *testing.T) {
 		lines = append(lines, g.String())
 	}
 	want := strings.TrimSpace(`
-table=0, priority=100,in_port=1 actions=set_field:0x3e9->tun_id,write_metadata:0x1,goto_table:10
-table=0, priority=100,in_port=2 actions=set_field:0x3e9->tun_id,write_metadata:0x1,goto_table:10
+table=0, priority=100,in_port=1 actions=set_field:0x3e9->tun_id,write_metadata:0x1,goto_table:1
+table=0, priority=100,in_port=2 actions=set_field:0x3e9->tun_id,write_metadata:0x1,goto_table:1
 table=0, priority=100,tun_id=0x3e9,in_port=32768 actions=write_metadata:0x2,goto_table:10
 table=0, priority=100,tun_id=0x3e9,in_port=32769 actions=write_metadata:0x2,goto_table:10
 table=0, priority=0 actions=drop
+table=1, priority=100,in_port=1,dl_src=52:54:00:00:01:0a actions=goto_table:10
+table=1, priority=100,in_port=2,dl_src=52:54:00:00:01:0c actions=goto_table:10
+table=1, priority=10,tun_id=0x3e9 actions=goto_table:3
+table=3, priority=100,tun_id=0x3e9 actions=drop
 table=10, priority=100,tun_id=0x3e9,dl_dst=52:54:00:00:01:0a actions=output:1
 table=10, priority=100,tun_id=0x3e9,dl_dst=52:54:00:00:01:0c actions=output:2
 table=10, priority=100,tun_id=0x3e9,metadata=0x1,dl_dst=52:54:00:00:01:0b actions=output:32769
