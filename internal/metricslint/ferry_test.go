@@ -104,6 +104,7 @@ func TestFerrydMetricsFollowTheRules(t *testing.T) {
 		"ferry_northbound_switches", "ferry_northbound_ports", "ferry_northbound_bindings",
 		"ferry_northbound_chassis", "ferry_northbound_gateways",
 		"ferry_ovsdb_passive_refused_total",
+		"ferry_port_security_drops_total",
 		"ferry_rest_connections", "ferry_rest_connection_waits_total",
 	} {
 		if _, ok := fams[name]; !ok {

@@ -86,6 +86,11 @@ func Touch(cs ...prometheus.Collector) {
 				v.WithLabelValues(values...)
 			case *prometheus.SummaryVec:
 				v.WithLabelValues(values...)
+			case interface {
+				WithLabelValues(...string) prometheus.Counter
+			}:
+				// A collector around an embedded CounterVec.
+				v.WithLabelValues(values...)
 			}
 		}
 	}

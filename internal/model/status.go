@@ -100,4 +100,7 @@ type PortStatus struct {
 	Interface string `json:"interface,omitempty"`
 	OFPort    int    `json:"ofport,omitempty"`
 	MAC       string `json:"mac,omitempty"`
+	// PortSecurity says whether ferry enforces port security on the
+	// bound VIF: the port's setting, or by default whether it has a MAC.
+	PortSecurity bool `json:"port_security"`
 }

@@ -49,6 +49,10 @@ func (o ofSession) DumpFlows(ctx context.Context) ([]openflow.FlowRef, error) {
 	return refs, nil
 }
 
+func (o ofSession) DumpTable(ctx context.Context, table uint8) ([]openflow.FlowStat, error) {
+	return o.s.DumpTable(ctx, table)
+}
+
 func (o ofSession) DumpGroups(ctx context.Context) ([]openflow.GroupEntry, error) {
 	return o.s.DumpGroups(ctx)
 }

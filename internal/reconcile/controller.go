@@ -149,8 +149,12 @@ func New(cfg Config) *Controller {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Controller{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), loops: make(map[string]*chassisDevice), gateways: make(map[string]*gatewayDevice), started: time.Now(),
+	c := &Controller{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), loops: make(map[string]*chassisDevice), gateways: make(map[string]*gatewayDevice), started: time.Now(),
 		passes: make(chan struct{}, passSlotsPerCPU*max(1, runtime.GOMAXPROCS(0))), claims: newClaims()}
+	if cfg.Metrics != nil {
+		cfg.Metrics.spoofed.setSource(c.spoofReadings)
+	}
+	return c
 }
 
 // Kick says that the northbound changed; safe from any goroutine, never
@@ -627,7 +631,8 @@ func (c *Controller) Port(p model.Port) model.PortStatus {
 	if !ok {
 		return model.PortStatus{}
 	}
-	ps := model.PortStatus{Bound: true, Chassis: bd.Chassis, Interface: bd.Interface, OFPort: int(bd.OFPort)}
+	ps := model.PortStatus{Bound: true, Chassis: bd.Chassis, Interface: bd.Interface, OFPort: int(bd.OFPort),
+		PortSecurity: p.Secured(bd.MAC)}
 	if bd.MAC != nil {
 		ps.MAC = bd.MAC.String()
 	}

@@ -25,6 +25,8 @@ type Switches interface {
 type Session interface {
 	// DumpFlows returns the references of ferry's installed flows.
 	DumpFlows(ctx context.Context) ([]openflow.FlowRef, error)
+	// DumpTable returns ferry's flows in one table with their counters.
+	DumpTable(ctx context.Context, table uint8) ([]openflow.FlowStat, error)
 	// DumpGroups returns ferry's installed groups.
 	DumpGroups(ctx context.Context) ([]openflow.GroupEntry, error)
 	// Commit applies a plan as one atomic bundle.

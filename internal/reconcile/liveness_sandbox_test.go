@@ -131,7 +131,7 @@ func TestSandboxDuplicateRegistration(t *testing.T) {
 	if out := s.hvs["hv1"].Vsctl(t, "--columns=options", "find", "interface", "type=vxlan"); strings.Contains(out, "198.18.1.77") {
 		t.Errorf("the duplicate's tunnel IP reached hv1's tunnels:\n%s", out)
 	}
-	trace := s.hvs["hv1"].Appctl(t, "ovs-vswitchd", "ofproto/trace", "br-int", "in_port=2,dl_dst=52:54:00:00:01:0b")
+	trace := s.hvs["hv1"].Appctl(t, "ovs-vswitchd", "ofproto/trace", "br-int", "in_port=2,dl_src=52:54:00:00:01:0a,dl_dst=52:54:00:00:01:0b")
 	if !strings.Contains(trace, "output:32768") {
 		t.Errorf("vm1's frames to vm2 no longer reach the tunnel:\n%s", trace)
 	}

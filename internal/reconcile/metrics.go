@@ -12,8 +12,10 @@ import (
 )
 
 // Metrics are the reconciler's Prometheus metrics. Labels name devices
-// (chassis, gateways), never switches, ports or MACs: cardinality stays at
-// the number of devices. Names follow ferry_<subsystem>_<name>_<unit>,
+// (chassis, gateways), never ports or MACs, and switches only in
+// ferry_port_security_drops_total (one series per switch with secured
+// ports, not per chassis): cardinality stays at the number of devices and
+// switches. Names follow ferry_<subsystem>_<name>_<unit>,
 // counters end in _total, durations are _seconds histograms; the lint test
 // in internal/metricslint enforces it. Every method is safe on a nil
 // *Metrics, so that instrumented code needs no guard.
@@ -36,6 +38,7 @@ type Metrics struct {
 	gwLocalMACs   *prometheus.GaugeVec
 	gwRemoteMACs  *prometheus.GaugeVec
 	gwFaults      *prometheus.GaugeVec
+	spoofed       *spoofDrops
 
 	// Realize latency bookkeeping: when each northbound generation was
 	// first seen, and up to which generation each device's latency has
@@ -153,6 +156,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "ferry_gateway_faults",
 			Help: "Faults a VTEP reports: switch_fault_status plus every port's port_fault_status entries.",
 		}, []string{"gateway"}),
+		spoofed:  newSpoofDrops(),
 		seen:     make(map[int64]time.Time),
 		observed: make(map[string]int64),
 	}
@@ -178,7 +182,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) collectors() []prometheus.Collector {
 	cs := []prometheus.Collector{m.connected, m.passes, m.passDuration, m.flows, m.groups, m.flowMods,
 		m.bundleLatency, m.transactions, m.txLatency, m.nbGeneration, m.realizedGen, m.generationLag,
-		m.realizeTime, m.tunnels, m.gwLocalMACs, m.gwRemoteMACs, m.gwFaults}
+		m.realizeTime, m.tunnels, m.gwLocalMACs, m.gwRemoteMACs, m.gwFaults, m.spoofed}
 	for _, kind := range nbKinds {
 		cs = append(cs, m.nbObjects[kind])
 	}

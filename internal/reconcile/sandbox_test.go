@@ -216,7 +216,10 @@ func TestSandboxLifecycle(t *testing.T) {
 	flows := s.dumpFlows("hv1")
 	want := []string{
 		"priority=0 actions=drop",
-		"priority=100,in_port=2 actions=set_field:0x3e9->tun_id,write_metadata:0x1,goto_table:10",
+		"priority=100,in_port=2 actions=set_field:0x3e9->tun_id,write_metadata:0x1,goto_table:1",
+		// Port security, on by default: vm1 has an attached-mac.
+		"table=1, priority=100,in_port=2,dl_src=52:54:00:00:01:0a actions=goto_table:10",
+		"table=3, priority=100,tun_id=0x3e9 actions=drop",
 	}
 	joined := strings.Join(flows, "\n")
 	for _, w := range want {
@@ -224,14 +227,14 @@ func TestSandboxLifecycle(t *testing.T) {
 			t.Errorf("hv1 flows lack %q:\n%s", w, joined)
 		}
 	}
-	if len(flows) != 9 {
-		t.Errorf("hv1 has %d flows, want 9:\n%s", len(flows), joined)
+	if len(flows) != 12 {
+		t.Errorf("hv1 has %d flows, want 12:\n%s", len(flows), joined)
 	}
 	if out := hv1.Ofctl(t, "dump-groups", "br-int"); !strings.Contains(out, "group_id=2147485650") || !strings.Contains(out, "group_id=2147485651") {
 		t.Errorf("groups:\n%s", out)
 	}
 	// ofproto/trace: a broadcast from vm1 floods to the tunnel with the VNI.
-	trace := hv1.Appctl(t, "ovs-vswitchd", "ofproto/trace", "br-int", "in_port=2,dl_dst=ff:ff:ff:ff:ff:ff")
+	trace := hv1.Appctl(t, "ovs-vswitchd", "ofproto/trace", "br-int", "in_port=2,dl_src=52:54:00:00:01:0a,dl_dst=ff:ff:ff:ff:ff:ff")
 	if !strings.Contains(trace, "output:32768") {
 		t.Errorf("trace does not reach the tunnel:\n%s", trace)
 	}

@@ -117,7 +117,7 @@ func TestSandboxVNIReuseKeepsFlood(t *testing.T) {
 				t.Errorf("%s: hv1 lacks %q:\n%s", when, want, joined)
 			}
 		}
-		trace := s.hvs["hv1"].Appctl(t, "ovs-vswitchd", "ofproto/trace", "br-int", "in_port=2,dl_dst=ff:ff:ff:ff:ff:ff")
+		trace := s.hvs["hv1"].Appctl(t, "ovs-vswitchd", "ofproto/trace", "br-int", "in_port=2,dl_src=52:54:00:00:01:0a,dl_dst=ff:ff:ff:ff:ff:ff")
 		if !strings.Contains(trace, "output:32768") {
 			t.Errorf("%s: a broadcast from vm1 does not reach the tunnel:\n%s", when, trace)
 		}
