@@ -75,6 +75,8 @@ var adminRequests = []struct{ method, path, body string }{
 	{"PUT", "/v1/switches/red", `{"ports":[{"name":"p1","iface_id":"vm2"}]}`},
 	{"GET", "/v1/switches/blue/ports", ""},
 	{"GET", "/v1/switches/blue/ports/p1", ""},
+	{"PATCH", "/v1/switches/blue/ports/p1", `{"port_security":false}`},
+	{"PUT", "/v1/switches/blue/ports/p2", `{"iface_id":"vm3","ips":["198.18.100.3"]}`},
 	{"POST", "/v1/chassis", hv1},
 	{"GET", "/v1/chassis", ""},
 	{"GET", "/v1/chassis/hv1", ""},

@@ -216,14 +216,20 @@ func (s *server) putSwitch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	writeApplied(w, applied, "/v1/switches/"+url.PathEscape(sw.Name), switchJSON(sw, s.st.Switch(sw)))
+	return nil
+}
+
+// writeApplied answers a PUT: 201 with a Location when it created the
+// object, 200 otherwise, and what it did in the Ferry-Applied header.
+func writeApplied(w http.ResponseWriter, applied nbdb.Applied, location string, body any) {
 	code := http.StatusOK
 	if applied == nbdb.Created {
 		code = http.StatusCreated
-		w.Header().Set("Location", "/v1/switches/"+url.PathEscape(sw.Name))
+		w.Header().Set("Location", location)
 	}
 	w.Header().Set(api.AppliedHeader, string(applied))
-	writeJSON(w, code, switchJSON(sw, s.st.Switch(sw)))
-	return nil
+	writeJSON(w, code, body)
 }
 
 // decodeSwitchSpec decodes a whole switch, naming a bad port or binding by
@@ -246,6 +252,56 @@ func decodeSwitchSpec(data []byte) (api.SwitchSpec, error) {
 		return spec, err
 	}
 	return spec, decodeJSON(data, &spec, "")
+}
+
+// putPort makes a port exactly what the body says (api.PortRequest): 201
+// when it created the port, 200 otherwise, and the Ferry-Applied header
+// says "created", "configured" or "unchanged".
+func (s *server) putPort(w http.ResponseWriter, r *http.Request) error {
+	vars := vars(r)
+	var req api.PortRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	p, err := checkPortPut(&req, vars["switch"], vars["port"])
+	if err != nil {
+		return err
+	}
+	ctx, cancel, err := s.writeCtx(r)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	p, applied, err := s.b.PutPort(ctx, p)
+	if err != nil {
+		return err
+	}
+	writeApplied(w, applied, "/v1/switches/"+url.PathEscape(p.Switch)+"/ports/"+url.PathEscape(p.Name), portJSON(p, s.st.Port(p)))
+	return nil
+}
+
+// patchPort changes the fields the body names (api.PortPatch).
+func (s *server) patchPort(w http.ResponseWriter, r *http.Request) error {
+	vars := vars(r)
+	var req api.PortPatch
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	c, err := checkPortPatch(&req)
+	if err != nil {
+		return err
+	}
+	ctx, cancel, err := s.writeCtx(r)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	p, err := s.b.PatchPort(ctx, vars["switch"], vars["port"], c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, portJSON(p, s.st.Port(p)))
+	return nil
 }
 
 func (s *server) deletePort(w http.ResponseWriter, r *http.Request) error {

@@ -113,6 +113,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		"SwitchGateway":  model.SwitchGateway{},
 		"SwitchTunnel":   model.SwitchTunnel{},
 		"SwitchPatch":    api.SwitchPatch{},
+		"PortPatch":      api.PortPatch{},
 		"SwitchSpec":     api.SwitchSpec{},
 	}
 	for name, v := range types {

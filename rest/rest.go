@@ -42,6 +42,10 @@ type Backend interface {
 	// in one transaction; nothing when nothing differs.
 	ApplySwitch(ctx context.Context, sw model.Switch) (model.Switch, nbdb.Applied, error)
 	DeletePort(ctx context.Context, switchName, portName string) error
+	// PutPort makes a port exactly p, creating it if need be.
+	PutPort(ctx context.Context, p model.Port) (model.Port, nbdb.Applied, error)
+	// PatchPort changes what c sets of an existing port.
+	PatchPort(ctx context.Context, switchName, portName string, c nbdb.PortChange) (model.Port, error)
 	CreateChassis(ctx context.Context, ch model.Chassis) (model.Chassis, error)
 	DeleteChassis(ctx context.Context, name string) error
 	CreateGateway(ctx context.Context, gw model.Gateway) (model.Gateway, error)
@@ -116,6 +120,8 @@ func newServer(b Backend, s Status, reg *prometheus.Registry, logger *slog.Logge
 	r.Handle("/v1/switches/{switch}/ports", srv.handle(srv.createPort)).Methods(http.MethodPost)
 	r.Handle("/v1/switches/{switch}/ports/{port}", srv.handle(srv.getPort)).Methods(http.MethodGet)
 	r.Handle("/v1/switches/{switch}/ports/{port}", srv.handle(srv.deletePort)).Methods(http.MethodDelete)
+	r.Handle("/v1/switches/{switch}/ports/{port}", srv.handle(srv.putPort)).Methods(http.MethodPut)
+	r.Handle("/v1/switches/{switch}/ports/{port}", srv.handle(srv.patchPort)).Methods(http.MethodPatch)
 	r.Handle("/v1/chassis", srv.handle(srv.listChassis)).Methods(http.MethodGet)
 	r.Handle("/v1/chassis", srv.handle(srv.createChassis)).Methods(http.MethodPost)
 	r.Handle("/v1/chassis/{name}", srv.handle(srv.getChassis)).Methods(http.MethodGet)
@@ -421,6 +427,8 @@ func jsonType(goType string) string {
 		return "an integer"
 	case "[]string":
 		return "an array of strings"
+	case "bool":
+		return "true or false"
 	case "[]json.RawMessage":
 		return "an array of objects"
 	}

@@ -172,11 +172,17 @@ var bodyProblems = []badInput{
 
 func checkBad(t *testing.T, f *fixture, path string, cases []badInput) {
 	t.Helper()
+	checkBadWith(t, f, http.MethodPost, path, cases)
+}
+
+// checkBadWith is checkBad with another method.
+func checkBadWith(t *testing.T, f *fixture, method, path string, cases []badInput) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			before := f.b.Mutations()
 			gen := f.b.Snapshot().Generation
-			f.do(t, "POST", path, c.body).want(t, c.code, c.fragments...)
+			f.do(t, method, path, c.body).want(t, c.code, c.fragments...)
 			if f.b.Mutations() != before || f.b.Snapshot().Generation != gen {
 				t.Fatal("bad input reached the backend")
 			}

@@ -34,9 +34,12 @@ func switchJSON(sw model.Switch, st model.SwitchStatus) api.Switch {
 }
 
 func portJSON(p model.Port, st model.PortStatus) api.Port {
-	out := api.Port{Name: p.Name, Switch: p.Switch, IfaceID: p.IfaceID, Status: st}
+	out := api.Port{Name: p.Name, Switch: p.Switch, IfaceID: p.IfaceID, PortSecurity: p.PortSecurity, Status: st}
 	if p.MAC != nil {
 		out.MAC = p.MAC.String()
+	}
+	for _, a := range p.IPs {
+		out.IPs = append(out.IPs, a.String())
 	}
 	return out
 }

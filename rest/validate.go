@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/internal/nbdb"
 	"github.com/ferry-sdn/ferry/ovsdb"
 	"github.com/ferry-sdn/ferry/rest/api"
 )
@@ -228,28 +229,117 @@ func checkPortRequest(r *api.PortRequest, switchName string) (model.Port, error)
 func checkPort(p *problems, r *api.PortRequest, switchName string) model.Port {
 	checkName(p, "name", r.Name)
 	port := model.Port{Switch: switchName, Name: r.Name, IfaceID: r.IfaceID}
+	checkIfaceID(p, r.IfaceID)
+	port.MAC = checkMAC(p, r.MAC)
+	if r.PortSecurity != nil {
+		on := *r.PortSecurity
+		port.PortSecurity = &on
+	}
+	port.IPs = checkPortIPs(p, r.IPs)
+	return port
+}
+
+// checkMAC checks a port's MAC; "" is none.
+func checkMAC(p *problems, s string) net.HardwareAddr {
+	if s == "" {
+		return nil
+	}
+	mac, err := net.ParseMAC(s)
 	switch {
-	case r.IfaceID == "":
+	case err != nil || len(mac) != 6:
+		p.add("mac", "%q: not an Ethernet address (want xx:xx:xx:xx:xx:xx)", s)
+	case mac[0]&1 != 0:
+		p.add("mac", "%s: multicast address; a port needs a unicast one", mac)
+	case slices.Equal(mac, make(net.HardwareAddr, 6)):
+		p.add("mac", "%s: all zeros", mac)
+	default:
+		return mac // net.HardwareAddr prints lower-case
+	}
+	return nil
+}
+
+// checkPortIPs checks the addresses a port may send from: unicast IPv4
+// or IPv6 a host can have as its source, each once; it returns them
+// sorted (IPv4 first).
+func checkPortIPs(p *problems, ips []string) []netip.Addr {
+	if len(ips) > model.MaxPortIPs {
+		p.add("ips", "%d addresses: at most %d", len(ips), model.MaxPortIPs)
+		return nil
+	}
+	var out []netip.Addr
+	for _, s := range ips {
+		a, err := netip.ParseAddr(s)
+		why := ""
+		switch {
+		case err != nil:
+			why = "not an IPv4 or IPv6 address"
+		case a.Zone() != "":
+			why = "a zone is not part of an address"
+		case a.Is4In6():
+			why = "an IPv4-mapped IPv6 address; give the IPv4 address"
+		case a.IsUnspecified() || a.Is4() && thisNetwork.Contains(a):
+			why = "unspecified address (DHCP and duplicate address detection from it pass anyway)"
+		case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+			why = "broadcast address"
+		case a.IsMulticast():
+			why = "multicast address"
+		case a.IsLoopback():
+			why = "loopback address"
+		case slices.Contains(out, a):
+			why = "listed twice"
+		}
+		if why != "" {
+			p.add("ips", "%q: %s", s, why)
+			continue
+		}
+		out = append(out, a)
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}
+
+// checkPortPut checks the body of PUT …/ports/{port}.
+func checkPortPut(r *api.PortRequest, switchName, portName string) (model.Port, error) {
+	var p problems
+	if r.Name != "" && r.Name != portName {
+		p.add("name", "%q differs from the port in the path (%q)", r.Name, portName)
+	}
+	req := *r
+	req.Name = portName
+	port := checkPort(&p, &req, switchName)
+	return port, p.err()
+}
+
+// checkPortPatch checks the body of PATCH …/ports/{port}.
+func checkPortPatch(r *api.PortPatch) (nbdb.PortChange, error) {
+	var p problems
+	var c nbdb.PortChange
+	if r.IfaceID == nil && r.MAC == nil && r.PortSecurity == nil && r.IPs == nil {
+		p.add("request body", "names no field to change (iface_id, mac, port_security, ips)")
+	}
+	if r.IfaceID != nil {
+		checkIfaceID(&p, *r.IfaceID)
+		c.IfaceID = r.IfaceID
+	}
+	if r.MAC != nil {
+		c.SetMAC, c.MAC = true, checkMAC(&p, *r.MAC)
+	}
+	c.PortSecurity = r.PortSecurity
+	if r.IPs != nil {
+		c.SetIPs, c.IPs = true, checkPortIPs(&p, *r.IPs)
+	}
+	return c, p.err()
+}
+
+func checkIfaceID(p *problems, id string) {
+	switch {
+	case id == "":
 		p.add("iface_id", "required")
-	case len(r.IfaceID) > maxIfaceIDLen:
+	case len(id) > maxIfaceIDLen:
 		p.add("iface_id", "longer than %d bytes", maxIfaceIDLen)
-	case !printable(r.IfaceID):
+	case !printable(id):
 		p.add("iface_id", "must be printable text")
 	}
-	if r.MAC != "" {
-		mac, err := net.ParseMAC(r.MAC)
-		switch {
-		case err != nil || len(mac) != 6:
-			p.add("mac", "%q: not an Ethernet address (want xx:xx:xx:xx:xx:xx)", r.MAC)
-		case mac[0]&1 != 0:
-			p.add("mac", "%s: multicast address; a port needs a unicast one", mac)
-		case slices.Equal(mac, make(net.HardwareAddr, 6)):
-			p.add("mac", "%s: all zeros", mac)
-		default:
-			port.MAC = mac // net.HardwareAddr prints lower-case
-		}
-	}
-	return port
 }
 
 func checkChassisRequest(r *api.ChassisRequest) (model.Chassis, error) {

@@ -33,7 +33,9 @@ type Switch struct {
 	Status            model.SwitchStatus `json:"status"`
 }
 
-// PortRequest is the body of POST /v1/switches/{switch}/ports.
+// PortRequest is the body of POST /v1/switches/{switch}/ports and of PUT
+// /v1/switches/{switch}/ports/{port} (where Name may be left out: the path
+// names the port; when given it must match).
 type PortRequest struct {
 	Name string `json:"name"`
 	// IfaceID matches the Interface's external_ids:iface-id (libvirt,
@@ -41,15 +43,38 @@ type PortRequest struct {
 	IfaceID string `json:"iface_id"`
 	// MAC is optional: without it ferry uses the Interface's attached-mac.
 	MAC string `json:"mac,omitempty"`
+	// PortSecurity lets the VIF send only from the port's MAC (and, with
+	// IPs, only from those addresses). Absent: on whenever the port has a
+	// MAC (its own or the VIF's attached-mac). false: off, for a VM that
+	// bridges or routes other hosts' frames.
+	PortSecurity *bool `json:"port_security,omitempty"`
+	// IPs are the IPv4 and IPv6 addresses the VIF may send from (and
+	// claim in ARP and neighbour discovery); absent: any.
+	IPs []string `json:"ips,omitempty"`
+}
+
+// PortPatch is the body of PATCH /v1/switches/{switch}/ports/{port}: the
+// fields it gives change, the others stay.
+type PortPatch struct {
+	IfaceID *string `json:"iface_id,omitempty"`
+	// MAC "" removes the port's MAC (ferry then uses attached-mac).
+	MAC          *string `json:"mac,omitempty"`
+	PortSecurity *bool   `json:"port_security,omitempty"`
+	// IPs [] removes every address: any source is allowed again.
+	IPs *[]string `json:"ips,omitempty"`
 }
 
 // Port is a logical port as the API shows it.
 type Port struct {
-	Name    string           `json:"name"`
-	Switch  string           `json:"switch"`
-	IfaceID string           `json:"iface_id"`
-	MAC     string           `json:"mac,omitempty"`
-	Status  model.PortStatus `json:"status"`
+	Name    string `json:"name"`
+	Switch  string `json:"switch"`
+	IfaceID string `json:"iface_id"`
+	MAC     string `json:"mac,omitempty"`
+	// PortSecurity is what the port says (absent: the default); whether
+	// ferry enforces it is status.port_security.
+	PortSecurity *bool            `json:"port_security,omitempty"`
+	IPs          []string         `json:"ips,omitempty"`
+	Status       model.PortStatus `json:"status"`
 }
 
 // ChassisRequest is the body of POST /v1/chassis.

@@ -302,6 +302,83 @@ func (b *Backend) DeletePort(_ context.Context, switchName, portName string) err
 	return nil
 }
 
+// PutPort implements rest.Backend: the port becomes p (created if
+// missing), at a new generation unless nothing differs.
+func (b *Backend) PutPort(_ context.Context, p model.Port) (model.Port, nbdb.Applied, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.begin(); err != nil {
+		return model.Port{}, "", err
+	}
+	return b.replacePort(p.Switch, p.Name, true, func(model.Port) model.Port { return p })
+}
+
+// PatchPort implements rest.Backend.
+func (b *Backend) PatchPort(_ context.Context, switchName, portName string, c nbdb.PortChange) (model.Port, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.begin(); err != nil {
+		return model.Port{}, err
+	}
+	p, _, err := b.replacePort(switchName, portName, false, func(p model.Port) model.Port {
+		if c.IfaceID != nil {
+			p.IfaceID = *c.IfaceID
+		}
+		if c.SetMAC {
+			p.MAC = c.MAC
+		}
+		if c.PortSecurity != nil {
+			p.PortSecurity = c.PortSecurity
+		}
+		if c.SetIPs {
+			p.IPs = c.IPs
+		}
+		return p
+	})
+	return p, err
+}
+
+// replacePort sets port portName of switchName to change(current), or
+// creates change(zero port) when create allows it.
+func (b *Backend) replacePort(switchName, portName string, create bool, change func(model.Port) model.Port) (model.Port, nbdb.Applied, error) {
+	i := b.switchIndex(switchName)
+	if i < 0 {
+		return model.Port{}, "", notFound("switch %q not found", switchName)
+	}
+	sw := &b.snap.Switches[i]
+	j := slices.IndexFunc(sw.Ports, func(p model.Port) bool { return p.Name == portName })
+	if j < 0 && !create {
+		return model.Port{}, "", notFound("port %q not found on switch %q", portName, switchName)
+	}
+	cur := model.Port{Switch: switchName, Name: portName}
+	if j >= 0 {
+		cur = sw.Ports[j]
+	}
+	p := change(cur)
+	p.Switch, p.Name = switchName, portName
+	if j >= 0 && model.SamePortConfig(cur, p) {
+		return cur, nbdb.Unchanged, nil
+	}
+	for _, o := range b.snap.Switches {
+		for _, q := range o.Ports {
+			if q.IfaceID == p.IfaceID && !(o.Name == switchName && q.Name == portName) {
+				return model.Port{}, "", conflict("iface_id", "%q is already used by port %q on switch %q", p.IfaceID, q.Name, o.Name)
+			}
+		}
+	}
+	applied := nbdb.Configured
+	ports := slices.Clone(sw.Ports)
+	if j >= 0 {
+		ports[j] = p
+	} else {
+		applied, ports = nbdb.Created, append(ports, p)
+		slices.SortFunc(ports, func(a, c model.Port) int { return strings.Compare(a.Name, c.Name) })
+	}
+	b.snap.Generation++
+	sw.Generation, sw.Ports = b.snap.Generation, ports
+	return p, applied, nil
+}
+
 // CreateChassis implements rest.Backend.
 func (b *Backend) CreateChassis(_ context.Context, ch model.Chassis) (model.Chassis, error) {
 	b.mu.Lock()
