@@ -21,6 +21,8 @@ ports:
   - name: vm1
     iface_id: if-1
     mac: "02:00:00:00:00:01"
+    port_security: true
+    ips: ["2001:db8::1", 198.18.100.1]
   - {name: vm2, iface_id: if-2}
 ---
 - name: red
@@ -51,6 +53,9 @@ func TestApply(t *testing.T) {
 	red, _ := snap.Switch("red")
 	if blue.VNI != 1001 || len(blue.Ports) != 2 || blue.Ports[0].MAC.String() != "02:00:00:00:00:01" || red.Encap != "gre" || len(red.Ports) != 1 {
 		t.Fatalf("applied blue %+v, red %+v", blue, red)
+	}
+	if vm1 := blue.Ports[0]; vm1.PortSecurity == nil || !*vm1.PortSecurity || len(vm1.IPs) != 2 || vm1.IPs[0].String() != "198.18.100.1" {
+		t.Fatalf("applied vm1 %+v", vm1)
 	}
 
 	// JSON, a list, -o json: the server's answers as a JSON array.
@@ -114,9 +119,11 @@ func applyWithNorthbound(t *testing.T, endpoint string) {
 			t.Fatalf("apply %d: generation %d, want 2 (one per created switch)", i+1, g)
 		}
 	}
-	changed := strings.Replace(switchesYAML, "if-2", "if-9", 1)
-	code, out, _ := run("--server", srv.URL, "apply", "-f", writeFile(t, "changed.yaml", changed))
-	if code != ExitOK || out != "switch/blue configured\nswitch/red unchanged\n" {
-		t.Fatalf("changed apply: exit %d, %q", code, out)
+	for _, c := range [][2]string{{"if-2", "if-9"}, {"port_security: true", "port_security: false"}, {`198.18.100.1]`, `198.18.100.2]`}} {
+		changed := strings.Replace(switchesYAML, c[0], c[1], 1)
+		code, out, _ := run("--server", srv.URL, "apply", "-f", writeFile(t, "changed.yaml", changed))
+		if code != ExitOK || out != "switch/blue configured\nswitch/red unchanged\n" {
+			t.Fatalf("apply with %s: exit %d, %q", c[1], code, out)
+		}
 	}
 }

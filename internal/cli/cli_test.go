@@ -197,9 +197,9 @@ func TestPort(t *testing.T) {
 
 	f.st.SetPort("blue", "vm2", model.PortStatus{Bound: true, Chassis: "hv1", Interface: "tap2", OFPort: 5, MAC: "02:00:00:00:00:02"})
 	wantLines(t, f.ok(t, "port", "list", "blue"),
-		"NAME IFACE-ID MAC BOUND CHASSIS INTERFACE OFPORT",
-		"vm1 if1 02:00:00:00:00:01 no - - -",
-		"vm2 if2 02:00:00:00:00:02 yes hv1 tap2 5")
+		"NAME IFACE-ID MAC BOUND CHASSIS INTERFACE OFPORT SECURITY",
+		"vm1 if1 02:00:00:00:00:01 no - - - -",
+		"vm2 if2 02:00:00:00:00:02 yes hv1 tap2 5 off")
 	wantLines(t, f.ok(t, "port", "show", "blue", "vm2"),
 		"Name: vm2",
 		"Switch: blue",
@@ -208,7 +208,9 @@ func TestPort(t *testing.T) {
 		"Bound: yes",
 		"Chassis: hv1",
 		"Interface: tap2",
-		"OpenFlow port: 5")
+		"OpenFlow port: 5",
+		"Port security: off (default (on with a MAC))",
+		"IPs: any")
 	var p api.Port
 	if err := json.Unmarshal([]byte(f.ok(t, "port", "show", "blue", "vm1", "-o", "json")), &p); err != nil {
 		t.Fatal(err)
@@ -218,6 +220,25 @@ func TestPort(t *testing.T) {
 	}
 	f.fails(t, ExitError, `port "vm9" not found on switch "blue" (HTTP 404)`, "port", "show", "blue", "vm9")
 	f.fails(t, ExitError, `switch "nosuch" not found (HTTP 404)`, "port", "list", "nosuch")
+
+	// Port security and addresses, at creation and later.
+	f.ok(t, "port", "create", "blue", "vm3", "--iface-id", "if3", "--port-security=false", "--ip", "198.18.100.3", "--ip", "2001:db8::3,198.18.100.4")
+	var p3 api.Port
+	if err := json.Unmarshal([]byte(f.ok(t, "port", "show", "blue", "vm3", "-o", "json")), &p3); err != nil {
+		t.Fatal(err)
+	}
+	if p3.PortSecurity == nil || *p3.PortSecurity || !slices.Equal(p3.IPs, []string{"198.18.100.3", "198.18.100.4", "2001:db8::3"}) {
+		t.Errorf("port create --port-security=false --ip: %+v", p3)
+	}
+	if out := f.ok(t, "port", "set", "blue", "vm3", "--port-security=true", "--ip", ""); out != "port vm3 on switch blue: port security on, IPs any\n" {
+		t.Errorf("port set: %q", out)
+	}
+	f.st.SetPort("blue", "vm3", model.PortStatus{Bound: true, Chassis: "hv1", MAC: "02:00:00:00:00:03", PortSecurity: true})
+	wantLines(t, f.ok(t, "port", "show", "blue", "vm3"), "Port security: on (on)", "IPs: any")
+	f.fails(t, ExitUsage, "port set: nothing to change: give --port-security, --ip, --mac or --iface-id", "port", "set", "blue", "vm3")
+	f.fails(t, ExitError, `ips: "224.0.0.1": multicast address (HTTP 400)`, "port", "set", "blue", "vm3", "--ip", "224.0.0.1")
+	f.fails(t, ExitError, `port "vm9" not found on switch "blue" (HTTP 404)`, "port", "set", "blue", "vm9", "--port-security=false")
+	f.ok(t, "port", "delete", "blue", "vm3")
 
 	if out := f.ok(t, "port", "delete", "blue", "vm1"); out != "port vm1 deleted from switch blue\n" {
 		t.Errorf("delete: %q", out)
@@ -448,7 +469,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"gateway", "create", "gw1"}, 2, "", "ferryctl: gateway create: missing --ovsdb", ""},
 		{[]string{"help"}, 0, "  binding delete SWITCH GATEWAY PORT VLAN", "", ""},
 		{[]string{"-h"}, 0, "  wait SWITCH [--timeout 30s]", "", ""},
-		{[]string{"help", "port"}, 0, "  port create SWITCH NAME --iface-id ID [--mac MAC]", "", ""},
+		{[]string{"help", "port"}, 0, "  port create SWITCH NAME --iface-id ID [--mac MAC] [--port-security=false] [--ip ADDR]...", "", ""},
 		{[]string{"help", "frob"}, 2, "", `ferryctl: no help for "frob"`, ""},
 		{[]string{"switch", "--help"}, 0, "  switch delete NAME", "", ""},
 		{[]string{"switch", "help"}, 0, "  switch delete NAME", "", ""},

@@ -159,6 +159,9 @@ func portCreate(a *app, args []string) error {
 	fs := a.flags()
 	ifaceID := fs.String("iface-id", "", "")
 	mac := fs.String("mac", "", "")
+	security := fs.Bool("port-security", true, "")
+	var ips listFlag
+	fs.Var(&ips, "ip", "")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
@@ -166,7 +169,10 @@ func portCreate(a *app, args []string) error {
 	if err := a.require(fs, "iface-id"); err != nil {
 		return err
 	}
-	req := api.PortRequest{Name: pos[1], IfaceID: *ifaceID, MAC: *mac}
+	req := api.PortRequest{Name: pos[1], IfaceID: *ifaceID, MAC: *mac, IPs: ips}
+	if isSet(fs, "port-security") {
+		req.PortSecurity = security
+	}
 	data, err := a.call(http.MethodPost, path("v1", "switches", pos[0], "ports"), req)
 	if err != nil {
 		return err
@@ -174,6 +180,91 @@ func portCreate(a *app, args []string) error {
 	return emit(a, data, func(p api.Port) error {
 		return a.say("port %s created on switch %s: iface-id %s", p.Name, p.Switch, p.IfaceID)
 	})
+}
+
+// portSet changes what its flags name of a port (PATCH).
+func portSet(a *app, args []string) error {
+	fs := a.flags()
+	ifaceID := fs.String("iface-id", "", "")
+	mac := fs.String("mac", "", "")
+	security := fs.Bool("port-security", true, "")
+	var ips listFlag
+	fs.Var(&ips, "ip", "")
+	pos, err := a.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	var req api.PortPatch
+	if isSet(fs, "iface-id") {
+		req.IfaceID = ifaceID
+	}
+	if isSet(fs, "mac") {
+		req.MAC = mac
+	}
+	if isSet(fs, "port-security") {
+		req.PortSecurity = security
+	}
+	if isSet(fs, "ip") {
+		list := []string(ips)
+		if list == nil {
+			list = []string{}
+		}
+		req.IPs = &list
+	}
+	if req == (api.PortPatch{}) {
+		return a.usage("nothing to change: give --port-security, --ip, --mac or --iface-id")
+	}
+	data, err := a.call(http.MethodPatch, path("v1", "switches", pos[0], "ports", pos[1]), req)
+	if err != nil {
+		return err
+	}
+	return emit(a, data, func(p api.Port) error {
+		return a.say("port %s on switch %s: port security %s, IPs %s", p.Name, p.Switch, configuredSecurity(p), orAny(p.IPs))
+	})
+}
+
+// listFlag is a flag that may be repeated, each value a comma-separated
+// list: --ip A --ip B,C. An empty value adds nothing (--ip '' names an
+// empty list).
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, splitList(v)...)
+	return nil
+}
+
+// configuredSecurity is what a port says about port security.
+func configuredSecurity(p api.Port) string {
+	switch {
+	case p.PortSecurity == nil:
+		return "default (on with a MAC)"
+	case *p.PortSecurity:
+		return "on"
+	}
+	return "off"
+}
+
+// portSecurity is whether ferry enforces port security on a bound port,
+// else what the port says.
+func portSecurity(p api.Port) string {
+	switch {
+	case p.Status.Bound && p.Status.PortSecurity:
+		return "on"
+	case p.Status.Bound:
+		return "off"
+	case p.PortSecurity == nil:
+		return "-"
+	}
+	return configuredSecurity(p)
+}
+
+func orAny(ips []string) string {
+	if len(ips) == 0 {
+		return "any"
+	}
+	return strings.Join(ips, ",")
 }
 
 // portMAC is the port's configured MAC, else the one learned from the VIF.
@@ -204,10 +295,10 @@ func portList(a *app, args []string) error {
 		var rows [][]string
 		for _, p := range ports {
 			rows = append(rows, []string{p.Name, p.IfaceID, portMAC(p), yesNo(p.Status.Bound),
-				dash(p.Status.Chassis), dash(p.Status.Interface), ofport(p.Status)})
+				dash(p.Status.Chassis), dash(p.Status.Interface), ofport(p.Status), portSecurity(p)})
 		}
 		return table(a.stdout, "No ports on switch "+pos[0]+".",
-			[]string{"NAME", "IFACE-ID", "MAC", "BOUND", "CHASSIS", "INTERFACE", "OFPORT"}, rows)
+			[]string{"NAME", "IFACE-ID", "MAC", "BOUND", "CHASSIS", "INTERFACE", "OFPORT", "SECURITY"}, rows)
 	})
 }
 
@@ -234,8 +325,19 @@ func portShow(a *app, args []string) error {
 			"Chassis", dash(p.Status.Chassis),
 			"Interface", dash(p.Status.Interface),
 			"OpenFlow port", ofport(p.Status),
+			"Port security", portSecurityLine(p),
+			"IPs", orAny(p.IPs),
 		)
 	})
+}
+
+// portSecurityLine says what port show says about port security: what
+// ferry enforces and why.
+func portSecurityLine(p api.Port) string {
+	if !p.Status.Bound {
+		return configuredSecurity(p) + "; not bound"
+	}
+	return portSecurity(p) + " (" + configuredSecurity(p) + ")"
 }
 
 func portDelete(a *app, args []string) error {
