@@ -88,6 +88,69 @@ func dialLocked(ctx context.Context, nsPath, network, addr string) (net.Conn, er
 	return conn, nil
 }
 
+// Send writes raw Ethernet frames out of iface inside lab namespace ns,
+// as the guest's kernel would send them, whatever their addresses say.
+func (l *Lab) Send(ns, iface string, frames ...[]byte) error {
+	errc := make(chan error, 1)
+	go func() { errc <- sendLocked("/var/run/netns/"+l.Namespace(ns), iface, frames) }()
+	return <-errc
+}
+
+// sendLocked must run on its own goroutine, for the reason dialLocked
+// gives. The packet socket and the interface lookup belong to the
+// namespace they are made in.
+func sendLocked(nsPath, iface string, frames [][]byte) error {
+	runtime.LockOSThread()
+	orig, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("lab: send: %w", err)
+	}
+	defer orig.Close()
+	target, err := os.Open(nsPath)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("lab: send: %w", err)
+	}
+	defer target.Close()
+	if err := setns(target); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("lab: send: enter %s: %w", nsPath, err)
+	}
+	sendErr := sendFrames(iface, frames)
+	if err := setns(orig); err != nil {
+		return fmt.Errorf("lab: send: leave %s: %w", nsPath, err) // the thread dies locked
+	}
+	runtime.UnlockOSThread()
+	if sendErr != nil {
+		return fmt.Errorf("lab: send on %s in %s: %w", iface, nsPath, sendErr)
+	}
+	return nil
+}
+
+func sendFrames(iface string, frames [][]byte) error {
+	ifc, err := net.InterfaceByName(iface)
+	if err != nil {
+		return err
+	}
+	const ethPAll = 0x0003
+	proto := ethPAll<<8&0xff00 | ethPAll>>8 // network byte order
+	fd, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW, proto)
+	if err != nil {
+		return err
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrLinklayer{Protocol: uint16(proto), Ifindex: ifc.Index}); err != nil {
+		return err
+	}
+	for _, f := range frames {
+		if _, err := syscall.Write(fd, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func setns(f *os.File) error {
 	_, _, errno := syscall.Syscall(sysSetns, f.Fd(), syscall.CLONE_NEWNET, 0)
 	if errno != 0 {

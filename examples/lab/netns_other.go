@@ -23,3 +23,6 @@ func (l *Lab) HTTPClient() *http.Client {
 func DialInNamespace(ctx context.Context, nsPath, network, addr string) (net.Conn, error) {
 	return nil, errNotLinux
 }
+
+// Send fails: network namespaces need Linux.
+func (l *Lab) Send(ns, iface string, frames ...[]byte) error { return errNotLinux }
