@@ -224,7 +224,7 @@ func portSet(a *app, args []string) error {
 }
 
 // listFlag is a flag that may be repeated, each value a comma-separated
-// list: --ip A --ip B,C. An empty value adds nothing (--ip '' names an
+// list: --ip A --ip B,C. An empty value adds nothing (--ip ” names an
 // empty list).
 type listFlag []string
 
