@@ -224,8 +224,8 @@ func portSet(a *app, args []string) error {
 }
 
 // listFlag is a flag that may be repeated, each value a comma-separated
-// list: --ip A --ip B,C. An empty value adds nothing (--ip ” names an
-// empty list).
+// list: --ip A --ip B,C. An empty value adds nothing: --ip with an empty
+// value alone names an empty list.
 type listFlag []string
 
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
