@@ -28,6 +28,8 @@ var fuzzRoutes = []struct{ method, path string }{
 	{"DELETE", "/v1/switches/blue/bindings/gw1/NAME/0"},
 	{"DELETE", "/v1/chassis/NAME"},
 	{"GET", "/v1/gateways/NAME"},
+	{"PUT", "/v1/switches/blue/ports/NAME"},
+	{"PATCH", "/v1/switches/blue/ports/NAME"},
 }
 
 // FuzzRequest sends any body and any name to every write route of the
@@ -91,6 +93,12 @@ func FuzzRequest(f *testing.F) {
 		{10, "p0", ""},
 		{11, "hv1", ""},
 		{12, "gw1\x00", ""},
+		{3, "blue", `{"name":"p4","iface_id":"vm4","port_security":false,"ips":["198.18.100.4","2001:db8::4"]}`},
+		{13, "p9", `{"iface_id":"vm9","mac":"02:00:00:00:00:09","ips":["198.18.100.9"]}`},
+		{13, "p1", `{"name":"p2","iface_id":"vm1"}`},
+		{14, "p1", `{"port_security":false,"ips":["ff02::1","0.0.0.0"]}`},
+		{14, "p1", `{"ips":[],"mac":""}`},
+		{14, "p1", `{"port_security":null,"iface_id":"vm1"}`},
 		{0, "", `{"name":"big","vni":1e309}`},
 		{0, "", `{"name":"n","unknown":1}`},
 		{0, "", `{"name":"n"} {"name":"m"}`},
