@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"flag"
 	"fmt"
 	"net/http"
 	"strings"
@@ -155,23 +156,36 @@ func switchDelete(a *app, args []string) error {
 
 // Ports.
 
+// portFlags are the flags that configure a port (create and set).
+type portFlags struct {
+	fs       *flag.FlagSet
+	ifaceID  *string
+	mac      *string
+	security *bool
+	ips      listFlag
+}
+
+func (a *app) portFlags() *portFlags {
+	f := &portFlags{fs: a.flags()}
+	f.ifaceID = f.fs.String("iface-id", "", "")
+	f.mac = f.fs.String("mac", "", "")
+	f.security = f.fs.Bool("port-security", true, "")
+	f.fs.Var(&f.ips, "ip", "")
+	return f
+}
+
 func portCreate(a *app, args []string) error {
-	fs := a.flags()
-	ifaceID := fs.String("iface-id", "", "")
-	mac := fs.String("mac", "", "")
-	security := fs.Bool("port-security", true, "")
-	var ips listFlag
-	fs.Var(&ips, "ip", "")
-	pos, err := a.parse(fs, args)
+	f := a.portFlags()
+	pos, err := a.parse(f.fs, args)
 	if err != nil {
 		return err
 	}
-	if err := a.require(fs, "iface-id"); err != nil {
+	if err := a.require(f.fs, "iface-id"); err != nil {
 		return err
 	}
-	req := api.PortRequest{Name: pos[1], IfaceID: *ifaceID, MAC: *mac, IPs: ips}
-	if isSet(fs, "port-security") {
-		req.PortSecurity = security
+	req := api.PortRequest{Name: pos[1], IfaceID: *f.ifaceID, MAC: *f.mac, IPs: f.ips}
+	if isSet(f.fs, "port-security") {
+		req.PortSecurity = f.security
 	}
 	data, err := a.call(http.MethodPost, path("v1", "switches", pos[0], "ports"), req)
 	if err != nil {
@@ -184,28 +198,23 @@ func portCreate(a *app, args []string) error {
 
 // portSet changes what its flags name of a port (PATCH).
 func portSet(a *app, args []string) error {
-	fs := a.flags()
-	ifaceID := fs.String("iface-id", "", "")
-	mac := fs.String("mac", "", "")
-	security := fs.Bool("port-security", true, "")
-	var ips listFlag
-	fs.Var(&ips, "ip", "")
-	pos, err := a.parse(fs, args)
+	f := a.portFlags()
+	pos, err := a.parse(f.fs, args)
 	if err != nil {
 		return err
 	}
 	var req api.PortPatch
-	if isSet(fs, "iface-id") {
-		req.IfaceID = ifaceID
+	if isSet(f.fs, "iface-id") {
+		req.IfaceID = f.ifaceID
 	}
-	if isSet(fs, "mac") {
-		req.MAC = mac
+	if isSet(f.fs, "mac") {
+		req.MAC = f.mac
 	}
-	if isSet(fs, "port-security") {
-		req.PortSecurity = security
+	if isSet(f.fs, "port-security") {
+		req.PortSecurity = f.security
 	}
-	if isSet(fs, "ip") {
-		list := []string(ips)
+	if isSet(f.fs, "ip") {
+		list := []string(f.ips)
 		if list == nil {
 			list = []string{}
 		}
