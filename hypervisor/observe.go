@@ -16,9 +16,12 @@ import (
 
 // Observed is a chassis' Open_vSwitch database as the cache shows it.
 type Observed struct {
-	Root   string  // Open_vSwitch row UUID ("" when the database is empty)
-	Bridge *Bridge // nil when the managed bridge does not exist
-	VIFs   []VIF
+	Root string // Open_vSwitch row UUID ("" when the database is empty)
+	// SystemID is the Open_vSwitch external_ids:system-id, the host's
+	// name for OVN and ferry ("" when unset).
+	SystemID string
+	Bridge   *Bridge // nil when the managed bridge does not exist
+	VIFs     []VIF
 	// Tunnels maps the remote device (chassis or gateway) of each of
 	// ferry's tunnel ports to its BFD state.
 	Tunnels map[string]string
@@ -82,7 +85,8 @@ func Observe(ctx context.Context, tc *cache.TableCache, bridgeName string) (Obse
 		return nil
 	}
 	for _, m := range tableRows(vswitch.OpenvSwitchTable) {
-		obs.Root = m.(*vswitch.OpenvSwitch).UUID
+		root := m.(*vswitch.OpenvSwitch)
+		obs.Root, obs.SystemID = root.UUID, root.ExternalIDs["system-id"]
 	}
 	if obs.Root == "" {
 		return obs, nil

@@ -131,7 +131,7 @@ func waitSession(t testing.TB, srv *openflow.Server, dpid uint64, old *openflow.
 	defer cancel()
 	deadline := time.After(10 * time.Second)
 	for {
-		if s := srv.Session(dpid); s != nil && s != old {
+		if s := srv.Bind(dpid, openflow.AcceptAny); s != nil && s != old {
 			return s
 		}
 		select {
@@ -254,7 +254,7 @@ func flowStrings(flows []openflow.Flow) map[string]uint64 {
 
 func TestSandboxHandshake(t *testing.T) {
 	sb := newSandbox(t)
-	s := sb.srv.Session(sb.dpid)
+	s := sb.srv.Bind(sb.dpid, openflow.AcceptAny)
 	if s.DatapathID() != sb.dpid {
 		t.Errorf("DatapathID = %016x, ovs-vsctl says %016x", s.DatapathID(), sb.dpid)
 	}
@@ -280,7 +280,7 @@ func TestSandboxHandshake(t *testing.T) {
 
 func TestSandboxCommitDumpDelete(t *testing.T) {
 	sb := newSandbox(t)
-	s := sb.srv.Session(sb.dpid)
+	s := sb.srv.Bind(sb.dpid, openflow.AcceptAny)
 	flows, groups := pipeline()
 	if err := s.Commit(ctx(t), openflow.Changes{AddGroups: groups, AddFlows: flows}); err != nil {
 		t.Fatal(err)
@@ -390,7 +390,7 @@ func TestSandboxCommitDumpDelete(t *testing.T) {
 
 func TestSandboxGroupWithForeignActions(t *testing.T) {
 	sb := newSandbox(t)
-	s := sb.srv.Session(sb.dpid)
+	s := sb.srv.Bind(sb.dpid, openflow.AcceptAny)
 	sb.ovs.Ofctl(t, "add-group", "br0", "group_id=5,type=all,bucket=output:1,bucket=mod_vlan_vid:7,output:2")
 	sb.ovs.Ofctl(t, "add-group", "br0", "group_id=6,type=select,bucket=output:1")
 	groups, err := s.DumpGroups(ctx(t))
@@ -427,7 +427,7 @@ func TestSandboxGroupWithForeignActions(t *testing.T) {
 
 func TestSandboxRejectedBundleChangesNothing(t *testing.T) {
 	sb := newSandbox(t)
-	s := sb.srv.Session(sb.dpid)
+	s := sb.srv.Bind(sb.dpid, openflow.AcceptAny)
 	flows, groups := pipeline()
 	if err := s.Commit(ctx(t), openflow.Changes{AddGroups: groups, AddFlows: flows}); err != nil {
 		t.Fatal(err)
@@ -496,7 +496,7 @@ func TestSandboxRejectedBundleChangesNothing(t *testing.T) {
 
 func TestSandboxLargeBundle(t *testing.T) {
 	sb := newSandbox(t)
-	s := sb.srv.Session(sb.dpid)
+	s := sb.srv.Bind(sb.dpid, openflow.AcceptAny)
 	const n = 5000
 	flows := manyFlows(n, 0)
 	start := time.Now()
@@ -551,7 +551,7 @@ func manyFlows(n, round int) []openflow.Flow {
 
 func TestSandboxReconnect(t *testing.T) {
 	sb := newSandbox(t)
-	s := sb.srv.Session(sb.dpid)
+	s := sb.srv.Bind(sb.dpid, openflow.AcceptAny)
 	flows, groups := pipeline()
 	if err := s.Commit(ctx(t), openflow.Changes{AddGroups: groups, AddFlows: flows}); err != nil {
 		t.Fatal(err)
@@ -588,7 +588,7 @@ func TestSandboxReconnect(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Done not closed after del-controller")
 	}
-	if got := sb.srv.Session(sb.dpid); got != nil {
+	if got := sb.srv.Bind(sb.dpid, openflow.AcceptAny); got != nil {
 		t.Error("server still returns the dead session")
 	}
 	select {
@@ -674,7 +674,7 @@ func TestSandboxEchoTimeout(t *testing.T) {
 
 func TestSandboxTrace(t *testing.T) {
 	sb := newSandbox(t)
-	s := sb.srv.Session(sb.dpid)
+	s := sb.srv.Bind(sb.dpid, openflow.AcceptAny)
 	flows, groups := pipeline()
 	if err := s.Commit(ctx(t), openflow.Changes{AddGroups: groups, AddFlows: flows}); err != nil {
 		t.Fatal(err)
@@ -719,7 +719,7 @@ func TestSandboxTrace(t *testing.T) {
 // counts, and nothing of other tables or of other controllers' cookies.
 func TestSandboxDumpTable(t *testing.T) {
 	sb := newSandbox(t)
-	s := sb.srv.Session(sb.dpid)
+	s := sb.srv.Bind(sb.dpid, openflow.AcceptAny)
 	const vni = 7
 	flows := []openflow.Flow{
 		{Table: openflow.TableClassify, Priority: openflow.PriorityExact, Match: openflow.Match{InPort: vif1},
@@ -770,11 +770,11 @@ func TestSandboxRejectsOpenFlow13Only(t *testing.T) {
 	if !strings.Contains(sb.logs.String(), "it offers OpenFlow13") {
 		t.Errorf("log does not say what the switch offered:\n%s", sb.logs.String())
 	}
-	if sb.srv.Session(dpid) != nil {
+	if sb.srv.Bind(dpid, openflow.AcceptAny) != nil {
 		t.Error("a session was registered for an OpenFlow 1.3-only bridge")
 	}
 	// br0 is unaffected.
-	if err := sb.srv.Session(sb.dpid).Barrier(ctx(t)); err != nil {
+	if err := sb.srv.Bind(sb.dpid, openflow.AcceptAny).Barrier(ctx(t)); err != nil {
 		t.Error(err)
 	}
 }
@@ -784,7 +784,7 @@ func TestSandboxRejectsOpenFlow13Only(t *testing.T) {
 // comparisons and golden tests rely on the two being identical.
 func TestFlowStringMatchesOVS(t *testing.T) {
 	sb := newSandbox(t)
-	s := sb.srv.Session(sb.dpid)
+	s := sb.srv.Bind(sb.dpid, openflow.AcceptAny)
 	flows := []openflow.Flow{
 		{Table: 0, Priority: 0},
 		{Table: 0, Priority: 65535, Match: openflow.Match{InPort: tunPort}},
@@ -868,7 +868,7 @@ func fmtMap(m map[string]uint64) string {
 // the bundle deleting them again) against a real ovs-vswitchd.
 func BenchmarkCommit(b *testing.B) {
 	sb := newSandbox(b)
-	s := sb.srv.Session(sb.dpid)
+	s := sb.srv.Bind(sb.dpid, openflow.AcceptAny)
 	const n = 10000
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

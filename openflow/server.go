@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	of "antrea.io/libOpenflow/openflow15"
+
+	"github.com/ferry-sdn/ferry/ratelog"
 )
 
 type config struct {
@@ -21,8 +24,22 @@ type config struct {
 	echoMisses       int
 	handshakeTimeout time.Duration
 	writeTimeout     time.Duration
-	maxDumpBytes     int // bounds one multipart reply: maxDumpBytes, lowered by tests
+	maxDumpBytes     int           // bounds one multipart reply
+	maxConns         int           // connections open at once
+	maxUnbound       int           // connections not bound to a datapath yet
+	unboundTimeout   time.Duration // how long a handshaken session may wait to be bound
+	probeTimeout     time.Duration // how long a bound session has to answer when another claims its datapath
+	testHook         func(msg []byte)
 }
+
+// Defaults of the limits a Server applies (see the With… options).
+const (
+	DefaultMaxConns       = 4096
+	DefaultMaxUnbound     = 256
+	DefaultMaxDumpBytes   = 16 << 20
+	DefaultUnboundTimeout = 60 * time.Second
+	duplicateProbeTimeout = time.Second
+)
 
 // Option configures a Server.
 type Option func(*config)
@@ -40,21 +57,66 @@ func WithHandshakeTimeout(d time.Duration) Option {
 	return func(c *config) { c.handshakeTimeout = d }
 }
 
+// WithMaxConns bounds the connections open at once (default
+// DefaultMaxConns); while that many are, Serve accepts no more and new ones
+// wait in the kernel's backlog.
+func WithMaxConns(n int) Option {
+	return func(c *config) { c.maxConns = n }
+}
+
+// WithMaxUnbound bounds the connections that are not bound to a datapath
+// (in their handshake, or handshaken and waiting for Bind; default
+// DefaultMaxUnbound); while that many are, Serve accepts no more. Bound
+// sessions do not count: there is at most one per datapath ferry drives.
+func WithMaxUnbound(n int) Option {
+	return func(c *config) { c.maxUnbound = n }
+}
+
+// WithUnboundTimeout sets how long a handshaken session may wait for Bind
+// before it is closed (default DefaultUnboundTimeout). It must outlast
+// ferryd's start: bridges reconnect at once, before their chassis has been
+// observed.
+func WithUnboundTimeout(d time.Duration) Option {
+	return func(c *config) { c.unboundTimeout = d }
+}
+
+// WithMaxDumpBytes bounds one multipart reply, all its parts included
+// (default DefaultMaxDumpBytes); a flow or group dump past it fails and
+// ends the connection.
+func WithMaxDumpBytes(n int) Option {
+	return func(c *config) { c.maxDumpBytes = n }
+}
+
 // Server accepts connections from switches (OVS bridges dial their
-// controller target, e.g. tcp:IP:6653 or ssl:IP:6653) and keeps one Session
-// per datapath ID.
+// controller target, e.g. tcp:IP:6653 or ssl:IP:6653). A connection that
+// completes the handshake claims a datapath ID; it is bound to that
+// datapath only when Bind's authorization accepts its peer, and only a
+// bound session is handed out.
 type Server struct {
 	log *slog.Logger
 	cfg config
 
+	connSlots    chan struct{} // one per open connection
+	unboundSlots chan struct{} // one per connection not bound
+
 	mu        sync.Mutex
-	sessions  map[uint64]*Session
+	dps       map[uint64]*datapath  // datapaths Bind was asked for
+	waiting   map[uint64][]*Session // handshaken, not bound, by claimed datapath ID
 	conns     map[*Session]struct{} // every connection, handshaking or not
 	listeners map[net.Listener]struct{}
 	subs      map[chan struct{}]struct{}
 	closed    bool
 
 	counters counters
+	refusals ratelog.Limiter
+}
+
+// datapath is a datapath ID someone asked Bind for: its session, the
+// authorization that bound it, and its last refusal.
+type datapath struct {
+	session   *Session
+	authorize Authorize
+	refused   *Refusal
 }
 
 // NewServer returns a Server logging to logger.
@@ -64,21 +126,30 @@ func NewServer(logger *slog.Logger, opts ...Option) *Server {
 		echoMisses:       3,
 		handshakeTimeout: 10 * time.Second,
 		writeTimeout:     30 * time.Second,
-		maxDumpBytes:     maxDumpBytes,
+		maxDumpBytes:     DefaultMaxDumpBytes,
+		maxConns:         DefaultMaxConns,
+		maxUnbound:       DefaultMaxUnbound,
+		unboundTimeout:   DefaultUnboundTimeout,
+		probeTimeout:     duplicateProbeTimeout,
 	}
 	for _, o := range opts {
 		o(&cfg)
 	}
+	cfg.maxConns = max(cfg.maxConns, 1)
+	cfg.maxUnbound = min(max(cfg.maxUnbound, 1), cfg.maxConns)
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Server{
-		log:       logger,
-		cfg:       cfg,
-		sessions:  make(map[uint64]*Session),
-		conns:     make(map[*Session]struct{}),
-		listeners: make(map[net.Listener]struct{}),
-		subs:      make(map[chan struct{}]struct{}),
+		log:          logger,
+		cfg:          cfg,
+		connSlots:    make(chan struct{}, cfg.maxConns),
+		unboundSlots: make(chan struct{}, cfg.maxUnbound),
+		dps:          make(map[uint64]*datapath),
+		waiting:      make(map[uint64][]*Session),
+		conns:        make(map[*Session]struct{}),
+		listeners:    make(map[net.Listener]struct{}),
+		subs:         make(map[chan struct{}]struct{}),
 	}
 }
 
@@ -102,8 +173,19 @@ func (s *Server) Serve(ln net.Listener) error {
 
 	var delay time.Duration
 	for {
+		// Slots first: at the caps, connections wait in the backlog
+		// rather than each holding buffers and goroutines here.
+		if !s.acquire(s.connSlots, "connections", ln) {
+			return nil
+		}
+		if !s.acquire(s.unboundSlots, "connections not bound to a datapath", ln) {
+			<-s.connSlots
+			return nil
+		}
 		conn, err := ln.Accept()
 		if err != nil {
+			<-s.unboundSlots
+			<-s.connSlots
 			if errors.Is(err, net.ErrClosed) || s.isClosed() {
 				return nil
 			}
@@ -115,6 +197,36 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		delay = 0
 		go s.handle(conn)
+	}
+}
+
+// acquire takes a slot, waiting (and logging, rate-limited) while none is
+// free; false once the server or ln is closed.
+func (s *Server) acquire(slots chan struct{}, what string, ln net.Listener) bool {
+	select {
+	case slots <- struct{}{}:
+		return true
+	default:
+	}
+	s.counters.waits.Add(1)
+	if ok, suppressed := s.refusals.Allow("limit:" + what); ok {
+		s.log.Warn("openflow: too many "+what+"; new ones wait", "max", cap(slots), "suppressed", suppressed)
+	}
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case slots <- struct{}{}:
+			return true
+		case <-t.C:
+			s.mu.Lock()
+			_, open := s.listeners[ln]
+			closed := s.closed
+			s.mu.Unlock()
+			if closed || !open {
+				return false
+			}
+		}
 	}
 }
 
@@ -146,28 +258,121 @@ func (s *Server) isClosed() bool {
 	return s.closed
 }
 
-// Session returns the live session for a datapath ID, or nil.
-func (s *Server) Session(dpid uint64) *Session {
+// Authorize decides whether a peer is the device whose datapath it claims:
+// "" when it is; otherwise the reason (RefusedAddress, RefusedCertificate)
+// and why, for the log and the device's status. It is called with the
+// server's lock held: it must not call the Server.
+type Authorize func(Peer) (reason, why string)
+
+// AcceptAny authorizes every peer: for tests, and for setups where
+// whoever can reach the listener is trusted.
+func AcceptAny(Peer) (string, string) { return "", "" }
+
+// Bind returns the session bound to datapath dpid, or nil. A bound session
+// that authorize no longer accepts (the device's addresses changed) is
+// refused and closed. With none bound, the newest waiting session that
+// authorize accepts is bound; waiting sessions it refuses are closed and
+// recorded (Refused). Sessions that claim dpid later are checked against
+// authorize as soon as their handshake ends. Call it whenever the session
+// is needed: it is cheap.
+func (s *Server) Bind(dpid uint64, authorize Authorize) *Session {
+	var refused []refusal
+	var superseded []*Session
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sessions[dpid]
+	d := s.dps[dpid]
+	if d == nil {
+		d = &datapath{}
+		s.dps[dpid] = d
+	}
+	d.authorize = authorize
+	if b := d.session; b != nil {
+		if reason, why := authorize(b.peer); reason != "" {
+			d.session = nil
+			refused = append(refused, refusal{b, reason, why})
+			s.notifyLocked()
+		}
+	}
+	w := s.waiting[dpid]
+	delete(s.waiting, dpid)
+	for i := len(w) - 1; i >= 0; i-- {
+		c := w[i]
+		if c.isClosed() {
+			continue
+		}
+		if reason, why := authorize(c.peer); reason != "" {
+			refused = append(refused, refusal{c, reason, why})
+			continue
+		}
+		if d.session != nil {
+			superseded = append(superseded, c)
+			continue
+		}
+		d.session = c
+		c.bound.Store(true)
+		s.notifyLocked()
+	}
+	for _, r := range refused {
+		s.recordLocked(d, r)
+	}
+	bound := d.session
+	s.mu.Unlock()
+
+	for _, r := range refused {
+		s.refuse(r)
+	}
+	for _, c := range superseded {
+		c.log().Info("openflow: closing an older connection of the same datapath")
+		c.close(errors.New("superseded by a newer connection from the same datapath"))
+	}
+	if bound != nil {
+		bound.becameBound()
+	}
+	return bound
 }
 
-// Sessions returns every live session.
+// Bound returns the session bound to datapath dpid, or nil; unlike Bind it
+// binds nothing.
+func (s *Server) Bound(dpid uint64) *Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.dps[dpid]; d != nil {
+		return d.session
+	}
+	return nil
+}
+
+// Refused returns the last refusal of a connection that claimed datapath
+// dpid, once Bind has been asked for it.
+func (s *Server) Refused(dpid uint64) (Refusal, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.dps[dpid]; d != nil && d.refused != nil {
+		return *d.refused, true
+	}
+	return Refusal{}, false
+}
+
+// Sessions returns every session past its handshake, bound or waiting.
 func (s *Server) Sessions() []*Session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]*Session, 0, len(s.sessions))
-	for _, ss := range s.sessions {
-		out = append(out, ss)
+	var out []*Session
+	for _, d := range s.dps {
+		if d.session != nil {
+			out = append(out, d.session)
+		}
+	}
+	for _, w := range s.waiting {
+		out = append(out, w...)
 	}
 	return out
 }
 
 // Subscribe returns a channel that receives a value whenever a session is
-// established, replaced or gone. The channel has capacity one and sends never
-// block, so notifications coalesce: a receiver learns that something changed
-// and looks at Session/Sessions for what. cancel stops the notifications.
+// bound or gone, or a session waits for a datapath that Bind was asked for.
+// The channel has capacity one and sends never block, so notifications
+// coalesce: a receiver learns that something changed and calls Bind for
+// what. cancel stops the notifications.
 func (s *Server) Subscribe() (ch <-chan struct{}, cancel func()) {
 	c := make(chan struct{}, 1)
 	s.mu.Lock()
@@ -183,6 +388,28 @@ func (s *Server) Subscribe() (ch <-chan struct{}, cancel func()) {
 // Counters returns what all sessions, past and present, have sent.
 func (s *Server) Counters() Counters { return s.counters.snapshot() }
 
+// Stats returns what the server refused and recovered from, and the
+// connections open now.
+func (s *Server) Stats() Stats {
+	c := Stats{
+		Refused: make(map[string]uint64, len(reasons)),
+		Panics:  s.counters.panics.Load(),
+		Waits:   s.counters.waits.Load(),
+	}
+	for i, r := range reasons {
+		c.Refused[r] = s.counters.refusedBy[i].Load()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.dps {
+		if d.session != nil {
+			c.Bound++
+		}
+	}
+	c.Unbound = len(s.conns) - c.Bound
+	return c
+}
+
 func (s *Server) notifyLocked() {
 	for c := range s.subs {
 		select {
@@ -192,46 +419,92 @@ func (s *Server) notifyLocked() {
 	}
 }
 
-// register publishes an established session. dpid and nTables are set here,
-// under s.mu, because the reader goroutine may concurrently be tearing the
-// session down and unregister reads them under the same lock.
+// register publishes a handshaken session as waiting for Bind. dpid and
+// nTables are set here, under s.mu, because the reader goroutine may
+// concurrently be tearing the session down and unregister reads them under
+// the same lock. A session claiming a datapath that has a bound session is
+// checked at once: refused if that datapath's authorization refuses its
+// peer; if the bound session answers an echo within probeTimeout, refused
+// as a duplicate; else the bound one is taken for dead and closed.
 func (s *Server) register(ss *Session, dpid uint64, nTables uint8) error {
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return errors.New("server closed")
-	}
-	if ss.isClosed() {
-		s.mu.Unlock()
-		return ss.Err()
-	}
 	ss.dpid, ss.nTables = dpid, nTables
-	old := s.sessions[ss.dpid]
-	s.sessions[ss.dpid] = ss
-	s.notifyLocked()
 	s.mu.Unlock()
-	if old != nil {
-		// OVS reconnecting (or a second bridge with the same datapath ID,
-		// which is a configuration error worth a log line): newest wins.
-		old.log().Info("openflow: session replaced by a new connection", "dpid", dpidString(ss.dpid), "new_remote", ss.remote)
-		old.close(errors.New("replaced by a new connection from the same datapath"))
+	for range 3 {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return errors.New("server closed")
+		}
+		if ss.isClosed() {
+			s.mu.Unlock()
+			return ss.Err()
+		}
+		d := s.dps[dpid]
+		if d != nil && d.authorize != nil {
+			if reason, why := d.authorize(ss.peer); reason != "" {
+				r := refusal{ss, reason, why}
+				s.recordLocked(d, r)
+				s.mu.Unlock()
+				s.refuse(r)
+				return errRefused
+			}
+		}
+		if d == nil || d.session == nil {
+			s.waiting[dpid] = append(s.waiting[dpid], ss)
+			if d != nil {
+				s.notifyLocked() // its device binds it on its next pass
+			}
+			s.mu.Unlock()
+			ss.waitForBind()
+			return nil
+		}
+		old := d.session
+		s.mu.Unlock()
+		if old.answers(s.cfg.probeTimeout) {
+			r := refusal{ss, RefusedDuplicate, fmt.Sprintf("datapath %s already has a live session from %s, which answered an echo request", dpidString(dpid), old.peer)}
+			s.mu.Lock()
+			if d.session == old {
+				s.recordLocked(d, r)
+				s.mu.Unlock()
+				s.refuse(r)
+				return errRefused
+			}
+			s.mu.Unlock()
+			continue // the old one went meanwhile: look again
+		}
+		old.log().Info("openflow: session did not answer while a new connection claims its datapath; closing it", "new_remote", ss.remote)
+		old.close(errors.New("no answer to an echo request while a new connection claimed the same datapath"))
 	}
-	return nil
+	return errors.New("datapath contended by several connections")
 }
+
+var errRefused = errors.New("refused")
 
 func (s *Server) unregister(ss *Session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.conns, ss)
-	if s.sessions[ss.dpid] == ss {
-		delete(s.sessions, ss.dpid)
+	if d := s.dps[ss.dpid]; d != nil && d.session == ss {
+		d.session = nil
 		s.notifyLocked()
+	}
+	if w := s.waiting[ss.dpid]; len(w) > 0 {
+		w = slices.DeleteFunc(w, func(c *Session) bool { return c == ss })
+		if len(w) == 0 {
+			delete(s.waiting, ss.dpid)
+		} else {
+			s.waiting[ss.dpid] = w
+		}
 	}
 }
 
 // handle runs one connection from accept to close.
 func (s *Server) handle(conn net.Conn) {
 	ss := newSession(s, conn)
+	defer func() { <-s.connSlots }()
+	defer ss.releaseUnbound()
+	defer ss.recoverPanic("connection handler")
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -243,17 +516,19 @@ func (s *Server) handle(conn net.Conn) {
 
 	dpid, nTables, err := ss.handshake()
 	if err != nil {
-		ss.log().Warn("openflow: handshake failed", "error", err)
+		s.handshakeFailed(ss, err)
 		ss.close(fmt.Errorf("handshake: %w", err))
 		return
 	}
 	ss.logp.Store(ss.log().With("dpid", dpidString(dpid)))
 	if err := s.register(ss, dpid, nTables); err != nil {
-		ss.log().Info("openflow: switch gone before its session started", "error", err)
+		if !errors.Is(err, errRefused) {
+			ss.log().Info("openflow: switch gone before its session started", "error", err)
+		}
 		ss.close(err)
 		return
 	}
-	ss.log().Info("openflow: switch connected", "tables", ss.nTables)
+	ss.log().Info("openflow: switch connected", "tables", ss.nTables, "peer", ss.peer.String())
 	go ss.keepalive()
 	<-ss.done
 	ss.log().Info("openflow: switch disconnected", "reason", ss.Err())
@@ -273,6 +548,7 @@ func (ss *Session) handshake() (dpid uint64, nTables uint8, err error) {
 			return 0, 0, fmt.Errorf("tls: %w", err)
 		}
 	}
+	ss.peer = peerOf(ss.conn)
 	if err := ss.write(helloMsg(ss.nextXid())); err != nil {
 		return 0, 0, err
 	}
@@ -402,8 +678,32 @@ type Counters struct {
 	BundleErrors uint64 // bundles the switch rejected
 }
 
+// Stats are what the server refused and recovered from, and the
+// connections it has open, for metrics.
+type Stats struct {
+	// Refused counts refused connections by reason (RefusalReasons).
+	Refused map[string]uint64
+	// Panics counts panics recovered in connection handlers; each closed
+	// its connection.
+	Panics uint64
+	// Waits counts the times Serve waited because a connection cap was
+	// reached.
+	Waits uint64
+	// Bound and Unbound are the connections open now: bound to a
+	// datapath, or not (handshaking or waiting for Bind).
+	Bound, Unbound int
+}
+
 type counters struct {
 	flowMods, groupMods, bundles, bundleErrors atomic.Uint64
+	panics, waits                              atomic.Uint64
+	refusedBy                                  [len(reasons)]atomic.Uint64
+}
+
+func (c *counters) refused(reason string) {
+	if i := slices.Index(reasons[:], reason); i >= 0 {
+		c.refusedBy[i].Add(1)
+	}
 }
 
 func (c *counters) snapshot() Counters {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +19,8 @@ import (
 )
 
 // Session is one live OpenFlow 1.5 connection to a bridge, established
-// (hello and features exchanged) and registered by datapath ID. All methods
+// (hello and features exchanged) and bound to the datapath ID it claimed
+// (Server.Bind). All methods
 // are safe for concurrent use. A Session is never revived: when its
 // connection goes, Done is closed and every request fails with
 // ErrDisconnected; the bridge's next connection is a new Session.
@@ -28,8 +30,13 @@ type Session struct {
 	conn    net.Conn
 	br      *bufio.Reader
 	remote  string
+	peer    Peer // set by the handshake
 	dpid    uint64
 	nTables uint8
+	bound   atomic.Bool // bound to its datapath by Server.Bind
+	// unbound is released once: when the session is bound, or ends.
+	unbound  sync.Once
+	lastWarn atomic.Int64 // unix nanoseconds of the last unsolicited-error warning
 
 	wmu sync.Mutex // serialises writers; held for a whole batch
 	bw  *bufio.Writer
@@ -62,12 +69,24 @@ type call struct {
 	sink   *bundleSink
 }
 
+// Buffer sizes. A connection that is not bound gets small buffers: until a
+// device binds it, nothing but the handshake and echoes is written to it,
+// and a flood of connections must not cost 128 KiB each. Messages longer
+// than the read buffer are read straight into their own allocation, so the
+// reader needs no more; a bound session's bundles are written in 64 KiB
+// batches.
+const (
+	readBuffer         = 8 << 10
+	unboundWriteBuffer = 4 << 10
+	boundWriteBuffer   = 64 << 10
+)
+
 func newSession(srv *Server, conn net.Conn) *Session {
 	s := &Session{
 		srv:     srv,
 		conn:    conn,
-		br:      bufio.NewReaderSize(conn, 64<<10),
-		bw:      bufio.NewWriterSize(conn, 64<<10),
+		br:      bufio.NewReaderSize(conn, readBuffer),
+		bw:      bufio.NewWriterSize(conn, unboundWriteBuffer),
 		remote:  conn.RemoteAddr().String(),
 		pending: make(map[uint32]*call),
 		control: make(chan []byte, 16),
@@ -90,6 +109,85 @@ func (s *Session) NumTables() uint8 { return s.nTables }
 
 // RemoteAddr is the switch's address.
 func (s *Session) RemoteAddr() string { return s.remote }
+
+// Peer is what the handshake learnt of the other end.
+func (s *Session) Peer() Peer { return s.peer }
+
+// waitForBind arranges for the session to be refused unless a device
+// binds it within the unbound timeout.
+func (s *Session) waitForBind() {
+	t := time.AfterFunc(s.srv.cfg.unboundTimeout, func() {
+		if s.bound.Load() || s.isClosed() {
+			return
+		}
+		srv := s.srv
+		r := refusal{s, RefusedUnbound, fmt.Sprintf("no registered chassis took datapath %s within %v (is the bridge's chassis registered, and its datapath_id this one?)",
+			dpidString(s.dpid), srv.cfg.unboundTimeout)}
+		srv.mu.Lock()
+		if s.bound.Load() {
+			srv.mu.Unlock()
+			return
+		}
+		if d := srv.dps[s.dpid]; d != nil {
+			srv.recordLocked(d, r)
+		}
+		srv.mu.Unlock()
+		srv.refuse(r)
+	})
+	go func() {
+		<-s.done
+		t.Stop()
+	}()
+}
+
+// becameBound gives a newly bound session what a bound one needs: its
+// unbound slot back to the server, and a write buffer for bundles.
+func (s *Session) becameBound() {
+	s.unbound.Do(func() {
+		<-s.srv.unboundSlots
+		s.wmu.Lock()
+		s.bw = bufio.NewWriterSize(s.conn, boundWriteBuffer) // the old one is empty: write flushes
+		s.wmu.Unlock()
+		s.log().Info("openflow: switch authenticated", "peer", s.peer.String())
+	})
+}
+
+// releaseUnbound returns the unbound slot of a session that ends unbound.
+func (s *Session) releaseUnbound() {
+	s.unbound.Do(func() { <-s.srv.unboundSlots })
+}
+
+// answers reports whether the switch answers an echo request within d. A
+// peer that does not read would block the write: that counts as no answer,
+// and the caller closes the session, which ends the write.
+func (s *Session) answers(d time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	res := make(chan error, 1)
+	go func() {
+		_, err := s.roundTrip(ctx, header(of.Type_EchoRequest, s.nextXid(), 8), false)
+		res <- err
+	}()
+	select {
+	case err := <-res:
+		return err == nil
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// recoverPanic, deferred at the top of each of a connection's goroutines,
+// turns a panic into the end of that connection: counted, logged with its
+// stack, and nothing else affected.
+func (s *Session) recoverPanic(where string) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	s.srv.counters.panics.Add(1)
+	s.log().Error("openflow: panic in "+where+"; connection closed", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	s.close(fmt.Errorf("internal error in %s: %v", where, r))
+}
 
 // Done is closed when the connection is gone.
 func (s *Session) Done() <-chan struct{} { return s.done }
@@ -312,6 +410,89 @@ func readMsg(br *bufio.Reader) ([]byte, error) {
 	if l < 8 {
 		return nil, fmt.Errorf("openflow: message length %d shorter than its header", l)
 	}
+	return readBody(br, hdr, l)
+}
+
+// readLoop is the only reader of the connection; it dispatches messages
+// in arrival order, which is what makes "errors for a bundle's messages
+// arrive before the reply to its close/commit" usable.
+//
+// What it keeps is bounded whatever the peer sends: a message nobody waits
+// for (asynchronous messages, replies to no request, an oversized echo
+// request) is skipped in the read buffer without being allocated, so a
+// flood costs CPU, not memory; only replies to outstanding requests, echo
+// requests and small unsolicited errors are read whole.
+func (s *Session) readLoop() {
+	defer s.recoverPanic("reader")
+	var hdr [8]byte
+	for {
+		if _, err := io.ReadFull(s.br, hdr[:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = errors.New("connection closed by switch")
+			}
+			s.close(err)
+			return
+		}
+		l := int(binary.BigEndian.Uint16(hdr[2:4]))
+		if l < 8 {
+			s.close(fmt.Errorf("openflow: message length %d shorter than its header", l))
+			return
+		}
+		if hdr[0] != of.VERSION {
+			s.close(fmt.Errorf("switch sent OpenFlow version %#x after negotiating 1.5", hdr[0]))
+			return
+		}
+		s.unanswered.Store(0) // anything the switch says proves it is alive
+		if !s.wanted(hdr[1], binary.BigEndian.Uint32(hdr[4:8]), l) {
+			if _, err := s.br.Discard(l - 8); err != nil {
+				s.close(fmt.Errorf("truncated message: %w", err))
+				return
+			}
+			continue
+		}
+		msg, err := readBody(s.br, hdr, l)
+		if err != nil {
+			s.close(err)
+			return
+		}
+		if h := s.srv.cfg.testHook; h != nil {
+			h(msg)
+		}
+		s.dispatch(msg)
+	}
+}
+
+// Bounds of what is read of messages nobody asked for.
+const (
+	// maxEchoRequest is the largest echo request answered. OVS sends
+	// empty ones; answering 64 KiB ones would let a peer that does not
+	// read queue a megabyte of replies per connection.
+	maxEchoRequest = 1 << 10
+	// maxUnsolicitedError is the largest unsolicited error read (to be
+	// logged); larger ones are skipped.
+	maxUnsolicitedError = 1 << 10
+)
+
+// wanted says whether a message of type typ, xid xid and length l is read
+// whole: a reply to an outstanding request, or a small echo request or
+// unsolicited error.
+func (s *Session) wanted(typ uint8, xid uint32, l int) bool {
+	switch typ {
+	case of.Type_EchoRequest:
+		return l <= maxEchoRequest
+	case of.Type_Hello, of.Type_PacketIn, of.Type_FlowRemoved, of.Type_PortStatus, of.Type_RoleStatus,
+		of.Type_TableStatus, of.Type_RequestForward, of.Type_ControllerStatus:
+		// Asynchronous messages: ferry's pipeline does not use them.
+		return false
+	}
+	s.mu.Lock()
+	_, pending := s.pending[xid]
+	s.mu.Unlock()
+	return pending || typ == of.Type_Error && l <= maxUnsolicitedError
+}
+
+// readBody reads the rest of a message whose header is hdr and length l.
+func readBody(br *bufio.Reader, hdr [8]byte, l int) ([]byte, error) {
 	msg := make([]byte, l)
 	copy(msg, hdr[:])
 	if _, err := io.ReadFull(br, msg[8:]); err != nil {
@@ -325,46 +506,20 @@ func readMsg(br *bufio.Reader) ([]byte, error) {
 	return msg, nil
 }
 
-// readLoop is the only reader of the connection; it dispatches messages
-// in arrival order, which is what makes "errors for a bundle's messages
-// arrive before the reply to its close/commit" usable.
-func (s *Session) readLoop() {
-	for {
-		msg, err := readMsg(s.br)
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = errors.New("connection closed by switch")
-			}
-			s.close(err)
-			return
-		}
-		if msg[0] != of.VERSION {
-			s.close(fmt.Errorf("switch sent OpenFlow version %#x after negotiating 1.5", msg[0]))
-			return
-		}
-		s.unanswered.Store(0) // anything the switch says proves it is alive
-		s.dispatch(msg)
-	}
-}
+// unsolicitedWarnEvery bounds the warnings about unsolicited errors of one
+// session.
+const unsolicitedWarnEvery = 10 * time.Second
 
 func (s *Session) dispatch(msg []byte) {
 	typ := msg[1]
 	xid := binary.BigEndian.Uint32(msg[4:8])
-	switch typ {
-	case of.Type_EchoRequest:
+	if typ == of.Type_EchoRequest {
 		reply := append([]byte(nil), msg...)
 		reply[1] = of.Type_EchoReply
 		select {
 		case s.control <- reply:
 		default: // the switch will ask again
 		}
-		return
-	case of.Type_EchoReply, of.Type_Hello:
-		return
-	case of.Type_PacketIn, of.Type_FlowRemoved, of.Type_PortStatus, of.Type_RoleStatus,
-		of.Type_TableStatus, of.Type_RequestForward, of.Type_ControllerStatus:
-		// Asynchronous messages: ferry's pipeline does not use them.
-		s.log().Debug("openflow: ignoring asynchronous message", "type", msgTypeName(typ))
 		return
 	}
 
@@ -377,7 +532,12 @@ func (s *Session) dispatch(msg []byte) {
 			if err == nil {
 				err = e
 			}
-			s.log().Warn("openflow: unsolicited error from switch", "error", err.Error())
+			now := time.Now().UnixNano()
+			if last := s.lastWarn.Load(); now-last >= int64(unsolicitedWarnEvery) && s.lastWarn.CompareAndSwap(last, now) {
+				s.log().Warn("openflow: unsolicited error from switch", "error", err.Error())
+			} else {
+				s.log().Debug("openflow: unsolicited error from switch", "error", err.Error())
+			}
 		} else {
 			s.log().Debug("openflow: reply to no request", "type", msgTypeName(typ), "xid", xid)
 		}
@@ -444,8 +604,6 @@ const multipartHeaderLen = 16
 // is about a million flow entries of ferry's size, 35 times the flows of a
 // bridge in the default benchmark (28,500); a bridge beyond that is not one
 // ferry is built to drive.
-const maxDumpBytes = 128 << 20
-
 var errReplyTooLarge = errors.New("openflow: multipart reply too large")
 
 // addPart adds one message received for a multipart request to c and
@@ -473,6 +631,7 @@ func (c *call) addPart(typ uint8, msg []byte) (more bool, err error) {
 // keepalive writes the reader's echo replies and probes the switch: after
 // echoMisses intervals without hearing anything, the connection is dead.
 func (s *Session) keepalive() {
+	defer s.recoverPanic("keepalive")
 	t := time.NewTicker(s.srv.cfg.echoInterval)
 	defer t.Stop()
 	for {

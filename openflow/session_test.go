@@ -168,7 +168,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func sessionOf(t *testing.T, srv *Server, dpid uint64) *Session {
 	t.Helper()
 	var s *Session
-	waitFor(t, "session", func() bool { s = srv.Session(dpid); return s != nil })
+	waitFor(t, "session", func() bool { s = srv.Bind(dpid, AcceptAny); return s != nil })
 	return s
 }
 
@@ -292,7 +292,7 @@ func TestSessionRequestsAndReplies(t *testing.T) {
 	case <-time.After(time.Second):
 		t.Fatal("Done not closed")
 	}
-	if srv.Session(0xabc) != nil {
+	if srv.Bind(0xabc, AcceptAny) != nil {
 		t.Error("dead session still registered")
 	}
 	if err := s.Barrier(ctx); !IsDisconnected(err) {
@@ -300,12 +300,16 @@ func TestSessionRequestsAndReplies(t *testing.T) {
 	}
 }
 
+// TestSessionReplacedBySameDatapath: OVS reconnecting while ferry still
+// holds its old connection (a partition where OVS timed out first). The old
+// session does not answer the echo probe, so it is closed and the new one
+// takes the datapath.
 func TestSessionReplacedBySameDatapath(t *testing.T) {
 	srv, addr, logs := startServer(t, nil)
 	f1 := dialFake(t, addr, 7)
 	s1 := sessionOf(t, srv, 7)
 	dialFake(t, addr, 7)
-	waitFor(t, "replacement", func() bool { s := srv.Session(7); return s != nil && s != s1 })
+	waitFor(t, "replacement", func() bool { s := srv.Bind(7, AcceptAny); return s != nil && s != s1 })
 	select {
 	case <-s1.Done():
 	case <-time.After(time.Second):
@@ -321,7 +325,7 @@ func TestSessionReplacedBySameDatapath(t *testing.T) {
 			break
 		}
 	}
-	if !strings.Contains(logs.String(), "replaced") {
+	if !strings.Contains(logs.String(), "did not answer while a new connection claims its datapath") {
 		t.Errorf("no log line about the replacement:\n%s", logs.String())
 	}
 	if n := len(srv.Sessions()); n != 1 {
@@ -652,5 +656,5 @@ func TestEndlessDumpIsBounded(t *testing.T) {
 		t.Fatal("session with an endless dump not closed")
 	}
 	dialFake(t, addr, 5)
-	waitFor(t, "new session", func() bool { n := srv.Session(5); return n != nil && n != s })
+	waitFor(t, "new session", func() bool { n := srv.Bind(5, AcceptAny); return n != nil && n != s })
 }

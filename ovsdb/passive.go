@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ferry-sdn/ferry/ovsdb/target"
+	"github.com/ferry-sdn/ferry/ratelog"
 )
 
 // DefaultIdentifyTimeout bounds the TLS handshake and identification of a
@@ -113,11 +115,11 @@ type Passive struct {
 	idTimeout time.Duration
 	probe     time.Duration // passiveProbe; shorter in tests
 	refused   atomic.Uint64
-	refusals  refusalLog
+	refusals  ratelog.Limiter
 	pending   chan struct{} // a slot per connection not yet identified, taken before Accept
 	unknown   atomic.Int64  // connections being identified
 	waits     atomic.Uint64
-	fullLog   refusalLog
+	fullLog   ratelog.Limiter
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -252,7 +254,7 @@ func (p *Passive) acquirePending(ctx context.Context) bool {
 	default:
 	}
 	p.waits.Add(1)
-	if ok, suppressed := p.fullLog.allow(""); ok {
+	if ok, suppressed := p.fullLog.Allow(""); ok {
 		p.log.Warn("ovsdb: passive: too many connections being identified; new ones wait",
 			"max_pending", cap(p.pending), "suppressed", suppressed)
 	}
@@ -303,6 +305,23 @@ func (p *Passive) Connected(name string) bool {
 	defer p.mu.Unlock()
 	_, ok := p.hosts[name]
 	return ok
+}
+
+// RemoteAddr returns the IP address the named host dialed in from, while it
+// is connected: the address its other connections (its bridge's OpenFlow
+// connection) come from too, unless something in between translates.
+func (p *Passive) RemoteAddr(name string) (netip.Addr, bool) {
+	p.mu.Lock()
+	s := p.hosts[name]
+	p.mu.Unlock()
+	if s == nil {
+		return netip.Addr{}, false
+	}
+	ap, err := netip.ParseAddrPort(s.addr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return ap.Addr().Unmap(), true
 }
 
 // Hosts returns the names of the connected hosts, in no particular order.
@@ -436,7 +455,7 @@ func (p *Passive) refuse(s *session, name, msg string, err error) {
 	}
 	// Refused hosts retry every few seconds forever: warn once a minute
 	// per host.
-	if ok, suppressed := p.refusals.allow(key); ok {
+	if ok, suppressed := p.refusals.Allow(key); ok {
 		if suppressed > 0 {
 			attrs = append(attrs, "suppressed", suppressed)
 		}
@@ -741,31 +760,4 @@ func (s *session) shutdown(reason string, err error) {
 		}
 		s.p.unregister(s, name, reason, err)
 	})
-}
-
-// refusalLog rate-limits the warnings about refused hosts, per host.
-type refusalLog struct {
-	mu         sync.Mutex
-	last       map[string]time.Time
-	suppressed map[string]int
-}
-
-// allow reports whether to warn about key now, and how many warnings were
-// suppressed since the last one.
-func (r *refusalLog) allow(key string) (bool, int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.last == nil || len(r.last) > 4096 {
-		// A scan from many addresses must not grow the maps forever.
-		r.last, r.suppressed = map[string]time.Time{}, map[string]int{}
-	}
-	now := time.Now()
-	if t, ok := r.last[key]; ok && now.Sub(t) < time.Minute {
-		r.suppressed[key]++
-		return false, 0
-	}
-	n := r.suppressed[key]
-	r.last[key] = now
-	delete(r.suppressed, key)
-	return true, n
 }

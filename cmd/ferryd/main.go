@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -314,6 +315,10 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	defer ofServer.Close()
 
 	plain := &plainDialWarner{logger: logger.With("component", "reconcile")}
+	var dialedIn func(string) (netip.Addr, bool)
+	if passive != nil {
+		dialedIn = passive.RemoteAddr
+	}
 	ctl := reconcile.New(reconcile.Config{
 		Northbound:  db,
 		Switches:    reconcile.OpenFlow(ofServer),
@@ -323,6 +328,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Resync:      cfg.resync,
 		Metrics:     reconcile.NewMetrics(reg),
 		Logger:      logger.With("component", "reconcile"),
+		DialedIn:    dialedIn,
 	})
 	ctlRef.Store(ctl)
 	ofEvents, cancelOF := ofServer.Subscribe()

@@ -127,6 +127,11 @@ type Chassis struct {
 	// DatapathType is used when ferry creates the bridge ("" = OVS'
 	// default, "netdev" for hosts without the kernel module).
 	DatapathType string
+	// OpenFlowPeers are further addresses the chassis' bridge may connect
+	// to ferry's OpenFlow listener from over plain TCP, besides its OVSDB
+	// target's host and its tunnel IP (a management network behind NAT, a
+	// second interface).
+	OpenFlowPeers []netip.Addr
 	// Generation is the northbound generation of the chassis' last change.
 	Generation int64
 }

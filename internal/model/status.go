@@ -1,5 +1,7 @@
 package model
 
+import "time"
+
 // Realization status, produced by the reconciler and rendered by the REST API.
 
 // ChassisStatus is what ferry knows about one chassis' devices.
@@ -16,6 +18,24 @@ type ChassisStatus struct {
 	// Conflict is set while the chassis is held back because its device
 	// (the same Open_vSwitch database or bridge) is another registration's.
 	Conflict string `json:"conflict,omitempty"`
+	// OpenFlowRefused is the last OpenFlow connection that claimed the
+	// chassis' datapath ID and was refused (not the chassis, or a
+	// duplicate of its live session).
+	OpenFlowRefused *OpenFlowRefusal `json:"openflow_refused,omitempty"`
+}
+
+// OpenFlowRefusal is an OpenFlow connection refused for a chassis.
+type OpenFlowRefusal struct {
+	Peer string `json:"peer"` // its address (and certificate name)
+	// Reason is "address" (plain connection from an address the chassis is
+	// not known by), "certificate" (its certificate names another host),
+	// "duplicate" (the chassis' live session answered) or "unbound".
+	Reason string    `json:"reason"`
+	Detail string    `json:"detail"`
+	At     time.Time `json:"at"`
+	// Count is how many connections claiming the datapath ferryd refused
+	// since it started.
+	Count uint64 `json:"count"`
 }
 
 // SwitchStatus says whether a switch's current generation is realized.

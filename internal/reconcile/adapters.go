@@ -25,13 +25,22 @@ func OpenFlow(s *openflow.Server) Switches { return ofSwitches{s} }
 
 type ofSwitches struct{ s *openflow.Server }
 
-func (o ofSwitches) Session(dpid uint64) Session {
-	ss := o.s.Session(dpid)
+func (o ofSwitches) Session(dpid uint64, authorize openflow.Authorize) Session {
+	ss := o.s.Bind(dpid, authorize)
 	if ss == nil {
 		return nil
 	}
 	return ofSession{ss}
 }
+
+func (o ofSwitches) Bound(dpid uint64) Session {
+	if ss := o.s.Bound(dpid); ss != nil {
+		return ofSession{ss}
+	}
+	return nil
+}
+
+func (o ofSwitches) Refused(dpid uint64) (openflow.Refusal, bool) { return o.s.Refused(dpid) }
 
 type ofSession struct{ s *openflow.Session }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -122,10 +123,24 @@ func (h *chassisDevice) vifs() []hypervisor.VIF {
 	return h.lastVIFs
 }
 
+// peers identifies the chassis' bridge to the OpenFlow server (peers.go).
+func (h *chassisDevice) peers(ch model.Chassis, systemID string) chassisPeers {
+	var dialedIn netip.Addr
+	if ch.OVSDB == model.PassiveOVSDB && h.c.cfg.DialedIn != nil {
+		dialedIn, _ = h.c.cfg.DialedIn(ch.Name)
+	}
+	return peersOf(ch, systemID, dialedIn)
+}
+
 func (h *chassisDevice) status() model.ChassisStatus {
 	h.mu.Lock()
 	st := h.st
 	h.mu.Unlock()
+	if dpid, ok := hypervisor.ParseDatapathID(st.DatapathID); ok && h.c.cfg.Switches != nil {
+		if r, refused := h.c.cfg.Switches.Refused(dpid); refused {
+			st.OpenFlowRefused = refusalStatus(r)
+		}
+	}
 	st.RealizedGeneration = h.rz.generation()
 	if h.l.disconnected() {
 		st.OVSDBConnected = false
@@ -287,7 +302,7 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 	h.mu.Unlock()
 	var sess Session
 	if ok {
-		sess = h.c.cfg.Switches.Session(dpid)
+		sess = h.c.cfg.Switches.Session(dpid, h.peers(ch, obs.SystemID).authorize)
 	}
 	if sess == nil {
 		// Bring the bridge's settings, controller and tunnels in line:
@@ -298,7 +313,11 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 		h.setConnected(true, false)
 		h.br, h.session = nil, nil
 		h.count("skipped")
-		return waiting{fmt.Sprintf("openflow: bridge %s (datapath %s) has not connected to %s", ch.Bridge, obs.Bridge.DatapathID, h.c.cfg.Advertise)}
+		msg := fmt.Sprintf("openflow: bridge %s (datapath %s) has not connected to %s", ch.Bridge, obs.Bridge.DatapathID, h.c.cfg.Advertise)
+		if r, refused := h.c.cfg.Switches.Refused(dpid); refused && ok {
+			msg += fmt.Sprintf("; last connection claiming it refused (%s): %s", r.Reason, r.Detail)
+		}
+		return waiting{msg}
 	}
 	h.setConnected(true, true)
 	// A from-scratch pass reads the tables again: what ferry recorded
@@ -466,7 +485,7 @@ func (h *chassisDevice) release(dev Device) {
 		return
 	}
 	if dpid, ok := hypervisor.ParseDatapathID(obs.Bridge.DatapathID); ok {
-		if sess := h.c.cfg.Switches.Session(dpid); sess != nil {
+		if sess := h.c.cfg.Switches.Session(dpid, h.peers(h.chassis, obs.SystemID).authorize); sess != nil {
 			flows, err := sess.DumpFlows(ctx)
 			var groups []openflow.GroupEntry
 			if err == nil {

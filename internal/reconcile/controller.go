@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"runtime"
 	"slices"
 	"strings"
@@ -35,6 +36,10 @@ type Config struct {
 	StartupGrace time.Duration
 	Metrics      *Metrics
 	Logger       *slog.Logger
+	// DialedIn returns the address a passive chassis dialed ferry's OVSDB
+	// listener from, while it is connected: its bridge may connect to the
+	// OpenFlow listener from there. Nil without --ovsdb-listen.
+	DialedIn func(chassis string) (netip.Addr, bool)
 }
 
 // Controller supervises one loop per registered chassis and gateway, and

@@ -17,8 +17,15 @@ type Northbound interface {
 
 // Switches finds the OpenFlow session of a bridge by datapath ID.
 type Switches interface {
-	// Session returns nil when the bridge is not connected.
-	Session(dpid uint64) Session
+	// Session returns the session of the bridge with datapath dpid once
+	// a connection that claims it comes from a peer authorize accepts;
+	// nil until then. Connections authorize refuses are closed.
+	Session(dpid uint64, authorize openflow.Authorize) Session
+	// Bound returns the session already bound to datapath dpid, or nil:
+	// for readers that must not decide who the bridge is.
+	Bound(dpid uint64) Session
+	// Refused returns the last connection refused for datapath dpid.
+	Refused(dpid uint64) (openflow.Refusal, bool)
 }
 
 // Session is a live OpenFlow connection to one bridge.
