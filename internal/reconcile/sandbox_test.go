@@ -54,9 +54,14 @@ func newSandbox(t *testing.T) *sandbox { return newSandboxOf(t, "hv1", "hv2") }
 // newSandboxOf starts the named hypervisors; the first has br-int made by
 // its operator.
 func newSandboxOf(t *testing.T, names ...string) *sandbox {
+	return newSandboxWith(t, ovstest.Options{Vswitchd: true}, names...)
+}
+
+// newSandboxWith is newSandboxOf with every hypervisor started with opts.
+func newSandboxWith(t *testing.T, opts ovstest.Options, names ...string) *sandbox {
 	s := &sandbox{t: t, hvs: map[string]*ovstest.Instance{}, nb: &staticNB{}}
 	for _, name := range names {
-		s.hvs[name] = ovstest.Start(t, ovstest.Options{Vswitchd: true})
+		s.hvs[name] = ovstest.Start(t, opts)
 	}
 	s.hvs["hv1"].Vsctl(t, "add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=dummy",
 		"--", "add-port", "br-int", "operator-port", "--", "set", "interface", "operator-port", "type=dummy")
