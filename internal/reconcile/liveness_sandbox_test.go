@@ -18,14 +18,7 @@ import (
 // the server thaws, the chassis converges again.
 func TestSandboxFrozenOvsdbMidPass(t *testing.T) {
 	s := newSandbox(t)
-	s.waitBridge("hv2")
-	s.addVIF("hv1", "vm1", "blue-a", "52:54:00:00:01:0a")
-	s.addVIF("hv2", "vm2", "blue-b", "52:54:00:00:01:0b")
-	s.update(func(n *model.Snapshot) {
-		n.Switches = []model.Switch{{Name: "blue", VNI: 1001, Encap: "vxlan", Generation: n.Generation + 1, Ports: []model.Port{
-			{Switch: "blue", Name: "a", IfaceID: "blue-a"}, {Switch: "blue", Name: "b", IfaceID: "blue-b"}}}}
-	})
-	s.waitRealized()
+	s.blueAcross()
 	if !s.ctl.Chassis("hv2").OVSDBConnected {
 		t.Fatal("hv2 not connected before the freeze")
 	}
@@ -83,14 +76,7 @@ func TestSandboxFrozenOvsdbMidPass(t *testing.T) {
 // one takes the device over.
 func TestSandboxDuplicateRegistration(t *testing.T) {
 	s := newSandbox(t)
-	s.waitBridge("hv2")
-	s.addVIF("hv1", "vm1", "blue-a", "52:54:00:00:01:0a")
-	s.addVIF("hv2", "vm2", "blue-b", "52:54:00:00:01:0b")
-	s.update(func(n *model.Snapshot) {
-		n.Switches = []model.Switch{{Name: "blue", VNI: 1001, Encap: "vxlan", Generation: n.Generation + 1, Ports: []model.Port{
-			{Switch: "blue", Name: "a", IfaceID: "blue-a"}, {Switch: "blue", Name: "b", IfaceID: "blue-b"}}}}
-	})
-	s.waitRealized()
+	s.blueAcross()
 	before := s.dumpFlows("hv1")
 
 	sock := s.hvs["hv1"].DBSock

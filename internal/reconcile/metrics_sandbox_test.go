@@ -84,12 +84,7 @@ func TestSandboxMetrics(t *testing.T) {
 	}
 
 	// A second change reaches all three devices.
-	s.update(func(n *model.Snapshot) {
-		sw := n.Switches[0]
-		sw.Ports = append(append([]model.Port(nil), sw.Ports...), model.Port{Switch: "blue", Name: "c", IfaceID: "blue-c"})
-		sw.Generation = n.Generation + 1
-		n.Switches = []model.Switch{sw}
-	})
+	s.addPort("c", "blue-c")
 	s.waitRealized()
 	eventually(t, "gateway realized the second change", gwRealized(s.snap.Generation))
 	if n := sampleCount(t, m.realizeTime); n != 5 {

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"bufio"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -125,14 +126,7 @@ func TestSandboxImpostorRefused(t *testing.T) {
 			n.Chassis[i].OVSDB = s.hvs[n.Chassis[i].Name].Remote(t, "ptcp:0:127.0.0.1")
 		}
 	})
-	s.waitBridge("hv2")
-	s.addVIF("hv1", "vm1", "blue-a", "52:54:00:00:01:0a")
-	s.addVIF("hv2", "vm2", "blue-b", "52:54:00:00:01:0b")
-	s.update(func(n *model.Snapshot) {
-		n.Switches = []model.Switch{{Name: "blue", VNI: 1001, Encap: "vxlan", Generation: n.Generation + 1, Ports: []model.Port{
-			{Switch: "blue", Name: "a", IfaceID: "blue-a"}, {Switch: "blue", Name: "b", IfaceID: "blue-b"}}}}
-	})
-	s.waitRealized()
+	s.blueAcross()
 	st := s.ctl.Chassis("hv1")
 	dpid, ok := hypervisor.ParseDatapathID(st.DatapathID)
 	if !ok {
@@ -156,12 +150,7 @@ func TestSandboxImpostorRefused(t *testing.T) {
 
 	// The real bridge is still served: a change reaches it.
 	s.addVIF("hv1", "vm3", "blue-c", "52:54:00:00:01:0c")
-	s.update(func(n *model.Snapshot) {
-		sw := n.Switches[0]
-		sw.Ports = append(append([]model.Port(nil), sw.Ports...), model.Port{Switch: "blue", Name: "c", IfaceID: "blue-c"})
-		sw.Generation = n.Generation + 1
-		n.Switches = []model.Switch{sw}
-	})
+	s.addPort("c", "blue-c")
 	s.waitRealized()
 	if flows := strings.Join(s.dumpFlows("hv1"), "\n"); !strings.Contains(flows, "dl_dst=52:54:00:00:01:0c") {
 		t.Errorf("hv1 lacks the new port's flow after the impostor:\n%s", flows)
@@ -193,7 +182,10 @@ func TestSandboxImpostorRefused(t *testing.T) {
 	// the dump and the passes a change causes.
 	hv1 := s.hvs["hv1"]
 	hv1.StopVswitchd()
-	waitUntil(t, "hv1's session gone", func() bool { return !s.ctl.Chassis("hv1").OpenFlowConnected })
+	eventually(t, "hv1's session gone", func() (bool, string) {
+		st := s.ctl.Chassis("hv1")
+		return !st.OpenFlowConnected, fmt.Sprintf("%+v", st)
+	})
 	late := dialImpostor(t, "127.0.0.2", s.ofLn.Addr().String(), dpid)
 	s.update(func(n *model.Snapshot) { n.Switches[0].Generation = n.Generation + 1 })
 	select {
@@ -212,16 +204,5 @@ func TestSandboxImpostorRefused(t *testing.T) {
 	s.waitRealized()
 	if flows := strings.Join(s.dumpFlows("hv1"), "\n"); !strings.Contains(flows, "dl_dst=52:54:00:00:01:0c") {
 		t.Errorf("hv1's restarted bridge not served again:\n%s", flows)
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

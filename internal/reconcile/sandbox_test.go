@@ -137,6 +137,29 @@ func (s *sandbox) waitBridge(hv string) {
 	}
 }
 
+// blueAcross puts vm1 on hv1 and vm2 on hv2 in switch blue (VNI 1001) and
+// waits until it is realized.
+func (s *sandbox) blueAcross() {
+	s.waitBridge("hv2")
+	s.addVIF("hv1", "vm1", "blue-a", "52:54:00:00:01:0a")
+	s.addVIF("hv2", "vm2", "blue-b", "52:54:00:00:01:0b")
+	s.update(func(n *model.Snapshot) {
+		n.Switches = []model.Switch{{Name: "blue", VNI: 1001, Encap: "vxlan", Generation: n.Generation + 1, Ports: []model.Port{
+			{Switch: "blue", Name: "a", IfaceID: "blue-a"}, {Switch: "blue", Name: "b", IfaceID: "blue-b"}}}}
+	})
+	s.waitRealized()
+}
+
+// addPort adds a port to the first switch.
+func (s *sandbox) addPort(name, ifaceID string) {
+	s.update(func(n *model.Snapshot) {
+		sw := n.Switches[0]
+		sw.Ports = append(append([]model.Port(nil), sw.Ports...), model.Port{Switch: sw.Name, Name: name, IfaceID: ifaceID})
+		sw.Generation = n.Generation + 1
+		n.Switches = []model.Switch{sw}
+	})
+}
+
 func (s *sandbox) addVIF(hv, name, ifaceID, mac string) {
 	s.hvs[hv].Vsctl(s.t, "add-port", "br-int", name, "--", "set", "interface", name, "type=dummy",
 		"external_ids:iface-id="+ifaceID, "external_ids:attached-mac="+mac, "external_ids:iface-status=active")
@@ -291,14 +314,7 @@ func TestSandboxLifecycle(t *testing.T) {
 
 func TestSandboxDeleteChassis(t *testing.T) {
 	s := newSandbox(t)
-	s.addVIF("hv1", "vm1", "blue-a", "52:54:00:00:01:0a")
-	s.waitBridge("hv2")
-	s.addVIF("hv2", "vm2", "blue-b", "52:54:00:00:01:0b")
-	s.update(func(n *model.Snapshot) {
-		n.Switches = []model.Switch{{Name: "blue", VNI: 1001, Encap: "vxlan", Generation: n.Generation + 1, Ports: []model.Port{
-			{Switch: "blue", Name: "a", IfaceID: "blue-a"}, {Switch: "blue", Name: "b", IfaceID: "blue-b"}}}}
-	})
-	s.waitRealized()
+	s.blueAcross()
 	if len(s.dumpFlows("hv2")) <= 2 {
 		t.Fatal("hv2 has no switch flows before the test")
 	}
