@@ -62,5 +62,9 @@ func chassisJSON(ch model.Chassis, st model.ChassisStatus) api.Chassis {
 	if out.Encaps == nil {
 		out.Encaps = []string{}
 	}
+	out.OpenFlowPeers = make([]string, 0, len(ch.OpenFlowPeers))
+	for _, a := range ch.OpenFlowPeers {
+		out.OpenFlowPeers = append(out.OpenFlowPeers, a.String())
+	}
 	return out
 }

@@ -404,7 +404,46 @@ func checkChassisRequest(r *api.ChassisRequest) (model.Chassis, error) {
 		}
 		ch.Encaps = r.Encaps
 	}
+	ch.OpenFlowPeers = checkOpenFlowPeers(&p, r.OpenFlowPeers)
 	return ch, p.err()
+}
+
+// maxOpenFlowPeers bounds a chassis' openflow_peers: a few addresses of
+// one host, not a network.
+const maxOpenFlowPeers = 32
+
+// checkOpenFlowPeers accepts the extra addresses a chassis' bridge may
+// connect from: unicast IPv4 or IPv6 addresses (loopback included, for a
+// bridge on ferryd's host), each once; they come back sorted and
+// canonical.
+func checkOpenFlowPeers(p *problems, in []string) []netip.Addr {
+	if len(in) > maxOpenFlowPeers {
+		p.add("openflow_peers", "%d addresses: at most %d", len(in), maxOpenFlowPeers)
+		return nil
+	}
+	var out []netip.Addr
+	for _, s := range in {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			p.add("openflow_peers", "%q: not an IP address", s)
+			continue
+		}
+		a = a.Unmap()
+		switch {
+		case a.IsUnspecified() || a.Is4() && thisNetwork.Contains(a):
+			p.add("openflow_peers", "%q: unspecified address", s)
+		case a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+			p.add("openflow_peers", "%q: not a unicast address", s)
+		case a.Is4() && classE.Contains(a):
+			p.add("openflow_peers", "%q: reserved (class E) address", s)
+		case slices.Contains(out, a):
+			p.add("openflow_peers", "%q listed twice", s)
+		default:
+			out = append(out, a)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
 }
 
 // checkTarget accepts the active OVSDB targets ferry dials, with an IP

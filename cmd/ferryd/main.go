@@ -47,6 +47,9 @@ type config struct {
 	apiTokens              string
 	metricsAuth            bool
 	apiMaxConns            int
+
+	// OpenFlow listener limits.
+	ofMaxConns, ofMaxUnbound, ofMaxDumpMiB int
 }
 
 func main() {
@@ -68,10 +71,18 @@ func main() {
 	flag.StringVar(&cfg.apiTokens, "api-tokens", "", "`file` of bearer tokens, one \"TOKEN ROLE\" per line (roles reader, admin): every /v1 request then needs one; reloaded on SIGHUP")
 	flag.IntVar(&cfg.apiMaxConns, "api-max-conns", rest.DefaultLimits().MaxConns, "most REST API connections open at once; further clients wait to be accepted until one closes")
 	flag.BoolVar(&cfg.metricsAuth, "metrics-auth", false, "require a token (any role) on /metrics too (needs --api-tokens)")
+	flag.IntVar(&cfg.ofMaxConns, "openflow-max-conns", openflow.DefaultMaxConns, "most OpenFlow connections open at once; further bridges wait to be accepted until one closes")
+	flag.IntVar(&cfg.ofMaxUnbound, "openflow-max-unbound", openflow.DefaultMaxUnbound, "most OpenFlow connections not bound to a chassis at once (in their handshake, or waiting for their chassis); further ones wait to be accepted")
+	flag.IntVar(&cfg.ofMaxDumpMiB, "openflow-max-dump", openflow.DefaultMaxDumpBytes>>20, "most `MiB` one flow or group dump of a bridge may take; a bridge answering with more is disconnected")
 	flag.Parse()
-	if cfg.apiMaxConns < 1 {
-		fmt.Fprintf(os.Stderr, "ferryd: --api-max-conns: %d: must be at least 1\n", cfg.apiMaxConns)
-		os.Exit(2)
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"api-max-conns", cfg.apiMaxConns}, {"openflow-max-conns", cfg.ofMaxConns}, {"openflow-max-unbound", cfg.ofMaxUnbound}, {"openflow-max-dump", cfg.ofMaxDumpMiB}} {
+		if f.v < 1 {
+			fmt.Fprintf(os.Stderr, "ferryd: --%s: %d: must be at least 1\n", f.name, f.v)
+			os.Exit(2)
+		}
 	}
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "ferryd: unexpected arguments %q\n", flag.Args())
@@ -296,13 +307,13 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		}()
 		defer passive.Close()
 		passiveRef.Store(passive)
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "ferry_ovsdb_passive_refused_total",
-			Help: "Inbound OVSDB connections refused: unregistered system-id, failed identification or TLS.",
-		}, func() float64 { return float64(passive.Refused()) }))
+		reconcile.RegisterPassiveRefused(reg, passive.Refused)
 	}
 
-	ofServer := openflow.NewServer(logger.With("component", "openflow"))
+	ofServer := openflow.NewServer(logger.With("component", "openflow"),
+		openflow.WithMaxConns(cfg.ofMaxConns), openflow.WithMaxUnbound(cfg.ofMaxUnbound),
+		openflow.WithMaxDumpBytes(cfg.ofMaxDumpMiB<<20))
+	reconcile.RegisterOpenFlow(reg, ofServer.Stats)
 	ofLn, err := ofTarget.Listen(sec.peer)
 	if err != nil {
 		return fmt.Errorf("--openflow: %w", err)

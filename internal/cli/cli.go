@@ -70,7 +70,7 @@ var commands = []command{
 	{"port", "list", "SWITCH", "list a switch's ports and their bindings", portList},
 	{"port", "show", "SWITCH NAME", "show a port and where it is bound", portShow},
 	{"port", "delete", "SWITCH NAME", "delete a port", portDelete},
-	{"chassis", "create", "NAME --ovsdb TARGET --tunnel-ip IP [--bridge B] [--kind kvm|xenserver|generic] [--encaps vxlan,gre] [--underlay-mtu N] [--datapath-type system|netdev]", "register a hypervisor (--ovsdb passive: it dials ferry)", chassisCreate},
+	{"chassis", "create", "NAME --ovsdb TARGET --tunnel-ip IP [--bridge B] [--kind kvm|xenserver|generic] [--encaps vxlan,gre] [--underlay-mtu N] [--datapath-type system|netdev] [--openflow-peers IP,...]", "register a hypervisor (--ovsdb passive: it dials ferry)", chassisCreate},
 	{"chassis", "list", "", "list hypervisors", chassisList},
 	{"chassis", "show", "NAME", "show a hypervisor's connections and realization", chassisShow},
 	{"chassis", "delete", "NAME", "unregister a hypervisor (its configuration stays)", chassisDelete},

@@ -262,7 +262,8 @@ func TestChassis(t *testing.T) {
 	if ch := snap.Chassis[0]; ch.Kind != "xenserver" || ch.Bridge != "xapi0" || !slices.Equal(ch.Encaps, []string{"vxlan"}) {
 		t.Errorf("stored %+v", ch)
 	}
-	f.ok(t, "chassis", "create", "hv2", "--ovsdb", "tcp:198.18.255.12:6640", "--tunnel-ip", "198.18.2.12", "--encaps", "vxlan, gre")
+	f.ok(t, "chassis", "create", "hv2", "--ovsdb", "tcp:198.18.255.12:6640", "--tunnel-ip", "198.18.2.12", "--encaps", "vxlan, gre",
+		"--openflow-peers", "198.18.9.2, 198.18.9.1")
 	if ch := f.b.Snapshot().Chassis[1]; !slices.Equal(ch.Encaps, []string{"vxlan", "gre"}) {
 		t.Errorf("encaps %q", ch.Encaps)
 	}
@@ -274,7 +275,8 @@ func TestChassis(t *testing.T) {
 	}
 
 	f.st.SetChassis("hv1", model.ChassisStatus{OVSDBConnected: true, OpenFlowConnected: true, DatapathID: "00:00:aa",
-		RealizedGeneration: 4, Flows: 12, Groups: 2})
+		RealizedGeneration: 4, Flows: 12, Groups: 2, OpenFlowRefused: &model.OpenFlowRefusal{
+			Peer: "198.18.255.12", Reason: "address", Detail: "not hv1", At: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), Count: 3}})
 	f.st.SetChassis("hv2", model.ChassisStatus{OVSDBConnected: true, LastError: "openflow: handshake timed out"})
 	wantLines(t, f.ok(t, "chassis", "list"),
 		"NAME KIND TUNNEL IP OVSDB BRIDGE ENCAPS CONNECTED",
@@ -286,9 +288,12 @@ func TestChassis(t *testing.T) {
 		"OVSDB connected: yes",
 		"OpenFlow connected: no",
 		"Datapath ID: -",
+		"OpenFlow peers: 198.18.9.1, 198.18.9.2",
+		"OpenFlow refused: -",
 		"Flows: 0",
 		"Last error: openflow: handshake timed out")
-	wantLines(t, f.ok(t, "chassis", "show", "hv1"), "Realized generation: 4", "Flows: 12", "Groups: 2", "Datapath ID: 00:00:aa")
+	wantLines(t, f.ok(t, "chassis", "show", "hv1"), "Realized generation: 4", "Flows: 12", "Groups: 2", "Datapath ID: 00:00:aa",
+		"OpenFlow peers: -", "OpenFlow refused: 3, last 2026-12-01T10:00:00Z from 198.18.255.12 (address): not hv1")
 	var chs []api.Chassis
 	if err := json.Unmarshal([]byte(f.ok(t, "chassis", "list", "-o", "json")), &chs); err != nil {
 		t.Fatal(err)

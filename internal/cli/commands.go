@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/rest/api"
@@ -371,6 +372,7 @@ func chassisCreate(a *app, args []string) error {
 	encaps := fs.String("encaps", "", "")
 	mtu := fs.Int("underlay-mtu", 0, "")
 	dpType := fs.String("datapath-type", "", "")
+	peers := fs.String("openflow-peers", "", "")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
@@ -380,6 +382,9 @@ func chassisCreate(a *app, args []string) error {
 	}
 	req := api.ChassisRequest{Name: pos[0], OVSDB: *ovsdb, TunnelIP: *tunnelIP, Bridge: *bridge, Kind: *kind,
 		UnderlayMTU: *mtu, DatapathType: *dpType}
+	if *peers != "" {
+		req.OpenFlowPeers = splitList(*peers)
+	}
 	if *encaps != "" {
 		for _, e := range strings.Split(*encaps, ",") {
 			req.Encaps = append(req.Encaps, strings.TrimSpace(e))
@@ -448,12 +453,23 @@ func chassisShow(a *app, args []string) error {
 			"OVSDB connected", yesNo(ch.Status.OVSDBConnected),
 			"OpenFlow connected", yesNo(ch.Status.OpenFlowConnected),
 			"Datapath ID", dash(ch.Status.DatapathID),
+			"OpenFlow peers", list(ch.OpenFlowPeers),
+			"OpenFlow refused", refusedLine(ch.Status.OpenFlowRefused),
 			"Realized generation", itoa(ch.Status.RealizedGeneration),
 			"Flows", itoa(ch.Status.Flows),
 			"Groups", itoa(ch.Status.Groups),
 			"Last error", dash(ch.Status.LastError),
 		)
 	})
+}
+
+// refusedLine says which OpenFlow connections claiming the chassis' bridge
+// were refused: how many, and the last one.
+func refusedLine(r *model.OpenFlowRefusal) string {
+	if r == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%d, last %s from %s (%s): %s", r.Count, r.At.UTC().Format(time.RFC3339), r.Peer, r.Reason, r.Detail)
 }
 
 func chassisDelete(a *app, args []string) error {

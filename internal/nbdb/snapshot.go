@@ -477,6 +477,14 @@ func chassisFromRow(r *nb.Chassis) model.Chassis {
 	if r.DatapathType != nil {
 		ch.DatapathType = *r.DatapathType
 	}
+	for _, s := range r.OpenflowPeers {
+		// Written by DB in canonical form; a foreign writer's garbage
+		// authorizes nobody.
+		if a, err := netip.ParseAddr(s); err == nil {
+			ch.OpenFlowPeers = append(ch.OpenFlowPeers, a.Unmap())
+		}
+	}
+	slices.SortFunc(ch.OpenFlowPeers, netip.Addr.Compare)
 	return ch
 }
 

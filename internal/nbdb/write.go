@@ -394,6 +394,9 @@ func (db *DB) CreateChassis(ctx context.Context, ch model.Chassis) (model.Chassi
 		if ch.DatapathType != "" {
 			row.DatapathType = &ch.DatapathType
 		}
+		for _, a := range ch.OpenFlowPeers {
+			row.OpenflowPeers = append(row.OpenflowPeers, a.String())
+		}
 		return db.createChassisOps(row)
 	})
 	if err != nil {
@@ -482,6 +485,11 @@ func checkChassis(ch model.Chassis) error {
 	for _, e := range ch.Encaps {
 		if !slices.Contains(encapOrder, e) {
 			return errorf(ErrInvalid, "encaps", "must list %q and/or %q", model.EncapVXLAN, model.EncapGRE)
+		}
+	}
+	for _, a := range ch.OpenFlowPeers {
+		if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() || a.Zone() != "" {
+			return errorf(ErrInvalid, "openflow_peers", "%s: must be a unicast IP address", a)
 		}
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/openflow"
 )
 
 // Metrics are the reconciler's Prometheus metrics. Labels name devices
@@ -197,6 +198,48 @@ func RegisterPassiveRefused(reg prometheus.Registerer, refused func() uint64) {
 		Name: "ferry_ovsdb_passive_refused_total",
 		Help: "Inbound OVSDB connections refused: unregistered system-id, failed identification or TLS.",
 	}, func() float64 { return float64(refused()) }))
+}
+
+// RegisterOpenFlow registers the OpenFlow listener's metrics, read from
+// stats (openflow.Server.Stats) at every scrape:
+// ferry_openflow_refused_total{reason}, ferry_openflow_handler_panics_total,
+// ferry_openflow_connections{state="bound|unbound"} and
+// ferry_openflow_connection_waits_total. The reasons are openflow's fixed
+// set, so the cardinality is too.
+func RegisterOpenFlow(reg prometheus.Registerer, stats func() openflow.Stats) {
+	reg.MustRegister(ofCollector{stats})
+}
+
+var (
+	ofRefusedDesc = prometheus.NewDesc("ferry_openflow_refused_total",
+		"OpenFlow connections refused, by reason: address (a plain-text peer the chassis is not known by), certificate (a certificate naming another host), duplicate (the datapath's live session answered), unbound (no chassis took it in time), handshake (TLS or OpenFlow handshake failed).",
+		[]string{"reason"}, nil)
+	ofPanicsDesc = prometheus.NewDesc("ferry_openflow_handler_panics_total",
+		"Panics recovered in OpenFlow connection handlers; each closed its connection and nothing else.", nil, nil)
+	ofConnsDesc = prometheus.NewDesc("ferry_openflow_connections",
+		"OpenFlow connections open: bound to a chassis' datapath, or unbound (in their handshake, or waiting for their chassis).",
+		[]string{"state"}, nil)
+	ofWaitsDesc = prometheus.NewDesc("ferry_openflow_connection_waits_total",
+		"Times the OpenFlow listener stopped accepting because --openflow-max-conns or --openflow-max-unbound connections were open.", nil, nil)
+)
+
+type ofCollector struct{ stats func() openflow.Stats }
+
+func (c ofCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{ofRefusedDesc, ofPanicsDesc, ofConnsDesc, ofWaitsDesc} {
+		ch <- d
+	}
+}
+
+func (c ofCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.stats()
+	for _, r := range openflow.RefusalReasons() {
+		ch <- prometheus.MustNewConstMetric(ofRefusedDesc, prometheus.CounterValue, float64(st.Refused[r]), r)
+	}
+	ch <- prometheus.MustNewConstMetric(ofPanicsDesc, prometheus.CounterValue, float64(st.Panics))
+	ch <- prometheus.MustNewConstMetric(ofConnsDesc, prometheus.GaugeValue, float64(st.Bound), "bound")
+	ch <- prometheus.MustNewConstMetric(ofConnsDesc, prometheus.GaugeValue, float64(st.Unbound), "unbound")
+	ch <- prometheus.MustNewConstMetric(ofWaitsDesc, prometheus.CounterValue, float64(st.Waits))
 }
 
 // SetTunnels reports a device's tunnels by BFD state, as

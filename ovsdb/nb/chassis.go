@@ -22,17 +22,18 @@ var (
 
 // Chassis defines an object in Chassis table
 type Chassis struct {
-	UUID         string            `ovsdb:"_uuid"`
-	Bridge       string            `ovsdb:"bridge"`
-	DatapathType *string           `ovsdb:"datapath_type"`
-	Encaps       []ChassisEncaps   `ovsdb:"encaps" validate:"min=1,max=2,dive,oneof='vxlan' 'gre'"`
-	ExternalIDs  map[string]string `ovsdb:"external_ids"`
-	Generation   int               `ovsdb:"generation"`
-	Kind         ChassisKind       `ovsdb:"kind" validate:"oneof='kvm' 'xenserver' 'generic'"`
-	Name         string            `ovsdb:"name"`
-	Ovsdb        string            `ovsdb:"ovsdb"`
-	TunnelIP     string            `ovsdb:"tunnel_ip"`
-	UnderlayMTU  *int              `ovsdb:"underlay_mtu" validate:"omitempty,min=576,max=65535"`
+	UUID          string            `ovsdb:"_uuid"`
+	Bridge        string            `ovsdb:"bridge"`
+	DatapathType  *string           `ovsdb:"datapath_type"`
+	Encaps        []ChassisEncaps   `ovsdb:"encaps" validate:"min=1,max=2,dive,oneof='vxlan' 'gre'"`
+	ExternalIDs   map[string]string `ovsdb:"external_ids"`
+	Generation    int               `ovsdb:"generation"`
+	Kind          ChassisKind       `ovsdb:"kind" validate:"oneof='kvm' 'xenserver' 'generic'"`
+	Name          string            `ovsdb:"name"`
+	OpenflowPeers []string          `ovsdb:"openflow_peers"`
+	Ovsdb         string            `ovsdb:"ovsdb"`
+	TunnelIP      string            `ovsdb:"tunnel_ip"`
+	UnderlayMTU   *int              `ovsdb:"underlay_mtu" validate:"omitempty,min=576,max=65535"`
 }
 
 func (a *Chassis) GetUUID() string {
@@ -135,6 +136,34 @@ func (a *Chassis) GetName() string {
 	return a.Name
 }
 
+func (a *Chassis) GetOpenflowPeers() []string {
+	return a.OpenflowPeers
+}
+
+func copyChassisOpenflowPeers(a []string) []string {
+	if a == nil {
+		return nil
+	}
+	b := make([]string, len(a))
+	copy(b, a)
+	return b
+}
+
+func equalChassisOpenflowPeers(a, b []string) bool {
+	if (a == nil) != (b == nil) {
+		return false
+	}
+	if len(a) != len(b) {
+		return false
+	}
+	for i, v := range a {
+		if b[i] != v {
+			return false
+		}
+	}
+	return true
+}
+
 func (a *Chassis) GetOvsdb() string {
 	return a.Ovsdb
 }
@@ -170,6 +199,7 @@ func (a *Chassis) DeepCopyInto(b *Chassis) {
 	b.DatapathType = copyChassisDatapathType(a.DatapathType)
 	b.Encaps = copyChassisEncaps(a.Encaps)
 	b.ExternalIDs = copyChassisExternalIDs(a.ExternalIDs)
+	b.OpenflowPeers = copyChassisOpenflowPeers(a.OpenflowPeers)
 	b.UnderlayMTU = copyChassisUnderlayMTU(a.UnderlayMTU)
 }
 
@@ -197,6 +227,7 @@ func (a *Chassis) Equals(b *Chassis) bool {
 		a.Generation == b.Generation &&
 		a.Kind == b.Kind &&
 		a.Name == b.Name &&
+		equalChassisOpenflowPeers(a.OpenflowPeers, b.OpenflowPeers) &&
 		a.Ovsdb == b.Ovsdb &&
 		a.TunnelIP == b.TunnelIP &&
 		equalChassisUnderlayMTU(a.UnderlayMTU, b.UnderlayMTU)

@@ -24,7 +24,7 @@ func FullDatabaseModel() (model.ClientDBModel, error) {
 
 var schema = `{
   "name": "Ferry_Northbound",
-  "version": "1.3.0",
+  "version": "1.4.0",
   "tables": {
     "Chassis": {
       "columns": {
@@ -88,6 +88,15 @@ var schema = `{
         },
         "name": {
           "type": "string"
+        },
+        "openflow_peers": {
+          "type": {
+            "key": {
+              "type": "string"
+            },
+            "min": 0,
+            "max": "unlimited"
+          }
         },
         "ovsdb": {
           "type": "string"

@@ -97,20 +97,26 @@ type ChassisRequest struct {
 	// (the default) or "netdev" (userspace, hosts without the kernel
 	// module).
 	DatapathType string `json:"datapath_type,omitempty"`
+	// OpenFlowPeers are further IP addresses the chassis' bridge may
+	// connect to ferry's plain-text OpenFlow listener from, besides the
+	// OVSDB target's host and the tunnel IP.
+	OpenFlowPeers []string `json:"openflow_peers,omitempty"`
 }
 
 // Chassis is a registered hypervisor as the API shows it.
 type Chassis struct {
-	Name         string              `json:"name"`
-	OVSDB        string              `json:"ovsdb"`
-	TunnelIP     string              `json:"tunnel_ip"`
-	Bridge       string              `json:"bridge"`
-	Kind         string              `json:"kind"`
-	Encaps       []string            `json:"encaps"`
-	UnderlayMTU  int                 `json:"underlay_mtu"`
-	DatapathType string              `json:"datapath_type,omitempty"`
-	Generation   int64               `json:"generation"`
-	Status       model.ChassisStatus `json:"status"`
+	Name         string   `json:"name"`
+	OVSDB        string   `json:"ovsdb"`
+	TunnelIP     string   `json:"tunnel_ip"`
+	Bridge       string   `json:"bridge"`
+	Kind         string   `json:"kind"`
+	Encaps       []string `json:"encaps"`
+	UnderlayMTU  int      `json:"underlay_mtu"`
+	DatapathType string   `json:"datapath_type,omitempty"`
+	// OpenFlowPeers is always present: [] when the chassis has none.
+	OpenFlowPeers []string            `json:"openflow_peers"`
+	Generation    int64               `json:"generation"`
+	Status        model.ChassisStatus `json:"status"`
 }
 
 // Error is the body of every error response.
