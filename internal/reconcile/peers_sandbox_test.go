@@ -1,13 +1,9 @@
 package reconcile
 
 import (
-	"bufio"
-	"encoding/binary"
 	"fmt"
-	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,98 +13,24 @@ import (
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/ovstest"
 	"github.com/ferry-sdn/ferry/openflow"
+	"github.com/ferry-sdn/ferry/openflow/oftest"
 )
 
-// impostor is a scripted OpenFlow peer claiming a datapath ID: it does the
-// handshake, answers echoes, dumps (with nothing) and bundle controls, and
-// records the type of every message it receives.
-type impostor struct {
-	conn net.Conn
-	mu   sync.Mutex
-	got  []uint8
-	done chan struct{} // closed when the connection ends
-}
-
-func ofMsg(typ uint8, xid uint32, body []byte) []byte {
-	m := make([]byte, 8, 8+len(body))
-	m[0], m[1] = of.VERSION, typ
-	binary.BigEndian.PutUint16(m[2:4], uint16(8+len(body)))
-	binary.BigEndian.PutUint32(m[4:8], xid)
-	return append(m, body...)
-}
-
-// dialImpostor connects to addr from the loopback address from.
-func dialImpostor(t *testing.T, from, addr string, dpid uint64) *impostor {
+// dialImpostor connects to addr from the loopback address from and claims
+// datapath dpid.
+func dialImpostor(t *testing.T, from, addr string, dpid uint64) *oftest.Switch {
 	t.Helper()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
 	conn, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close() })
-	im := &impostor{conn: conn, done: make(chan struct{})}
-	go im.run(dpid)
-	return im
-}
-
-func (im *impostor) run(dpid uint64) {
-	defer close(im.done)
-	br := bufio.NewReader(im.conn)
-	hello := ofMsg(of.Type_Hello, 1, []byte{0, 1, 0, 8, 0, 0, 0, 1 << of.VERSION})
-	if _, err := im.conn.Write(hello); err != nil {
-		return
+	sw, err := oftest.Handshake(conn, dpid, oftest.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for {
-		var hdr [8]byte
-		if _, err := io.ReadFull(br, hdr[:]); err != nil {
-			return
-		}
-		msg := make([]byte, binary.BigEndian.Uint16(hdr[2:4]))
-		copy(msg, hdr[:])
-		if _, err := io.ReadFull(br, msg[8:]); err != nil {
-			return
-		}
-		typ, xid := msg[1], binary.BigEndian.Uint32(msg[4:8])
-		im.mu.Lock()
-		im.got = append(im.got, typ)
-		im.mu.Unlock()
-		var reply []byte
-		switch typ {
-		case of.Type_FeaturesRequest:
-			body := make([]byte, 24)
-			binary.BigEndian.PutUint64(body[0:8], dpid)
-			body[12] = 254
-			reply = ofMsg(of.Type_FeaturesReply, xid, body)
-		case of.Type_EchoRequest:
-			reply = ofMsg(of.Type_EchoReply, xid, msg[8:])
-		case of.Type_MultiPartRequest:
-			reply = ofMsg(of.Type_MultiPartReply, xid, append([]byte(nil), msg[8:16]...))
-			reply[10], reply[11] = 0, 0 // no OFPMPF_REPLY_MORE
-		case of.Type_BarrierRequest:
-			reply = ofMsg(of.Type_BarrierReply, xid, nil)
-		case of.Type_BundleControl:
-			body := append([]byte(nil), msg[8:16]...)
-			body[5]++ // the request's type + 1 is its reply's
-			reply = ofMsg(of.Type_BundleControl, xid, body)
-		}
-		if reply != nil {
-			if _, err := im.conn.Write(reply); err != nil {
-				return
-			}
-		}
-	}
-}
-
-// received reports whether the impostor was sent a message of type typ.
-func (im *impostor) received(typ uint8) bool {
-	im.mu.Lock()
-	defer im.mu.Unlock()
-	for _, g := range im.got {
-		if g == typ {
-			return true
-		}
-	}
-	return false
+	t.Cleanup(sw.Close)
+	return sw
 }
 
 // TestSandboxImpostorRefused: hv1 is registered with a tcp: OVSDB target
@@ -138,7 +60,7 @@ func TestSandboxImpostorRefused(t *testing.T) {
 
 	im := dialImpostor(t, "127.0.0.2", s.ofLn.Addr().String(), dpid)
 	select {
-	case <-im.done:
+	case <-im.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("impostor from 127.0.0.2 still connected after 10 s")
 	}
@@ -159,16 +81,16 @@ func TestSandboxImpostorRefused(t *testing.T) {
 	// A duplicate from hv1's own address, while the bridge answers.
 	dup := dialImpostor(t, "127.0.0.1", s.ofLn.Addr().String(), dpid)
 	select {
-	case <-dup.done:
+	case <-dup.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("duplicate of hv1's live session still connected after 10 s")
 	}
 	if r := s.ctl.Chassis("hv1").OpenFlowRefused; r == nil || r.Reason != openflow.RefusedDuplicate || r.Count != 2 {
 		t.Errorf("hv1 status refusal %+v, want a duplicate, the second refusal", r)
 	}
-	for _, p := range []*impostor{im, dup} {
+	for _, p := range []*oftest.Switch{im, dup} {
 		for _, typ := range []uint8{of.Type_MultiPartRequest, of.Type_BundleControl, of.Type_BundleAddMessage, of.Type_FlowMod} {
-			if p.received(typ) {
+			if p.Received(typ) > 0 {
 				t.Errorf("a refused peer was sent message type %d", typ)
 			}
 		}
@@ -189,12 +111,12 @@ func TestSandboxImpostorRefused(t *testing.T) {
 	late := dialImpostor(t, "127.0.0.2", s.ofLn.Addr().String(), dpid)
 	s.update(func(n *model.Snapshot) { n.Switches[0].Generation = n.Generation + 1 })
 	select {
-	case <-late.done:
+	case <-late.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("impostor connected while hv1's bridge is down still connected after 10 s")
 	}
 	for _, typ := range []uint8{of.Type_MultiPartRequest, of.Type_BundleControl, of.Type_FlowMod} {
-		if late.received(typ) {
+		if late.Received(typ) > 0 {
 			t.Errorf("impostor connected while hv1's bridge was down was sent message type %d", typ)
 		}
 	}
