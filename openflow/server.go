@@ -36,7 +36,7 @@ type config struct {
 const (
 	DefaultMaxConns       = 4096
 	DefaultMaxUnbound     = 256
-	DefaultMaxDumpBytes   = 16 << 20
+	DefaultMaxDumpBytes   = 16 << 20 // see errReplyTooLarge
 	DefaultUnboundTimeout = 60 * time.Second
 	duplicateProbeTimeout = time.Second
 )

@@ -598,12 +598,14 @@ func reason(err error) error { return errors.New(strings.TrimPrefix(err.Error(),
 // multipartHeaderLen is an ofp_multipart_reply up to its body.
 const multipartHeaderLen = 16
 
-// maxDumpBytes bounds one multipart reply (all its parts, headers included).
-// Parts are kept until the last one arrives, so without a bound a switch that
-// never clears OFPMPF_REPLY_MORE grows ferryd's memory until it dies. 128 MiB
-// is about a million flow entries of ferry's size, 35 times the flows of a
-// bridge in the default benchmark (28,500); a bridge beyond that is not one
-// ferry is built to drive.
+// The server bounds one multipart reply, all its parts and headers
+// included (WithMaxDumpBytes, DefaultMaxDumpBytes). Parts are kept until the
+// last one arrives, so without a bound a switch that never clears
+// OFPMPF_REPLY_MORE grows ferryd's memory until it dies. OVS 3.1 dumps
+// ferry's flows at about 133 bytes each (testdata/ovs-3.1-session.bin), so
+// 16 MiB holds some 120,000 flows: four times the busiest bridge of the
+// scale benchmark (28,502 flows and 1,000 groups, about 4.5 MiB), while a
+// hostile bridge can make ferryd hold no more than that per dump.
 var errReplyTooLarge = errors.New("openflow: multipart reply too large")
 
 // addPart adds one message received for a multipart request to c and
