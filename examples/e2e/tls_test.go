@@ -21,7 +21,9 @@ import (
 // targets, bridges dial ferryd's pssl: OpenFlow listener, and guests on two
 // sites talk over VXLAN. A hypervisor whose ovs-vswitchd presents a
 // certificate from another CA never gets an OpenFlow session, while the
-// others do; with its own certificate back, it joins. A VTEP gateway is
+// others do; nor does it with a certificate of the right CA that names
+// another chassis (hv1's): its status shows that refusal. With its own
+// certificate back, it joins. A VTEP gateway is
 // reached on its ssl: target as well.
 func TestTLS(t *testing.T) {
 	l := lab.Up(t, lab.WithTLS())
@@ -88,6 +90,26 @@ func TestTLS(t *testing.T) {
 		if st := e.chassisStatus(hv); !st.OpenFlow {
 			t.Errorf("%s lost its session while hv2 was refused: %+v", hv, st)
 		}
+	}
+
+	// A certificate from the right CA that names another chassis: hv2's
+	// bridge presenting hv1's is refused for hv2's datapath, and hv2's
+	// status says why.
+	other := l.HostTLS("hv1")
+	l.OVS(t, "hv2", "ovs-vsctl", "set-ssl", other.PrivateKey, other.Certificate, other.CACert)
+	waitUntil(t, 30*time.Second, "hv2 presenting hv1's certificate refused", func() bool {
+		r := e.chassisFull("hv2").OpenFlowRefused
+		return r != nil && r.Reason == "certificate" && strings.Contains(r.Peer, "(certificate hv1 id:")
+	})
+	if r := e.chassisFull("hv2").OpenFlowRefused; !strings.Contains(r.Detail, `not "hv2"`) {
+		t.Errorf("refusal detail %q does not say which name was wanted", r.Detail)
+	}
+	time.Sleep(2 * time.Second) // several reconnection attempts
+	if st := e.chassisStatus("hv2"); st.OpenFlow {
+		t.Errorf("hv2 with hv1's certificate got an OpenFlow session: %+v", st)
+	}
+	if st := e.chassisStatus("hv1"); !st.OpenFlow {
+		t.Errorf("hv1 lost its session while hv2 presented its certificate: %+v", st)
 	}
 
 	// The refusal was about the certificate: hv2's own one gets it in.
