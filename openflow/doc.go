@@ -13,9 +13,21 @@
 //   - exchanges hellos with a version bitmap offering only OpenFlow 1.5, and
 //     closes (after an OFPET_HELLO_FAILED error and a Warn log naming the
 //     versions the switch offered) when the switch cannot speak it;
-//   - sends a features request to learn the datapath ID, then registers the
-//     Session under it; a newer connection with the same datapath ID
-//     replaces the older one (OVS reconnecting);
+//   - sends a features request to learn the datapath ID the switch claims,
+//     and keeps the Session waiting, unbound: nothing proves the claim.
+//     Bind(dpid, authorize) binds the newest waiting session whose Peer
+//     (address, verified certificate names) authorize accepts, and refuses
+//     and closes the others; the reconciler calls it with its chassis'
+//     rules. A connection claiming a datapath that has a bound session is
+//     checked against that authorization at once, and refused as a
+//     duplicate while the bound session answers an echo within a second;
+//     otherwise the bound session is taken for dead and replaced (OVS
+//     reconnecting after a partition). A session no one binds within the
+//     unbound timeout (60 s) is closed. Refusals are counted by reason
+//     (Stats), kept per datapath (Refused) and logged once a minute per
+//     peer;
+//   - caps connections (WithMaxConns) and unbound ones (WithMaxUnbound):
+//     at a cap it stops accepting and connections wait in the backlog;
 //   - answers echo requests, probes an idle switch every 5s, and drops the
 //     connection after three intervals without hearing anything;
 //   - matches replies to requests by xid, reassembles multipart replies
@@ -24,14 +36,18 @@
 //   - treats every byte from the switch as hostile: a reply that does not
 //     decode fails its request with an error and leaves the session up; a
 //     message that cannot be framed, or a multipart reply past
-//     maxDumpBytes (128 MiB), ends the connection. Every decoder has a
-//     fuzz target in fuzz_test.go;
+//     WithMaxDumpBytes (16 MiB), ends the connection. Messages nobody waits
+//     for are skipped in the read buffer, never allocated; echo requests
+//     over 1 KiB go unanswered. A panic in a connection's goroutines closes
+//     that connection and is counted. Every decoder has a fuzz target in
+//     fuzz_test.go;
 //   - on disconnect, closes Session.Done and fails every waiting request
 //     with ErrDisconnected.
 //
 // Subscribe gives a capacity-one, coalescing notification channel that is
-// kicked whenever a session comes, is replaced or goes; the reconciler then
-// looks sessions up by the datapath ID it reads from OVSDB.
+// kicked whenever a session is bound or goes, or waits for a datapath Bind
+// was asked for; the reconciler then binds sessions by the datapath ID it
+// reads from OVSDB.
 //
 // Session.Commit sends one reconcile pass as one atomic, ordered bundle and
 // waits for the commit; DumpFlows and DumpGroups read the switch's tables.

@@ -81,7 +81,7 @@ var commands = []command{
 	{"binding", "create", "SWITCH --gateway GW --port PORT --vlan N", "bind a gateway port's VLAN to a switch", bindingCreate},
 	{"binding", "list", "SWITCH", "list a switch's VLAN bindings", bindingList},
 	{"binding", "delete", "SWITCH GATEWAY PORT VLAN", "remove a VLAN binding", bindingDelete},
-	{"host", "join", "[--name N] [--manager TARGET] [--bridge br-int] [--datapath-type system|netdev] [--controller TARGET] [--db unix:PATH] [--dry-run] [--register --tunnel-ip IP [--kind K] [--encaps vxlan,gre] [--underlay-mtu N] [--ovsdb TARGET]]", "run on a hypervisor: configure its Open vSwitch for ferry (and register it)", hostJoin},
+	{"host", "join", "[--name N] [--manager TARGET] [--bridge br-int] [--datapath-type system|netdev] [--controller TARGET] [--db unix:PATH] [--cert-request DIR] [--dry-run] [--register --tunnel-ip IP [--kind K] [--encaps vxlan,gre] [--underlay-mtu N] [--ovsdb TARGET]]", "run on a hypervisor: configure its Open vSwitch for ferry (and register it)", hostJoin},
 	{"apply", "", "-f FILE", "make each switch in a JSON or YAML file (one or a list; ports, bindings) exactly what it says, one transaction per switch (-f -: stdin)", apply},
 	{"status", "", "", "chassis and switches at a glance", status},
 	{"wait", "", "SWITCH [--timeout 30s]", "block until SWITCH is realized on every chassis", wait},

@@ -51,6 +51,7 @@ type joinReport struct {
 // joinFlags are host join's own flags.
 type joinFlags struct {
 	name, manager, bridge, datapathType, controller, db string
+	certRequest                                         string // --cert-request DIR
 	dryRun                                              bool
 	// --register and its flags: --ovsdb overrides the target derived from
 	// the manager; req holds --tunnel-ip, --kind, --encaps, --underlay-mtu.
@@ -68,6 +69,7 @@ func hostJoin(a *app, args []string) error {
 	fs.StringVar(&f.datapathType, "datapath-type", "", "")
 	fs.StringVar(&f.controller, "controller", "", "")
 	fs.StringVar(&f.db, "db", "", "")
+	fs.StringVar(&f.certRequest, "cert-request", "", "")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "")
 	fs.BoolVar(&f.register, "register", false, "")
 	fs.StringVar(&f.ovsdb, "ovsdb", "", "")
@@ -275,6 +277,19 @@ func (a *app) joinSteps(ctx context.Context, vs *vswitch, st hostState, f *joinF
 				return err
 			},
 		})
+	}
+
+	// The certificate ovs-vswitchd presents must name the chassis; see
+	// hosttls.go.
+	if s := certCheckStep(st.sslCert, name); s != nil {
+		steps = append(steps, *s)
+	}
+	if f.certRequest != "" {
+		s, err := certRequestStep(vs.rec, f.certRequest, name)
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, s)
 	}
 
 	br := f.bridge

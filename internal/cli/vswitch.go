@@ -118,6 +118,7 @@ type hostState struct {
 	bridge       bool   // the bridge exists
 	datapathType string // the bridge's; "" is OVS's default, system
 	controllers  []string
+	sslCert      string // the certificate ovs-vswitchd presents (set-ssl); "" without one
 }
 
 func (v *vswitch) observe(bridge string) (hostState, error) {
@@ -138,6 +139,14 @@ func (v *vswitch) observe(bridge string) (hostState, error) {
 		return st, err
 	}
 	st.managers = lines(string(out))
+	if out, err = v.vsctl("get-ssl"); err != nil {
+		return st, err
+	}
+	for _, l := range lines(string(out)) {
+		if c, ok := strings.CutPrefix(l, "Certificate: "); ok {
+			st.sslCert = strings.TrimSpace(c)
+		}
+	}
 	bridges, err := v.ovs.VSwitch.ListBridges()
 	if err != nil {
 		return st, ovsErr(err)
