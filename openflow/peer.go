@@ -4,7 +4,8 @@ import (
 	"crypto/tls"
 	"net"
 	"net/netip"
-	"strings"
+
+	"github.com/ferry-sdn/ferry/certname"
 )
 
 // Peer is what the server knows of the other end of a connection once its
@@ -55,15 +56,7 @@ func peerOf(conn net.Conn) Peer {
 	if tc, ok := conn.(*tls.Conn); ok {
 		p.TLS = true
 		if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
-			leaf := certs[0]
-			if cn := strings.TrimSpace(leaf.Subject.CommonName); cn != "" {
-				p.Names = append(p.Names, cn)
-			}
-			for _, n := range leaf.DNSNames {
-				if n != "" && (len(p.Names) == 0 || n != p.Names[0]) {
-					p.Names = append(p.Names, n)
-				}
-			}
+			p.Names = certname.Of(certs[0])
 		}
 		raw = tc.NetConn()
 	}
@@ -78,15 +71,4 @@ func peerOf(conn net.Conn) Peer {
 		}
 	}
 	return p
-}
-
-// NameMatches reports whether a certificate name designates name: equal to
-// it, or ovs-pki's default form "NAME id:UUID" (ovs-pki makes the common
-// name unique that way unless given -u).
-func NameMatches(certName, name string) bool {
-	if name == "" {
-		return false
-	}
-	rest, ok := strings.CutPrefix(certName, name)
-	return ok && (rest == "" || strings.HasPrefix(rest, " id:"))
 }

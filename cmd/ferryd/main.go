@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/ferry-sdn/ferry/certname"
 	"github.com/ferry-sdn/ferry/internal/crash"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/nbdb"
@@ -410,14 +412,16 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 // its Open_vSwitch system-id when a passive chassis has that name, else a
 // VTEP by its Physical_Switch, matched to a passive gateway by the gateway's
 // physical_switch (or its name when that is empty). Gateways are returned
-// as reconcile.PassiveGatewayKey(name).
+// as reconcile.PassiveGatewayKey(name). Over pssl: the host's certificate
+// must name what it claims to be (certVouches): any host with a certificate
+// of the CA could otherwise claim another's registration.
 func identifyPassive(db *nbdb.DB) func(ctx context.Context, c *ovsdb.RawConn) (string, error) {
 	return func(ctx context.Context, c *ovsdb.RawConn) (string, error) {
 		snap := db.Snapshot()
 		sysID, sysErr := ovsdb.IdentifyBySystemID(ctx, c)
 		if sysErr == nil {
 			if ch, ok := snap.ChassisByName(sysID); ok && ch.OVSDB == model.PassiveOVSDB {
-				return sysID, nil
+				return sysID, certVouches(c.TLS(), "chassis", sysID)
 			}
 		}
 		ps, err := ovsdb.IdentifyByPhysicalSwitch(ctx, c)
@@ -429,11 +433,30 @@ func identifyPassive(db *nbdb.DB) func(ctx context.Context, c *ovsdb.RawConn) (s
 		}
 		for _, gw := range snap.Gateways {
 			if gw.OVSDB == model.PassiveOVSDB && (gw.PhysicalSwitch == ps || gw.PhysicalSwitch == "" && gw.Name == ps) {
-				return reconcile.PassiveGatewayKey(gw.Name), nil
+				return reconcile.PassiveGatewayKey(gw.Name), certVouches(c.TLS(), "gateway", gw.Name, ps)
 			}
 		}
 		return ps, nil
 	}
+}
+
+// certVouches checks that a TLS peer's certificate (verified against
+// --ca-cert already) names the host it claims to be: one of names, in its
+// common name or a DNS name. Plain-text connections (nil state) pass: the
+// listener's warning says they are unauthenticated.
+func certVouches(st *tls.ConnectionState, kind string, names ...string) error {
+	if st == nil || len(st.PeerCertificates) == 0 {
+		return nil
+	}
+	got := certname.Of(st.PeerCertificates[0])
+	if certname.Any(got, names...) {
+		return nil
+	}
+	gave := "no name"
+	if len(got) > 0 {
+		gave = fmt.Sprintf("%q", got[0])
+	}
+	return fmt.Errorf("ferryd: the host claims to be %s %q, but its certificate gives %s", kind, names[0], gave)
 }
 
 func b2f(b bool) float64 {

@@ -11,23 +11,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
+
+	"github.com/ferry-sdn/ferry/certname"
 )
 
 // With TLS, ferry binds a bridge's OpenFlow connection to a chassis only if
-// the certificate names it: its common name or a DNS name must be the
-// chassis name (the system-id host join sets), exactly or in ovs-pki's
-// "NAME id:UUID" form. host join checks the certificate the host already
+// the certificate names it (package certname): its common name or a DNS
+// name must be the chassis name (the system-id host join sets), exactly or
+// in ovs-pki's "NAME id:UUID" form. host join checks the certificate the host already
 // uses, and --cert-request DIR writes a key and a certificate request that
 // name it, for the operator's CA to sign.
-
-// certNamesHost reports whether a certificate name designates the chassis
-// name (the rule of openflow.NameMatches, which ferryctl does not link).
-func certNamesHost(certName, name string) bool {
-	rest, ok := strings.CutPrefix(certName, name)
-	return ok && name != "" && (rest == "" || strings.HasPrefix(rest, " id:"))
-}
 
 // certificateNames returns the common name and DNS names of a PEM
 // certificate or certificate request.
@@ -36,34 +29,21 @@ func certificateNames(data []byte) ([]string, error) {
 	if block == nil {
 		return nil, errors.New("no PEM block")
 	}
-	var cn string
-	var dns []string
 	switch block.Type {
 	case "CERTIFICATE":
 		c, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
 			return nil, err
 		}
-		cn, dns = c.Subject.CommonName, c.DNSNames
+		return certname.Of(c), nil
 	case "CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST":
 		r, err := x509.ParseCertificateRequest(block.Bytes)
 		if err != nil {
 			return nil, err
 		}
-		cn, dns = r.Subject.CommonName, r.DNSNames
-	default:
-		return nil, fmt.Errorf("a PEM %q, not a certificate", block.Type)
+		return certname.Of(&x509.Certificate{Subject: r.Subject, DNSNames: r.DNSNames}), nil
 	}
-	var names []string
-	if cn != "" {
-		names = append(names, cn)
-	}
-	for _, n := range dns {
-		if !slices.Contains(names, n) {
-			names = append(names, n)
-		}
-	}
-	return names, nil
+	return nil, fmt.Errorf("a PEM %q, not a certificate", block.Type)
 }
 
 // certCheckStep says whether the certificate ovs-vswitchd presents (set-ssl)
@@ -80,7 +60,7 @@ func certCheckStep(path, name string) *step {
 	if err != nil {
 		return &step{what: fmt.Sprintf("TLS: %s: %v", path, err)}
 	}
-	if slices.ContainsFunc(names, func(n string) bool { return certNamesHost(n, name) }) {
+	if certname.Any(names, name) {
 		return &step{what: fmt.Sprintf("TLS: certificate %s names %s (unchanged)", path, name)}
 	}
 	got := "no name"
@@ -104,7 +84,7 @@ func certRequestStep(rec *recorder, dir, name string) (step, error) {
 		if err != nil {
 			return step{}, fmt.Errorf("host join: --cert-request: %s: %v", req, err)
 		}
-		if !slices.ContainsFunc(names, func(n string) bool { return certNamesHost(n, name) }) {
+		if !certname.Any(names, name) {
 			return step{}, fmt.Errorf("host join: --cert-request: %s names %q, not %s; nothing was changed: remove it or give another directory", req, names, name)
 		}
 		return step{what: fmt.Sprintf("TLS: certificate request %s names %s (unchanged); %s", req, name, next)}, nil

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ferry-sdn/ferry/certname"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/openflow"
 	"github.com/ferry-sdn/ferry/ovsdb"
@@ -71,10 +72,8 @@ func peersOf(ch model.Chassis, systemID string, dialedIn netip.Addr) chassisPeer
 // authorize is the openflow.Authorize of the chassis' datapath.
 func (c chassisPeers) authorize(p openflow.Peer) (reason, why string) {
 	if p.TLS {
-		for _, n := range p.Names {
-			if openflow.NameMatches(n, c.name) || openflow.NameMatches(n, c.systemID) {
-				return "", ""
-			}
+		if certname.Any(p.Names, c.name, c.systemID) {
+			return "", ""
 		}
 		names := "no name"
 		if len(p.Names) > 0 {
