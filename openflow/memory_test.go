@@ -119,3 +119,29 @@ func TestStalledConnectionsAreCheap(t *testing.T) {
 		t.Errorf("stats %+v, want %d unbound", st, n)
 	}
 }
+
+// TestRedialsLeaveNothing: peers that handshake, claim a datapath nobody
+// binds and hang up, two thousand times over, leave nothing behind: not their
+// buffers, not the timers that would have refused them.
+func TestRedialsLeaveNothing(t *testing.T) {
+	const n = 2000
+	srv, addr, _ := startServer(t, nil)
+	heap0 := heapInUse()
+	for i := range n {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sw, err := oftest.Handshake(conn, uint64(0x5000+i), oftest.Options{Silent: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sw.Close()
+	}
+	waitFor(t, "every session gone", func() bool { return srv.Stats().Unbound == 0 })
+	grown := int64(heapInUse()) - int64(heap0)
+	t.Logf("%d redials: heap grew %d KiB", n, grown>>10)
+	if grown > n<<9 {
+		t.Errorf("%d sessions that ended unbound left %d KiB on the heap", n, grown>>10)
+	}
+}

@@ -62,7 +62,8 @@ func peerOf(conn net.Conn) Peer {
 	}
 	switch a := raw.RemoteAddr().(type) {
 	case *net.TCPAddr:
-		p.Addr = a.AddrPort().Addr().Unmap()
+		// A zone (fe80::1%eth0) says where the peer is, not who it is.
+		p.Addr = a.AddrPort().Addr().Unmap().WithZone("")
 	case *net.UnixAddr:
 		p.Unix = true
 	default:

@@ -35,8 +35,9 @@ type Session struct {
 	nTables uint8
 	bound   atomic.Bool // bound to its datapath by Server.Bind
 	// unbound is released once: when the session is bound, or ends.
-	unbound  sync.Once
-	lastWarn atomic.Int64 // unix nanoseconds of the last unsolicited-error warning
+	unbound   sync.Once
+	bindTimer atomic.Pointer[time.Timer] // refuses the session unless it is bound in time
+	lastWarn  atomic.Int64               // unix nanoseconds of the last unsolicited-error warning
 
 	wmu sync.Mutex // serialises writers; held for a whole batch
 	bw  *bufio.Writer
@@ -116,6 +117,8 @@ func (s *Session) Peer() Peer { return s.peer }
 // waitForBind arranges for the session to be refused unless a device
 // binds it within the unbound timeout.
 func (s *Session) waitForBind() {
+	// Stopped when the session ends or is bound: a timer holds on to its
+	// session, buffers included, and refused peers redial all the time.
 	t := time.AfterFunc(s.srv.cfg.unboundTimeout, func() {
 		if s.bound.Load() || s.isClosed() {
 			return
@@ -134,16 +137,23 @@ func (s *Session) waitForBind() {
 		srv.mu.Unlock()
 		srv.refuse(r)
 	})
-	go func() {
-		<-s.done
+	s.bindTimer.Store(t)
+	if s.isClosed() {
+		t.Stop() // closed before the timer was stored
+	}
+}
+
+func (s *Session) stopBindTimer() {
+	if t := s.bindTimer.Load(); t != nil {
 		t.Stop()
-	}()
+	}
 }
 
 // becameBound gives a newly bound session what a bound one needs: its
 // unbound slot back to the server, and a write buffer for bundles.
 func (s *Session) becameBound() {
 	s.unbound.Do(func() {
+		s.stopBindTimer()
 		<-s.srv.unboundSlots
 		s.wmu.Lock()
 		s.bw = bufio.NewWriterSize(s.conn, boundWriteBuffer) // the old one is empty: write flushes
@@ -665,6 +675,7 @@ func (s *Session) close(reason error) {
 		derr := s.disconnectedLocked()
 		s.mu.Unlock()
 		_ = s.conn.Close()
+		s.stopBindTimer()
 		for _, c := range pending {
 			if c.sink == nil {
 				c.err = derr
