@@ -248,3 +248,23 @@ func TestPanicClosesOnlyItsConnection(t *testing.T) {
 		t.Errorf("other session after the panic: %v", err)
 	}
 }
+
+// A panic while decoding a dump, in the caller's goroutine, fails that
+// request, closes its session and is counted.
+func TestPanicDecodingDumpClosesSession(t *testing.T) {
+	srv, addr, _ := startServer(t, nil)
+	dialFake(t, addr, 0x57)
+	s := sessionOf(t, srv, 0x57)
+	_, err := decodeGuarded(s, [][]byte{{1}}, func([]byte, []FlowStat) ([]FlowStat, error) { panic("test panic") })
+	if err == nil || !strings.Contains(err.Error(), "internal error") {
+		t.Errorf("err = %v", err)
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("session not closed")
+	}
+	if n := srv.Stats().Panics; n != 1 {
+		t.Errorf("panics %d, want 1", n)
+	}
+}

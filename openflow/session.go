@@ -261,7 +261,7 @@ func (s *Session) dumpFlows(ctx context.Context, table uint8, cookie, mask uint6
 	if err != nil {
 		return nil, opError("dump flows", err)
 	}
-	out, err := decodeParts(parts, parseFlowDescs)
+	out, err := decodeGuarded(s, parts, parseFlowDescs)
 	if err != nil {
 		return nil, opError("dump flows", err)
 	}
@@ -277,7 +277,7 @@ func (s *Session) DumpGroups(ctx context.Context) ([]GroupEntry, error) {
 	if err != nil {
 		return nil, opError("dump groups", err)
 	}
-	out, err := decodeParts(parts, parseGroupDescs)
+	out, err := decodeGuarded(s, parts, parseGroupDescs)
 	if err != nil {
 		return nil, opError("dump groups", err)
 	}
@@ -297,6 +297,22 @@ func decodeParts[T any](parts [][]byte, parse func([]byte, []T) ([]T, error)) ([
 		}
 	}
 	return out, nil
+}
+
+// decodeGuarded is decodeParts in the caller's goroutine (a reconcile
+// loop), where a panic would take ferryd down: the decoders are fuzzed and
+// total, but should one still panic on what a switch sent, that session is
+// closed and the panic counted, like one in the session's own goroutines.
+func decodeGuarded[T any](s *Session, parts [][]byte, parse func([]byte, []T) ([]T, error)) (out []T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.srv.counters.panics.Add(1)
+			s.log().Error("openflow: panic decoding a dump; connection closed", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			s.close(fmt.Errorf("internal error decoding a dump: %v", r))
+			out, err = nil, fmt.Errorf("openflow: internal error decoding the reply: %v", r)
+		}
+	}()
+	return decodeParts(parts, parse)
 }
 
 // multipart sends a multipart request and returns the bodies of all reply
