@@ -29,6 +29,7 @@ type config struct {
 	maxUnbound       int           // connections not bound to a datapath yet
 	unboundTimeout   time.Duration // how long a handshaken session may wait to be bound
 	probeTimeout     time.Duration // how long a bound session has to answer when another claims its datapath
+	onPanic          func(r any)
 	testHook         func(msg []byte)
 }
 
@@ -85,6 +86,13 @@ func WithUnboundTimeout(d time.Duration) Option {
 // ends the connection.
 func WithMaxDumpBytes(n int) Option {
 	return func(c *config) { c.maxDumpBytes = n }
+}
+
+// WithOnPanic has fn told of every panic recovered while handling a
+// connection (ferryd counts them in ferry_panics_recovered_total); fn logs
+// it. Without it the server logs it with the stack itself.
+func WithOnPanic(fn func(r any)) Option {
+	return func(c *config) { c.onPanic = fn }
 }
 
 // Server accepts connections from switches (OVS bridges dial their

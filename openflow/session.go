@@ -194,9 +194,18 @@ func (s *Session) recoverPanic(where string) {
 	if r == nil {
 		return
 	}
-	s.srv.counters.panics.Add(1)
-	s.log().Error("openflow: panic in "+where+"; connection closed", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	s.panicked("panic in "+where, r)
 	s.close(fmt.Errorf("internal error in %s: %v", where, r))
+}
+
+// panicked counts a recovered panic and has it logged with its stack.
+func (s *Session) panicked(what string, r any) {
+	s.srv.counters.panics.Add(1)
+	if h := s.srv.cfg.onPanic; h != nil {
+		h(r)
+		return
+	}
+	s.log().Error("openflow: "+what+"; connection closed", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 }
 
 // Done is closed when the connection is gone.
@@ -306,8 +315,7 @@ func decodeParts[T any](parts [][]byte, parse func([]byte, []T) ([]T, error)) ([
 func decodeGuarded[T any](s *Session, parts [][]byte, parse func([]byte, []T) ([]T, error)) (out []T, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.srv.counters.panics.Add(1)
-			s.log().Error("openflow: panic decoding a dump; connection closed", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			s.panicked("panic decoding a dump", r)
 			s.close(fmt.Errorf("internal error decoding a dump: %v", r))
 			out, err = nil, fmt.Errorf("openflow: internal error decoding the reply: %v", r)
 		}

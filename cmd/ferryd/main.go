@@ -314,7 +314,8 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 
 	ofServer := openflow.NewServer(logger.With("component", "openflow"),
 		openflow.WithMaxConns(cfg.ofMaxConns), openflow.WithMaxUnbound(cfg.ofMaxUnbound),
-		openflow.WithMaxDumpBytes(cfg.ofMaxDumpMiB<<20))
+		openflow.WithMaxDumpBytes(cfg.ofMaxDumpMiB<<20),
+		openflow.WithOnPanic(func(r any) { crash.Recovered(logger.With("component", "openflow"), "openflow", r) }))
 	reconcile.RegisterOpenFlow(reg, ofServer.Stats)
 	ofLn, err := ofTarget.Listen(sec.peer)
 	if err != nil {

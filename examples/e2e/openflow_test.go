@@ -243,7 +243,7 @@ func TestOpenFlowImpostorAndFlood(t *testing.T) {
 	if n := e.metric(`ferry_openflow_refused_total{reason="address"}`); n < 2 {
 		t.Errorf("ferry_openflow_refused_total{reason=\"address\"} = %v, want the impostor and the flooder claiming hv1", n)
 	}
-	if n := e.metric("ferry_openflow_handler_panics_total"); n != 0 {
-		t.Errorf("ferry_openflow_handler_panics_total = %v", n)
+	if n := e.metric(`ferry_panics_recovered_total{component="openflow"}`); n != 0 {
+		t.Errorf("ferry_panics_recovered_total{component=\"openflow\"} = %v", n)
 	}
 }

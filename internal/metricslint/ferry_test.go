@@ -18,6 +18,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"gopkg.in/yaml.v3"
 
+	"github.com/ferry-sdn/ferry/internal/crash"
 	"github.com/ferry-sdn/ferry/internal/metricslint"
 	"github.com/ferry-sdn/ferry/internal/reconcile"
 	"github.com/ferry-sdn/ferry/openflow"
@@ -54,6 +55,7 @@ func ferrydRegistry(t *testing.T) *prometheus.Registry {
 	reconcile.NewMetrics(rec)
 	reconcile.RegisterPassiveRefused(rec, func() uint64 { return 0 })
 	reconcile.RegisterOpenFlow(rec, func() openflow.Stats { return openflow.Stats{} })
+	rec.MustRegister(crash.Collector())
 	metricslint.Touch(rec.collectors...)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -107,7 +109,7 @@ func TestFerrydMetricsFollowTheRules(t *testing.T) {
 		"ferry_northbound_chassis", "ferry_northbound_gateways",
 		"ferry_ovsdb_passive_refused_total",
 		"ferry_port_security_drops_total",
-		"ferry_openflow_refused_total", "ferry_openflow_handler_panics_total",
+		"ferry_openflow_refused_total", "ferry_panics_recovered_total",
 		"ferry_openflow_connections", "ferry_openflow_connection_waits_total",
 		"ferry_rest_connections", "ferry_rest_connection_waits_total",
 	} {

@@ -202,8 +202,7 @@ func RegisterPassiveRefused(reg prometheus.Registerer, refused func() uint64) {
 
 // RegisterOpenFlow registers the OpenFlow listener's metrics, read from
 // stats (openflow.Server.Stats) at every scrape:
-// ferry_openflow_refused_total{reason}, ferry_openflow_handler_panics_total,
-// ferry_openflow_connections{state="bound|unbound"} and
+// ferry_openflow_refused_total{reason}, ferry_openflow_connections{state="bound|unbound"} and
 // ferry_openflow_connection_waits_total. The reasons are openflow's fixed
 // set, so the cardinality is too.
 func RegisterOpenFlow(reg prometheus.Registerer, stats func() openflow.Stats) {
@@ -214,8 +213,6 @@ var (
 	ofRefusedDesc = prometheus.NewDesc("ferry_openflow_refused_total",
 		"OpenFlow connections refused, by reason: address (a plain-text peer the chassis is not known by), certificate (a certificate naming another host), duplicate (the datapath's live session answered), unbound (no chassis took it in time), handshake (TLS or OpenFlow handshake failed).",
 		[]string{"reason"}, nil)
-	ofPanicsDesc = prometheus.NewDesc("ferry_openflow_handler_panics_total",
-		"Panics recovered in OpenFlow connection handlers; each closed its connection and nothing else.", nil, nil)
 	ofConnsDesc = prometheus.NewDesc("ferry_openflow_connections",
 		"OpenFlow connections open: bound to a chassis' datapath, or unbound (in their handshake, or waiting for their chassis).",
 		[]string{"state"}, nil)
@@ -226,7 +223,7 @@ var (
 type ofCollector struct{ stats func() openflow.Stats }
 
 func (c ofCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{ofRefusedDesc, ofPanicsDesc, ofConnsDesc, ofWaitsDesc} {
+	for _, d := range []*prometheus.Desc{ofRefusedDesc, ofConnsDesc, ofWaitsDesc} {
 		ch <- d
 	}
 }
@@ -236,7 +233,6 @@ func (c ofCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range openflow.RefusalReasons() {
 		ch <- prometheus.MustNewConstMetric(ofRefusedDesc, prometheus.CounterValue, float64(st.Refused[r]), r)
 	}
-	ch <- prometheus.MustNewConstMetric(ofPanicsDesc, prometheus.CounterValue, float64(st.Panics))
 	ch <- prometheus.MustNewConstMetric(ofConnsDesc, prometheus.GaugeValue, float64(st.Bound), "bound")
 	ch <- prometheus.MustNewConstMetric(ofConnsDesc, prometheus.GaugeValue, float64(st.Unbound), "unbound")
 	ch <- prometheus.MustNewConstMetric(ofWaitsDesc, prometheus.CounterValue, float64(st.Waits))
