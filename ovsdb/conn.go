@@ -113,7 +113,9 @@ type Conn struct {
 	changes   chan struct{}
 	ready     chan struct{}
 	connected atomic.Bool
-	endpoint  atomic.Value // string: libovsdb's endpoint
+	downMu    sync.Mutex
+	down      chan struct{} // closed when the connection is lost; nil while down
+	endpoint  atomic.Value  // string: libovsdb's endpoint
 
 	guards  []*guard
 	display map[string]string // guard endpoint -> the target it stands for
@@ -502,12 +504,61 @@ func (c *Conn) setState(endpoint string) {
 	}
 	c.endpoint.Store(endpoint)
 	c.connected.Store(up)
+	c.markDown(!up)
 	if up {
 		c.log.Info("ovsdb: connected", "endpoint", c.Endpoint())
 	} else {
 		c.log.Warn("ovsdb: connection lost, reconnecting")
 	}
 	c.kick()
+}
+
+// markDown closes the down channel of the connection that was up (down
+// true), or makes one for the connection now up.
+func (c *Conn) markDown(down bool) {
+	c.downMu.Lock()
+	defer c.downMu.Unlock()
+	switch {
+	case down && c.down != nil:
+		close(c.down)
+		c.down = nil
+	case !down && c.down == nil:
+		c.down = make(chan struct{})
+	}
+}
+
+// ErrConnectionLost is the cause of a WhileConnected context cancelled
+// because the connection was lost.
+var ErrConnectionLost = errors.New("ovsdb: connection lost")
+
+// WhileConnected returns ctx, cancelled too (with cause ErrConnectionLost)
+// as soon as the connection is lost, and at once if it is not up: calls
+// made on a connection that drops, or while libovsdb reconnects (which it
+// makes them wait for), fail then instead of when ctx ends. A reconcile
+// pass runs under it, so that no pass waits long on a dead device.
+func (c *Conn) WhileConnected(ctx context.Context) (context.Context, context.CancelFunc) {
+	c.downMu.Lock()
+	down := c.down
+	c.downMu.Unlock()
+	ctx, cancel := context.WithCancelCause(ctx)
+	if down == nil {
+		cancel(ErrConnectionLost)
+		return ctx, func() {}
+	}
+	stop := make(chan struct{})
+	go func() {
+		select {
+		case <-down:
+			cancel(ErrConnectionLost)
+		case <-stop:
+		case <-ctx.Done():
+		}
+	}()
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() { close(stop) })
+		cancel(nil)
+	}
 }
 
 // shutdown closes the client. libovsdb's Close does nothing while its
@@ -517,6 +568,7 @@ func (c *Conn) setState(endpoint string) {
 func (c *Conn) shutdown() {
 	c.connected.Store(false)
 	c.endpoint.Store("")
+	c.markDown(true)
 	defer c.unguard()
 	for {
 		c.cl.Close()

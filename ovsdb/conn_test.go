@@ -1,7 +1,9 @@
 package ovsdb
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -12,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
 
 	"github.com/ferry-sdn/ferry/ovsdb/nb"
 )
@@ -465,4 +469,58 @@ func TestConnTablesOlderServer(t *testing.T) {
 	t.Cleanup(c.Close)
 	waitReady(t, c)
 	createSwitch(t, c, "blue", 1)
+}
+
+// A call made under WhileConnected on a server that freezes fails once the
+// probe declares the connection lost, not when its own (long) context
+// ends; and WhileConnected on a connection that is down is cancelled at
+// once.
+func TestConnWhileConnected(t *testing.T) {
+	requireOVS(t)
+	skipIfRace(t)
+	srv := startServer(t, shortTempDir(t), nb.SchemaJSON)
+	m, _ := nb.FullDatabaseModel()
+	c, err := NewConn(ConnConfig{
+		Targets: []Target{srv.Target()}, Model: m, Logger: testLogger(t), Guard: true,
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+		Timeout: 5 * time.Second, ProbeInterval: 300 * time.Millisecond, ProbeTimeout: 500 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	waitReady(t, c)
+	long, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ctx, done := c.WhileConnected(long)
+	defer done()
+	if err := syscall.Kill(srv.Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(srv.Pid(), syscall.SIGCONT) })
+	start := time.Now()
+	op := `{"op":"insert","table":"Logical_Switch","row":{"name":"frozen","vni":5,"encap":"vxlan"}}`
+	var ops []libovsdb.Operation
+	if err := json.Unmarshal([]byte("["+op+"]"), &ops); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Client().Transact(ctx, ops...)
+	if err == nil || !errors.Is(context.Cause(ctx), ErrConnectionLost) {
+		t.Fatalf("transaction on a frozen server: %v (cause %v), want it cut by the lost connection", err, context.Cause(ctx))
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the call waited %v on the frozen server", took)
+	}
+	down, done2 := c.WhileConnected(long)
+	defer done2()
+	if !errors.Is(context.Cause(down), ErrConnectionLost) {
+		t.Errorf("WhileConnected while down: cause %v, want ErrConnectionLost at once", context.Cause(down))
+	}
+	syscall.Kill(srv.Pid(), syscall.SIGCONT)
+	eventually(t, 10*time.Second, "reconnect", c.Connected)
+	up, done3 := c.WhileConnected(long)
+	defer done3()
+	if up.Err() != nil {
+		t.Errorf("WhileConnected after the reconnect is cancelled: %v", context.Cause(up))
+	}
 }

@@ -134,6 +134,11 @@ func (d device) Client() client.Client {
 
 func (d device) Close() { d.c.Close() }
 
+// WhileConnected bounds a pass by the connection (see whileConnected).
+func (d device) WhileConnected(ctx context.Context) (context.Context, context.CancelFunc) {
+	return d.c.WhileConnected(ctx)
+}
+
 // refusalShown is how long a refused message stays the reason a device
 // shows for being disconnected.
 const refusalShown = time.Minute

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ferry-sdn/ferry/ovsdb"
 )
 
 // A pass never blocks for ever on a device that went away: cache reads and
@@ -191,7 +193,16 @@ func (l *loop) run(ctx context.Context) {
 			began = time.Now()
 			seen = l.changes.Load()
 			resync := l.full.Swap(false) // a full pass answers a pending resync too
-			return l.a.pass(passCtx, dev, full || resync)
+			passCtx, done := whileConnected(passCtx, dev)
+			defer done()
+			err := l.a.pass(passCtx, dev, full || resync)
+			var wt waiting
+			if err != nil && !errors.As(err, &wt) && errors.Is(context.Cause(passCtx), ovsdb.ErrConnectionLost) {
+				// Not a failure of the pass: the reconnection kicks the
+				// next one.
+				return waiting{"ovsdb: connection lost during the pass (retrying)"}
+			}
+			return err
 		})
 		if !began.IsZero() {
 			lastTook = time.Since(began)
@@ -287,4 +298,16 @@ func dialUntil(ctx context.Context, dial func() (Device, error), onErr func(erro
 		case <-time.After(5 * time.Second):
 		}
 	}
+}
+
+// whileConnected bounds a pass by the device's connection where the device
+// can tell (ovsdb.Conn.WhileConnected): a pass on a device that drops ends
+// at once instead of waiting on it until the pass timeout.
+func whileConnected(ctx context.Context, dev Device) (context.Context, context.CancelFunc) {
+	if w, ok := dev.(interface {
+		WhileConnected(context.Context) (context.Context, context.CancelFunc)
+	}); ok {
+		return w.WhileConnected(ctx)
+	}
+	return ctx, func() {}
 }
