@@ -1,6 +1,7 @@
 package ovsdb
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -12,8 +13,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
@@ -63,6 +66,10 @@ var refusedTotal atomic.Uint64
 // because the device sent a message ferry refuses (process-wide, for a
 // metric).
 func RefusedMessages() uint64 { return refusedTotal.Load() }
+
+// guardReadBuffer is the read buffer of each direction of a relay: small,
+// as a guard per device stays for the device's lifetime.
+const guardReadBuffer = 16 << 10
 
 // maxPendingCalls bounds the requests the guard remembers per connection;
 // libovsdb has a handful in flight.
@@ -201,12 +208,16 @@ type pendingCalls struct {
 	byID map[uint64]string
 }
 
-func (p *pendingCalls) add(id uint64, method string) {
+// add records a request; false when too many are unanswered (the device
+// does not answer: the connection is better closed).
+func (p *pendingCalls) add(id uint64, method string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.byID) < maxPendingCalls {
-		p.byID[id] = method
+	if len(p.byID) >= maxPendingCalls {
+		return false
 	}
+	p.byID[id] = method
+	return true
 }
 
 func (p *pendingCalls) take(id uint64) string {
@@ -223,7 +234,7 @@ func (p *pendingCalls) take(id uint64) string {
 // or src's read error.
 func readMessages(src io.Reader, max int, msg, chunk func([]byte) error) error {
 	sp := splitter{max: max}
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, guardReadBuffer)
 	for {
 		n, err := src.Read(buf)
 		data := buf[:n]
@@ -259,12 +270,15 @@ func (g *guard) forwardRequests(local, up net.Conn, calls *pendingCalls) error {
 			ID     json.RawMessage `json:"id"`
 		}
 		if json.Unmarshal(msg, &req) == nil && req.Method != "" {
-			if id, ok := numericID(req.ID); ok {
-				calls.add(id, req.Method)
+			if id, ok := numericID(req.ID); ok && !calls.add(id, req.Method) {
+				return fmt.Errorf("ovsdb: guard: %d requests unanswered by %s", maxPendingCalls, g.target)
 			}
 		}
 		return nil
 	}, func(chunk []byte) error {
+		// A device that stops reading must not hold this relay (and
+		// its sockets) until it thaws.
+		_ = up.SetWriteDeadline(time.Now().Add(rawWriteTimeout))
 		_, err := up.Write(chunk)
 		return err
 	})
@@ -297,7 +311,9 @@ func (g *guard) forwardReplies(up, local net.Conn, calls *pendingCalls) error {
 // expects it: a non-negative integer.
 func numericID(raw json.RawMessage) (uint64, bool) {
 	var id uint64
-	if len(raw) == 0 || json.Unmarshal(raw, &id) != nil {
+	// null decodes into a uint64 without an error, but the JSON-RPC layer
+	// reads a reply's id through a pointer that null leaves nil.
+	if t := bytes.TrimSpace(raw); len(t) == 0 || bytes.Equal(t, []byte("null")) || json.Unmarshal(t, &id) != nil {
 		return 0, false
 	}
 	return id, true
@@ -324,18 +340,26 @@ func checkMessage(msg []byte, method func(id uint64) string) (err error) {
 	if err := json.Unmarshal(msg, &m); err != nil {
 		return fmt.Errorf("ovsdb: malformed message from device: %w", err)
 	}
-	if m.Method != nil {
+	// The JSON-RPC layer takes a message with a non-empty method for a
+	// request and anything else for a reply.
+	if m.Method != nil && *m.Method != "" {
 		return checkNotification(*m.Method, m.Params)
 	}
 	id, ok := numericID(m.ID)
 	if !ok {
 		return fmt.Errorf("ovsdb: device sent a reply with id %s, which is not one of ferry's", clip(m.ID))
 	}
+	// A reply to nothing ferry asked (or asked and got) could land on a
+	// call libovsdb has registered but the guard not yet seen, unchecked
+	// as what it is not: a server never sends one.
+	call := method(id)
+	if call == "" {
+		return fmt.Errorf("ovsdb: device sent a reply to id %d, which ferry has not sent or already had answered", id)
+	}
 	if len(m.Result) == 0 || string(m.Result) == "null" {
 		return nil // an error reply: libovsdb reports it to the caller
 	}
 	var body any
-	call := method(id)
 	switch call {
 	case "transact":
 		body = &[]libovsdb.OperationResult{}
@@ -354,7 +378,7 @@ func checkMessage(msg []byte, method func(id uint64) string) (err error) {
 	case "echo":
 		body = &[]any{}
 	default:
-		return nil // a reply to nothing pending: libovsdb drops it
+		return nil // a method whose reply libovsdb decodes into nothing fragile
 	}
 	if err := json.Unmarshal(m.Result, body); err != nil {
 		return fmt.Errorf("ovsdb: malformed reply to %s from device: %w", call, err)
@@ -400,11 +424,41 @@ func clip(b []byte) string {
 	return string(b)
 }
 
-// guardDir makes the private directory of a Conn's guard sockets.
+// guardDirPrefix names the guard socket directories: the pid of the
+// process that made them follows, so that stale ones can be told apart.
+const guardDirPrefix = "ferry-ovsdb-"
+
+var sweepOnce sync.Once
+
+// guardDir makes the private directory of a Conn's guard sockets. A
+// ferryd killed with SIGKILL cannot remove its own: the first call of a
+// process removes those of processes that no longer exist.
 func guardDir() (string, error) {
-	dir, err := os.MkdirTemp("", "ferry-ovsdb-")
+	sweepOnce.Do(sweepGuardDirs)
+	dir, err := os.MkdirTemp("", guardDirPrefix+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return "", fmt.Errorf("ovsdb: guard: %w", err)
 	}
 	return dir, nil
+}
+
+func sweepGuardDirs() {
+	entries, err := os.ReadDir(os.TempDir())
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), guardDirPrefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pidStr, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if err != nil || pid <= 0 {
+			continue // not one of ours (or from before pids were in the name)
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(filepath.Join(os.TempDir(), e.Name()))
+		}
+	}
 }

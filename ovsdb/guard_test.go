@@ -1,10 +1,14 @@
 package ovsdb
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -111,6 +115,14 @@ var poisonMessages = []string{
 	`{"id":null,"method":"update2","params":[null,{"Logical_Switch":{"u":{"modify":{"name":[]}}}}]}`,
 	`{"id":null,"method":"update","params":[null,{"Logical_Switch":{"u":{"new":{"name":["set",1]}}}}]}`,
 	`{"id":null,"method":"update2","params":[null,{"Logical_Switch":{"u":{"insert":{"ports":["map",[1]]}}}}]}`,
+	// The JSON-RPC layer reads a reply's id through a pointer null or
+	// absence leaves nil; an empty method makes a reply (review finding).
+	`{"id":null}`,
+	`{"method":""}`,
+	`{"id":null,"result":1}`,
+	// A reply to an id not (yet) asked for: it could land on a call
+	// libovsdb has registered before the guard saw its request.
+	`{"id":999999,"result":[{"rows":[{"name":["set",1]}]}],"error":null}`,
 }
 
 func TestGuardSurvivesPoison(t *testing.T) {
@@ -184,6 +196,15 @@ func FuzzCheckMessage(f *testing.F) {
 		// What passes must decode as libovsdb decodes it: checkMessage's
 		// decoding is libovsdb's, so running it again must not panic.
 		_ = checkMessage(msg, func(uint64) string { return method })
+		// And the JSON-RPC layer's own reading must hold: a message
+		// without a method is a reply with a non-null id.
+		var env struct {
+			Method string           `json:"method"`
+			ID     *json.RawMessage `json:"id"`
+		}
+		if json.Unmarshal(msg, &env) == nil && env.Method == "" && env.ID == nil {
+			t.Fatalf("passed a reply without an id: %s", msg)
+		}
 	})
 }
 
@@ -226,4 +247,29 @@ func FuzzSplitter(f *testing.F) {
 			t.Fatalf("whole: %q, %v\ncut by %d: %q, %v", whole, werr, int(chunk)+1, cut, cerr)
 		}
 	})
+}
+
+// Guard directories of processes that are gone (ferryd killed with
+// SIGKILL) are removed by the next process; those of live ones stay.
+func TestSweepGuardDirs(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(tmp, guardDirPrefix+strconv.Itoa(cmd.Process.Pid)+"-1")
+	live := filepath.Join(tmp, guardDirPrefix+strconv.Itoa(os.Getpid())+"-2")
+	other := filepath.Join(tmp, guardDirPrefix+"x")
+	for _, d := range []string{dead, live, other} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sweepGuardDirs()
+	for d, want := range map[string]bool{dead: false, live: true, other: true} {
+		if _, err := os.Stat(d); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", filepath.Base(d), err == nil, want)
+		}
+	}
 }

@@ -168,6 +168,9 @@ func (s *session) handleMessage(msg []byte) error {
 	return nil
 }
 
+// splitterKeep is the most buffer a splitter keeps between messages.
+const splitterKeep = 1 << 20
+
 // splitter cuts a byte stream into JSON-RPC messages (JSON objects,
 // optionally separated by whitespace) without decoding them, so that the
 // stream can be handed over between two messages with nothing lost.
@@ -184,7 +187,13 @@ type splitter struct {
 // completed) and the unconsumed rest of data.
 func (sp *splitter) feed(data []byte) (msg, rest []byte, err error) {
 	if sp.depth == 0 {
-		sp.buf = sp.buf[:0]
+		if cap(sp.buf) > splitterKeep {
+			// Do not hold on to the largest message ever seen (an
+			// initial monitor reply) for the connection's lifetime.
+			sp.buf = nil
+		} else {
+			sp.buf = sp.buf[:0]
+		}
 	}
 	for i, b := range data {
 		if sp.depth == 0 {
