@@ -213,7 +213,11 @@ func (h *chassisDevice) identify(ch model.Chassis, obs hypervisor.Observed) erro
 	h.st.Conflict = msg
 	hadVIFs := msg != "" && len(h.lastVIFs) > 0
 	if msg != "" {
+		// Nothing of the device is this registration's: not its VIFs,
+		// tunnels or bridge (whose datapath ID readers such as the
+		// spoofed-frame counter would read twice).
 		h.lastVIFs, h.tunnels, h.observed = nil, nil, true
+		h.st.DatapathID = ""
 	}
 	h.mu.Unlock()
 	if msg == "" {
@@ -473,6 +477,12 @@ const releaseTimeout = 10 * time.Second
 // managed by ferry" means. A disconnected chassis keeps its state; the log
 // says so.
 func (h *chassisDevice) release(dev Device) {
+	if !h.c.claims.holds(kindChassis, h.chassis.Name) {
+		// A registration held back as a duplicate never drove the
+		// device: what is there is the other registration's.
+		h.l.log.Info("deleted chassis did not hold its device: leaving it as it is")
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
 	cli := dev.Client()

@@ -102,6 +102,14 @@ func (c *claims) claim(h holder, ids ...string) (conflict holder, shared string,
 	return conflict, shared, lost
 }
 
+// holds reports whether the registration kind/name holds any identity:
+// false for one held back (or never connected).
+func (c *claims) holds(kind, name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.held[holder{kind: kind, name: name}.key()]) > 0
+}
+
 // release drops every claim of the registration kind/name (deleted, or
 // restarted with other settings); it reports whether it held any.
 func (c *claims) release(kind, name string) bool {

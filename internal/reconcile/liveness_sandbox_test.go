@@ -79,21 +79,7 @@ func TestSandboxDuplicateRegistration(t *testing.T) {
 	s.blueAcross()
 	before := s.dumpFlows("hv1")
 
-	sock := s.hvs["hv1"].DBSock
-	dup := model.Chassis{Name: "hv1-again", OVSDB: "unix:" + filepath.Dir(sock) + "/./" + filepath.Base(sock),
-		Bridge: "br-int", Kind: model.KindKVM, TunnelIP: net.IPv4(198, 18, 1, 77).To4(), Encaps: []string{"vxlan"}}
-	s.update(func(n *model.Snapshot) {
-		dup.Generation = n.Generation + 1
-		n.Chassis = append(append([]model.Chassis(nil), n.Chassis...), dup)
-		slices.SortFunc(n.Chassis, func(a, b model.Chassis) int { return strings.Compare(a.Name, b.Name) })
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for s.ctl.Chassis("hv1-again").Conflict == "" {
-		if time.Now().After(deadline) {
-			t.Fatalf("the second registration shows no conflict: %+v", s.ctl.Chassis("hv1-again"))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.registerHV1Again()
 	st := s.ctl.Chassis("hv1-again")
 	if !strings.Contains(st.Conflict, `chassis "hv1"`) || !strings.Contains(st.LastError, "conflict") {
 		t.Errorf("conflict does not name hv1: %+v", st)
@@ -126,7 +112,7 @@ func TestSandboxDuplicateRegistration(t *testing.T) {
 	s.update(func(n *model.Snapshot) {
 		n.Chassis = slices.DeleteFunc(slices.Clone(n.Chassis), func(c model.Chassis) bool { return c.Name == "hv1" })
 	})
-	deadline = time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for st := s.ctl.Chassis("hv1-again"); st.Conflict != "" || st.RealizedGeneration != s.snap.Generation; st = s.ctl.Chassis("hv1-again") {
 		if time.Now().After(deadline) {
 			t.Fatalf("the remaining registration did not take over: %+v", st)
@@ -159,4 +145,61 @@ func TestSandboxUnreachableChassisSaysWhy(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Logf("hv9: %s", s.ctl.Chassis("hv9").LastError)
+}
+
+// registerHV1Again registers hv1 a second time under another spelling of
+// its target and waits until it is held back.
+func (s *sandbox) registerHV1Again() {
+	s.t.Helper()
+	sock := s.hvs["hv1"].DBSock
+	dup := model.Chassis{Name: "hv1-again", OVSDB: "unix:" + filepath.Dir(sock) + "/./" + filepath.Base(sock),
+		Bridge: "br-int", Kind: model.KindKVM, TunnelIP: net.IPv4(198, 18, 1, 77).To4(), Encaps: []string{"vxlan"}}
+	s.update(func(n *model.Snapshot) {
+		dup.Generation = n.Generation + 1
+		n.Chassis = append(append([]model.Chassis(nil), n.Chassis...), dup)
+		slices.SortFunc(n.Chassis, func(a, b model.Chassis) int { return strings.Compare(a.Name, b.Name) })
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for s.ctl.Chassis("hv1-again").Conflict == "" {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the second registration shows no conflict: %+v", s.ctl.Chassis("hv1-again"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Deleting the held-back registration (what its conflict tells the
+// operator to do) leaves the device to the one that drives it: no flow,
+// tunnel port or controller of hv1 is removed.
+func TestSandboxDeleteHeldBackRegistration(t *testing.T) {
+	s := newSandbox(t)
+	s.blueAcross()
+	before := s.dumpFlows("hv1")
+	// Row UUIDs: a port or controller removed and put back by hv1's own
+	// loop gets a new one, so even a quick repair shows.
+	rowsOf := func() string {
+		return s.hvs["hv1"].Vsctl(t, "--columns=_uuid", "find", "interface", "type=vxlan") +
+			s.hvs["hv1"].Vsctl(t, "--columns=_uuid", "list", "controller")
+	}
+	rowsBefore := rowsOf()
+	s.registerHV1Again()
+	s.update(func(n *model.Snapshot) {
+		n.Chassis = slices.DeleteFunc(slices.Clone(n.Chassis), func(c model.Chassis) bool { return c.Name == "hv1-again" })
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for s.ctl.loop("hv1-again") != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("hv1-again's loop still runs after its deletion")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The loop's release (the teardown of a deleted chassis) runs as it
+	// stops; give a wrong one time to show.
+	time.Sleep(time.Second)
+	if after := s.dumpFlows("hv1"); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("deleting the held-back registration changed hv1's flows:\nbefore %v\nafter  %v", before, after)
+	}
+	if after := rowsOf(); after != rowsBefore {
+		t.Errorf("deleting the held-back registration removed hv1's tunnel ports or controller:\nbefore %s\nafter  %s", rowsBefore, after)
+	}
 }
