@@ -100,6 +100,11 @@ const (
 	EthIPv4 uint16 = 0x0800
 	EthARP  uint16 = 0x0806
 	EthIPv6 uint16 = 0x86dd
+	// EthVLAN and EthQinQ are what dl_type shows for a frame with more
+	// VLAN tags than the bridge parses (other_config:vlan-limit, 1 by
+	// default): its addresses lie beyond what the match can see.
+	EthVLAN uint16 = 0x8100
+	EthQinQ uint16 = 0x88a8
 
 	IPProtoUDP    uint8 = 17
 	IPProtoICMPv6 uint8 = 58

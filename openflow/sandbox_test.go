@@ -852,6 +852,8 @@ func portSecurityFlows() []openflow.Flow {
 			NDTarget: a("fe80::ff:fe00:1"), NDTLL: mac1}),
 		m(9, vni, openflow.Proto{EthType: openflow.EthARP}),
 		m(10, vni, openflow.Proto{EthType: v6, IPProto: icmp6, HasICMPType: true, ICMPType: 136}),
+		m(11, vni, openflow.Proto{EthType: openflow.EthVLAN}),
+		m(12, vni, openflow.Proto{EthType: openflow.EthQinQ}),
 	}
 }
 

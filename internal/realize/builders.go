@@ -145,8 +145,8 @@ func icmp6(typ uint8) *openflow.Proto {
 // switchSecurity ends the port-security tables for a switch with secured
 // ports here: what no port's flow passed goes to TableSpoofed, whose one
 // flow per switch drops it and counts it. withIPs adds the guards for
-// ports that list addresses: their ARP, IPv4, IPv6 and ND that no port
-// flow passed are spoofed, and IPv6 that is not ND goes on to the L2
+// ports that list addresses: their ARP, IPv4, IPv6, ND and frames with
+// stacked VLAN tags that no port flow passed are spoofed, and IPv6 that is not ND goes on to the L2
 // lookup.
 func switchSecurity(vni uint64, withIPs bool) []openflow.Flow {
 	on := func(table uint8, priority uint16, p *openflow.Proto, next *uint8) openflow.Flow {
@@ -156,7 +156,9 @@ func switchSecurity(vni uint64, withIPs bool) []openflow.Flow {
 	if !withIPs {
 		return flows
 	}
-	for _, et := range []uint16{openflow.EthARP, openflow.EthIPv4, openflow.EthIPv6} {
+	// Stacked VLAN tags hide the inner ARP or IP header from the match
+	// (OVN drops tagged frames from VIFs too): spoofed as well.
+	for _, et := range []uint16{openflow.EthARP, openflow.EthIPv4, openflow.EthIPv6, openflow.EthVLAN, openflow.EthQinQ} {
 		flows = append(flows, on(openflow.TablePortSecurity, openflow.PriorityGuard, &openflow.Proto{EthType: et}, &gotoSpoofed))
 	}
 	for _, typ := range []uint8{icmp6NS, icmp6NA} {

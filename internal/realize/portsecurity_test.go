@@ -100,6 +100,10 @@ func TestPortSecurityFrames(t *testing.T) {
 		{"a: ARP probe", from(1, arp(ownA, "0.0.0.0")), true},
 		{"a: DHCP discover", from(1, dhcp), true},
 		{"a: other UDP from 0.0.0.0", from(1, notDHCP), false},
+		// With two VLAN tags (more than OVS's default vlan-limit parses)
+		// dl_type is the inner TPID and the spoofed ARP behind it unseen.
+		{"a: double-tagged frame", from(1, fakeof.Packet{EthSrc: ownA, EthDst: bcast, EthType: openflow.EthVLAN}), false},
+		{"a: 802.1ad-tagged frame", from(1, fakeof.Packet{EthSrc: ownA, EthDst: bcast, EthType: openflow.EthQinQ}), false},
 		{"a: IPv6 from its link-local address", from(1, icmp6(llaA, 128)), true},
 		{"a: IPv6 from its address", from(1, icmp6(netip.MustParseAddr("2001:db8::1"), 128)), true},
 		{"a: IPv6 from another address", from(1, icmp6(netip.MustParseAddr("2001:db8::2"), 128)), false},
@@ -168,6 +172,8 @@ table=1, priority=100,udp,in_port=1,dl_src=02:00:00:00:00:0a,nw_src=0.0.0.0,nw_d
 table=1, priority=50,arp,tun_id=0x3e9 actions=goto_table:3
 table=1, priority=50,ip,tun_id=0x3e9 actions=goto_table:3
 table=1, priority=50,ipv6,tun_id=0x3e9 actions=goto_table:3
+table=1, priority=50,tun_id=0x3e9,dl_type=0x8100 actions=goto_table:3
+table=1, priority=50,tun_id=0x3e9,dl_type=0x88a8 actions=goto_table:3
 table=1, priority=40,in_port=1,dl_src=02:00:00:00:00:0a actions=goto_table:10
 table=1, priority=10,tun_id=0x3e9 actions=goto_table:3
 table=2, priority=100,icmp6,in_port=1,icmp_type=135,icmp_code=0,nd_sll=00:00:00:00:00:00 actions=goto_table:10
