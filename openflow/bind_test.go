@@ -213,6 +213,42 @@ func TestUnboundCap(t *testing.T) {
 	}
 }
 
+// TestUnboundPerHostCap: one host cannot hold more unbound connections than
+// its share, so it cannot fill the server's cap and lock other bridges
+// out: its next connection is refused at once (not left waiting), and
+// counted; when one of its connections goes, it may connect again.
+func TestUnboundPerHostCap(t *testing.T) {
+	srv, addr, _ := startServer(t, nil, WithMaxUnboundPerHost(2))
+	var stalled []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if m, err := readMsg(bufio.NewReader(c)); err != nil || m[1] != of.Type_Hello {
+			t.Fatalf("hello: %v", err)
+		}
+		stalled = append(stalled, c)
+	}
+	third, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	_ = third.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := readMsg(bufio.NewReader(third)); err == nil {
+		t.Fatal("a third unbound connection from one host was served past its share of 2")
+	}
+	waitFor(t, "the refusal counted", func() bool { return srv.Stats().Refused[RefusedBusy] == 1 })
+	stalled[0].Close()
+	waitFor(t, "the closed connection's share given back", func() bool { return srv.Stats().Unbound == 1 })
+	// A bridge of the host gets in again, and binds.
+	sw := dialFake(t, addr, 0x77)
+	sessionOf(t, srv, 0x77)
+	sw.answerEchoes()
+}
+
 // TestPanicClosesOnlyItsConnection: a panic while handling one connection's
 // message closes that connection and is counted; the process and the other
 // sessions carry on.

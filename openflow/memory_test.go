@@ -97,7 +97,7 @@ func TestFloodAllocatesNothing(t *testing.T) {
 // buffers, not 128 KiB.
 func TestStalledConnectionsAreCheap(t *testing.T) {
 	const n = 200
-	srv, addr, _ := startServer(t, nil)
+	srv, addr, _ := startServer(t, nil, WithMaxUnboundPerHost(n)) // all from loopback
 	heap0 := heapInUse()
 	for range n {
 		conn, err := net.Dial("tcp", addr)

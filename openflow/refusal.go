@@ -26,9 +26,12 @@ const (
 	RefusedUnbound = "unbound"
 	// RefusedHandshake: the TLS or OpenFlow handshake failed.
 	RefusedHandshake = "handshake"
+	// RefusedBusy: the peer host already has as many unbound connections
+	// as it may (WithMaxUnboundPerHost).
+	RefusedBusy = "busy"
 )
 
-var reasons = [...]string{RefusedAddress, RefusedCertificate, RefusedDuplicate, RefusedUnbound, RefusedHandshake}
+var reasons = [...]string{RefusedAddress, RefusedCertificate, RefusedDuplicate, RefusedUnbound, RefusedHandshake, RefusedBusy}
 
 // RefusalReasons lists every reason, for metrics.
 func RefusalReasons() []string { return slices.Clone(reasons[:]) }

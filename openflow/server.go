@@ -27,6 +27,7 @@ type config struct {
 	maxDumpBytes     int           // bounds one multipart reply
 	maxConns         int           // connections open at once
 	maxUnbound       int           // connections not bound to a datapath yet
+	maxUnboundHost   int           // of those, from one peer host
 	unboundTimeout   time.Duration // how long a handshaken session may wait to be bound
 	probeTimeout     time.Duration // how long a bound session has to answer when another claims its datapath
 	onPanic          func(r any)
@@ -35,11 +36,15 @@ type config struct {
 
 // Defaults of the limits a Server applies (see the With… options).
 const (
-	DefaultMaxConns       = 4096
-	DefaultMaxUnbound     = 256
-	DefaultMaxDumpBytes   = 16 << 20 // see errReplyTooLarge
-	DefaultUnboundTimeout = 60 * time.Second
-	duplicateProbeTimeout = time.Second
+	DefaultMaxConns   = 4096
+	DefaultMaxUnbound = 256
+	// DefaultMaxUnboundPerHost bounds the unbound connections of one peer
+	// host, so that one host cannot fill DefaultMaxUnbound and lock every
+	// bridge out (a hypervisor has a handful of bridges).
+	DefaultMaxUnboundPerHost = 32
+	DefaultMaxDumpBytes      = 16 << 20 // see errReplyTooLarge
+	DefaultUnboundTimeout    = 60 * time.Second
+	duplicateProbeTimeout    = time.Second
 )
 
 // Option configures a Server.
@@ -71,6 +76,15 @@ func WithMaxConns(n int) Option {
 // sessions do not count: there is at most one per datapath ferry drives.
 func WithMaxUnbound(n int) Option {
 	return func(c *config) { c.maxUnbound = n }
+}
+
+// WithMaxUnboundPerHost bounds the unbound connections from one peer host
+// (IP address; unix-socket peers are one host; default
+// DefaultMaxUnboundPerHost). A connection beyond it is refused at once
+// (reason RefusedBusy) instead of waiting: the host is not locked out of
+// anything it has not already filled.
+func WithMaxUnboundPerHost(n int) Option {
+	return func(c *config) { c.maxUnboundHost = n }
 }
 
 // WithUnboundTimeout sets how long a handshaken session may wait for Bind
@@ -111,6 +125,7 @@ type Server struct {
 	dps       map[uint64]*datapath  // datapaths Bind was asked for
 	waiting   map[uint64][]*Session // handshaken, not bound, by claimed datapath ID
 	conns     map[*Session]struct{} // every connection, handshaking or not
+	unboundBy map[string]int        // unbound connections by peer host (Peer.key)
 	listeners map[net.Listener]struct{}
 	subs      map[chan struct{}]struct{}
 	closed    bool
@@ -137,6 +152,7 @@ func NewServer(logger *slog.Logger, opts ...Option) *Server {
 		maxDumpBytes:     DefaultMaxDumpBytes,
 		maxConns:         DefaultMaxConns,
 		maxUnbound:       DefaultMaxUnbound,
+		maxUnboundHost:   DefaultMaxUnboundPerHost,
 		unboundTimeout:   DefaultUnboundTimeout,
 		probeTimeout:     duplicateProbeTimeout,
 	}
@@ -156,9 +172,23 @@ func NewServer(logger *slog.Logger, opts ...Option) *Server {
 		dps:          make(map[uint64]*datapath),
 		waiting:      make(map[uint64][]*Session),
 		conns:        make(map[*Session]struct{}),
+		unboundBy:    make(map[string]int),
 		listeners:    make(map[net.Listener]struct{}),
 		subs:         make(map[chan struct{}]struct{}),
 	}
+}
+
+// unboundDone gives back a session's place among its host's unbound
+// connections (bound, or ended unbound).
+func (s *Server) unboundDone(host string) {
+	if host == "" {
+		return
+	}
+	s.mu.Lock()
+	if s.unboundBy[host]--; s.unboundBy[host] <= 0 {
+		delete(s.unboundBy, host)
+	}
+	s.mu.Unlock()
 }
 
 // Serve accepts switch connections on ln until ln is closed (then it returns
@@ -519,6 +549,16 @@ func (s *Server) handle(conn net.Conn) {
 		_ = conn.Close()
 		return
 	}
+	host := peerOf(conn).key()
+	if s.unboundBy[host] >= max(s.cfg.maxUnboundHost, 1) {
+		s.mu.Unlock()
+		ss.peer = peerOf(conn)
+		s.refuse(refusal{s: ss, reason: RefusedBusy,
+			why: fmt.Sprintf("the host already has %d connections not bound to a datapath", s.cfg.maxUnboundHost)})
+		return
+	}
+	s.unboundBy[host]++
+	ss.host = host
 	s.conns[ss] = struct{}{}
 	s.mu.Unlock()
 

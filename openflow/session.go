@@ -36,6 +36,7 @@ type Session struct {
 	bound   atomic.Bool // bound to its datapath by Server.Bind
 	// unbound is released once: when the session is bound, or ends.
 	unbound   sync.Once
+	host      string                     // Peer.key counted in Server.unboundBy until bound
 	bindTimer atomic.Pointer[time.Timer] // refuses the session unless it is bound in time
 	lastWarn  atomic.Int64               // unix nanoseconds of the last unsolicited-error warning
 
@@ -155,6 +156,7 @@ func (s *Session) becameBound() {
 	s.unbound.Do(func() {
 		s.stopBindTimer()
 		<-s.srv.unboundSlots
+		s.srv.unboundDone(s.host)
 		s.wmu.Lock()
 		s.bw = bufio.NewWriterSize(s.conn, boundWriteBuffer) // the old one is empty: write flushes
 		s.wmu.Unlock()
@@ -164,7 +166,10 @@ func (s *Session) becameBound() {
 
 // releaseUnbound returns the unbound slot of a session that ends unbound.
 func (s *Session) releaseUnbound() {
-	s.unbound.Do(func() { <-s.srv.unboundSlots })
+	s.unbound.Do(func() {
+		<-s.srv.unboundSlots
+		s.srv.unboundDone(s.host)
+	})
 }
 
 // answers reports whether the switch answers an echo request within d. A
