@@ -424,9 +424,12 @@ func clip(b []byte) string {
 	return string(b)
 }
 
-// guardDirPrefix names the guard socket directories: the pid of the
-// process that made them follows, so that stale ones can be told apart.
-const guardDirPrefix = "ferry-ovsdb-"
+// guardDirPrefix names the guard socket directories: "pid" and the pid of
+// the process that made them follow, so that stale ones can be told apart.
+// The marker matters: the random suffix of a name without it is digits too,
+// and the soak lost a live ferryd's sockets to a sweep that took it for a
+// dead pid.
+const guardDirPrefix = "ferry-ovsdb-pid"
 
 var sweepOnce sync.Once
 
@@ -452,10 +455,10 @@ func sweepGuardDirs() {
 		if !ok || !e.IsDir() {
 			continue
 		}
-		pidStr, _, _ := strings.Cut(rest, "-")
+		pidStr, _, ok := strings.Cut(rest, "-")
 		pid, err := strconv.Atoi(pidStr)
-		if err != nil || pid <= 0 {
-			continue // not one of ours (or from before pids were in the name)
+		if !ok || err != nil || pid <= 0 {
+			continue // not one of ours
 		}
 		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
 			_ = os.RemoveAll(filepath.Join(os.TempDir(), e.Name()))

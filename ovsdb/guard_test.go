@@ -261,13 +261,16 @@ func TestSweepGuardDirs(t *testing.T) {
 	dead := filepath.Join(tmp, guardDirPrefix+strconv.Itoa(cmd.Process.Pid)+"-1")
 	live := filepath.Join(tmp, guardDirPrefix+strconv.Itoa(os.Getpid())+"-2")
 	other := filepath.Join(tmp, guardDirPrefix+"x")
-	for _, d := range []string{dead, live, other} {
+	// What an older ferryd named its directories (a random number where
+	// the pid now is): never taken for a pid.
+	older := filepath.Join(tmp, "ferry-ovsdb-2421199073")
+	for _, d := range []string{dead, live, other, older} {
 		if err := os.Mkdir(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
 	}
 	sweepGuardDirs()
-	for d, want := range map[string]bool{dead: false, live: true, other: true} {
+	for d, want := range map[string]bool{dead: false, live: true, other: true, older: true} {
 		if _, err := os.Stat(d); (err == nil) != want {
 			t.Errorf("%s: exists %v, want %v", filepath.Base(d), err == nil, want)
 		}
