@@ -4,7 +4,7 @@ GO    ?= go
 PKGS  ?= ./...
 
 .DEFAULT_GOAL := help
-.PHONY: help build test lint generate verify-generated demo soak fuzz bench bench-micro bench-deps deps
+.PHONY: help build test lint lint-openapi generate verify-generated demo soak fuzz bench bench-micro bench-deps deps
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -19,6 +19,9 @@ lint: ## gofmt (must list nothing) and go vet
 	@out=$$(gofmt -l .); \
 	if [ -n "$$out" ]; then echo "gofmt -l: these files need gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+
+lint-openapi: ## Lint rest/openapi.json with Redocly CLI's recommended rules (pinned in hack/openapi-lint; make deps installs it)
+	bash hack/openapi-lint/lint.sh
 
 generate: ## Regenerate the OVSDB models from the schemas
 	$(GO) generate ./ovsdb/... ./vtep/...

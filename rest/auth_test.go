@@ -61,6 +61,7 @@ func (f authFixture) as(t *testing.T, authorization, method, path, body string) 
 	}
 	w := httptest.NewRecorder()
 	f.h.ServeHTTP(w, r)
+	checkDocumented(t, r, w.Code)
 	return response{code: w.Code, header: w.Header(), body: w.Body.Bytes()}
 }
 

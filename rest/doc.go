@@ -16,8 +16,11 @@
 //	HEAD                    wherever GET is
 //
 // The OpenAPI 3 document (openapi.json, embedded and served) is the
-// reference; a test keeps it and the router in step. The JSON bodies are
-// the types of package rest/api, which clients share.
+// reference; tests keep it and the router in step, require every status
+// code a test gets to be documented for its operation and every
+// documented 4xx to be provoked by some test, and run Redocly's linter on
+// it (make lint-openapi). The JSON bodies are the types of package
+// rest/api, which clients share.
 //
 // Bulk and declarative writes: POST …/ports also takes a JSON array of
 // ports, created in one northbound transaction or not at all; PUT

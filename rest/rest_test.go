@@ -57,6 +57,7 @@ func (f *fixture) doHeader(t *testing.T, method, path, body string, header map[s
 	}
 	w := httptest.NewRecorder()
 	f.h.ServeHTTP(w, r)
+	checkDocumented(t, r, w.Code)
 	return response{code: w.Code, header: w.Header(), body: w.Body.Bytes()}
 }
 
