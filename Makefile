@@ -4,7 +4,7 @@ GO    ?= go
 PKGS  ?= ./...
 
 .DEFAULT_GOAL := help
-.PHONY: help build test lint lint-openapi generate verify-generated demo soak fuzz bench bench-micro bench-deps deps
+.PHONY: help build test lint lint-openapi generate verify-generated demo lab lab-down soak fuzz bench bench-micro bench-deps deps
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,6 +31,30 @@ verify-generated: ## Check that the generated OVSDB models match the schemas
 
 demo: deps ## Run the end-to-end demo in the namespace lab (root)
 	bash examples/demo.sh
+
+# The namespace lab the README's Quickstart runs against: `make lab` brings
+# it up (hv1..hv3 on two routed underlay subnets, the management network
+# ferryd runs on) with two VMs, vm1 on hv1 and vm2 on hv3, and leaves it
+# running; `make lab-down` removes it and only it: the namespaces
+# LAB_PREFIX-*, the processes in them (ferryd too) and LAB_DIR
+# (default /tmp/ferry-lab-LAB_PREFIX). The quickstart test (examples/e2e)
+# runs both with a prefix of its own.
+LAB_PREFIX ?= fy
+LAB        := LAB_PREFIX=$(LAB_PREFIX) bash examples/lab/lab.sh
+lab: deps build ## Bring the namespace lab up with VMs vm1 (hv1) and vm2 (hv3), leave it running (root; LAB_PREFIX=fy)
+	$(LAB) up
+	$(LAB) guest hv1 vm1 198.18.100.1/24 02:00:00:00:01:01 iface-vm1
+	$(LAB) guest hv3 vm2 198.18.100.2/24 02:00:00:00:01:02 iface-vm2
+	@echo "lab $(LAB_PREFIX) is up, state in $${LAB_DIR:-/tmp/ferry-lab-$(LAB_PREFIX)}:"
+	@echo "  $(LAB_PREFIX)-mgmt  management network 198.18.255.0/24; run ferryd and its clients here:"
+	@echo "                ip netns exec $(LAB_PREFIX)-mgmt bin/ferryd --openflow ptcp:6653:198.18.255.1 ..."
+	@echo "  $(LAB_PREFIX)-hv1   hypervisor, OVSDB tcp:198.18.255.11:6640, tunnel IP 198.18.1.11; VM $(LAB_PREFIX)-vm1 198.18.100.1 (iface-vm1)"
+	@echo "  $(LAB_PREFIX)-hv2   hypervisor, OVSDB tcp:198.18.255.12:6640, tunnel IP 198.18.1.12"
+	@echo "  $(LAB_PREFIX)-hv3   hypervisor, OVSDB tcp:198.18.255.13:6640, tunnel IP 198.18.2.13; VM $(LAB_PREFIX)-vm2 198.18.100.2 (iface-vm2)"
+	@echo "next: the README's Quickstart; 'make lab-down' removes the lab"
+
+lab-down: ## Remove what make lab built, and ferryd if it runs in the lab (root)
+	$(LAB) down
 
 # Every Go fuzz target, FUZZTIME each (docs/reliability.md, "Fuzzing").
 # `make test` runs their seed corpora only.

@@ -62,25 +62,15 @@ func Up(t testing.TB, opts ...Option) *Lab {
 	if reason == "" && probe.tls {
 		reason = tlsUnsupported()
 	}
-	if reason != "" {
-		if os.Getenv("FERRY_REQUIRE_LAB") == "1" {
-			t.Fatalf("lab: FERRY_REQUIRE_LAB=1 but the lab cannot run: %s", reason)
-		}
-		t.Skipf("lab: skipping: %s (set FERRY_REQUIRE_LAB=1 to fail instead)", reason)
-	}
-	prefix := randomPrefix()
-	// Unix socket paths under Dir must stay below 108 bytes.
-	base := os.TempDir()
-	if len(base) > 40 {
-		base = "/tmp"
-	}
-	scriptDir, err := os.MkdirTemp(base, "ferry-labsh-")
+	skipUnless(t, reason)
+	prefix, dir := newPrefix()
+	scriptDir, err := os.MkdirTemp(filepath.Dir(dir), "ferry-labsh-")
 	if err != nil {
 		t.Fatalf("lab: %v", err)
 	}
 	l := &Lab{
 		Prefix: prefix,
-		Dir:    filepath.Join(base, "ferry-lab-"+prefix),
+		Dir:    dir,
 		script: filepath.Join(scriptDir, "lab.sh"),
 		tls:    probe.tls,
 	}
@@ -103,6 +93,45 @@ func Up(t testing.TB, opts ...Option) *Lab {
 	}
 	t.Logf("lab: %s up in %v (state in %s)", prefix, time.Since(start).Round(time.Millisecond), l.Dir)
 	return l
+}
+
+// Reserve is for a test that brings a lab up some other way than Up
+// (`make lab`, as the README's quickstart does): it skips t when the lab
+// cannot run here (fails it under FERRY_REQUIRE_LAB=1), and returns a
+// fresh prefix to pass to lab.sh as LAB_PREFIX. Tearing that lab down is
+// the caller's job.
+func Reserve(t testing.TB) (prefix string) {
+	t.Helper()
+	skipUnless(t, unsupported())
+	return randomPrefix()
+}
+
+// Env is the environment lab.sh and the OVS tools need: the process's,
+// with the sbin directories on PATH.
+func Env() []string { return labEnv() }
+
+// skipUnless skips t, or fails it under FERRY_REQUIRE_LAB=1, when reason
+// says why the lab cannot run.
+func skipUnless(t testing.TB, reason string) {
+	t.Helper()
+	if reason == "" {
+		return
+	}
+	if os.Getenv("FERRY_REQUIRE_LAB") == "1" {
+		t.Fatalf("lab: FERRY_REQUIRE_LAB=1 but the lab cannot run: %s", reason)
+	}
+	t.Skipf("lab: skipping: %s (set FERRY_REQUIRE_LAB=1 to fail instead)", reason)
+}
+
+// newPrefix returns a random lab prefix and its state directory.
+func newPrefix() (prefix, dir string) {
+	prefix = randomPrefix()
+	// Unix socket paths under the directory must stay below 108 bytes.
+	base := os.TempDir()
+	if len(base) > 40 {
+		base = "/tmp"
+	}
+	return prefix, filepath.Join(base, "ferry-lab-"+prefix)
 }
 
 // Down tears the lab down now; the cleanup registered by Up then does nothing
