@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+
+	"github.com/ferry-sdn/ferry/rest/ui"
 )
 
 // Role is what the holder of a bearer token may do.
@@ -179,7 +181,8 @@ type options struct {
 }
 
 // WithAuth requires a bearer token (Authorization: Bearer TOKEN) on every
-// request except /healthz and, unless WithMetricsAuth is given, /metrics:
+// request except /healthz, the topology page's assets (/ui/, which hold
+// no data) and, unless WithMetricsAuth is given, /metrics:
 // without a valid token the answer is 401, a reader's request other than
 // GET or HEAD is 403, an admin may do everything.
 func WithAuth(a *Auth) Option {
@@ -204,7 +207,11 @@ func WithoutTLS() Option {
 // WWW-Authenticate, as RFC 6750 requires.
 func (s *server) authorize(w http.ResponseWriter, r *http.Request) (Role, error) {
 	a := s.opts.auth
-	if a == nil || r.URL.Path == "/healthz" || r.URL.Path == "/metrics" && !s.opts.metricsAuth {
+	// The topology page's assets hold no data (the page reads the API
+	// with the operator's token), and a browser cannot send a token
+	// with the request that loads a page.
+	page := r.URL.Path == "/ui" || strings.HasPrefix(r.URL.Path, ui.Prefix)
+	if a == nil || page || r.URL.Path == "/healthz" || r.URL.Path == "/metrics" && !s.opts.metricsAuth {
 		return "", nil
 	}
 	const challenge = `Bearer realm="ferry"`

@@ -13,6 +13,7 @@
 //	GET, POST               /v1/gateways
 //	GET, DELETE             /v1/gateways/{name}
 //	GET                     /v1/openapi.json, /healthz, /metrics
+//	GET                     /ui/ (the topology page, package rest/ui)
 //	HEAD                    wherever GET is
 //
 // The OpenAPI 3 document (openapi.json, embedded and served) is the

@@ -24,6 +24,7 @@ import (
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/nbdb"
 	"github.com/ferry-sdn/ferry/rest/api"
+	"github.com/ferry-sdn/ferry/rest/ui"
 )
 
 // Backend holds the northbound state; internal/nbdb.DB implements it.
@@ -137,6 +138,10 @@ func newServer(b Backend, s Status, reg *prometheus.Registry, logger *slog.Logge
 	r.Handle("/v1/openapi.json", srv.handle(serveOpenAPI)).Methods(http.MethodGet)
 	r.Handle("/healthz", srv.handle(srv.healthz)).Methods(http.MethodGet)
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	page := ui.New()
+	r.Handle("/ui", http.RedirectHandler(ui.Prefix, http.StatusMovedPermanently)).Methods(http.MethodGet)
+	r.Handle(ui.Prefix, page).Methods(http.MethodGet)
+	r.Handle(ui.Prefix+"{asset}", page).Methods(http.MethodGet)
 
 	r.NotFoundHandler = srv.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{code: http.StatusNotFound, msg: "no such resource: " + r.URL.Path}
