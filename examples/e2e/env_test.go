@@ -51,6 +51,7 @@ type env struct {
 	ferryd *lab.Process
 	http   *http.Client
 	data   string
+	token  string // sent as a bearer token when set (ferryd with --api-tokens)
 }
 
 func newEnv(t *testing.T, extra ...string) *env {
@@ -112,6 +113,9 @@ func (e *env) do(method, path string, body any) (int, []byte) {
 	req, err := http.NewRequest(method, "http://"+apiAddr+path, rd)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	if e.token != "" {
+		req.Header.Set("Authorization", "Bearer "+e.token)
 	}
 	resp, err := e.http.Do(req)
 	if err != nil {

@@ -280,42 +280,84 @@
     $('clear-selection').hidden = !sel;
   }
 
-  const W = 1000;
-  const H = 620;
   const NODE_W = 168;
   const NODE_H = 62;
+  const LABEL_H = 20;
 
-  function layout(nodes) {
+  // layout puts the devices on an ellipse shaped like the map pane,
+  // chassis first then gateways, each group in name order; it returns
+  // their centres and the viewBox that fits them.
+  function layout(nodes, aspect) {
     const pos = new Map();
     const n = nodes.length;
-    const cx = W / 2 + 40;
-    const cy = H / 2 - 30;
-    if (n === 1) { pos.set(nodes[0].name, { x: cx, y: cy }); return pos; }
-    const rx = Math.min(340, 120 + n * 40);
-    const ry = Math.min(210, 90 + n * 30);
+    const r = Math.max(270, n * 60);
+    const rx = n === 2 ? r : r * Math.sqrt(aspect);
+    const ry = n === 2 ? 0 : r / Math.sqrt(aspect);
     nodes.forEach((node, i) => {
-      const a = -Math.PI / 2 + (2 * Math.PI * i) / n + (n === 2 ? Math.PI / 2 : 0);
-      pos.set(node.name, { x: cx + rx * Math.cos(a), y: cy + ry * Math.sin(a) });
+      const a = n === 1 ? 0 : -Math.PI / 2 + (2 * Math.PI * i) / n + (n === 2 ? Math.PI / 2 : 0);
+      pos.set(node.name, n === 1 ? { x: 0, y: 0 } : { x: rx * Math.cos(a), y: ry * Math.sin(a) });
     });
-    return pos;
+    let [x0, y0, x1, y1] = [-NODE_W, -NODE_H, NODE_W, NODE_H];
+    for (const p of pos.values()) {
+      x0 = Math.min(x0, p.x - NODE_W / 2); x1 = Math.max(x1, p.x + NODE_W / 2);
+      y0 = Math.min(y0, p.y - NODE_H / 2); y1 = Math.max(y1, p.y + NODE_H / 2);
+    }
+    const pad = 40;
+    let [w, h] = [x1 - x0 + 2 * pad, y1 - y0 + 2 * pad];
+    // Never zoom in past 1.4× the natural size (one or two devices).
+    w = Math.max(w, 640); h = Math.max(h, 400);
+    if (w / h < aspect) w = h * aspect; else h = w / aspect;
+    const cx = (x0 + x1) / 2;
+    const cy = (y0 + y1) / 2;
+    return { pos, viewBox: [cx - w / 2, cy - h / 2, w, h].map((v) => v.toFixed(1)).join(' ') };
+  }
+
+  function overlaps(a, b) {
+    return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+  }
+
+  // labelAt finds a spot on the curve for an edge's label that overlaps
+  // no device and no other label, trying the middle first.
+  function labelAt(p0, q, p1, w, taken) {
+    const at = (t) => ({
+      x: (1 - t) * (1 - t) * p0.x + 2 * (1 - t) * t * q.x + t * t * p1.x,
+      y: (1 - t) * (1 - t) * p0.y + 2 * (1 - t) * t * q.y + t * t * p1.y,
+    });
+    let best = null;
+    const tries = [0.5];
+    for (let d = 0.04; d <= 0.36; d += 0.04) tries.push(0.5 - d, 0.5 + d);
+    for (const t of tries) {
+      const c = at(t);
+      const box = { x: c.x - w / 2 - 3, y: c.y - LABEL_H / 2 - 3, w: w + 6, h: LABEL_H + 6 };
+      if (!best) best = { c, box };
+      if (!taken.some((b) => overlaps(b, box))) { best = { c, box }; break; }
+    }
+    taken.push(best.box);
+    return best.c;
   }
 
   function renderMap(data, sel) {
     const svg = $('map');
     const nodes = devices(data);
-    const pos = layout(nodes);
+    const rect = svg.getBoundingClientRect();
+    const aspect = rect.width > 0 && rect.height > 0 ? rect.width / rect.height : 1.4;
+    const { pos, viewBox } = layout(nodes, aspect);
+    svg.setAttribute('viewBox', viewBox);
     const edges = tunnels(data);
     const carriers = carriersOf(sel);
     const children = [];
 
     if (nodes.length === 0) {
-      children.push(s('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'map-empty' },
+      children.push(s('text', { x: 0, y: 0, 'text-anchor': 'middle', class: 'map-empty' },
         'No chassis or gateways registered yet (ferryctl chassis add …).'));
     }
 
+    // Labels avoid the devices and each other.
+    const taken = [...pos.values()].map((p) => ({ x: p.x - NODE_W / 2, y: p.y - NODE_H / 2, w: NODE_W, h: NODE_H }));
     // Pairs with several encapsulations bend apart.
     const pairCount = new Map();
     const edgeLayer = s('g', { class: 'tunnels' });
+    const labelLayer = s('g', { class: 'tunnel-labels' });
     for (const e of edges) {
       const pa = pos.get(e.a);
       const pb = pos.get(e.b);
@@ -324,31 +366,32 @@
       const k = pairCount.get(pair) || 0;
       pairCount.set(pair, k + 1);
       const bend = k === 0 ? 0 : (k % 2 ? 1 : -1) * Math.ceil(k / 2) * 36;
-      const mx = (pa.x + pb.x) / 2;
-      const my = (pa.y + pb.y) / 2;
       const len = Math.hypot(pb.x - pa.x, pb.y - pa.y) || 1;
-      const nx = -(pb.y - pa.y) / len;
-      const ny = (pb.x - pa.x) / len;
-      const qx = mx + nx * bend * 2;
-      const qy = my + ny * bend * 2;
-      const lx = mx + nx * bend;
-      const ly = my + ny * bend;
+      const q = {
+        x: (pa.x + pb.x) / 2 - ((pb.y - pa.y) / len) * bend * 2,
+        y: (pa.y + pb.y) / 2 + ((pb.x - pa.x) / len) * bend * 2,
+      };
       const on = sel ? e.switches.has(sel.name) : false;
       const label = `${e.encap} · ${e.state}`;
       const lw = label.length * 6.6 + 14;
+      const l = labelAt(pa, q, pb, lw, taken);
+      const common = {
+        class: 'tunnel' + (sel && !on ? ' dim' : ''), 'data-state': e.state, 'data-highlight': String(on),
+      };
+      const swList = [...e.switches].sort().join(', ');
       edgeLayer.append(s('g', {
-        class: 'tunnel' + (sel && !on ? ' dim' : ''), 'data-tunnel': `${e.a}-${e.b}`, 'data-a': e.a, 'data-b': e.b,
-        'data-encap': e.encap, 'data-state': e.state, 'data-highlight': String(on),
-        'data-switches': [...e.switches].sort().join(' '),
+        ...common, 'data-tunnel': `${e.a}-${e.b}`, 'data-a': e.a, 'data-b': e.b,
+        'data-encap': e.encap, 'data-switches': [...e.switches].sort().join(' '),
       },
-      s('title', {}, `tunnel ${e.a} ↔ ${e.b} (${e.encap}): BFD ${e.state}; carries ${[...e.switches].sort().join(', ')}`),
-      s('path', { d: `M${pa.x},${pa.y} Q${qx},${qy} ${pb.x},${pb.y}` }),
-      s('g', { class: 'label' },
-        s('rect', { x: lx - lw / 2, y: ly - 10, width: lw, height: 20, rx: 10 }),
-        s('text', { x: lx, y: ly + 4, 'text-anchor': 'middle' }, label))));
+      s('title', {}, `tunnel ${e.a} ↔ ${e.b} (${e.encap}): BFD ${e.state}; carries ${swList}`),
+      s('path', { d: `M${pa.x},${pa.y} Q${q.x},${q.y} ${pb.x},${pb.y}` })));
+      labelLayer.append(s('g', { ...common, 'data-tunnel-label': `${e.a}-${e.b}` },
+        s('title', {}, `tunnel ${e.a} ↔ ${e.b} (${e.encap}): BFD ${e.state}; carries ${swList}`),
+        s('g', { class: 'label' },
+          s('rect', { x: l.x - lw / 2, y: l.y - LABEL_H / 2, width: lw, height: LABEL_H, rx: 10 }),
+          s('text', { x: l.x, y: l.y + 4, 'text-anchor': 'middle' }, label))));
     }
-    children.push(edgeLayer);
-
+    children.push(edgeLayer, labelLayer);
     // Ports of the selected switch bound on each chassis.
     const boundOn = new Map();
     if (sel && view.data.ports && view.data.selected === sel.name) {
@@ -434,11 +477,11 @@
       ...(st.gateways || []).map((g) => ({ ...g, kind: 'gateway' })),
     ].map((c) => h('tr', { 'data-device': c.name, 'data-realized': String(c.realized) },
       h('td', {}, c.name, h('div', { class: 'none' }, c.kind)),
-      h('td', { class: 'num' }, `${c.realized_generation} / ${sw.generation}`),
+      h('td', { class: 'num' }, String(c.realized_generation)),
       h('td', {}, c.realized ? badge('ok', 'realized') : badge('warn', 'behind'),
         kinds.get(c.name) && kinds.get(c.name).state !== 'connected' ? [' ', stateBadge(kinds.get(c.name).state)] : null)));
     out.push(h('h2', {}, 'Realization per device'),
-      table(['Device', 'Generation', 'State'], realRows, 'No device carries this switch yet (no port bound, no gateway binding).'));
+      table(['Device', 'Realized generation', 'State'], realRows, 'No device carries this switch yet (no port bound, no gateway binding).'));
 
     out.push(h('h2', {}, `Ports (${st.ports_bound}/${sw.ports.length} bound)`));
     if (data.selected !== sw.name || !data.ports) {
@@ -548,6 +591,11 @@
       poll();
     });
     window.addEventListener('hashchange', () => { readHash(); render(); poll(); });
+    let resizing = 0;
+    window.addEventListener('resize', () => {
+      clearTimeout(resizing);
+      resizing = setTimeout(render, 150);
+    });
     document.addEventListener('visibilitychange', () => { if (!document.hidden) poll(); });
     poll();
   }
