@@ -26,6 +26,8 @@ import (
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/nbdb"
 	"github.com/ferry-sdn/ferry/internal/reconcile"
+	"github.com/ferry-sdn/ferry/internal/sdnotify"
+	"github.com/ferry-sdn/ferry/internal/version"
 	"github.com/ferry-sdn/ferry/openflow"
 	"github.com/ferry-sdn/ferry/ovsdb"
 	"github.com/ferry-sdn/ferry/ovsdb/nb"
@@ -39,6 +41,7 @@ type config struct {
 	nb          string
 	dataDir     string
 	logLevel    string
+	logFormat   string
 	resync      time.Duration
 	ovsdbListen string
 
@@ -52,51 +55,47 @@ type config struct {
 
 	// OpenFlow listener limits.
 	ofMaxConns, ofMaxUnbound, ofMaxDumpMiB int
+
+	configFile  string
+	showVersion bool
+
+	// onHUP runs on SIGHUP after the reloads (the configuration file
+	// check); nil in tests that call run directly.
+	onHUP func(*slog.Logger)
 }
 
 func main() {
-	var cfg config
-	flag.StringVar(&cfg.api, "api", "127.0.0.1:8470", "REST API listen address `host:port` (HTTPS with --api-cert)")
-	flag.StringVar(&cfg.openflow, "openflow", "ptcp:6653", "passive OpenFlow `target` bridges connect to (ptcp:PORT[:IP], pssl:PORT[:IP], punix:PATH)")
-	flag.StringVar(&cfg.advertise, "advertise", "", "active OpenFlow `target` every managed bridge is told to dial, e.g. tcp:198.18.255.1:6653 (default: derived from --openflow when it names an IP)")
-	flag.StringVar(&cfg.nb, "nb", "", "northbound database `targets` (tcp:, ssl:, unix:; comma-separated for a cluster); empty runs ferryd's own ovsdb-server in --data-dir")
-	flag.StringVar(&cfg.dataDir, "data-dir", "/var/lib/ferry", "`directory` for ferryd's own northbound database")
-	flag.StringVar(&cfg.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
-	flag.DurationVar(&cfg.resync, "resync", 60*time.Second, "period of unconditional reconcile passes")
-	flag.StringVar(&cfg.ovsdbListen, "ovsdb-listen", "", "passive OVSDB `target` (ptcp:PORT[:IP], pssl:PORT[:IP]) for hosts that dial ferry (ovs-vsctl set-manager tcp:FERRY:PORT); they register with \"ovsdb\": \"passive\" and are matched by system-id")
-	flag.StringVar(&cfg.privateKey, "private-key", "", "PEM `file` with ferryd's private key for ssl:/pssl: OVSDB and OpenFlow targets (with --certificate and --ca-cert)")
-	flag.StringVar(&cfg.certificate, "certificate", "", "PEM `file` with ferryd's certificate for ssl:/pssl: targets")
-	flag.StringVar(&cfg.caCert, "ca-cert", "", "PEM `file` with the CA certificate peers' certificates must be signed by (ovs-pki's switchca)")
-	flag.StringVar(&cfg.apiCert, "api-cert", "", "PEM `file` with the REST API's certificate: serve HTTPS (with --api-key)")
-	flag.StringVar(&cfg.apiKey, "api-key", "", "PEM `file` with the private key of --api-cert")
-	flag.StringVar(&cfg.apiCA, "api-ca", "", "PEM `file` with the CA REST API clients' certificates must be signed by (requires client certificates)")
-	flag.StringVar(&cfg.apiTokens, "api-tokens", "", "`file` of bearer tokens, one \"TOKEN ROLE\" per line (roles reader, admin): every /v1 request then needs one; reloaded on SIGHUP")
-	flag.IntVar(&cfg.apiMaxConns, "api-max-conns", rest.DefaultLimits().MaxConns, "most REST API connections open at once; further clients wait to be accepted until one closes")
-	flag.BoolVar(&cfg.metricsAuth, "metrics-auth", false, "require a token (any role) on /metrics too (needs --api-tokens)")
-	flag.IntVar(&cfg.ofMaxConns, "openflow-max-conns", openflow.DefaultMaxConns, "most OpenFlow connections open at once; further bridges wait to be accepted until one closes")
-	flag.IntVar(&cfg.ofMaxUnbound, "openflow-max-unbound", openflow.DefaultMaxUnbound, "most OpenFlow connections not bound to a chassis at once (in their handshake, or waiting for their chassis); further ones wait to be accepted")
-	flag.IntVar(&cfg.ofMaxDumpMiB, "openflow-max-dump", openflow.DefaultMaxDumpBytes>>20, "most `MiB` one flow or group dump of a bridge may take; a bridge answering with more is disconnected")
-	flag.Parse()
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"api-max-conns", cfg.apiMaxConns}, {"openflow-max-conns", cfg.ofMaxConns}, {"openflow-max-unbound", cfg.ofMaxUnbound}, {"openflow-max-dump", cfg.ofMaxDumpMiB}} {
-		if f.v < 1 {
-			fmt.Fprintf(os.Stderr, "ferryd: --%s: %d: must be at least 1\n", f.name, f.v)
-			os.Exit(2)
+	args := os.Args[1:]
+	if len(args) == 1 && args[0] == "--help-man" { // hidden: make man
+		if err := writeMan(os.Stdout); err != nil {
+			fmt.Fprintf(os.Stderr, "ferryd: %v\n", err)
+			os.Exit(1)
 		}
+		return
 	}
-	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "ferryd: unexpected arguments %q\n", flag.Args())
+	cfg, fs, err := parseFlags(args, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return
+	case errors.Is(err, errUsage):
+		os.Exit(2) // the flag package said what
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "ferryd: %v\n", err)
 		os.Exit(2)
 	}
-
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
-		fmt.Fprintf(os.Stderr, "ferryd: --log-level: %v\n", err)
+	if cfg.showVersion {
+		fmt.Println("ferryd", version.Get())
+		return
+	}
+	logger, err := newLogger(os.Stderr, cfg.logFormat, cfg.logLevel)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ferryd: %v\n", err)
 		os.Exit(2)
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if cfg.configFile != "" {
+		cfg.onHUP = func(l *slog.Logger) { checkConfigFile(l, args, fs, cfg.configFile) }
+	}
+	logger.Info("ferryd starting", "version", version.Get().Version, "commit", version.Get().Commit, "config", cfg.configFile)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -394,13 +393,20 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	logger.Info("ferryd running", "api", apiScheme+"://"+apiLn.Addr().String(), "openflow", cfg.openflow, "advertise", cfg.advertise,
 		"tls", sec.peer != nil, "api_tokens", sec.auth != nil)
 
+	notify(logger, sdnotify.Ready)
 	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
 		case <-hup:
+			notify(logger, sdnotify.Reloading)
 			sec.reload(cfg, logger)
+			if cfg.onHUP != nil {
+				cfg.onHUP(logger)
+			}
+			notify(logger, sdnotify.Ready)
 		}
 	}
+	notify(logger, sdnotify.Stopping)
 	logger.Info("ferryd stopping; devices keep their state")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -17,7 +18,7 @@ type Page struct {
 	Source  string // "ferry 0.4.0": the footer's left side
 	Manual  string // "ferry manual": the header's centre
 	Summary string // the NAME line after "ferryd \-"
-	// Synopsis is printed as is (bold name, the rest roman).
+	// Synopsis follows the bold name; it is roff, printed as is.
 	Synopsis string
 	// Description and each Section's Body are prose: paragraphs separated
 	// by blank lines; a paragraph whose lines all start with a tab is
@@ -39,7 +40,7 @@ func Write(w io.Writer, p Page) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, ".TH %s %s \"\" %s %s\n", quote(strings.ToUpper(p.Name)), p.Section, quote(p.Source), quote(p.Manual))
 	fmt.Fprintf(&b, ".SH NAME\n%s \\- %s\n", escape(p.Name), escape(p.Summary))
-	fmt.Fprintf(&b, ".SH SYNOPSIS\n.B %s\n%s\n", escape(p.Name), escape(p.Synopsis))
+	fmt.Fprintf(&b, ".SH SYNOPSIS\n.B %s\n%s\n", escape(p.Name), p.Synopsis)
 	b.WriteString(".SH DESCRIPTION\n")
 	prose(&b, p.Description)
 	if p.Flags != nil {
@@ -49,13 +50,17 @@ func Write(w io.Writer, p Page) error {
 				return
 			}
 			name, usage := flag.UnquoteUsage(f)
-			fmt.Fprintf(&b, ".TP\n.B \\-\\-%s", escape(f.Name))
+			fmt.Fprintf(&b, ".TP\n\\fB\\-\\-%s\\fR", escape(f.Name))
 			if name != "" {
-				fmt.Fprintf(&b, " \" \" \"\\fI%s\\fR\"", escape(name))
+				fmt.Fprintf(&b, " \\fI%s\\fR", escape(name))
 			}
 			b.WriteString("\n")
 			if !zero(f.DefValue) {
-				usage += fmt.Sprintf(" (default %q)", f.DefValue)
+				def := f.DefValue
+				if fmt.Sprintf("%T", f.Value) == "*flag.stringValue" { // as flag.PrintDefaults
+					def = strconv.Quote(def)
+				}
+				usage += " (default " + def + ")"
 			}
 			b.WriteString(line(usage) + "\n")
 		})

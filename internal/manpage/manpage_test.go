@@ -31,9 +31,9 @@ func TestWrite(t *testing.T) {
 	for _, want := range []string{
 		`.TH "FERRYD" 8 "" "ferry v1" "ferry manual"`,
 		"ferryd \\- the ferry controller",
-		".B \\-\\-api \" \" \"\\fIhost:port\\fR\"\nREST API listen address host:port (default \"127.0.0.1:8470\")\n",
-		".B \\-\\-metrics\\-auth\nrequire a token on /metrics\n",
-		"(default \"1m0s\")",
+		"\\fB\\-\\-api\\fR \\fIhost:port\\fR\nREST API listen address host:port (default \"127.0.0.1:8470\")\n",
+		"\\fB\\-\\-metrics\\-auth\\fR\nrequire a token on /metrics\n",
+		"(default 1m0s)",
 		"\\&.starts with a dot",
 		".nf\nverbatim \\-\\-x\nline two\n.fi",
 		".SH \"FILES\"\n/etc/ferry/ferryd.conf",
