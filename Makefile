@@ -4,13 +4,42 @@ GO    ?= go
 PKGS  ?= ./...
 
 .DEFAULT_GOAL := help
-.PHONY: help build test lint lint-openapi generate verify-generated demo lab lab-down soak fuzz bench bench-micro bench-deps deps
+.PHONY: help build man install uninstall deb test lint lint-openapi generate verify-generated demo lab lab-down soak fuzz bench bench-micro bench-deps deps
+
+# What `ferryd --version` prints: stamped at link time (internal/version).
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X github.com/ferry-sdn/ferry/internal/version.Version=$(VERSION) \
+           -X github.com/ferry-sdn/ferry/internal/version.Commit=$(COMMIT)
+
+# make install: DESTDIR (staging root) and PREFIX as usual; the
+# configuration stays in /etc (ferryd's default --config).
+DESTDIR    ?=
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+INSTALL_ENV = DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' SYSCONFDIR='$(SYSCONFDIR)'
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: ## Build ferryd and ferryctl into bin/
-	$(GO) build -o bin/ ./cmd/...
+build: ## Build ferryd and ferryctl into bin/ (stamped with git describe and the commit)
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
+
+man: build ## Generate the man pages (bin/man: ferryd.8, ferryctl's) and bash completion from the binaries
+	bash packaging/man.sh
+
+install: build man ## Install binaries, systemd unit, man pages, /etc/ferry/ferryd.conf (kept if present), completion (PREFIX=/usr/local DESTDIR=)
+	$(INSTALL_ENV) bash packaging/install.sh
+
+uninstall: ## Remove what make install put under PREFIX (keeps /etc/ferry/ferryd.conf)
+	rm -f $(DESTDIR)$(PREFIX)/bin/ferryd $(DESTDIR)$(PREFIX)/bin/ferryctl \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/ferryd.service $(DESTDIR)$(PREFIX)/share/man/man8/ferryd.8 \
+		$(DESTDIR)$(PREFIX)/share/man/man1/ferryctl*.1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ferryctl
+
+# A static build (no libc dependency) for the package.
+deb: ## Build bin/ferry_VERSION_ARCH.deb with dpkg-deb (static binaries, systemd unit, man pages, conffile)
+	$(MAKE) build man GO='CGO_ENABLED=0 $(GO)'
+	VERSION='$(VERSION)' bash packaging/deb.sh
 
 test: deps lint verify-generated ## Run every test tier (e2e tests need root and OVS; they skip with a reason otherwise)
 	$(GO) test -count=1 -timeout 14m $(PKGS)
