@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
 	"github.com/ferry-sdn/ferry/rest/api"
@@ -22,26 +23,30 @@ const maxApplyFile = 64 << 20
 // (one northbound transaction) per switch, in the file's order, like
 // `kubectl apply -f`. It stops at the first switch the server refuses;
 // the ones before it stay applied.
-func apply(a *app, args []string) error {
-	fs := a.flags()
-	file := fs.String("f", "", "")
-	fs.StringVar(file, "filename", "", "")
-	if _, err := a.parse(fs, args); err != nil {
-		return err
-	}
-	if *file == "" {
+func (a *app) applyCmd() *cobra.Command {
+	var file string
+	c := a.leaf("apply -f FILE",
+		"make each switch in a JSON or YAML file (one or a list; ports, bindings) exactly what it says, one transaction per switch (-f -: stdin)",
+		func([]string) error { return a.apply(file) })
+	c.Flags().StringVarP(&file, "filename", "f", "", "the `FILE` of switches (-: standard input)")
+	_ = c.MarkFlagFilename("filename", "json", "yaml", "yml")
+	return c
+}
+
+func (a *app) apply(file string) error {
+	if file == "" {
 		return a.usage("missing -f FILE")
 	}
-	data, err := readApplyFile(*file)
+	data, err := readApplyFile(file)
 	if err != nil {
 		return err
 	}
 	specs, err := parseSpecs(data)
 	if err != nil {
-		return fmt.Errorf("%s: %w", *file, err)
+		return fmt.Errorf("%s: %w", file, err)
 	}
 	if len(specs) == 0 {
-		return fmt.Errorf("%s: no switch in the file", *file)
+		return fmt.Errorf("%s: no switch in the file", file)
 	}
 	var out [][]byte
 	for _, spec := range specs {
@@ -56,9 +61,8 @@ func apply(a *app, args []string) error {
 			return err
 		}
 	}
-	if a.json() {
-		_, err := fmt.Fprintf(a.stdout, "[%s]\n", bytes.Join(out, []byte(",\n")))
-		return err
+	if a.machine() {
+		return a.write(fmt.Appendf(nil, "[%s]\n", bytes.Join(out, []byte(",\n"))))
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +10,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit codes of Run.
@@ -31,68 +33,28 @@ const (
 
 const defaultTimeout = 30 * time.Second
 
-// command is one `ferryctl NOUN VERB`. The positional arguments are the
-// leading upper-case words of args, so the usage line is also the
-// specification the parser checks against.
-type command struct {
-	noun, verb string
-	args       string
-	summary    string
-	run        func(a *app, args []string) error
+// Output formats of -o.
+const (
+	formatTable = "table"
+	formatJSON  = "json"
+	formatYAML  = "yaml"
+	formatWide  = "wide"
+)
+
+var formats = []string{formatTable, formatJSON, formatYAML, formatWide}
+
+// suggestDistance is how many edits away a command or flag may be to be
+// suggested for a misspelt one (cobra's default).
+const suggestDistance = 2
+
+// rootUse is the usage line of ferryctl itself.
+const rootUse = "ferryctl [global flags] COMMAND [flags] [ARGS]"
+
+func init() {
+	// Help lists commands in the order they are declared: nouns by how
+	// often they are used, verbs create, list, show, delete.
+	cobra.EnableCommandSorting = false
 }
-
-func (c *command) name() string { return strings.TrimSpace(c.noun + " " + c.verb) }
-
-func (c *command) usage() string {
-	return strings.TrimSpace("ferryctl " + c.name() + " " + c.args)
-}
-
-// positional returns the names of the command's positional arguments.
-func (c *command) positional() []string {
-	var names []string
-	for _, f := range strings.Fields(c.args) {
-		if strings.HasPrefix(f, "-") || strings.HasPrefix(f, "[") {
-			break
-		}
-		names = append(names, f)
-	}
-	return names
-}
-
-var commands = []command{
-	{"switch", "create", "NAME [--vni N] [--encap vxlan|gre] [--xenserver-networks UUID,...]", "create a logical switch (VNI allocated when absent)", switchCreate},
-	{"switch", "set-networks", "NAME --xenserver-networks UUID,...", "replace the XenServer networks a switch adopts (empty: none)", switchSetNetworks},
-	{"switch", "list", "", "list logical switches", switchList},
-	{"switch", "show", "NAME", "show a switch and where it is realized", switchShow},
-	{"switch", "delete", "NAME", "delete a switch and its ports", switchDelete},
-	{"port", "create", "SWITCH NAME --iface-id ID [--mac MAC] [--port-security=false] [--ip ADDR]...", "create a logical port bound to the VIF with that iface-id (port security on with a MAC unless false; --ip: the only source addresses)", portCreate},
-	{"port", "set", "SWITCH NAME [--port-security=true|false] [--ip ADDR]... [--mac MAC] [--iface-id ID]", "change a port's port security, addresses (--ip '': any), MAC (--mac '': attached-mac) or iface-id", portSet},
-	{"port", "list", "SWITCH", "list a switch's ports and their bindings", portList},
-	{"port", "show", "SWITCH NAME", "show a port and where it is bound", portShow},
-	{"port", "delete", "SWITCH NAME", "delete a port", portDelete},
-	{"chassis", "create", "NAME --ovsdb TARGET --tunnel-ip IP [--bridge B] [--kind kvm|xenserver|generic] [--encaps vxlan,gre] [--underlay-mtu N] [--datapath-type system|netdev] [--openflow-peers IP,...]", "register a hypervisor (--ovsdb passive: it dials ferry)", chassisCreate},
-	{"chassis", "list", "", "list hypervisors", chassisList},
-	{"chassis", "show", "NAME", "show a hypervisor's connections and realization", chassisShow},
-	{"chassis", "delete", "NAME", "unregister a hypervisor (its configuration stays)", chassisDelete},
-	{"gateway", "create", "NAME --ovsdb TARGET [--physical-switch PS]", "register a hardware VTEP gateway", gatewayCreate},
-	{"gateway", "list", "", "list gateways", gatewayList},
-	{"gateway", "show", "NAME", "show a gateway", gatewayShow},
-	{"gateway", "delete", "NAME", "unregister a gateway", gatewayDelete},
-	{"binding", "create", "SWITCH --gateway GW --port PORT --vlan N", "bind a gateway port's VLAN to a switch", bindingCreate},
-	{"binding", "list", "SWITCH", "list a switch's VLAN bindings", bindingList},
-	{"binding", "delete", "SWITCH GATEWAY PORT VLAN", "remove a VLAN binding", bindingDelete},
-	{"host", "join", "[--name N] [--manager TARGET] [--bridge br-int] [--datapath-type system|netdev] [--controller TARGET] [--db unix:PATH] [--cert-request DIR] [--dry-run] [--register --tunnel-ip IP [--kind K] [--encaps vxlan,gre] [--underlay-mtu N] [--ovsdb TARGET]]", "run on a hypervisor: configure its Open vSwitch for ferry (and register it)", hostJoin},
-	{"apply", "", "-f FILE", "make each switch in a JSON or YAML file (one or a list; ports, bindings) exactly what it says, one transaction per switch (-f -: stdin)", apply},
-	{"status", "", "", "chassis and switches at a glance", status},
-	{"wait", "", "SWITCH [--timeout 30s]", "block until SWITCH is realized on every chassis", wait},
-}
-
-const globalHelp = `Global flags (accepted before the command and among its flags):
-  --server URL   ferryd's REST API (env FERRY_SERVER; default http://127.0.0.1:8470)
-  --token T      sent as "Authorization: Bearer T" (env FERRY_TOKEN)
-  -o FORMAT      table (default) or json: the server's JSON as received
-  --timeout D    give up after D, waits included (default 30s)
-`
 
 // options are the global flags.
 type options struct {
@@ -107,21 +69,18 @@ type app struct {
 	ctx            context.Context
 	stdout, stderr io.Writer
 	opts           options
-	cmd            *command     // the command being run, for its usage line
-	c              *client      // set by parse
-	hc             *http.Client // from Options; nil: a plain one
+	cmd            *cobra.Command // the command being run, for its usage line
+	c              *client        // set by setup
+	hc             *http.Client   // from Options; nil: a plain one
 }
 
 // usageError is a mistake on the command line: exit 2, with a usage line.
 type usageError struct {
-	msg   string
-	usage string
+	msg string
+	cmd *cobra.Command // whose usage line is shown; nil: ferryctl's
 }
 
 func (e *usageError) Error() string { return e.msg }
-
-// errHelp asks Run to print the help of the current noun and succeed.
-var errHelp = errors.New("help requested")
 
 // Run runs ferryctl with args (without the program name), writing output
 // to stdout and diagnostics to stderr, and returns the exit code. The
@@ -147,33 +106,22 @@ type Options struct {
 
 // RunWith is RunContext with Options.
 func RunWith(ctx context.Context, opts Options, args []string, stdout, stderr io.Writer) int {
-	a := &app{ctx: ctx, stdout: stdout, stderr: stderr, hc: opts.HTTPClient, opts: options{
-		server:  DefaultServer,
-		token:   os.Getenv(EnvToken),
-		output:  "table",
-		timeout: defaultTimeout,
-	}}
-	if s := os.Getenv(EnvServer); s != "" {
-		a.opts.server = s
-	}
-	err := a.run(args)
+	a := &app{ctx: ctx, stdout: stdout, stderr: stderr, hc: opts.HTTPClient}
+	root := a.root()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	_, err := root.ExecuteContextC(ctx)
 	var ue *usageError
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.Is(err, errHelp):
-		noun := ""
-		if a.cmd != nil {
-			noun = a.cmd.noun
-		}
-		printHelp(stdout, noun)
-		return ExitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "ferryctl: %s\nusage: %s\n", ue.msg, ue.usage)
-		if a.cmd == nil {
+		fmt.Fprintf(stderr, "ferryctl: %s\nusage: %s\n", ue.msg, usageLine(ue.cmd))
+		if noun := nounOf(ue.cmd); noun == "" {
 			fmt.Fprintln(stderr, "Run 'ferryctl help' for every command.")
 		} else {
-			fmt.Fprintf(stderr, "Run 'ferryctl help %s' for details.\n", a.cmd.noun)
+			fmt.Fprintf(stderr, "Run 'ferryctl help %s' for details.\n", noun)
 		}
 		return ExitUsage
 	default:
@@ -182,141 +130,202 @@ func RunWith(ctx context.Context, opts Options, args []string, stdout, stderr io
 	}
 }
 
-func (a *app) run(args []string) error {
-	top := "ferryctl [global flags] COMMAND [flags] [ARGS]"
-	fs := a.flags()
-	// The flag package stops at the first non-flag: the noun.
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
-		return &usageError{msg: err.Error(), usage: top}
-	}
-	args = fs.Args()
-	if len(args) == 0 {
-		return &usageError{msg: "missing command", usage: top}
-	}
-	noun, args := args[0], args[1:]
-	if noun == "help" {
-		if len(args) > 0 {
-			if !slices.ContainsFunc(commands, func(c command) bool { return c.noun == args[0] }) {
-				return &usageError{msg: fmt.Sprintf("no help for %q", args[0]), usage: "ferryctl help [COMMAND]"}
+// root builds the command tree of one invocation: flag values land in a.
+func (a *app) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:   rootUse,
+		Short: "drive ferry, the Open vSwitch controller, over its REST API",
+		Long: "ferryctl drives ferry, the Open vSwitch controller, over its REST API,\n" +
+			"and prepares a hypervisor's Open vSwitch for it (host join).",
+		Args:                       cobra.ArbitraryArgs,
+		SuggestionsMinimumDistance: suggestDistance,
+		SilenceErrors:              true,
+		SilenceUsage:               true,
+		DisableFlagsInUseLine:      true,
+		// Our own completion command, so that its help reads like ours.
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return &usageError{msg: "missing command"}
 			}
-			a.cmd = &command{noun: args[0]}
-		}
-		return errHelp
+			return &usageError{msg: fmt.Sprintf("unknown command %q%s", args[0], didYouMean(c.SuggestionsFor(args[0])))}
+		},
 	}
-	var nounCmds []*command
-	for i := range commands {
-		if commands[i].noun == noun {
-			nounCmds = append(nounCmds, &commands[i])
-		}
-	}
-	switch {
-	case len(nounCmds) == 0:
-		return &usageError{msg: fmt.Sprintf("unknown command %q", noun), usage: top}
-	case nounCmds[0].verb == "":
-		a.cmd = nounCmds[0]
-		return a.cmd.run(a, args)
-	}
-	a.cmd = &command{noun: noun}
-	verbs := make([]string, len(nounCmds))
-	for i, c := range nounCmds {
-		verbs[i] = c.verb
-	}
-	nounUsage := fmt.Sprintf("ferryctl %s %s ...", noun, strings.Join(verbs, "|"))
-	if len(args) == 0 {
-		return &usageError{msg: noun + ": missing subcommand", usage: nounUsage}
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		return errHelp
-	}
-	for _, c := range nounCmds {
-		if c.verb == args[0] {
-			a.cmd = c
-			return c.run(a, args[1:])
-		}
-	}
-	return &usageError{msg: fmt.Sprintf("%s: unknown subcommand %q", noun, args[0]), usage: nounUsage}
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.opts.server, "server", DefaultServer, "ferryd's REST API `URL` (env "+EnvServer+")")
+	pf.StringVar(&a.opts.token, "token", "", "bearer `token` sent with every request (env "+EnvToken+")")
+	pf.StringVarP(&a.opts.output, "output", "o", formatTable, "output `format`: "+strings.Join(formats, ", "))
+	pf.DurationVar(&a.opts.timeout, "timeout", defaultTimeout, "give up after this `duration`, waits included (0: never)")
+	_ = root.RegisterFlagCompletionFunc("output", fixed(formats...))
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return a.usageOf(c, "%s", flagError(c, err))
+	})
+	root.SetHelpFunc(func(c *cobra.Command, _ []string) { printHelp(c.OutOrStdout(), c) })
+	root.SetHelpCommand(a.helpCmd())
+
+	root.AddCommand(
+		a.switchCmd(), a.portCmd(), a.chassisCmd(), a.gatewayCmd(), a.bindingCmd(),
+		a.showCmd(), a.statusCmd(), a.waitCmd(), a.applyCmd(), a.hostCmd(),
+		a.versionCmd(), a.completionCmd(), a.manCmd(),
+	)
+	return root
 }
 
-// flags returns a flag set holding the global flags, their defaults being
-// what earlier parsing set.
-func (a *app) flags() *flag.FlagSet {
-	fs := flag.NewFlagSet("ferryctl", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors are reported by Run, with a usage line
-	fs.StringVar(&a.opts.server, "server", a.opts.server, "")
-	fs.StringVar(&a.opts.token, "token", a.opts.token, "")
-	fs.StringVar(&a.opts.output, "o", a.opts.output, "")
-	fs.StringVar(&a.opts.output, "output", a.opts.output, "")
-	fs.DurationVar(&a.opts.timeout, "timeout", a.opts.timeout, "")
-	return fs
+// noun returns a command that groups verbs (`ferryctl switch ...`). Run
+// alone or with an unknown verb it is a usage error, with suggestions.
+func noun(name, short string, verbs ...*cobra.Command) *cobra.Command {
+	c := &cobra.Command{
+		Use:                        name,
+		Short:                      short,
+		Args:                       cobra.ArbitraryArgs,
+		SuggestionsMinimumDistance: suggestDistance,
+		DisableFlagsInUseLine:      true,
+		RunE: func(c *cobra.Command, args []string) error {
+			switch {
+			case len(args) == 0:
+				return &usageError{msg: name + ": missing subcommand", cmd: c}
+			case args[0] == "help":
+				printHelp(c.OutOrStdout(), c)
+				return nil
+			}
+			return &usageError{msg: fmt.Sprintf("%s: unknown subcommand %q%s", name, args[0], didYouMean(c.SuggestionsFor(args[0]))), cmd: c}
+		},
+	}
+	c.AddCommand(verbs...)
+	return c
 }
 
-// parse parses a command's flags and arguments, which may be mixed, checks
-// the count of positional arguments against the usage line and the global
-// flags' values, and sets up the client.
-func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos, tail []string
-	if i := slices.Index(args, "--"); i >= 0 {
-		args, tail = args[:i], args[i+1:]
+// leaf returns a command that runs. use is its usage line without
+// "ferryctl NOUN": the leading upper-case words are the positional
+// arguments, checked by setup, so that the usage line is also the
+// specification. run gets the positional arguments.
+func (a *app) leaf(use, short string, run func(pos []string) error) *cobra.Command {
+	c := &cobra.Command{
+		Use:                   use,
+		Short:                 short,
+		Args:                  cobra.ArbitraryArgs,
+		DisableFlagsInUseLine: true,
 	}
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, errHelp
-			}
-			return nil, a.usage("%v", err)
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if err := a.setup(c, args); err != nil {
+			return err
 		}
-		if fs.NArg() == 0 {
+		return run(args)
+	}
+	return c
+}
+
+// positional returns the names of a command's positional arguments.
+func positional(c *cobra.Command) []string {
+	var names []string
+	for _, f := range strings.Fields(c.Use)[1:] {
+		if strings.HasPrefix(f, "-") || strings.HasPrefix(f, "[") {
 			break
 		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+		names = append(names, f)
 	}
-	pos = append(pos, tail...)
-	want := a.cmd.positional()
+	return names
+}
+
+// setup checks the count of positional arguments against the usage line
+// and the global flags' values, and sets up the client.
+func (a *app) setup(c *cobra.Command, pos []string) error {
+	a.cmd = c
+	want := positional(c)
 	switch {
 	case len(pos) < len(want):
-		return nil, a.usage("missing %s", want[len(pos)])
+		return a.usage("missing %s", want[len(pos)])
 	case len(pos) > len(want):
-		return nil, a.usage("unexpected argument %q", pos[len(want)])
+		return a.usage("unexpected argument %q", pos[len(want)])
 	}
 	for i, p := range pos {
 		if p == "" {
-			return nil, a.usage("%s must not be empty", want[i])
+			return a.usage("%s must not be empty", want[i])
 		}
 	}
-	if a.opts.output != "table" && a.opts.output != "json" {
-		return nil, a.usage("-o: %q is not a format: use table or json", a.opts.output)
+	if !slices.Contains(formats, a.opts.output) {
+		return a.usage("-o: %q is not a format: use %s", a.opts.output, orList(formats))
 	}
-	c, err := newClient(a.opts.server, a.opts.token, a.hc)
+	cl, err := a.newClient(c)
 	if err != nil {
-		return nil, a.usage("--server: %v", err)
+		return a.usage("--server: %v", err)
 	}
-	a.c = c
-	return pos, nil
+	a.c = cl
+	return nil
+}
+
+// newClient returns a client for the global flags, the environment
+// filling in what they leave out.
+func (a *app) newClient(c *cobra.Command) (*client, error) {
+	server, token := a.opts.server, a.opts.token
+	flags := c.Flags()
+	if s := os.Getenv(EnvServer); s != "" && !flags.Changed("server") {
+		server = s
+	}
+	if t := os.Getenv(EnvToken); t != "" && !flags.Changed("token") {
+		token = t
+	}
+	return newClient(server, token, a.hc)
 }
 
 // require fails unless every named flag was given.
-func (a *app) require(fs *flag.FlagSet, names ...string) error {
+func (a *app) require(names ...string) error {
 	for _, n := range names {
-		if !isSet(fs, n) {
+		if !a.cmd.Flags().Changed(n) {
 			return a.usage("missing --%s", n)
 		}
 	}
 	return nil
 }
 
-func isSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
+func (a *app) changed(name string) bool { return a.cmd.Flags().Changed(name) }
+
+func (a *app) usage(format string, args ...any) error { return a.usageOf(a.cmd, format, args...) }
+
+// usageOf is a usage error of c, prefixed with its name.
+func (a *app) usageOf(c *cobra.Command, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if name := commandName(c); name != "" {
+		msg = name + ": " + msg
+	}
+	return &usageError{msg: msg, cmd: c}
 }
 
-func (a *app) usage(format string, args ...any) error {
-	return &usageError{msg: a.cmd.name() + ": " + fmt.Sprintf(format, args...), usage: a.cmd.usage()}
+// commandName is "switch create" for ferryctl switch create; "" for
+// ferryctl itself.
+func commandName(c *cobra.Command) string {
+	if c == nil || !c.HasParent() {
+		return ""
+	}
+	return strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" ")
+}
+
+// nounOf is the first word of a command's name: what `ferryctl help`
+// takes.
+func nounOf(c *cobra.Command) string {
+	name, _, _ := strings.Cut(commandName(c), " ")
+	if name == "help" {
+		return ""
+	}
+	return name
+}
+
+// usageLine is the usage line of a command: its own for one that runs,
+// its verbs for a noun.
+func usageLine(c *cobra.Command) string {
+	switch {
+	case c == nil || !c.HasParent():
+		return rootUse
+	case c.Runnable() && !c.HasAvailableSubCommands():
+		return c.UseLine()
+	}
+	var verbs []string
+	for _, v := range c.Commands() {
+		if v.IsAvailableCommand() {
+			verbs = append(verbs, v.Name())
+		}
+	}
+	return fmt.Sprintf("ferryctl %s %s ...", commandName(c), strings.Join(verbs, "|"))
 }
 
 // start returns the context bounding the whole command: --timeout.
@@ -327,29 +336,166 @@ func (a *app) start() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(a.ctx, a.opts.timeout)
 }
 
-func (a *app) json() bool { return a.opts.output == "json" }
+func (a *app) json() bool { return a.opts.output == formatJSON }
 
-// printHelp prints every command, or those of one noun.
-func printHelp(w io.Writer, noun string) {
-	if noun == "" {
-		fmt.Fprintln(w, "ferryctl drives ferry, the Open vSwitch controller, over its REST API,")
-		fmt.Fprintln(w, "and prepares a hypervisor's Open vSwitch for it (host join).")
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, "usage: ferryctl [global flags] COMMAND [flags] [ARGS]")
-	} else {
-		fmt.Fprintf(w, "usage: ferryctl [global flags] %s ...\n", noun)
+// machine reports whether the output is for programs (json, yaml): it
+// carries the objects and nothing else.
+func (a *app) machine() bool { return a.opts.output == formatJSON || a.opts.output == formatYAML }
+
+func (a *app) wide() bool { return a.opts.output == formatWide }
+
+// flagError rewrites pflag's errors in ferryctl's words: the flag named
+// as it is typed, and a suggestion for a misspelt one.
+func flagError(c *cobra.Command, err error) string {
+	var (
+		notExist *pflag.NotExistError
+		invalid  *pflag.InvalidValueError
+	)
+	switch {
+	case errors.As(err, &notExist) && notExist.GetSpecifiedShortnames() == "":
+		return err.Error() + didYouMean(flagSuggestions(c, notExist.GetSpecifiedName()))
+	case errors.As(err, &invalid):
+		f := invalid.GetFlag()
+		what := "invalid value"
+		switch f.Value.Type() {
+		case "int", "int64", "uint16", "uint32":
+			what = "not a number"
+		case "duration":
+			what = "not a duration (such as 30s or 2m)"
+		case "bool":
+			what = "not true or false"
+		}
+		return fmt.Sprintf("--%s: %q is %s", f.Name, invalid.GetValue(), what)
 	}
-	last := ""
-	for _, c := range commands {
-		if noun != "" && c.noun != noun {
+	return err.Error()
+}
+
+// flagSuggestions are the flags of c whose names are close to name.
+func flagSuggestions(c *cobra.Command, name string) []string {
+	var out []string
+	c.Flags().VisitAll(func(f *pflag.Flag) {
+		if !f.Hidden && (distance(name, f.Name) <= suggestDistance || strings.HasPrefix(f.Name, name)) {
+			out = append(out, "--"+f.Name)
+		}
+	})
+	return out
+}
+
+// didYouMean words suggestions as the end of an error message.
+func didYouMean(suggestions []string) string {
+	if len(suggestions) == 0 {
+		return ""
+	}
+	return "; did you mean " + orList(suggestions) + "?"
+}
+
+// orList writes "a, b or c".
+func orList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
+}
+
+// distance is the Levenshtein distance of a and b (cobra's is not
+// exported).
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// helpCmd is `ferryctl help [COMMAND]`, which knows only nouns: what
+// help prints is the noun's page.
+func (a *app) helpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:                   "help [COMMAND]",
+		Short:                 "list every command, or those of one noun",
+		Args:                  cobra.ArbitraryArgs,
+		DisableFlagsInUseLine: true,
+		ValidArgsFunction: func(c *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var names []string
+			for _, n := range c.Root().Commands() {
+				if n.IsAvailableCommand() {
+					names = append(names, n.Name())
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			target := c.Root()
+			if len(args) > 0 {
+				t, rest, err := target.Find(args)
+				if err != nil || t == target || len(rest) > 0 {
+					return &usageError{msg: fmt.Sprintf("no help for %q%s", strings.Join(args, " "),
+						didYouMean(target.SuggestionsFor(args[0]))), cmd: c}
+				}
+				target = t
+			}
+			printHelp(c.OutOrStdout(), target)
+			return nil
+		},
+	}
+}
+
+// printHelp prints every command, or those of c's noun, and for a command
+// that runs, its flags.
+func printHelp(w io.Writer, c *cobra.Command) {
+	root := c.Root()
+	top := c
+	for top.HasParent() && top.Parent() != root {
+		top = top.Parent()
+	}
+	if top == root {
+		fmt.Fprintln(w, root.Long)
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "usage: "+rootUse)
+	} else {
+		fmt.Fprintf(w, "usage: ferryctl [global flags] %s ...\n", top.Name())
+	}
+	for _, n := range root.Commands() {
+		if !n.IsAvailableCommand() || (top != root && n != top) {
 			continue
 		}
-		if c.noun != last {
-			fmt.Fprintln(w)
-			last = c.noun
+		fmt.Fprintln(w)
+		verbs := []*cobra.Command{n}
+		if n.HasAvailableSubCommands() {
+			verbs = n.Commands()
 		}
-		fmt.Fprintf(w, "  %s\n      %s\n", strings.TrimPrefix(c.usage(), "ferryctl "), c.summary)
+		for _, v := range verbs {
+			if !v.IsAvailableCommand() {
+				continue
+			}
+			fmt.Fprintf(w, "  %s\n      %s\n", strings.TrimPrefix(v.UseLine(), "ferryctl "), v.Short)
+			if len(v.Aliases) > 0 {
+				fmt.Fprintf(w, "      (also: %s)\n", strings.Join(v.Aliases, ", "))
+			}
+		}
 	}
-	fmt.Fprintln(w)
-	fmt.Fprint(w, globalHelp)
+	if c != top || (c.Runnable() && !c.HasAvailableSubCommands() && c != root) {
+		if c.Long != "" {
+			fmt.Fprintf(w, "\n%s\n", c.Long)
+		}
+		if fs := c.LocalNonPersistentFlags(); fs.HasAvailableFlags() {
+			fmt.Fprintf(w, "\nFlags of %s:\n%s", commandName(c), fs.FlagUsages())
+		}
+	}
+	fmt.Fprintf(w, "\nGlobal flags (accepted before the command and among its flags):\n%s", root.PersistentFlags().FlagUsages())
 }

@@ -119,7 +119,7 @@ func TestSwitch(t *testing.T) {
 	f.fails(t, ExitError, `name: switch "blue" already exists (HTTP 409)`, "switch", "create", "blue")
 	f.fails(t, ExitError, `vni: 1001 is already used by switch "blue" (HTTP 409)`, "switch", "create", "green", "--vni", "1001")
 	f.fails(t, ExitError, "vni: must be between 1 and 16777215 (HTTP 400)", "switch", "create", "green", "--vni", "0")
-	f.fails(t, ExitUsage, `switch create: invalid value "x" for flag -vni: parse error`, "switch", "create", "green", "--vni", "x")
+	f.fails(t, ExitUsage, `switch create: --vni: "x" is not a number`, "switch", "create", "green", "--vni", "x")
 
 	f.st.SetSwitch("blue", model.SwitchStatus{PortsBound: 1, Chassis: []model.SwitchChassis{
 		{Name: "hv1", Realized: true, RealizedGeneration: 3},
@@ -323,11 +323,11 @@ func TestStatus(t *testing.T) {
 	wantLines(t, f.ok(t, "status"),
 		"Server: "+f.url,
 		"Northbound: connected",
-		"CHASSIS OVSDB OPENFLOW REALIZED GEN FLOWS GROUPS LAST ERROR",
-		"hv1 up up 5 9 1 -",
-		"hv2 down down 0 0 0 ovsdb: connection refused",
-		"SWITCH VNI ENCAP GEN REALIZED CHASSIS PORTS BOUND",
-		"blue 1001 vxlan 5 no (1/2 chassis) hv1,hv2(pending) 1/2")
+		"CHASSIS OVSDB OPENFLOW REALIZED GEN FLOWS GROUPS TUNNELS DOWN LAST ERROR",
+		"hv1 up up 5 9 1 0 -",
+		"hv2 down down 0 0 0 0 ovsdb: connection refused",
+		"SWITCH VNI ENCAP GEN REALIZED CHASSIS PORTS BOUND TUNNELS DOWN GATEWAYS UP",
+		"blue 1001 vxlan 5 no (1/2 chassis) hv1,hv2(pending) 1/2 0/0 -")
 
 	var st struct {
 		Health   api.Health
@@ -460,13 +460,13 @@ func TestUsage(t *testing.T) {
 	}{
 		{nil, 2, "", "ferryctl: missing command", "usage: ferryctl [global flags] COMMAND [flags] [ARGS]"},
 		{[]string{"frob"}, 2, "", `ferryctl: unknown command "frob"`, ""},
-		{[]string{"--bogus"}, 2, "", "ferryctl: flag provided but not defined: -bogus", ""},
+		{[]string{"--bogus"}, 2, "", "ferryctl: unknown flag: --bogus", ""},
 		{[]string{"switch"}, 2, "", "ferryctl: switch: missing subcommand", "usage: ferryctl switch create|set-networks|list|show|delete ..."},
 		{[]string{"switch", "frob"}, 2, "", `ferryctl: switch: unknown subcommand "frob"`, ""},
 		{[]string{"switch", "create"}, 2, "", "ferryctl: switch create: missing NAME", "usage: ferryctl switch create NAME [--vni N] [--encap vxlan|gre] [--xenserver-networks UUID,...]"},
 		{[]string{"switch", "show", "a", "b"}, 2, "", `ferryctl: switch show: unexpected argument "b"`, "usage: ferryctl switch show NAME"},
-		{[]string{"switch", "list", "--bogus"}, 2, "", "ferryctl: switch list: flag provided but not defined: -bogus", ""},
-		{[]string{"switch", "list", "-o", "yaml"}, 2, "", `ferryctl: switch list: -o: "yaml" is not a format: use table or json`, ""},
+		{[]string{"switch", "list", "--bogus"}, 2, "", "ferryctl: switch list: unknown flag: --bogus", ""},
+		{[]string{"switch", "list", "-o", "xml"}, 2, "", `ferryctl: switch list: -o: "xml" is not a format: use table, json, yaml or wide`, ""},
 		{[]string{"--server", "ftp://x", "switch", "list"}, 2, "", `ferryctl: switch list: --server: "ftp://x" is not an http:// or https:// URL`, ""},
 		{[]string{"switch", "show", ""}, 2, "", "ferryctl: switch show: NAME must not be empty", ""},
 		{[]string{"binding", "create", "blue", "--gateway", "g", "--port", "p"}, 2, "", "ferryctl: binding create: missing --vlan", ""},
@@ -593,149 +593,28 @@ func TestTransportErrors(t *testing.T) {
 	}
 }
 
-// gatewayServer implements the gateway and binding routes ferry will have,
-// strictly: unknown fields are refused, so the test checks the shapes.
-type gatewayServer struct {
-	mu       sync.Mutex
-	gateways map[string]gateway
-	bindings map[string][]binding // by switch
-	mux      *http.ServeMux
-}
-
-func newGatewayServer() *gatewayServer {
-	g := &gatewayServer{gateways: map[string]gateway{}, bindings: map[string][]binding{"blue": {}}, mux: http.NewServeMux()}
-	reply := func(w http.ResponseWriter, code int, v any) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		json.NewEncoder(w).Encode(v)
-	}
-	fail := func(w http.ResponseWriter, code int, msg string) { reply(w, code, api.Error{Message: msg}) }
-	strict := func(r *http.Request, v any) error {
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields()
-		return dec.Decode(v)
-	}
-	g.mux.HandleFunc("GET /v1/gateways", func(w http.ResponseWriter, r *http.Request) {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		out := []gateway{}
-		for _, gw := range g.gateways {
-			out = append(out, gw)
-		}
-		slices.SortFunc(out, func(a, b gateway) int { return strings.Compare(a.Name, b.Name) })
-		reply(w, http.StatusOK, out)
-	})
-	g.mux.HandleFunc("POST /v1/gateways", func(w http.ResponseWriter, r *http.Request) {
-		var gw gateway
-		if err := strict(r, &gw); err != nil {
-			fail(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		if _, ok := g.gateways[gw.Name]; ok {
-			fail(w, http.StatusConflict, "name: gateway \""+gw.Name+"\" already exists")
-			return
-		}
-		g.gateways[gw.Name] = gw
-		reply(w, http.StatusCreated, gw)
-	})
-	g.mux.HandleFunc("GET /v1/gateways/{name}", func(w http.ResponseWriter, r *http.Request) {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		gw, ok := g.gateways[r.PathValue("name")]
-		if !ok {
-			fail(w, http.StatusNotFound, "gateway \""+r.PathValue("name")+"\" not found")
-			return
-		}
-		// Members ferryctl does not know yet must still show.
-		reply(w, http.StatusOK, map[string]any{"name": gw.Name, "ovsdb": gw.OVSDB, "physical_switch": gw.PhysicalSwitch,
-			"status": map[string]any{"connected": true}})
-	})
-	g.mux.HandleFunc("DELETE /v1/gateways/{name}", func(w http.ResponseWriter, r *http.Request) {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		if _, ok := g.gateways[r.PathValue("name")]; !ok {
-			fail(w, http.StatusNotFound, "gateway \""+r.PathValue("name")+"\" not found")
-			return
-		}
-		delete(g.gateways, r.PathValue("name"))
-		w.WriteHeader(http.StatusNoContent)
-	})
-	sw := func(w http.ResponseWriter, r *http.Request) (string, bool) {
-		name := r.PathValue("switch")
-		if _, ok := g.bindings[name]; !ok {
-			fail(w, http.StatusNotFound, "switch \""+name+"\" not found")
-			return "", false
-		}
-		return name, true
-	}
-	g.mux.HandleFunc("GET /v1/switches/{switch}/bindings", func(w http.ResponseWriter, r *http.Request) {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		if name, ok := sw(w, r); ok {
-			reply(w, http.StatusOK, g.bindings[name])
-		}
-	})
-	g.mux.HandleFunc("POST /v1/switches/{switch}/bindings", func(w http.ResponseWriter, r *http.Request) {
-		var b binding
-		if err := strict(r, &b); err != nil {
-			fail(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		if name, ok := sw(w, r); ok {
-			g.bindings[name] = append(g.bindings[name], b)
-			reply(w, http.StatusCreated, b)
-		}
-	})
-	g.mux.HandleFunc("DELETE /v1/switches/{switch}/bindings/{gateway}/{port}/{vlan}", func(w http.ResponseWriter, r *http.Request) {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		name, ok := sw(w, r)
-		if !ok {
-			return
-		}
-		i := slices.IndexFunc(g.bindings[name], func(b binding) bool {
-			return b.Gateway == r.PathValue("gateway") && b.Port == r.PathValue("port") && itoa(b.VLAN) == r.PathValue("vlan")
-		})
-		if i < 0 {
-			fail(w, http.StatusNotFound, "binding not found")
-			return
-		}
-		g.bindings[name] = slices.Delete(g.bindings[name], i, i+1)
-		w.WriteHeader(http.StatusNoContent)
-	})
-	g.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		fail(w, http.StatusNotFound, "no such resource: "+r.URL.Path)
-	})
-	return g
-}
-
 func TestGatewayAndBinding(t *testing.T) {
-	t.Setenv(EnvServer, "")
-	t.Setenv(EnvToken, "")
-	g := newGatewayServer()
-	srv := httptest.NewServer(g.mux)
-	defer srv.Close()
-	f := &fixture{url: srv.URL}
+	f := newFixture(t)
+	f.ok(t, "switch", "create", "blue")
 
 	if out := f.ok(t, "gateway", "create", "tor1", "--ovsdb", "tcp:198.18.255.21:6640", "--physical-switch", "ps1"); out != "gateway tor1 created: OVSDB tcp:198.18.255.21:6640, physical switch ps1\n" {
 		t.Errorf("create: %q", out)
 	}
 	f.ok(t, "gateway", "create", "tor2", "--ovsdb", "tcp:198.18.255.22:6640")
-	if got := g.gateways["tor2"]; got != (gateway{Name: "tor2", OVSDB: "tcp:198.18.255.22:6640"}) {
+	if got, _ := f.b.Snapshot().GatewayByName("tor2"); got.OVSDB != "tcp:198.18.255.22:6640" || got.PhysicalSwitch != "" {
 		t.Errorf("stored %+v", got)
 	}
 	f.fails(t, ExitError, `name: gateway "tor1" already exists (HTTP 409)`, "gateway", "create", "tor1", "--ovsdb", "tcp:198.18.255.21:6640")
+	f.st.SetGateway("tor1", model.GatewayStatus{Connected: true, PhysicalSwitch: "ps1", TunnelIPs: []string{"198.18.3.31"},
+		Ports: []model.GatewayPort{{Name: "Ethernet1/1"}, {Name: "p9", Faults: []string{"port_down"}}}, RealizedGeneration: 3, LocalMACs: 2})
 	wantLines(t, f.ok(t, "gateway", "list"),
-		"NAME OVSDB PHYSICAL SWITCH",
-		"tor1 tcp:198.18.255.21:6640 ps1",
-		"tor2 tcp:198.18.255.22:6640 -")
+		"NAME OVSDB PHYSICAL SWITCH CONNECTED TUNNEL IP PORTS FAULTS",
+		"tor1 tcp:198.18.255.21:6640 ps1 yes 198.18.3.31 2 1",
+		"tor2 tcp:198.18.255.22:6640 - no - 0 0")
 	wantLines(t, f.ok(t, "gateway", "show", "tor1"),
-		"Name: tor1", "OVSDB: tcp:198.18.255.21:6640", "Physical switch: ps1", `Status: {"connected":true}`)
-	var gws []gateway
+		"Name: tor1", "OVSDB: tcp:198.18.255.21:6640", "Physical switch: ps1", "Connected: yes", "Tunnel IPs: 198.18.3.31",
+		"Realized generation: 3", "Local MACs: 2")
+	var gws []api.Gateway
 	if err := json.Unmarshal([]byte(f.ok(t, "gateway", "list", "-o", "json")), &gws); err != nil || len(gws) != 2 {
 		t.Errorf("gateway list -o json: %v %+v", err, gws)
 	}
@@ -750,13 +629,16 @@ func TestGatewayAndBinding(t *testing.T) {
 		"GATEWAY PORT VLAN",
 		"tor1 Ethernet1/1 100",
 		"tor2 p2 0")
+	// gateway show lists the bindings on each port.
+	wantLines(t, f.ok(t, "gateway", "show", "tor1"),
+		"Ports:", "PORT FAULTS BINDINGS", "Ethernet1/1 - VLAN 100 → blue", "p9 port_down -")
 	f.fails(t, ExitError, `switch "red" not found (HTTP 404)`, "binding", "list", "red")
 	// A port name with a slash survives the path.
 	if out := f.ok(t, "binding", "delete", "blue", "tor1", "Ethernet1/1", "100"); out != "VLAN 100 on gateway tor1 port Ethernet1/1 unbound from switch blue\n" {
 		t.Errorf("binding delete: %q", out)
 	}
-	f.fails(t, ExitError, "binding not found (HTTP 404)", "binding", "delete", "blue", "tor1", "Ethernet1/1", "100")
-	var bs []binding
+	f.fails(t, ExitError, "binding tor1/Ethernet1/1/100 not found (HTTP 404)", "binding", "delete", "blue", "tor1", "Ethernet1/1", "100")
+	var bs []api.Binding
 	if err := json.Unmarshal([]byte(f.ok(t, "binding", "list", "blue", "-o", "json")), &bs); err != nil || len(bs) != 1 || bs[0].VLAN != 0 {
 		t.Errorf("binding list -o json: %v %+v", err, bs)
 	}

@@ -1,62 +1,107 @@
 package cli
 
 import (
-	"flag"
 	"fmt"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/rest/api"
 )
 
+// Verbs share their aliases across nouns, as kubectl's do.
+var (
+	listAliases   = []string{"ls"}
+	showAliases   = []string{"get"}
+	deleteAliases = []string{"rm"}
+)
+
 // Switches.
 
-func switchCreate(a *app, args []string) error {
-	fs := a.flags()
-	vni := fs.Int64("vni", 0, "")
-	encap := fs.String("encap", "", "")
-	nets := fs.String("xenserver-networks", "", "")
-	pos, err := a.parse(fs, args)
-	if err != nil {
-		return err
+func (a *app) switchCmd() *cobra.Command {
+	return noun("switch", "logical switches",
+		a.switchCreateCmd(), a.switchSetNetworksCmd(), a.switchListCmd(), a.switchShowCmd(), a.switchDeleteCmd())
+}
+
+func (a *app) switchCreateCmd() *cobra.Command {
+	var (
+		vni   int64
+		encap string
+		nets  string
+		may   bool
+	)
+	c := a.leaf("create NAME [--vni N] [--encap vxlan|gre] [--xenserver-networks UUID,...]",
+		"create a logical switch (VNI allocated when absent)", func(pos []string) error {
+			req := api.SwitchRequest{Name: pos[0], Encap: encap, XenServerNetworks: splitList(nets)}
+			if a.changed("vni") {
+				req.VNI = &vni // the server checks the range
+			}
+			data, err := a.call(http.MethodPost, "/v1/switches", req)
+			data, existed, err := mayExist(a, may, err, "switch "+pos[0], path("v1", "switches", pos[0]), data,
+				func(sw api.Switch) []string { return switchDiff(sw, req) })
+			if err != nil {
+				return err
+			}
+			return emit(a, data, func(sw api.Switch) error {
+				if existed {
+					return a.say("switch %s exists: VNI %d, %s (unchanged)", sw.Name, sw.VNI, sw.Encap)
+				}
+				return a.say("switch %s created: VNI %d, %s", sw.Name, sw.VNI, sw.Encap)
+			})
+		})
+	f := c.Flags()
+	f.Int64Var(&vni, "vni", 0, "VXLAN network identifier and GRE key, 1-16777215 (absent: the lowest free)")
+	f.StringVar(&encap, "encap", "", "encapsulation: vxlan (the default) or gre")
+	f.StringVar(&nets, "xenserver-networks", "", "adopt every VIF of these XenServer networks (comma-separated `UUIDs`)")
+	mayExistFlag(c, &may)
+	_ = c.RegisterFlagCompletionFunc("encap", fixed(model.EncapVXLAN, model.EncapGRE))
+	return c
+}
+
+// switchDiff names what an existing switch has other than what create
+// asked for; what it left to the server is not compared.
+func switchDiff(sw api.Switch, req api.SwitchRequest) []string {
+	var d differ
+	if req.VNI != nil {
+		d.add("vni", itoa(sw.VNI), itoa(*req.VNI))
 	}
-	req := api.SwitchRequest{Name: pos[0], Encap: *encap, XenServerNetworks: splitList(*nets)}
-	if isSet(fs, "vni") {
-		req.VNI = vni // the server checks the range
+	if req.Encap != "" {
+		d.add("encap", sw.Encap, req.Encap)
 	}
-	data, err := a.call(http.MethodPost, "/v1/switches", req)
-	if err != nil {
-		return err
+	if req.XenServerNetworks != nil {
+		d.addSet("xenserver_networks", sw.XenServerNetworks, req.XenServerNetworks)
 	}
-	return emit(a, data, func(sw api.Switch) error {
-		return a.say("switch %s created: VNI %d, %s", sw.Name, sw.VNI, sw.Encap)
-	})
+	return d
 }
 
 // switchSetNetworks replaces the XenServer networks a switch adopts.
-func switchSetNetworks(a *app, args []string) error {
-	fs := a.flags()
-	nets := fs.String("xenserver-networks", "", "")
-	pos, err := a.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := a.require(fs, "xenserver-networks"); err != nil {
-		return err
-	}
-	list := splitList(*nets)
-	if list == nil {
-		list = []string{}
-	}
-	data, err := a.call(http.MethodPatch, path("v1", "switches", pos[0]), api.SwitchPatch{XenServerNetworks: &list})
-	if err != nil {
-		return err
-	}
-	return emit(a, data, func(sw api.Switch) error {
-		return a.say("switch %s adopts XenServer networks: %s", sw.Name, orNone(strings.Join(sw.XenServerNetworks, ",")))
-	})
+func (a *app) switchSetNetworksCmd() *cobra.Command {
+	var nets string
+	c := a.leaf("set-networks NAME --xenserver-networks UUID,...",
+		"replace the XenServer networks a switch adopts (empty: none)", func(pos []string) error {
+			if err := a.require("xenserver-networks"); err != nil {
+				return err
+			}
+			list := splitList(nets)
+			if list == nil {
+				list = []string{}
+			}
+			data, err := a.call(http.MethodPatch, path("v1", "switches", pos[0]), api.SwitchPatch{XenServerNetworks: &list})
+			if err != nil {
+				return err
+			}
+			return emit(a, data, func(sw api.Switch) error {
+				return a.say("switch %s adopts XenServer networks: %s", sw.Name, orNone(strings.Join(sw.XenServerNetworks, ",")))
+			})
+		})
+	c.Flags().StringVar(&nets, "xenserver-networks", "", "the XenServer networks (comma-separated `UUIDs`; empty: none)")
+	c.ValidArgsFunction = a.completeArgs(switchArg)
+	return c
 }
 
 // splitList splits a comma-separated flag value; "" is an empty list.
@@ -77,22 +122,32 @@ func orNone(s string) string {
 	return s
 }
 
-func switchList(a *app, args []string) error {
-	if _, err := a.parse(a.flags(), args); err != nil {
-		return err
-	}
-	data, err := a.call(http.MethodGet, "/v1/switches", nil)
-	if err != nil {
-		return err
-	}
-	return emit(a, data, func(sws []api.Switch) error {
-		var rows [][]string
-		for _, sw := range sws {
-			rows = append(rows, []string{sw.Name, itoa(sw.VNI), sw.Encap, itoa(len(sw.Ports)),
-				itoa(sw.Status.PortsBound), realized(sw.Status)})
+func (a *app) switchListCmd() *cobra.Command {
+	c := a.leaf("list", "list logical switches", func([]string) error {
+		data, err := a.call(http.MethodGet, "/v1/switches", nil)
+		if err != nil {
+			return err
 		}
-		return table(a.stdout, "No switches.", []string{"NAME", "VNI", "ENCAP", "PORTS", "BOUND", "REALIZED"}, rows)
+		return emit(a, data, func(sws []api.Switch) error {
+			header := []string{"NAME", "VNI", "ENCAP", "PORTS", "BOUND", "REALIZED"}
+			if a.wide() {
+				header = append(header, "MTU", "TUNNELS", "DOWN", "GATEWAYS", "XENSERVER NETWORKS")
+			}
+			var rows [][]string
+			for _, sw := range sws {
+				row := []string{sw.Name, itoa(sw.VNI), sw.Encap, itoa(len(sw.Ports)),
+					itoa(sw.Status.PortsBound), realized(sw.Status)}
+				if a.wide() {
+					row = append(row, mtu(sw.Status.MTU), itoa(len(sw.Status.Tunnels)), itoa(tunnelsDown(sw.Status)),
+						dash(gatewayNames(sw.Status)), list(sw.XenServerNetworks))
+				}
+				rows = append(rows, row)
+			}
+			return table(a.stdout, "No switches.", header, rows)
+		})
 	})
+	c.Aliases = listAliases
+	return c
 }
 
 // realized says whether a switch is realized and, if not, how far along.
@@ -113,124 +168,204 @@ func realizedChassis(st model.SwitchStatus) int {
 	return n
 }
 
-func switchShow(a *app, args []string) error {
-	pos, err := a.parse(a.flags(), args)
-	if err != nil {
-		return err
-	}
-	data, err := a.call(http.MethodGet, path("v1", "switches", pos[0]), nil)
-	if err != nil {
-		return err
-	}
-	return emit(a, data, func(sw api.Switch) error {
-		err := fields(a.stdout,
-			"Name", sw.Name,
-			"VNI", itoa(sw.VNI),
-			"Encap", sw.Encap,
-			"Generation", itoa(sw.Generation),
-			"Realized", realized(sw.Status),
-			"Ports", fmt.Sprintf("%s (%d bound)", list(sw.Ports), sw.Status.PortsBound),
-		)
-		if err != nil || len(sw.Status.Chassis) == 0 {
-			return err
+// tunnelsDown counts the tunnels whose BFD says down, or that have no
+// encapsulation in common: neither carries frames.
+func tunnelsDown(st model.SwitchStatus) int {
+	n := 0
+	for _, t := range st.Tunnels {
+		if t.State == "down" || t.Encap == "" {
+			n++
 		}
-		fmt.Fprintln(a.stdout, "Chassis:")
-		tw := newTable(a.stdout)
-		fmt.Fprintln(tw, "  NAME\tREALIZED\tREALIZED GENERATION")
-		for _, c := range sw.Status.Chassis {
-			fmt.Fprintf(tw, "  %s\t%s\t%d\n", c.Name, yesNo(c.Realized), c.RealizedGeneration)
-		}
-		return tw.Flush()
-	})
+	}
+	return n
 }
 
-func switchDelete(a *app, args []string) error {
-	pos, err := a.parse(a.flags(), args)
-	if err != nil {
-		return err
+func gatewayNames(st model.SwitchStatus) string {
+	names := make([]string, len(st.Gateways))
+	for i, g := range st.Gateways {
+		names[i] = g.Name
 	}
-	if _, err := a.call(http.MethodDelete, path("v1", "switches", pos[0]), nil); err != nil {
-		return err
+	return strings.Join(names, ",")
+}
+
+func mtu(n int) string {
+	if n == 0 {
+		return "-"
 	}
-	return a.say("switch %s deleted", pos[0])
+	return itoa(n)
+}
+
+func (a *app) switchShowCmd() *cobra.Command {
+	c := a.leaf("show NAME", "show a switch and where it is realized", func(pos []string) error {
+		data, err := a.call(http.MethodGet, path("v1", "switches", pos[0]), nil)
+		if err != nil {
+			return err
+		}
+		return emit(a, data, func(sw api.Switch) error {
+			kv := []string{
+				"Name", sw.Name,
+				"VNI", itoa(sw.VNI),
+				"Encap", sw.Encap,
+				"Generation", itoa(sw.Generation),
+				"Realized", realized(sw.Status),
+				"Ports", fmt.Sprintf("%s (%d bound)", list(sw.Ports), sw.Status.PortsBound),
+			}
+			if a.wide() {
+				kv = append(kv, "MTU", mtu(sw.Status.MTU), "XenServer networks", list(sw.XenServerNetworks))
+			}
+			err := fields(a.stdout, kv...)
+			if err != nil || len(sw.Status.Chassis) == 0 {
+				return err
+			}
+			fmt.Fprintln(a.stdout, "Chassis:")
+			tw := newTable(a.stdout)
+			fmt.Fprintln(tw, "  NAME\tREALIZED\tREALIZED GENERATION")
+			for _, c := range sw.Status.Chassis {
+				fmt.Fprintf(tw, "  %s\t%s\t%d\n", c.Name, yesNo(c.Realized), c.RealizedGeneration)
+			}
+			return tw.Flush()
+		})
+	})
+	c.Aliases = showAliases
+	c.ValidArgsFunction = a.completeArgs(switchArg)
+	return c
+}
+
+func (a *app) switchDeleteCmd() *cobra.Command {
+	var ifExists bool
+	c := a.leaf("delete NAME", "delete a switch and its ports", func(pos []string) error {
+		_, err := a.call(http.MethodDelete, path("v1", "switches", pos[0]), nil)
+		return a.deleted(ifExists, err, "switch "+pos[0], "switch %s deleted", pos[0])
+	})
+	c.Aliases = deleteAliases
+	ifExistsFlag(c, &ifExists)
+	c.ValidArgsFunction = a.completeArgs(switchArg)
+	return c
 }
 
 // Ports.
 
+func (a *app) portCmd() *cobra.Command {
+	return noun("port", "logical ports: a VM's interface on a switch",
+		a.portCreateCmd(), a.portSetCmd(), a.portListCmd(), a.portShowCmd(), a.portDeleteCmd())
+}
+
 // portFlags are the flags that configure a port (create and set).
 type portFlags struct {
-	fs       *flag.FlagSet
-	ifaceID  *string
-	mac      *string
-	security *bool
+	ifaceID  string
+	mac      string
+	security bool
 	ips      listFlag
 }
 
-func (a *app) portFlags() *portFlags {
-	f := &portFlags{fs: a.flags()}
-	f.ifaceID = f.fs.String("iface-id", "", "")
-	f.mac = f.fs.String("mac", "", "")
-	f.security = f.fs.Bool("port-security", true, "")
-	f.fs.Var(&f.ips, "ip", "")
-	return f
+func (f *portFlags) add(c *cobra.Command) {
+	fs := c.Flags()
+	fs.StringVar(&f.ifaceID, "iface-id", "", "the VIF's external_ids:iface-id (or XenServer xs-vif-uuid)")
+	fs.StringVar(&f.mac, "mac", "", "the port's MAC (absent or '': the VIF's attached-mac)")
+	fs.BoolVar(&f.security, "port-security", true, "let the VIF send only from its MAC (and --ip addresses)")
+	fs.Var(&f.ips, "ip", "an address the VIF may send from (repeat or comma-separate; '': any)")
 }
 
-func portCreate(a *app, args []string) error {
-	f := a.portFlags()
-	pos, err := a.parse(f.fs, args)
-	if err != nil {
-		return err
+func (a *app) portCreateCmd() *cobra.Command {
+	var (
+		f   portFlags
+		may bool
+	)
+	c := a.leaf("create SWITCH NAME --iface-id ID [--mac MAC] [--port-security=false] [--ip ADDR]...",
+		"create a logical port bound to the VIF with that iface-id (port security on with a MAC unless false; --ip: the only source addresses)",
+		func(pos []string) error {
+			if err := a.require("iface-id"); err != nil {
+				return err
+			}
+			req := api.PortRequest{Name: pos[1], IfaceID: f.ifaceID, MAC: f.mac, IPs: f.ips}
+			if a.changed("port-security") {
+				req.PortSecurity = &f.security
+			}
+			data, err := a.call(http.MethodPost, path("v1", "switches", pos[0], "ports"), req)
+			data, existed, err := mayExist(a, may, err, "port "+pos[1]+" on switch "+pos[0],
+				path("v1", "switches", pos[0], "ports", pos[1]), data,
+				func(p api.Port) []string { return portDiff(p, req) })
+			if err != nil {
+				return err
+			}
+			return emit(a, data, func(p api.Port) error {
+				if existed {
+					return a.say("port %s exists on switch %s: iface-id %s (unchanged)", p.Name, p.Switch, p.IfaceID)
+				}
+				return a.say("port %s created on switch %s: iface-id %s", p.Name, p.Switch, p.IfaceID)
+			})
+		})
+	f.add(c)
+	mayExistFlag(c, &may)
+	c.ValidArgsFunction = a.completeArgs(switchArg)
+	return c
+}
+
+// portDiff is switchDiff for ports.
+func portDiff(p api.Port, req api.PortRequest) []string {
+	var d differ
+	d.add("iface_id", p.IfaceID, req.IfaceID)
+	if req.MAC != "" {
+		d.add("mac", strings.ToLower(p.MAC), strings.ToLower(req.MAC))
 	}
-	if err := a.require(f.fs, "iface-id"); err != nil {
-		return err
+	if req.PortSecurity != nil {
+		d.add("port_security", configuredSecurity(p), configuredSecurity(api.Port{PortSecurity: req.PortSecurity}))
 	}
-	req := api.PortRequest{Name: pos[1], IfaceID: *f.ifaceID, MAC: *f.mac, IPs: f.ips}
-	if isSet(f.fs, "port-security") {
-		req.PortSecurity = f.security
+	if req.IPs != nil {
+		d.addSet("ips", canonicalIPs(p.IPs), canonicalIPs(req.IPs))
 	}
-	data, err := a.call(http.MethodPost, path("v1", "switches", pos[0], "ports"), req)
-	if err != nil {
-		return err
+	return d
+}
+
+// canonicalIPs writes addresses the way the server stores them.
+func canonicalIPs(ips []string) []string {
+	out := make([]string, len(ips))
+	for i, s := range ips {
+		if ip, err := netip.ParseAddr(s); err == nil {
+			s = ip.String()
+		}
+		out[i] = s
 	}
-	return emit(a, data, func(p api.Port) error {
-		return a.say("port %s created on switch %s: iface-id %s", p.Name, p.Switch, p.IfaceID)
-	})
+	return out
 }
 
 // portSet changes what its flags name of a port (PATCH).
-func portSet(a *app, args []string) error {
-	f := a.portFlags()
-	pos, err := a.parse(f.fs, args)
-	if err != nil {
-		return err
-	}
-	var req api.PortPatch
-	if isSet(f.fs, "iface-id") {
-		req.IfaceID = f.ifaceID
-	}
-	if isSet(f.fs, "mac") {
-		req.MAC = f.mac
-	}
-	if isSet(f.fs, "port-security") {
-		req.PortSecurity = f.security
-	}
-	if isSet(f.fs, "ip") {
-		list := []string(f.ips)
-		if list == nil {
-			list = []string{}
-		}
-		req.IPs = &list
-	}
-	if req == (api.PortPatch{}) {
-		return a.usage("nothing to change: give --port-security, --ip, --mac or --iface-id")
-	}
-	data, err := a.call(http.MethodPatch, path("v1", "switches", pos[0], "ports", pos[1]), req)
-	if err != nil {
-		return err
-	}
-	return emit(a, data, func(p api.Port) error {
-		return a.say("port %s on switch %s: port security %s, IPs %s", p.Name, p.Switch, configuredSecurity(p), orAny(p.IPs))
-	})
+func (a *app) portSetCmd() *cobra.Command {
+	var f portFlags
+	c := a.leaf("set SWITCH NAME [--port-security=true|false] [--ip ADDR]... [--mac MAC] [--iface-id ID]",
+		"change a port's port security, addresses (--ip '': any), MAC (--mac '': attached-mac) or iface-id",
+		func(pos []string) error {
+			var req api.PortPatch
+			if a.changed("iface-id") {
+				req.IfaceID = &f.ifaceID
+			}
+			if a.changed("mac") {
+				req.MAC = &f.mac
+			}
+			if a.changed("port-security") {
+				req.PortSecurity = &f.security
+			}
+			if a.changed("ip") {
+				list := []string(f.ips)
+				if list == nil {
+					list = []string{}
+				}
+				req.IPs = &list
+			}
+			if req == (api.PortPatch{}) {
+				return a.usage("nothing to change: give --port-security, --ip, --mac or --iface-id")
+			}
+			data, err := a.call(http.MethodPatch, path("v1", "switches", pos[0], "ports", pos[1]), req)
+			if err != nil {
+				return err
+			}
+			return emit(a, data, func(p api.Port) error {
+				return a.say("port %s on switch %s: port security %s, IPs %s", p.Name, p.Switch, configuredSecurity(p), orAny(p.IPs))
+			})
+		})
+	f.add(c)
+	c.ValidArgsFunction = a.completeArgs(switchArg, portArg)
+	return c
 }
 
 // listFlag is a flag that may be repeated, each value a comma-separated
@@ -244,6 +379,8 @@ func (l *listFlag) Set(v string) error {
 	*l = append(*l, splitList(v)...)
 	return nil
 }
+
+func (l *listFlag) Type() string { return "ADDR" }
 
 // configuredSecurity is what a port says about port security.
 func configuredSecurity(p api.Port) string {
@@ -292,53 +429,84 @@ func ofport(st model.PortStatus) string {
 	return itoa(st.OFPort)
 }
 
-func portList(a *app, args []string) error {
-	pos, err := a.parse(a.flags(), args)
-	if err != nil {
-		return err
-	}
-	data, err := a.call(http.MethodGet, path("v1", "switches", pos[0], "ports"), nil)
-	if err != nil {
-		return err
-	}
-	return emit(a, data, func(ports []api.Port) error {
-		var rows [][]string
-		for _, p := range ports {
-			rows = append(rows, []string{p.Name, p.IfaceID, portMAC(p), yesNo(p.Status.Bound),
-				dash(p.Status.Chassis), dash(p.Status.Interface), ofport(p.Status), portSecurity(p)})
+func (a *app) portListCmd() *cobra.Command {
+	c := a.leaf("list SWITCH", "list a switch's ports and their bindings", func(pos []string) error {
+		data, err := a.call(http.MethodGet, path("v1", "switches", pos[0], "ports"), nil)
+		if err != nil {
+			return err
 		}
-		return table(a.stdout, "No ports on switch "+pos[0]+".",
-			[]string{"NAME", "IFACE-ID", "MAC", "BOUND", "CHASSIS", "INTERFACE", "OFPORT", "SECURITY"}, rows)
+		return emit(a, data, func(ports []portView) error {
+			header := []string{"NAME", "IFACE-ID", "MAC", "BOUND", "CHASSIS", "INTERFACE", "OFPORT", "SECURITY"}
+			if a.wide() {
+				header = append(header, "IPS", "REASON")
+			}
+			var rows [][]string
+			for _, pv := range ports {
+				p := pv.port()
+				row := []string{p.Name, p.IfaceID, portMAC(p), yesNo(p.Status.Bound),
+					dash(p.Status.Chassis), dash(p.Status.Interface), ofport(p.Status), portSecurity(p)}
+				if a.wide() {
+					row = append(row, orAny(p.IPs), dash(pv.Status.Reason))
+				}
+				rows = append(rows, row)
+			}
+			return table(a.stdout, "No ports on switch "+pos[0]+".", header, rows)
+		})
 	})
+	c.Aliases = listAliases
+	c.ValidArgsFunction = a.completeArgs(switchArg)
+	return c
 }
 
-func portShow(a *app, args []string) error {
-	pos, err := a.parse(a.flags(), args)
-	if err != nil {
-		return err
-	}
-	data, err := a.call(http.MethodGet, path("v1", "switches", pos[0], "ports", pos[1]), nil)
-	if err != nil {
-		return err
-	}
-	return emit(a, data, func(p api.Port) error {
-		mac := p.MAC
-		if mac == "" {
-			mac = "from the VIF's attached-mac: " + dash(p.Status.MAC)
+// portView is a port as the API shows it, with the reason an unbound
+// port gives (status.reason, in servers that have it).
+type portView struct {
+	api.Port
+	Status struct {
+		model.PortStatus
+		Reason string `json:"reason,omitempty"`
+	} `json:"status"`
+}
+
+func (pv portView) port() api.Port {
+	p := pv.Port
+	p.Status = pv.Status.PortStatus
+	return p
+}
+
+func (a *app) portShowCmd() *cobra.Command {
+	c := a.leaf("show SWITCH NAME", "show a port and where it is bound", func(pos []string) error {
+		data, err := a.call(http.MethodGet, path("v1", "switches", pos[0], "ports", pos[1]), nil)
+		if err != nil {
+			return err
 		}
-		return fields(a.stdout,
-			"Name", p.Name,
-			"Switch", p.Switch,
-			"Iface ID", p.IfaceID,
-			"MAC", mac,
-			"Bound", yesNo(p.Status.Bound),
-			"Chassis", dash(p.Status.Chassis),
-			"Interface", dash(p.Status.Interface),
-			"OpenFlow port", ofport(p.Status),
-			"Port security", portSecurityLine(p),
-			"IPs", orAny(p.IPs),
-		)
+		return emit(a, data, func(pv portView) error {
+			p := pv.port()
+			mac := p.MAC
+			if mac == "" {
+				mac = "from the VIF's attached-mac: " + dash(p.Status.MAC)
+			}
+			bound := yesNo(p.Status.Bound)
+			if !p.Status.Bound && pv.Status.Reason != "" {
+				bound += " (" + pv.Status.Reason + ")"
+			}
+			return fields(a.stdout,
+				"Name", p.Name,
+				"Switch", p.Switch,
+				"Iface ID", p.IfaceID,
+				"MAC", mac,
+				"Bound", bound,
+				"Chassis", dash(p.Status.Chassis),
+				"Interface", dash(p.Status.Interface),
+				"OpenFlow port", ofport(p.Status),
+				"Port security", portSecurityLine(p),
+				"IPs", orAny(p.IPs),
+			)
+		})
 	})
+	c.Aliases = showAliases
+	c.ValidArgsFunction = a.completeArgs(switchArg, portArg)
+	return c
 }
 
 // portSecurityLine says what port show says about port security: what
@@ -350,54 +518,84 @@ func portSecurityLine(p api.Port) string {
 	return portSecurity(p) + " (" + configuredSecurity(p) + ")"
 }
 
-func portDelete(a *app, args []string) error {
-	pos, err := a.parse(a.flags(), args)
-	if err != nil {
-		return err
-	}
-	if _, err := a.call(http.MethodDelete, path("v1", "switches", pos[0], "ports", pos[1]), nil); err != nil {
-		return err
-	}
-	return a.say("port %s deleted from switch %s", pos[1], pos[0])
+func (a *app) portDeleteCmd() *cobra.Command {
+	var ifExists bool
+	c := a.leaf("delete SWITCH NAME", "delete a port", func(pos []string) error {
+		_, err := a.call(http.MethodDelete, path("v1", "switches", pos[0], "ports", pos[1]), nil)
+		return a.deleted(ifExists, err, "port "+pos[1]+" on switch "+pos[0], "port %s deleted from switch %s", pos[1], pos[0])
+	})
+	c.Aliases = deleteAliases
+	ifExistsFlag(c, &ifExists)
+	c.ValidArgsFunction = a.completeArgs(switchArg, portArg)
+	return c
 }
 
 // Chassis.
 
-func chassisCreate(a *app, args []string) error {
-	fs := a.flags()
-	ovsdb := fs.String("ovsdb", "", "")
-	tunnelIP := fs.String("tunnel-ip", "", "")
-	bridge := fs.String("bridge", "", "")
-	kind := fs.String("kind", "", "")
-	encaps := fs.String("encaps", "", "")
-	mtu := fs.Int("underlay-mtu", 0, "")
-	dpType := fs.String("datapath-type", "", "")
-	peers := fs.String("openflow-peers", "", "")
-	pos, err := a.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := a.require(fs, "ovsdb", "tunnel-ip"); err != nil {
-		return err
-	}
-	req := api.ChassisRequest{Name: pos[0], OVSDB: *ovsdb, TunnelIP: *tunnelIP, Bridge: *bridge, Kind: *kind,
-		UnderlayMTU: *mtu, DatapathType: *dpType}
-	if *peers != "" {
-		req.OpenFlowPeers = splitList(*peers)
-	}
-	if *encaps != "" {
-		for _, e := range strings.Split(*encaps, ",") {
-			req.Encaps = append(req.Encaps, strings.TrimSpace(e))
-		}
-	}
-	data, err := a.call(http.MethodPost, "/v1/chassis", req)
-	if err != nil {
-		return err
-	}
-	return emit(a, data, func(ch api.Chassis) error {
-		return a.say("chassis %s created: %s, tunnel IP %s, OVSDB %s, bridge %s, encaps %s",
-			ch.Name, ch.Kind, ch.TunnelIP, ch.OVSDB, ch.Bridge, strings.Join(ch.Encaps, ","))
-	})
+func (a *app) chassisCmd() *cobra.Command {
+	return noun("chassis", "hypervisors: hosts whose Open vSwitch ferry drives",
+		a.chassisCreateCmd(), a.chassisListCmd(), a.chassisShowCmd(), a.chassisDeleteCmd())
+}
+
+func (a *app) chassisCreateCmd() *cobra.Command {
+	var (
+		req           api.ChassisRequest
+		encaps, peers string
+		may           bool
+	)
+	c := a.leaf("create NAME --ovsdb TARGET --tunnel-ip IP [--bridge B] [--kind kvm|xenserver|generic] [--encaps vxlan,gre] [--underlay-mtu N] [--datapath-type system|netdev] [--openflow-peers IP,...]",
+		"register a hypervisor (--ovsdb passive: it dials ferry)", func(pos []string) error {
+			if err := a.require("ovsdb", "tunnel-ip"); err != nil {
+				return err
+			}
+			req.Name = pos[0]
+			if peers != "" {
+				req.OpenFlowPeers = splitList(peers)
+			}
+			if encaps != "" {
+				for _, e := range strings.Split(encaps, ",") {
+					req.Encaps = append(req.Encaps, strings.TrimSpace(e))
+				}
+			}
+			data, err := a.call(http.MethodPost, "/v1/chassis", req)
+			data, existed, err := mayExist(a, may, err, "chassis "+pos[0], path("v1", "chassis", pos[0]), data,
+				func(ch api.Chassis) []string {
+					want := req
+					if want.Bridge == "" {
+						want.Bridge = ch.Bridge // left to the server
+					}
+					d := differ(chassisDiff(ch, want, want.DatapathType != ""))
+					if want.OpenFlowPeers != nil {
+						d.addSet("openflow_peers", canonicalIPs(ch.OpenFlowPeers), canonicalIPs(want.OpenFlowPeers))
+					}
+					return d
+				})
+			if err != nil {
+				return err
+			}
+			return emit(a, data, func(ch api.Chassis) error {
+				verb := "created"
+				if existed {
+					verb = "exists (unchanged)"
+				}
+				return a.say("chassis %s %s: %s, tunnel IP %s, OVSDB %s, bridge %s, encaps %s",
+					ch.Name, verb, ch.Kind, ch.TunnelIP, ch.OVSDB, ch.Bridge, strings.Join(ch.Encaps, ","))
+			})
+		})
+	f := c.Flags()
+	f.StringVar(&req.OVSDB, "ovsdb", "", "the hypervisor's OVSDB `TARGET`: tcp:IP:PORT, ssl:IP:PORT, unix:PATH or passive")
+	f.StringVar(&req.TunnelIP, "tunnel-ip", "", "the `IP` address tunnels end at")
+	f.StringVar(&req.Bridge, "bridge", "", "the bridge ferry manages (default br-int)")
+	f.StringVar(&req.Kind, "kind", "", "kvm (the default), xenserver or generic")
+	f.StringVar(&encaps, "encaps", "", "the encapsulations it can terminate (default vxlan,gre)")
+	f.IntVar(&req.UnderlayMTU, "underlay-mtu", 0, "the MTU between tunnel endpoints (default 1500)")
+	f.StringVar(&req.DatapathType, "datapath-type", "", "system (the default) or netdev, should ferry create the bridge")
+	f.StringVar(&peers, "openflow-peers", "", "further `IPs` its bridge may connect to ferry's OpenFlow listener from")
+	mayExistFlag(c, &may)
+	_ = c.RegisterFlagCompletionFunc("kind", fixed(model.KindKVM, model.KindXenServer, model.KindGeneric))
+	_ = c.RegisterFlagCompletionFunc("encaps", fixed("vxlan,gre", model.EncapVXLAN, model.EncapGRE))
+	_ = c.RegisterFlagCompletionFunc("datapath-type", fixed("system", "netdev"))
+	return c
 }
 
 // connected summarizes a chassis' two connections.
@@ -413,54 +611,65 @@ func connected(st model.ChassisStatus) string {
 	return "no"
 }
 
-func chassisList(a *app, args []string) error {
-	if _, err := a.parse(a.flags(), args); err != nil {
-		return err
-	}
-	data, err := a.call(http.MethodGet, "/v1/chassis", nil)
-	if err != nil {
-		return err
-	}
-	return emit(a, data, func(chs []api.Chassis) error {
-		var rows [][]string
-		for _, ch := range chs {
-			rows = append(rows, []string{ch.Name, ch.Kind, ch.TunnelIP, ch.OVSDB, ch.Bridge,
-				strings.Join(ch.Encaps, ","), connected(ch.Status)})
+func (a *app) chassisListCmd() *cobra.Command {
+	c := a.leaf("list", "list hypervisors", func([]string) error {
+		data, err := a.call(http.MethodGet, "/v1/chassis", nil)
+		if err != nil {
+			return err
 		}
-		return table(a.stdout, "No chassis.",
-			[]string{"NAME", "KIND", "TUNNEL IP", "OVSDB", "BRIDGE", "ENCAPS", "CONNECTED"}, rows)
+		return emit(a, data, func(chs []api.Chassis) error {
+			header := []string{"NAME", "KIND", "TUNNEL IP", "OVSDB", "BRIDGE", "ENCAPS", "CONNECTED"}
+			if a.wide() {
+				header = append(header, "UNDERLAY MTU", "DATAPATH ID", "REALIZED GEN", "FLOWS", "GROUPS", "LAST ERROR")
+			}
+			var rows [][]string
+			for _, ch := range chs {
+				row := []string{ch.Name, ch.Kind, ch.TunnelIP, ch.OVSDB, ch.Bridge,
+					strings.Join(ch.Encaps, ","), connected(ch.Status)}
+				if a.wide() {
+					st := ch.Status
+					row = append(row, itoa(ch.UnderlayMTU), dash(st.DatapathID), itoa(st.RealizedGeneration),
+						itoa(st.Flows), itoa(st.Groups), dash(st.LastError))
+				}
+				rows = append(rows, row)
+			}
+			return table(a.stdout, "No chassis.", header, rows)
+		})
 	})
+	c.Aliases = listAliases
+	return c
 }
 
-func chassisShow(a *app, args []string) error {
-	pos, err := a.parse(a.flags(), args)
-	if err != nil {
-		return err
-	}
-	data, err := a.call(http.MethodGet, path("v1", "chassis", pos[0]), nil)
-	if err != nil {
-		return err
-	}
-	return emit(a, data, func(ch api.Chassis) error {
-		return fields(a.stdout,
-			"Name", ch.Name,
-			"Kind", ch.Kind,
-			"Tunnel IP", ch.TunnelIP,
-			"OVSDB", ch.OVSDB,
-			"Bridge", ch.Bridge,
-			"Encaps", list(ch.Encaps),
-			"Generation", itoa(ch.Generation),
-			"OVSDB connected", yesNo(ch.Status.OVSDBConnected),
-			"OpenFlow connected", yesNo(ch.Status.OpenFlowConnected),
-			"Datapath ID", dash(ch.Status.DatapathID),
-			"OpenFlow peers", list(ch.OpenFlowPeers),
-			"OpenFlow refused", refusedLine(ch.Status.OpenFlowRefused),
-			"Realized generation", itoa(ch.Status.RealizedGeneration),
-			"Flows", itoa(ch.Status.Flows),
-			"Groups", itoa(ch.Status.Groups),
-			"Last error", dash(ch.Status.LastError),
-		)
+func (a *app) chassisShowCmd() *cobra.Command {
+	c := a.leaf("show NAME", "show a hypervisor's connections and realization", func(pos []string) error {
+		data, err := a.call(http.MethodGet, path("v1", "chassis", pos[0]), nil)
+		if err != nil {
+			return err
+		}
+		return emit(a, data, func(ch api.Chassis) error {
+			return fields(a.stdout,
+				"Name", ch.Name,
+				"Kind", ch.Kind,
+				"Tunnel IP", ch.TunnelIP,
+				"OVSDB", ch.OVSDB,
+				"Bridge", ch.Bridge,
+				"Encaps", list(ch.Encaps),
+				"Generation", itoa(ch.Generation),
+				"OVSDB connected", yesNo(ch.Status.OVSDBConnected),
+				"OpenFlow connected", yesNo(ch.Status.OpenFlowConnected),
+				"Datapath ID", dash(ch.Status.DatapathID),
+				"OpenFlow peers", list(ch.OpenFlowPeers),
+				"OpenFlow refused", refusedLine(ch.Status.OpenFlowRefused),
+				"Realized generation", itoa(ch.Status.RealizedGeneration),
+				"Flows", itoa(ch.Status.Flows),
+				"Groups", itoa(ch.Status.Groups),
+				"Last error", dash(ch.Status.LastError),
+			)
+		})
 	})
+	c.Aliases = showAliases
+	c.ValidArgsFunction = a.completeArgs(chassisArg)
+	return c
 }
 
 // refusedLine says which OpenFlow connections claiming the chassis' bridge
@@ -472,13 +681,29 @@ func refusedLine(r *model.OpenFlowRefusal) string {
 	return fmt.Sprintf("%d, last %s from %s (%s): %s", r.Count, r.At.UTC().Format(time.RFC3339), r.Peer, r.Reason, r.Detail)
 }
 
-func chassisDelete(a *app, args []string) error {
-	pos, err := a.parse(a.flags(), args)
-	if err != nil {
-		return err
+func (a *app) chassisDeleteCmd() *cobra.Command {
+	var ifExists bool
+	c := a.leaf("delete NAME", "unregister a hypervisor (its configuration stays)", func(pos []string) error {
+		_, err := a.call(http.MethodDelete, path("v1", "chassis", pos[0]), nil)
+		return a.deleted(ifExists, err, "chassis "+pos[0], "chassis %s deleted", pos[0])
+	})
+	c.Aliases = deleteAliases
+	ifExistsFlag(c, &ifExists)
+	c.ValidArgsFunction = a.completeArgs(chassisArg)
+	return c
+}
+
+// differ collects the members that differ, as "field (has X, wanted Y)".
+type differ []string
+
+func (d *differ) add(field, have, want string) {
+	if have != want {
+		*d = append(*d, fmt.Sprintf("%s (has %s, wanted %s)", field, dash(have), dash(want)))
 	}
-	if _, err := a.call(http.MethodDelete, path("v1", "chassis", pos[0]), nil); err != nil {
-		return err
-	}
-	return a.say("chassis %s deleted", pos[0])
+}
+
+// addSet compares lists whose order does not matter.
+func (d *differ) addSet(field string, have, want []string) {
+	h, w := slices.Sorted(slices.Values(have)), slices.Sorted(slices.Values(want))
+	d.add(field, strings.Join(h, ","), strings.Join(w, ","))
 }

@@ -1,35 +1,21 @@
 package cli
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/rest/api"
 )
 
-// Hardware VTEP gateways and their VLAN bindings. The server gains these
-// routes in a later release; until then every command says so instead of
-// showing a bare 404. The shapes are those the API will take, declared
-// here because package rest does not have them yet.
-
-// gateway is the body of POST /v1/gateways and the known part of a
-// gateway as the API shows it.
-type gateway struct {
-	Name           string `json:"name"`
-	OVSDB          string `json:"ovsdb"`
-	PhysicalSwitch string `json:"physical_switch,omitempty"`
-}
-
-// binding is the body of POST /v1/switches/{switch}/bindings: VLAN VLAN of
-// the gateway's port Port joins the switch.
-type binding struct {
-	Gateway string `json:"gateway"`
-	Port    string `json:"port"`
-	VLAN    int    `json:"vlan"`
-}
+// Hardware VTEP gateways and their VLAN bindings. Older servers do not
+// have these routes; every command then says so instead of showing a bare
+// 404.
 
 // errNoGatewayAPI is returned when the server does not know /v1/gateways.
 var errNoGatewayAPI = errors.New("this ferryd has no gateway API (GET /v1/gateways answered HTTP 404); gateways and VLAN bindings need a newer ferryd")
@@ -50,160 +36,309 @@ func (a *app) callGateway(method, p string, in any) ([]byte, error) {
 	return nil, errNoGatewayAPI
 }
 
-func gatewayCreate(a *app, args []string) error {
-	fs := a.flags()
-	ovsdb := fs.String("ovsdb", "", "")
-	ps := fs.String("physical-switch", "", "")
-	pos, err := a.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := a.require(fs, "ovsdb"); err != nil {
-		return err
-	}
-	data, err := a.callGateway(http.MethodPost, "/v1/gateways", gateway{Name: pos[0], OVSDB: *ovsdb, PhysicalSwitch: *ps})
-	if err != nil {
-		return err
-	}
-	return emit(a, data, func(g gateway) error {
-		return a.say("gateway %s created: OVSDB %s, physical switch %s", g.Name, g.OVSDB, dash(g.PhysicalSwitch))
-	})
+func (a *app) gatewayCmd() *cobra.Command {
+	return noun("gateway", "hardware VTEP gateways (hardware_vtep), such as a top-of-rack switch or ovs-vtep",
+		a.gatewayCreateCmd(), a.gatewayListCmd(), a.gatewayShowCmd(), a.gatewayMACsCmd(), a.gatewayDeleteCmd())
 }
 
-func gatewayList(a *app, args []string) error {
-	if _, err := a.parse(a.flags(), args); err != nil {
-		return err
-	}
-	data, err := a.callGateway(http.MethodGet, "/v1/gateways", nil)
-	if err != nil {
-		return err
-	}
-	return emit(a, data, func(gws []gateway) error {
-		var rows [][]string
-		for _, g := range gws {
-			rows = append(rows, []string{g.Name, g.OVSDB, dash(g.PhysicalSwitch)})
+func (a *app) gatewayCreateCmd() *cobra.Command {
+	var (
+		req api.GatewayRequest
+		may bool
+	)
+	c := a.leaf("create NAME --ovsdb TARGET [--physical-switch PS]", "register a hardware VTEP gateway", func(pos []string) error {
+		if err := a.require("ovsdb"); err != nil {
+			return err
 		}
-		return table(a.stdout, "No gateways.", []string{"NAME", "OVSDB", "PHYSICAL SWITCH"}, rows)
-	})
-}
-
-// gatewayShow prints every member of the gateway, known or not, so that
-// what the server adds later (status) shows up.
-func gatewayShow(a *app, args []string) error {
-	pos, err := a.parse(a.flags(), args)
-	if err != nil {
-		return err
-	}
-	data, err := a.callGateway(http.MethodGet, path("v1", "gateways", pos[0]), nil)
-	if err != nil {
-		return err
-	}
-	return emit(a, data, func(g map[string]json.RawMessage) error {
-		known := []string{"name", "ovsdb", "physical_switch"}
-		keys := slices.Sorted(func(yield func(string) bool) {
-			for k := range g {
-				if !slices.Contains(known, k) && !yield(k) {
-					return
+		req.Name = pos[0]
+		data, err := a.callGateway(http.MethodPost, "/v1/gateways", req)
+		data, existed, err := mayExist(a, may, err, "gateway "+pos[0], path("v1", "gateways", pos[0]), data,
+			func(g api.Gateway) []string {
+				var d differ
+				if req.OVSDB != model.PassiveOVSDB {
+					d.add("ovsdb", g.OVSDB, canonicalTarget(req.OVSDB))
+				} else {
+					d.add("ovsdb", g.OVSDB, req.OVSDB)
 				}
+				if req.PhysicalSwitch != "" {
+					d.add("physical_switch", g.PhysicalSwitch, req.PhysicalSwitch)
+				}
+				return d
+			})
+		if err != nil {
+			return err
+		}
+		return emit(a, data, func(g api.Gateway) error {
+			verb := "created"
+			if existed {
+				verb = "exists (unchanged)"
 			}
+			return a.say("gateway %s %s: OVSDB %s, physical switch %s", g.Name, verb, g.OVSDB, dash(g.PhysicalSwitch))
 		})
-		var kv []string
-		for _, k := range append(known, keys...) {
-			if v, ok := g[k]; ok {
-				kv = append(kv, label(k), plain(v))
+	})
+	f := c.Flags()
+	f.StringVar(&req.OVSDB, "ovsdb", "", "the VTEP's OVSDB `TARGET`: tcp:IP:PORT, ssl:IP:PORT, unix:PATH or passive")
+	f.StringVar(&req.PhysicalSwitch, "physical-switch", "", "its Physical_Switch (optional when the database has one)")
+	mayExistFlag(c, &may)
+	return c
+}
+
+// gatewayConnected is the CONNECTED column of a gateway: yes, or no and
+// why.
+func gatewayConnected(st model.GatewayStatus) string {
+	switch {
+	case st.Connected && st.Conflict != "":
+		return "held back"
+	case st.Connected:
+		return "yes"
+	}
+	return "no"
+}
+
+func (a *app) gatewayListCmd() *cobra.Command {
+	c := a.leaf("list", "list gateways", func([]string) error {
+		data, err := a.callGateway(http.MethodGet, "/v1/gateways", nil)
+		if err != nil {
+			return err
+		}
+		return emit(a, data, func(gws []api.Gateway) error {
+			header := []string{"NAME", "OVSDB", "PHYSICAL SWITCH", "CONNECTED", "TUNNEL IP", "PORTS", "FAULTS"}
+			if a.wide() {
+				header = append(header, "REALIZED GEN", "LOCAL MACS", "REMOTE MACS", "LAST ERROR")
+			}
+			var rows [][]string
+			for _, g := range gws {
+				st := g.Status
+				ps := g.PhysicalSwitch
+				if ps == "" {
+					ps = st.PhysicalSwitch
+				}
+				row := []string{g.Name, g.OVSDB, dash(ps), gatewayConnected(st), dash(strings.Join(st.TunnelIPs, ",")),
+					itoa(len(st.Ports)), itoa(faultCount(st))}
+				if a.wide() {
+					row = append(row, itoa(st.RealizedGeneration), itoa(st.LocalMACs), itoa(st.RemoteMACs), dash(firstNonEmpty(st.Conflict, st.LastError)))
+				}
+				rows = append(rows, row)
+			}
+			return table(a.stdout, "No gateways.", header, rows)
+		})
+	})
+	c.Aliases = listAliases
+	return c
+}
+
+// faultCount counts the switch's and its ports' fault statuses.
+func faultCount(st model.GatewayStatus) int {
+	n := len(st.Faults)
+	for _, p := range st.Ports {
+		n += len(p.Faults)
+	}
+	return n
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// gatewayShow prints a gateway, its ports with their faults and the VLAN
+// bindings on them, found in every switch.
+func (a *app) gatewayShowCmd() *cobra.Command {
+	c := a.leaf("show NAME", "show a gateway: connection, ports and the VLAN bindings on them", func(pos []string) error {
+		data, err := a.callGateway(http.MethodGet, path("v1", "gateways", pos[0]), nil)
+		if err != nil || a.machine() {
+			if err == nil {
+				err = a.write(data)
+			}
+			return err
+		}
+		var g api.Gateway
+		if err := decode(data, &g); err != nil {
+			return err
+		}
+		bindings, err := a.gatewayBindings(g.Name)
+		if err != nil {
+			return err
+		}
+		st := g.Status
+		connectedLine := gatewayConnected(st)
+		if st.Conflict != "" {
+			connectedLine += " (" + st.Conflict + ")"
+		}
+		err = fields(a.stdout,
+			"Name", g.Name,
+			"OVSDB", g.OVSDB,
+			"Physical switch", dash(firstNonEmpty(g.PhysicalSwitch, st.PhysicalSwitch)),
+			"Generation", itoa(g.Generation),
+			"Connected", connectedLine,
+			"Tunnel IPs", list(st.TunnelIPs),
+			"Faults", list(st.Faults),
+			"Realized generation", itoa(st.RealizedGeneration),
+			"Local MACs", itoa(st.LocalMACs),
+			"Remote MACs", itoa(st.RemoteMACs),
+			"Last error", dash(st.LastError),
+		)
+		if err != nil {
+			return err
+		}
+		ports := map[string]bool{}
+		var rows [][]string
+		for _, p := range st.Ports {
+			ports[p.Name] = true
+			rows = append(rows, portBindingRow(p.Name, list(p.Faults), bindings[p.Name]))
+		}
+		for port, bs := range sortedMap(bindings) {
+			if !ports[port] { // bound while the gateway is away, or a port it lost
+				rows = append(rows, portBindingRow(port, "not on the gateway", bs))
 			}
 		}
-		return fields(a.stdout, kv...)
-	})
-}
-
-// label turns "physical_switch" into "Physical switch".
-func label(key string) string {
-	s := strings.ReplaceAll(key, "_", " ")
-	switch s {
-	case "ovsdb":
-		return "OVSDB"
-	case "":
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-// plain shows a JSON string without quotes and anything else as compact
-// JSON.
-func plain(v json.RawMessage) string {
-	var s string
-	if json.Unmarshal(v, &s) == nil {
-		return dash(s)
-	}
-	var out bytes.Buffer
-	if err := json.Compact(&out, v); err != nil {
-		return string(v)
-	}
-	return out.String()
-}
-
-func gatewayDelete(a *app, args []string) error {
-	pos, err := a.parse(a.flags(), args)
-	if err != nil {
-		return err
-	}
-	if _, err := a.callGateway(http.MethodDelete, path("v1", "gateways", pos[0]), nil); err != nil {
-		return err
-	}
-	return a.say("gateway %s deleted", pos[0])
-}
-
-func bindingCreate(a *app, args []string) error {
-	fs := a.flags()
-	gw := fs.String("gateway", "", "")
-	port := fs.String("port", "", "")
-	vlan := fs.Int("vlan", 0, "")
-	pos, err := a.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := a.require(fs, "gateway", "port", "vlan"); err != nil {
-		return err
-	}
-	b := binding{Gateway: *gw, Port: *port, VLAN: *vlan}
-	data, err := a.callGateway(http.MethodPost, path("v1", "switches", pos[0], "bindings"), b)
-	if err != nil {
-		return err
-	}
-	return emit(a, data, func(json.RawMessage) error {
-		return a.say("VLAN %d on gateway %s port %s bound to switch %s", b.VLAN, b.Gateway, b.Port, pos[0])
-	})
-}
-
-func bindingList(a *app, args []string) error {
-	pos, err := a.parse(a.flags(), args)
-	if err != nil {
-		return err
-	}
-	data, err := a.callGateway(http.MethodGet, path("v1", "switches", pos[0], "bindings"), nil)
-	if err != nil {
-		return err
-	}
-	return emit(a, data, func(bs []binding) error {
-		var rows [][]string
-		for _, b := range bs {
-			rows = append(rows, []string{b.Gateway, b.Port, itoa(b.VLAN)})
+		if len(rows) == 0 {
+			return nil
 		}
-		return table(a.stdout, "No bindings on switch "+pos[0]+".", []string{"GATEWAY", "PORT", "VLAN"}, rows)
+		fmt.Fprintln(a.stdout, "Ports:")
+		tw := newTable(a.stdout)
+		fmt.Fprintln(tw, "  PORT\tFAULTS\tBINDINGS")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "  %s\n", strings.Join(r, "\t"))
+		}
+		return tw.Flush()
 	})
+	c.Aliases = showAliases
+	c.ValidArgsFunction = a.completeArgs(gatewayArg)
+	return c
 }
 
-func bindingDelete(a *app, args []string) error {
-	pos, err := a.parse(a.flags(), args)
+func portBindingRow(port, faults string, bs []api.Binding) []string {
+	var b []string
+	for _, x := range bs {
+		b = append(b, fmt.Sprintf("VLAN %d → %s", x.VLAN, x.Switch))
+	}
+	return []string{port, faults, dash(strings.Join(b, ", "))}
+}
+
+// gatewayBindings returns the bindings on a gateway, by port: the API
+// lists them per switch.
+func (a *app) gatewayBindings(gw string) (map[string][]api.Binding, error) {
+	data, err := a.call(http.MethodGet, "/v1/switches", nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if _, err := strconv.Atoi(pos[3]); err != nil {
-		return a.usage("VLAN %q is not a number", pos[3])
+	var sws []api.Switch
+	if err := decode(data, &sws); err != nil {
+		return nil, err
 	}
-	if _, err := a.callGateway(http.MethodDelete, path("v1", "switches", pos[0], "bindings", pos[1], pos[2], pos[3]), nil); err != nil {
-		return err
+	out := map[string][]api.Binding{}
+	for _, sw := range sws {
+		bs, err := a.bindings(sw.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range bs {
+			if b.Gateway == gw {
+				out[b.Port] = append(out[b.Port], b)
+			}
+		}
 	}
-	return a.say("VLAN %s on gateway %s port %s unbound from switch %s", pos[3], pos[1], pos[2], pos[0])
+	return out, nil
+}
+
+func (a *app) bindings(sw string) ([]api.Binding, error) {
+	data, err := a.call(http.MethodGet, path("v1", "switches", sw, "bindings"), nil)
+	if err != nil {
+		return nil, err
+	}
+	var bs []api.Binding
+	return bs, decode(data, &bs)
+}
+
+func (a *app) gatewayDeleteCmd() *cobra.Command {
+	var ifExists bool
+	c := a.leaf("delete NAME", "unregister a gateway", func(pos []string) error {
+		_, err := a.callGateway(http.MethodDelete, path("v1", "gateways", pos[0]), nil)
+		return a.deleted(ifExists, err, "gateway "+pos[0], "gateway %s deleted", pos[0])
+	})
+	c.Aliases = deleteAliases
+	ifExistsFlag(c, &ifExists)
+	c.ValidArgsFunction = a.completeArgs(gatewayArg)
+	return c
+}
+
+func (a *app) bindingCmd() *cobra.Command {
+	return noun("binding", "VLAN bindings: a gateway port's VLAN on a switch",
+		a.bindingCreateCmd(), a.bindingListCmd(), a.bindingDeleteCmd())
+}
+
+func (a *app) bindingCreateCmd() *cobra.Command {
+	var (
+		gw, port string
+		vlan     int64
+		may      bool
+	)
+	c := a.leaf("create SWITCH --gateway GW --port PORT --vlan N", "bind a gateway port's VLAN to a switch", func(pos []string) error {
+		if err := a.require("gateway", "port", "vlan"); err != nil {
+			return err
+		}
+		b := api.BindingRequest{Gateway: gw, Port: port, VLAN: &vlan}
+		data, err := a.callGateway(http.MethodPost, path("v1", "switches", pos[0], "bindings"), b)
+		// A binding is its identity: one that exists is identical.
+		data, existed, err := mayExist(a, may, err, "binding", path("v1", "switches", pos[0], "bindings", gw, port, itoa(vlan)), data,
+			func(api.Binding) []string { return nil })
+		if err != nil {
+			return err
+		}
+		return emit(a, data, func(api.Binding) error {
+			if existed {
+				return a.say("VLAN %d on gateway %s port %s is bound to switch %s (unchanged)", vlan, gw, port, pos[0])
+			}
+			return a.say("VLAN %d on gateway %s port %s bound to switch %s", vlan, gw, port, pos[0])
+		})
+	})
+	f := c.Flags()
+	f.StringVar(&gw, "gateway", "", "the gateway")
+	f.StringVar(&port, "port", "", "the gateway's port (Physical_Port)")
+	f.Int64Var(&vlan, "vlan", 0, "the VLAN, 0 (untagged) to 4095")
+	mayExistFlag(c, &may)
+	c.ValidArgsFunction = a.completeArgs(switchArg)
+	_ = c.RegisterFlagCompletionFunc("gateway", a.completeFlag(gatewayArg, ""))
+	_ = c.RegisterFlagCompletionFunc("port", a.completeFlag(gatewayPortArg, "gateway"))
+	return c
+}
+
+func (a *app) bindingListCmd() *cobra.Command {
+	c := a.leaf("list SWITCH", "list a switch's VLAN bindings", func(pos []string) error {
+		data, err := a.callGateway(http.MethodGet, path("v1", "switches", pos[0], "bindings"), nil)
+		if err != nil {
+			return err
+		}
+		return emit(a, data, func(bs []api.Binding) error {
+			var rows [][]string
+			for _, b := range bs {
+				rows = append(rows, []string{b.Gateway, b.Port, itoa(b.VLAN)})
+			}
+			return table(a.stdout, "No bindings on switch "+pos[0]+".", []string{"GATEWAY", "PORT", "VLAN"}, rows)
+		})
+	})
+	c.Aliases = listAliases
+	c.ValidArgsFunction = a.completeArgs(switchArg)
+	return c
+}
+
+func (a *app) bindingDeleteCmd() *cobra.Command {
+	var ifExists bool
+	c := a.leaf("delete SWITCH GATEWAY PORT VLAN", "remove a VLAN binding", func(pos []string) error {
+		if _, err := strconv.Atoi(pos[3]); err != nil {
+			return a.usage("VLAN %q is not a number", pos[3])
+		}
+		_, err := a.callGateway(http.MethodDelete, path("v1", "switches", pos[0], "bindings", pos[1], pos[2], pos[3]), nil)
+		return a.deleted(ifExists, err, fmt.Sprintf("binding of VLAN %s on gateway %s port %s to switch %s", pos[3], pos[1], pos[2], pos[0]),
+			"VLAN %s on gateway %s port %s unbound from switch %s", pos[3], pos[1], pos[2], pos[0])
+	})
+	c.Aliases = deleteAliases
+	ifExistsFlag(c, &ifExists)
+	c.ValidArgsFunction = a.completeArgs(switchArg, gatewayArg, gatewayPortArg, vlanArg)
+	return c
 }

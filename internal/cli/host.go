@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
 	"net/netip"
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/ovsdb/target"
@@ -60,30 +61,41 @@ type joinFlags struct {
 	req      api.ChassisRequest
 }
 
-func hostJoin(a *app, args []string) error {
-	fs := a.flags()
-	var f joinFlags
-	fs.StringVar(&f.name, "name", "", "")
-	fs.StringVar(&f.manager, "manager", "", "")
-	fs.StringVar(&f.bridge, "bridge", model.DefaultBridge, "")
-	fs.StringVar(&f.datapathType, "datapath-type", "", "")
-	fs.StringVar(&f.controller, "controller", "", "")
-	fs.StringVar(&f.db, "db", "", "")
-	fs.StringVar(&f.certRequest, "cert-request", "", "")
-	fs.BoolVar(&f.dryRun, "dry-run", false, "")
-	fs.BoolVar(&f.register, "register", false, "")
-	fs.StringVar(&f.ovsdb, "ovsdb", "", "")
-	fs.StringVar(&f.req.TunnelIP, "tunnel-ip", "", "")
-	fs.StringVar(&f.req.Kind, "kind", "", "")
-	encaps := fs.String("encaps", "", "")
-	fs.IntVar(&f.req.UnderlayMTU, "underlay-mtu", 0, "")
-	if _, err := a.parse(fs, args); err != nil {
-		return err
-	}
-	if isSet(fs, "encaps") {
-		f.req.Encaps = splitList(*encaps)
-	}
-	if err := a.checkJoinFlags(fs, &f); err != nil {
+func (a *app) hostCmd() *cobra.Command {
+	var (
+		f      joinFlags
+		encaps string
+	)
+	join := a.leaf("join [--name N] [--manager TARGET] [--bridge br-int] [--datapath-type system|netdev] [--controller TARGET] [--db unix:PATH] [--cert-request DIR] [--dry-run] [--register --tunnel-ip IP [--kind K] [--encaps vxlan,gre] [--underlay-mtu N] [--ovsdb TARGET]]",
+		"run on a hypervisor: configure its Open vSwitch for ferry (and register it)", func([]string) error {
+			if a.changed("encaps") {
+				f.req.Encaps = splitList(encaps)
+			}
+			return a.hostJoin(&f)
+		})
+	fs := join.Flags()
+	fs.StringVar(&f.name, "name", "", "the host's system-id and chassis name (default: its system-id, else its hostname)")
+	fs.StringVar(&f.manager, "manager", "", "an OVSDB manager `TARGET` to add (ptcp:6640:MGMT_IP, or tcp:/ssl: to dial ferry)")
+	fs.StringVar(&f.bridge, "bridge", model.DefaultBridge, "the bridge ferry manages")
+	fs.StringVar(&f.datapathType, "datapath-type", "", "system or netdev, for the bridge")
+	fs.StringVar(&f.controller, "controller", "", "an OpenFlow controller `TARGET` for the bridge (ferry sets it otherwise)")
+	fs.StringVar(&f.db, "db", "", "the local ovsdb-server (default: ovs-vsctl's)")
+	fs.StringVar(&f.certRequest, "cert-request", "", "write a key and certificate request for the host to `DIR`")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print the commands instead of running them")
+	fs.BoolVar(&f.register, "register", false, "register the host with ferry (POST /v1/chassis) too")
+	fs.StringVar(&f.ovsdb, "ovsdb", "", "with --register: the OVSDB `TARGET` ferry uses (default: from the manager)")
+	fs.StringVar(&f.req.TunnelIP, "tunnel-ip", "", "with --register: the `IP` address tunnels end at")
+	fs.StringVar(&f.req.Kind, "kind", "", "with --register: kvm, xenserver or generic")
+	fs.StringVar(&encaps, "encaps", "", "with --register: vxlan,gre")
+	fs.IntVar(&f.req.UnderlayMTU, "underlay-mtu", 0, "with --register: the MTU between tunnel endpoints")
+	_ = join.MarkFlagDirname("cert-request")
+	_ = join.RegisterFlagCompletionFunc("datapath-type", fixed("system", "netdev"))
+	_ = join.RegisterFlagCompletionFunc("kind", fixed(model.KindKVM, model.KindXenServer, model.KindGeneric))
+	return noun("host", "the hypervisor this runs on", join)
+}
+
+func (a *app) hostJoin(f *joinFlags) error {
+	if err := a.checkJoinFlags(f); err != nil {
 		return err
 	}
 
@@ -96,7 +108,7 @@ func hostJoin(a *app, args []string) error {
 		return fmt.Errorf("host join: reading the local Open vSwitch: %w", err)
 	}
 	report := joinReport{Bridge: f.bridge, DryRun: f.dryRun, Changes: []joinChange{}}
-	steps, err := a.joinSteps(ctx, vs, st, &f, &report)
+	steps, err := a.joinSteps(ctx, vs, st, f, &report)
 	if err != nil {
 		return err
 	}
@@ -129,13 +141,12 @@ func hostJoin(a *app, args []string) error {
 		}
 	}
 
-	if a.json() {
+	if a.machine() {
 		out, err := json.MarshalIndent(report, "", "  ")
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(a.stdout, "%s\n", out)
-		return err
+		return a.write(append(out, '\n'))
 	}
 	n := len(report.Changes)
 	switch {
@@ -155,7 +166,7 @@ func plural(n int, word string) string {
 }
 
 // checkJoinFlags rejects bad flags before anything is read or changed.
-func (a *app) checkJoinFlags(fs *flag.FlagSet, f *joinFlags) error {
+func (a *app) checkJoinFlags(f *joinFlags) error {
 	if f.name != "" {
 		if err := checkChassisName(f.name); err != nil {
 			return a.usage("--name: %v", err)
@@ -186,13 +197,13 @@ func (a *app) checkJoinFlags(fs *flag.FlagSet, f *joinFlags) error {
 	}
 	if !f.register {
 		for _, n := range []string{"tunnel-ip", "kind", "encaps", "underlay-mtu", "ovsdb"} {
-			if isSet(fs, n) {
+			if a.changed(n) {
 				return a.usage("--%s is only used with --register", n)
 			}
 		}
 		return nil
 	}
-	if err := a.require(fs, "tunnel-ip"); err != nil {
+	if err := a.require("tunnel-ip"); err != nil {
 		return err
 	}
 	if ip, err := netip.ParseAddr(f.req.TunnelIP); err != nil || !ip.Is4() {

@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"gopkg.in/yaml.v3"
 )
 
 func newTable(w io.Writer) *tabwriter.Writer {
@@ -35,12 +38,11 @@ func fields(w io.Writer, kv ...string) error {
 	return tw.Flush()
 }
 
-// emit prints a response: as received with -o json; otherwise decoded and
-// rendered by human.
+// emit prints a response: as received with -o json, the same as YAML
+// with -o yaml; otherwise decoded and rendered by human.
 func emit[T any](a *app, data []byte, human func(v T) error) error {
-	if a.json() {
-		_, err := a.stdout.Write(data)
-		return err
+	if a.machine() {
+		return a.write(data)
 	}
 	var v T
 	if err := decode(data, &v); err != nil {
@@ -49,10 +51,52 @@ func emit[T any](a *app, data []byte, human func(v T) error) error {
 	return human(v)
 }
 
-// say prints a confirmation, which -o json leaves out: its output is JSON
-// or nothing.
+// write prints a JSON document in the -o format: as it is (json) or as
+// YAML.
+func (a *app) write(data []byte) error {
+	if a.opts.output == formatYAML {
+		y, err := toYAML(data)
+		if err != nil {
+			return err
+		}
+		data = y
+	}
+	_, err := a.stdout.Write(data)
+	return err
+}
+
+// toYAML rewrites JSON as YAML with the same keys in the same order:
+// yaml.v3 reads JSON (it is YAML) into nodes, which keep the order; the
+// JSON quoting and flow style are dropped so that it reads as YAML.
+func toYAML(data []byte) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("unexpected response from the server: %v", err)
+	}
+	var plain func(n *yaml.Node)
+	plain = func(n *yaml.Node) {
+		n.Style &^= yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle | yaml.FlowStyle
+		for _, c := range n.Content {
+			plain(c)
+		}
+	}
+	plain(&doc)
+	var out bytes.Buffer
+	enc := yaml.NewEncoder(&out)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// say prints a confirmation, which -o json and yaml leave out: their
+// output is the objects or nothing.
 func (a *app) say(format string, args ...any) error {
-	if a.json() {
+	if a.machine() {
 		return nil
 	}
 	_, err := fmt.Fprintf(a.stdout, format+"\n", args...)
@@ -73,7 +117,7 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-func itoa[T ~int | ~int64 | ~uint32](n T) string { return strconv.FormatInt(int64(n), 10) }
+func itoa[T ~int | ~int64 | ~uint16 | ~uint32](n T) string { return strconv.FormatInt(int64(n), 10) }
 
 func list(items []string) string {
 	if len(items) == 0 {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/ferry-sdn/ferry/rest/api"
 )
 
@@ -18,10 +20,11 @@ import (
 // milliseconds in the lab, and a GET of one switch is cheap.
 const pollInterval = 200 * time.Millisecond
 
-func status(a *app, args []string) error {
-	if _, err := a.parse(a.flags(), args); err != nil {
-		return err
-	}
+func (a *app) statusCmd() *cobra.Command {
+	return a.leaf("status", "chassis, gateways and switches at a glance", func([]string) error { return a.status() })
+}
+
+func (a *app) status() error {
 	ctx, cancel := a.start()
 	defer cancel()
 	// /healthz answers 503 with a body when the northbound database is
@@ -42,25 +45,33 @@ func status(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	if a.json() {
+	// A server without the gateway API has no gateways.
+	gateways, err := a.c.do(ctx, http.MethodGet, "/v1/gateways", nil)
+	if isStatus(err, http.StatusNotFound) {
+		gateways, err = []byte("[]"), nil
+	}
+	if err != nil {
+		return err
+	}
+	if a.machine() {
 		out, err := json.MarshalIndent(map[string]json.RawMessage{
-			"health": health, "chassis": chassis, "switches": switches,
+			"health": health, "chassis": chassis, "switches": switches, "gateways": gateways,
 		}, "", "  ")
 		if err != nil {
 			return fmt.Errorf("unexpected response from the server: %v", err)
 		}
-		_, err = fmt.Fprintf(a.stdout, "%s\n", out)
-		return err
+		return a.write(append(out, '\n'))
 	}
 	var (
 		h   api.Health
 		chs []api.Chassis
 		sws []api.Switch
+		gws []api.Gateway
 	)
 	for _, d := range []struct {
 		data []byte
 		v    any
-	}{{health, &h}, {chassis, &chs}, {switches, &sws}} {
+	}{{health, &h}, {chassis, &chs}, {switches, &sws}, {gateways, &gws}} {
 		if err := decode(d.data, d.v); err != nil {
 			return err
 		}
@@ -74,19 +85,54 @@ func status(a *app, args []string) error {
 	}
 	fmt.Fprintln(a.stdout)
 
+	// Tunnels are a switch's, between two of its carriers: a chassis'
+	// count is of the distinct peers it has a tunnel down to.
+	down := map[string]map[string]bool{}
+	for _, sw := range sws {
+		for _, t := range sw.Status.Tunnels {
+			if t.State == "down" || t.Encap == "" {
+				for _, p := range [][2]string{{t.A, t.B}, {t.B, t.A}} {
+					if down[p[0]] == nil {
+						down[p[0]] = map[string]bool{}
+					}
+					down[p[0]][p[1]] = true
+				}
+			}
+		}
+	}
 	var rows [][]string
 	for _, ch := range chs {
 		st := ch.Status
 		rows = append(rows, []string{ch.Name, upDown(st.OVSDBConnected), upDown(st.OpenFlowConnected),
-			itoa(st.RealizedGeneration), itoa(st.Flows), itoa(st.Groups), dash(st.LastError)})
+			itoa(st.RealizedGeneration), itoa(st.Flows), itoa(st.Groups), itoa(len(down[ch.Name])), dash(st.LastError)})
 	}
 	err = table(a.stdout, "No chassis.",
-		[]string{"CHASSIS", "OVSDB", "OPENFLOW", "REALIZED GEN", "FLOWS", "GROUPS", "LAST ERROR"}, rows)
+		[]string{"CHASSIS", "OVSDB", "OPENFLOW", "REALIZED GEN", "FLOWS", "GROUPS", "TUNNELS DOWN", "LAST ERROR"}, rows)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(a.stdout)
 
+	if len(gws) > 0 {
+		rows = nil
+		for _, g := range gws {
+			st := g.Status
+			rows = append(rows, []string{g.Name, gatewayConnected(st), dash(strings.Join(st.TunnelIPs, ",")),
+				itoa(st.RealizedGeneration), itoa(st.LocalMACs), itoa(st.RemoteMACs), itoa(len(down[g.Name])),
+				dash(firstNonEmpty(st.Conflict, st.LastError))})
+		}
+		err = table(a.stdout, "",
+			[]string{"GATEWAY", "CONNECTED", "TUNNEL IP", "REALIZED GEN", "LOCAL MACS", "REMOTE MACS", "TUNNELS DOWN", "LAST ERROR"}, rows)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(a.stdout)
+	}
+
+	connectedGW := map[string]bool{}
+	for _, g := range gws {
+		connectedGW[g.Name] = g.Status.Connected
+	}
 	rows = nil
 	for _, sw := range sws {
 		var carriers []string
@@ -97,11 +143,22 @@ func status(a *app, args []string) error {
 				carriers = append(carriers, c.Name+"(pending)")
 			}
 		}
+		up := 0
+		for _, g := range sw.Status.Gateways {
+			if connectedGW[g.Name] {
+				up++
+			}
+		}
+		gateways := "-"
+		if n := len(sw.Status.Gateways); n > 0 {
+			gateways = fmt.Sprintf("%d/%d", up, n)
+		}
 		rows = append(rows, []string{sw.Name, itoa(sw.VNI), sw.Encap, itoa(sw.Generation), realized(sw.Status),
-			dash(strings.Join(carriers, ",")), fmt.Sprintf("%d/%d", sw.Status.PortsBound, len(sw.Ports))})
+			dash(strings.Join(carriers, ",")), fmt.Sprintf("%d/%d", sw.Status.PortsBound, len(sw.Ports)),
+			fmt.Sprintf("%d/%d", tunnelsDown(sw.Status), len(sw.Status.Tunnels)), gateways})
 	}
 	return table(a.stdout, "No switches.",
-		[]string{"SWITCH", "VNI", "ENCAP", "GEN", "REALIZED", "CHASSIS", "PORTS BOUND"}, rows)
+		[]string{"SWITCH", "VNI", "ENCAP", "GEN", "REALIZED", "CHASSIS", "PORTS BOUND", "TUNNELS DOWN", "GATEWAYS UP"}, rows)
 }
 
 func upDown(b bool) string {
@@ -114,17 +171,19 @@ func upDown(b bool) string {
 // wait polls the switch until it is realized. It keeps polling through
 // connection failures and 5xx answers (ferryd restarting), not through
 // 4xx: a missing switch will not appear by waiting.
-func wait(a *app, args []string) error {
-	pos, err := a.parse(a.flags(), args)
-	if err != nil {
-		return err
-	}
+func (a *app) waitCmd() *cobra.Command {
+	c := a.leaf("wait SWITCH [--timeout 30s]", "block until SWITCH is realized on every chassis", a.wait)
+	c.ValidArgsFunction = a.completeArgs(switchArg)
+	return c
+}
+
+func (a *app) wait(pos []string) error {
 	name := pos[0]
 	ctx, cancel := a.start()
 	defer cancel()
-	// With -o json stdout carries only the switch's JSON.
+	// With -o json or yaml stdout carries only the switch.
 	out := a.stdout
-	if a.json() {
+	if a.machine() {
 		out = a.stderr
 	}
 	p := &progress{w: out, tty: isTerminal(out)}
@@ -147,9 +206,8 @@ func wait(a *app, args []string) error {
 			n := len(sw.Status.Chassis)
 			if sw.Status.Realized {
 				p.clear()
-				if a.json() {
-					_, err := a.stdout.Write(data)
-					return err
+				if a.machine() {
+					return a.write(data)
 				}
 				_, err := fmt.Fprintf(out, "%s realized at generation %d on %d chassis in %v\n",
 					name, sw.Generation, n, time.Since(began).Round(time.Millisecond))

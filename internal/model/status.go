@@ -124,3 +124,23 @@ type PortStatus struct {
 	// bound VIF: the port's setting, or by default whether it has a MAC.
 	PortSecurity bool `json:"port_security"`
 }
+
+// GatewayMACs are the unicast MACs in a VTEP's tables for ferry's
+// switches, as the gateway loop last saw and wrote them.
+type GatewayMACs struct {
+	// Local are the MACs the VTEP learned on its ports (Ucast_Macs_Local).
+	Local []GatewayMAC `json:"local"`
+	// Remote are the MACs ferry told it live behind other tunnel
+	// endpoints (Ucast_Macs_Remote).
+	Remote []GatewayMAC `json:"remote"`
+}
+
+// GatewayMAC is one row of Ucast_Macs_Local or Ucast_Macs_Remote.
+type GatewayMAC struct {
+	Switch string `json:"switch"`
+	MAC    string `json:"mac"`
+	// TunnelIP is the tunnel endpoint (the locator) the MAC lives behind.
+	TunnelIP string `json:"tunnel_ip"`
+	// IP is the host's address, for ARP suppression; often absent.
+	IP string `json:"ip,omitempty"`
+}
