@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/internal/version"
 	"github.com/ferry-sdn/ferry/rest/api"
 	"github.com/ferry-sdn/ferry/rest/resttest"
 )
@@ -115,6 +116,9 @@ func TestOpenAPISchemas(t *testing.T) {
 		"SwitchPatch":    api.SwitchPatch{},
 		"PortPatch":      api.PortPatch{},
 		"SwitchSpec":     api.SwitchSpec{},
+		"Version":        version.Info{},
+		"GatewayMACs":    model.GatewayMACs{},
+		"GatewayMAC":     model.GatewayMAC{},
 	}
 	for name, v := range types {
 		schema, ok := doc.Components.Schemas[name]

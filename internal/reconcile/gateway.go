@@ -34,6 +34,7 @@ type gatewayDevice struct {
 	st       model.GatewayStatus
 	view     realize.GatewayView
 	observed bool
+	macs     model.GatewayMACs // for GET /v1/gateways/{name}/macs
 }
 
 func newGatewayDevice(c *Controller, gw model.Gateway) *gatewayDevice {
@@ -143,11 +144,13 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 		view.TunnelIP = ps.TunnelIPs[0]
 	}
 	local := 0
+	localMACs := []model.GatewayMAC{}
 	for _, sw := range e.Snapshot.Switches {
 		for _, m := range obs.LocalMACs(sw.Name) {
 			if hw, err := net.ParseMAC(m.MAC); err == nil {
 				view.LocalMACs[sw.Name] = append(view.LocalMACs[sw.Name], hw)
 				local++
+				localMACs = append(localMACs, model.GatewayMAC{Switch: sw.Name, MAC: m.MAC, TunnelIP: m.IP, IP: m.IPAddr})
 			}
 		}
 	}
@@ -166,6 +169,7 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 	g.observed = true
 	st.RemoteMACs, st.LastError = g.st.RemoteMACs, g.st.LastError
 	g.st = st
+	g.macs.Local = localMACs
 	g.mu.Unlock()
 	g.l.setObserved()
 	g.c.cfg.Metrics.gatewayObserved(gw.Name, st)
@@ -213,6 +217,7 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 	})
 	g.mu.Lock()
 	g.st.RemoteMACs = remote
+	g.macs.Remote = remoteMACs(desired.Switches)
 	g.mu.Unlock()
 	if m := g.c.cfg.Metrics; m != nil {
 		m.passDuration.Observe(time.Since(start).Seconds())

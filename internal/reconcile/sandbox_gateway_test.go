@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -67,6 +68,10 @@ func TestSandboxGateway(t *testing.T) {
 			t.Errorf("remote MACs lack %q:\n%s", want, macs)
 		}
 	}
+	// What GET /v1/gateways/gw1/macs shows: the rows ferry wrote.
+	if got, want := fmt.Sprint(s.ctl.GatewayMACs("gw1").Remote), "[{blue 52:54:00:00:01:0a 198.18.1.11 } {blue 52:54:00:00:01:0b 198.18.1.12 }]"; got != want {
+		t.Errorf("GatewayMACs remote: %s, want %s", got, want)
+	}
 	if got := vtepctl("get", "Logical_Switch", "ferry-blue", "tunnel_key", "replication_mode"); !strings.Contains(got, "1001") || !strings.Contains(got, "source_node") {
 		t.Errorf("logical switch: %s", got)
 	}
@@ -84,6 +89,10 @@ func TestSandboxGateway(t *testing.T) {
 			return strings.Contains(flows, "dl_dst=02:00:00:00:bb:01 actions=output:"), flows
 		})
 	}
+	eventually(t, "the learned MAC in GatewayMACs", func() (bool, string) {
+		got := fmt.Sprint(s.ctl.GatewayMACs("gw1").Local)
+		return got == "[{blue 02:00:00:00:bb:01 198.18.3.31 }]", got
+	})
 
 	// A restarted controller writes nothing to the VTEP (nor anywhere).
 	s.stop()

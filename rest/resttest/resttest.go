@@ -528,6 +528,7 @@ type Status struct {
 	switches map[string]model.SwitchStatus
 	ports    map[[2]string]model.PortStatus
 	gateways map[string]model.GatewayStatus
+	macs     map[string]model.GatewayMACs
 }
 
 // NewStatus returns a Status reporting nothing realized.
