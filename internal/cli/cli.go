@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/ferry-sdn/ferry/internal/version"
 )
 
 // Exit codes of Run.
@@ -69,9 +71,10 @@ type app struct {
 	ctx            context.Context
 	stdout, stderr io.Writer
 	opts           options
-	cmd            *cobra.Command // the command being run, for its usage line
-	c              *client        // set by setup
-	hc             *http.Client   // from Options; nil: a plain one
+	cmd            *cobra.Command               // the command being run, for its usage line
+	c              *client                      // set by setup
+	kinds          map[*cobra.Command][]argKind // what positional arguments name (argKinds)
+	hc             *http.Client                 // from Options; nil: a plain one
 }
 
 // usageError is a mistake on the command line: exit 2, with a usage line.
@@ -126,6 +129,10 @@ func RunWith(ctx context.Context, opts Options, args []string, stdout, stderr io
 		return ExitUsage
 	default:
 		fmt.Fprintf(stderr, "ferryctl: %v\n", err)
+		var he *hintError
+		if errors.As(err, &he) {
+			fmt.Fprintln(stderr, he.hint)
+		}
 		return ExitError
 	}
 }
@@ -151,6 +158,10 @@ func (a *app) root() *cobra.Command {
 			return &usageError{msg: fmt.Sprintf("unknown command %q%s", args[0], didYouMean(c.SuggestionsFor(args[0])))}
 		},
 	}
+	// --version, as most commands have; `ferryctl version` also asks
+	// the server.
+	root.Version = version.Get().String()
+	root.SetVersionTemplate("ferryctl {{.Version}}\n")
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.opts.server, "server", DefaultServer, "ferryd's REST API `URL` (env "+EnvServer+")")
 	pf.StringVar(&a.opts.token, "token", "", "bearer `token` sent with every request (env "+EnvToken+")")
@@ -210,7 +221,7 @@ func (a *app) leaf(use, short string, run func(pos []string) error) *cobra.Comma
 		if err := a.setup(c, args); err != nil {
 			return err
 		}
-		return run(args)
+		return a.suggestObject(c, args, run(args))
 	}
 	return c
 }
@@ -427,7 +438,7 @@ func (a *app) helpCmd() *cobra.Command {
 		Short:                 "list every command, or those of one noun",
 		Args:                  cobra.ArbitraryArgs,
 		DisableFlagsInUseLine: true,
-		ValidArgsFunction: func(c *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		ValidArgsFunction: func(c *cobra.Command, args []string, prefix string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			if len(args) > 0 {
 				return nil, cobra.ShellCompDirectiveNoFileComp
 			}
@@ -437,7 +448,7 @@ func (a *app) helpCmd() *cobra.Command {
 					names = append(names, n.Name())
 				}
 			}
-			return names, cobra.ShellCompDirectiveNoFileComp
+			return filter(names, prefix), cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(c *cobra.Command, args []string) error {
 			target := c.Root()

@@ -100,7 +100,7 @@ func (a *app) switchSetNetworksCmd() *cobra.Command {
 			})
 		})
 	c.Flags().StringVar(&nets, "xenserver-networks", "", "the XenServer networks (comma-separated `UUIDs`; empty: none)")
-	c.ValidArgsFunction = a.completeArgs(switchArg)
+	a.argKinds(c, switchArg)
 	return c
 }
 
@@ -227,7 +227,7 @@ func (a *app) switchShowCmd() *cobra.Command {
 		})
 	})
 	c.Aliases = showAliases
-	c.ValidArgsFunction = a.completeArgs(switchArg)
+	a.argKinds(c, switchArg)
 	return c
 }
 
@@ -239,7 +239,7 @@ func (a *app) switchDeleteCmd() *cobra.Command {
 	})
 	c.Aliases = deleteAliases
 	ifExistsFlag(c, &ifExists)
-	c.ValidArgsFunction = a.completeArgs(switchArg)
+	a.argKinds(c, switchArg)
 	return c
 }
 
@@ -297,7 +297,7 @@ func (a *app) portCreateCmd() *cobra.Command {
 		})
 	f.add(c)
 	mayExistFlag(c, &may)
-	c.ValidArgsFunction = a.completeArgs(switchArg)
+	a.argKinds(c, switchArg)
 	return c
 }
 
@@ -364,7 +364,7 @@ func (a *app) portSetCmd() *cobra.Command {
 			})
 		})
 	f.add(c)
-	c.ValidArgsFunction = a.completeArgs(switchArg, portArg)
+	a.argKinds(c, switchArg, portArg)
 	return c
 }
 
@@ -454,7 +454,7 @@ func (a *app) portListCmd() *cobra.Command {
 		})
 	})
 	c.Aliases = listAliases
-	c.ValidArgsFunction = a.completeArgs(switchArg)
+	a.argKinds(c, switchArg)
 	return c
 }
 
@@ -505,7 +505,7 @@ func (a *app) portShowCmd() *cobra.Command {
 		})
 	})
 	c.Aliases = showAliases
-	c.ValidArgsFunction = a.completeArgs(switchArg, portArg)
+	a.argKinds(c, switchArg, portArg)
 	return c
 }
 
@@ -526,7 +526,7 @@ func (a *app) portDeleteCmd() *cobra.Command {
 	})
 	c.Aliases = deleteAliases
 	ifExistsFlag(c, &ifExists)
-	c.ValidArgsFunction = a.completeArgs(switchArg, portArg)
+	a.argKinds(c, switchArg, portArg)
 	return c
 }
 
@@ -668,7 +668,7 @@ func (a *app) chassisShowCmd() *cobra.Command {
 		})
 	})
 	c.Aliases = showAliases
-	c.ValidArgsFunction = a.completeArgs(chassisArg)
+	a.argKinds(c, chassisArg)
 	return c
 }
 
@@ -689,7 +689,7 @@ func (a *app) chassisDeleteCmd() *cobra.Command {
 	})
 	c.Aliases = deleteAliases
 	ifExistsFlag(c, &ifExists)
-	c.ValidArgsFunction = a.completeArgs(chassisArg)
+	a.argKinds(c, chassisArg)
 	return c
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -33,6 +34,53 @@ const (
 	gatewayPortArg // a port of the gateway in the second argument (or --gateway)
 	vlanArg        // a VLAN bound on the switch, gateway and port before it
 )
+
+// argKinds says what c's positional arguments name: completion offers
+// those names, and a 404 suggests the closest.
+func (a *app) argKinds(c *cobra.Command, kinds ...argKind) {
+	c.ValidArgsFunction = a.completeArgs(kinds...)
+	if a.kinds == nil {
+		a.kinds = map[*cobra.Command][]argKind{}
+	}
+	a.kinds[c] = kinds
+}
+
+// hintError is an error with a line of advice printed after it: the
+// error's own line stays what the server said, for scripts that match it.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() }
+func (e *hintError) Unwrap() error { return e.err }
+
+// suggestObject adds "did you mean" to a 404 about an argument that names
+// no existing object, when one is spelt close to it.
+func (a *app) suggestObject(c *cobra.Command, pos []string, err error) error {
+	var se *serverError
+	if !errors.As(err, &se) || se.Code != http.StatusNotFound {
+		return err
+	}
+	kinds := a.kinds[c]
+	for i := 0; i < len(pos) && i < len(kinds); i++ {
+		names := a.names(c, kinds[i], pos[:i], "")
+		if names == nil || slices.Contains(names, pos[i]) {
+			continue
+		}
+		var close []string
+		for _, n := range names {
+			if distance(pos[i], n) <= suggestDistance {
+				close = append(close, n)
+			}
+		}
+		if len(close) == 0 {
+			return err
+		}
+		return &hintError{err: err, hint: "Did you mean " + orList(close) + "?"}
+	}
+	return err
+}
 
 // completeArgs completes positional arguments: kinds[i] says what the
 // i-th names.

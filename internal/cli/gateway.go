@@ -208,7 +208,7 @@ func (a *app) gatewayShowCmd() *cobra.Command {
 		return tw.Flush()
 	})
 	c.Aliases = showAliases
-	c.ValidArgsFunction = a.completeArgs(gatewayArg)
+	a.argKinds(c, gatewayArg)
 	return c
 }
 
@@ -263,7 +263,7 @@ func (a *app) gatewayDeleteCmd() *cobra.Command {
 	})
 	c.Aliases = deleteAliases
 	ifExistsFlag(c, &ifExists)
-	c.ValidArgsFunction = a.completeArgs(gatewayArg)
+	a.argKinds(c, gatewayArg)
 	return c
 }
 
@@ -302,7 +302,7 @@ func (a *app) bindingCreateCmd() *cobra.Command {
 	f.StringVar(&port, "port", "", "the gateway's port (Physical_Port)")
 	f.Int64Var(&vlan, "vlan", 0, "the VLAN, 0 (untagged) to 4095")
 	mayExistFlag(c, &may)
-	c.ValidArgsFunction = a.completeArgs(switchArg)
+	a.argKinds(c, switchArg)
 	_ = c.RegisterFlagCompletionFunc("gateway", a.completeFlag(gatewayArg, ""))
 	_ = c.RegisterFlagCompletionFunc("port", a.completeFlag(gatewayPortArg, "gateway"))
 	return c
@@ -323,7 +323,7 @@ func (a *app) bindingListCmd() *cobra.Command {
 		})
 	})
 	c.Aliases = listAliases
-	c.ValidArgsFunction = a.completeArgs(switchArg)
+	a.argKinds(c, switchArg)
 	return c
 }
 
@@ -339,6 +339,6 @@ func (a *app) bindingDeleteCmd() *cobra.Command {
 	})
 	c.Aliases = deleteAliases
 	ifExistsFlag(c, &ifExists)
-	c.ValidArgsFunction = a.completeArgs(switchArg, gatewayArg, gatewayPortArg, vlanArg)
+	a.argKinds(c, switchArg, gatewayArg, gatewayPortArg, vlanArg)
 	return c
 }

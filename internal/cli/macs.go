@@ -54,7 +54,7 @@ func (a *app) gatewayMACsCmd() *cobra.Command {
 			})
 		})
 	c.Flags().StringVar(&only, "switch", "", "only the MACs of this switch")
-	c.ValidArgsFunction = a.completeArgs(gatewayArg)
+	a.argKinds(c, gatewayArg)
 	_ = c.RegisterFlagCompletionFunc("switch", a.completeFlag(switchArg, ""))
 	return c
 }

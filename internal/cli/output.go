@@ -67,7 +67,9 @@ func (a *app) write(data []byte) error {
 
 // toYAML rewrites JSON as YAML with the same keys in the same order:
 // yaml.v3 reads JSON (it is YAML) into nodes, which keep the order; the
-// JSON quoting and flow style are dropped so that it reads as YAML.
+// JSON quoting and flow style are dropped so that it reads as YAML. Strings
+// with a colon stay quoted: a YAML 1.1 reader (PyYAML) takes a plain
+// 12:34:56:00:00:01, a MAC, for a base-60 number.
 func toYAML(data []byte) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -75,7 +77,10 @@ func toYAML(data []byte) ([]byte, error) {
 	}
 	var plain func(n *yaml.Node)
 	plain = func(n *yaml.Node) {
-		n.Style &^= yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle | yaml.FlowStyle
+		n.Style &^= yaml.SingleQuotedStyle | yaml.FlowStyle
+		if n.Kind != yaml.ScalarNode || !strings.Contains(n.Value, ":") {
+			n.Style &^= yaml.DoubleQuotedStyle
+		}
 		for _, c := range n.Content {
 			plain(c)
 		}

@@ -141,7 +141,7 @@ func (top *topology) print(w io.Writer) error {
 			if g.Replicator != "" {
 				mode += " via " + g.Replicator
 			}
-			t.line(1, "gateway %s (%s): realized %s, %d local MACs", g.Name, orUnknown(mode), yesNo(g.Realized), g.LocalMACs)
+			t.line(1, "gateway %s (%s): realized %s, %d %s", g.Name, orUnknown(mode), yesNo(g.Realized), g.LocalMACs, plural(g.LocalMACs, "local MAC"))
 			for _, b := range bindings[g.Name] {
 				t.line(2, "binding: port %s VLAN %d", b.Port, b.VLAN)
 			}

@@ -173,7 +173,7 @@ func upDown(b bool) string {
 // 4xx: a missing switch will not appear by waiting.
 func (a *app) waitCmd() *cobra.Command {
 	c := a.leaf("wait SWITCH [--timeout 30s]", "block until SWITCH is realized on every chassis", a.wait)
-	c.ValidArgsFunction = a.completeArgs(switchArg)
+	a.argKinds(c, switchArg)
 	return c
 }
 
