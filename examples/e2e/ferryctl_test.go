@@ -89,8 +89,10 @@ func TestFerryctl(t *testing.T) {
 			t.Errorf("status: chassis %s row %q, want OVSDB and OpenFlow up\n%s", hv, r, out)
 		}
 	}
-	if r := rows["blue"]; len(r) != 7 || r[1] != "7001" || r[4] != "yes" || r[5] != "hv1,hv3" || r[6] != "2/2" {
-		t.Errorf("status: switch blue row %q, want VNI 7001 realized on hv1,hv3 with 2/2 ports\n%s", r, out)
+	// ... with its one tunnel (BFD may not be up yet: not asserted) and no
+	// gateway.
+	if r := rows["blue"]; len(r) != 9 || r[1] != "7001" || r[4] != "yes" || r[5] != "hv1,hv3" || r[6] != "2/2" || !strings.HasSuffix(r[7], "/1") || r[8] != "-" {
+		t.Errorf("status: switch blue row %q, want VNI 7001 realized on hv1,hv3 with 2/2 ports, one tunnel, no gateway\n%s", r, out)
 	}
 	if !strings.Contains(out, "Northbound:  connected\n") {
 		t.Errorf("status: northbound not connected:\n%s", out)
