@@ -177,7 +177,9 @@ func (g *guard) relay(local net.Conn) {
 		return
 	}
 	defer g.untrack(up)
-	g.setErr(nil)
+	// Not a success yet: over TLS 1.3 a device that refuses ferry's
+	// certificate says so only in answer to the first request. The error
+	// clears with the device's first message (forwardReplies).
 	calls := &pendingCalls{byID: map[uint64]string{}}
 	done := make(chan struct{})
 	go func() {
@@ -294,15 +296,26 @@ func (r refusal) Unwrap() error { return r.error }
 // it is complete and has passed checkMessage. It returns nil when either
 // side closes, and the reason when the guard refuses a message.
 func (g *guard) forwardReplies(up, local net.Conn, calls *pendingCalls) error {
+	answered := false
 	err := readMessages(up, g.max, func(msg []byte) error {
 		if err := checkMessage(msg, calls.take); err != nil {
 			return refusal{err}
+		}
+		if !answered {
+			answered = true
+			g.setErr(nil)
 		}
 		_, err := local.Write(msg)
 		return err
 	}, nil)
 	if r, ok := errors.AsType[refusal](err); ok {
 		return r.error
+	}
+	if !answered && err != nil && !errors.Is(err, net.ErrClosed) {
+		// The device hung up before answering anything (a TLS alert, a
+		// server that does not speak OVSDB): that is why it is not
+		// connected.
+		g.setErr(err)
 	}
 	return nil // either side closed: libovsdb reconnects
 }

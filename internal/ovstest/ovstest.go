@@ -70,6 +70,9 @@ type Options struct {
 	// Remotes are extra ovsdb-server --remote arguments, e.g.
 	// "ptcp:0:127.0.0.1"; use Remote to learn the port a ptcp:0 remote got.
 	Remotes []string
+	// OvsdbArgs are extra ovsdb-server arguments, e.g. --private-key=FILE
+	// for a pssl: remote.
+	OvsdbArgs []string
 	// Vswitchd also runs ovs-vswitchd with the dummy datapath provider (use
 	// datapath_type=dummy bridges and type=dummy interfaces).
 	Vswitchd bool
@@ -295,6 +298,7 @@ func (i *Instance) startOvsdb() error {
 	for _, r := range i.opts.Remotes {
 		args = append(args, "--remote="+r)
 	}
+	args = append(args, i.opts.OvsdbArgs...)
 	args = append(args, "-vconsole:off",
 		"--pidfile="+filepath.Join(i.Dir, OvsdbServer+".pid"),
 		"--log-file="+filepath.Join(i.Dir, OvsdbServer+".log"))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"syscall"
 	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/client"
@@ -153,26 +154,36 @@ const refusalShown = time.Minute
 
 // Reason says why the device is not connected, as far as ferry knows: the
 // last dial error, or a message refused lately.
-func (d device) Reason() string {
+func (d device) Reason() error {
 	if err := d.c.DialError(); err != nil {
-		return err.Error()
+		return err
 	}
 	if err, at := d.c.LastRefusal(); err != nil && time.Since(at) < refusalShown {
-		return err.Error()
+		return err
 	}
-	return ""
+	return nil
 }
 
 // notConnected is the waiting error of a pass whose device is not
-// connected, with the reason if the device knows it.
-func notConnected(target string, dev Device) error {
-	msg := fmt.Sprintf("ovsdb: not connected to %s (retrying)", target)
-	if r, ok := dev.(interface{ Reason() string }); ok {
-		if why := r.Reason(); why != "" {
-			msg += ": " + why
-		}
+// connected, naming the cause in an operator's words (cause.go) when the
+// device knows it: "ovsdb tcp:198.18.255.99:6640: connection refused
+// (retrying)". A passive device has no address to dial: until its host
+// dials in, the cause is that it has not, and passive says what the host
+// must have to be matched ("system-id hv1").
+func notConnected(target string, dev Device, passive string) error {
+	why := "not connected"
+	var err error
+	if r, ok := dev.(interface{ Reason() error }); ok {
+		err = r.Reason()
 	}
-	return waiting{msg}
+	switch {
+	case target == model.PassiveOVSDB && (err == nil || errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)):
+		// The relay socket exists only while the host is connected.
+		why = fmt.Sprintf("no host with %s has dialed in to ferryd's --ovsdb-listen", passive)
+	case err != nil:
+		why = cause(err)
+	}
+	return waiting{fmt.Sprintf("ovsdb %s: %s (retrying)", target, why)}
 }
 
 // PassiveGatewayKey is the name under which a passive gateway's relay is

@@ -251,7 +251,7 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 		h.setConnected(false, false)
 		h.br, h.session, h.lastObs = nil, nil, nil
 		h.count("skipped")
-		return notConnected(ch.OVSDB, dev)
+		return notConnected(ch.OVSDB, dev, "external_ids:system-id "+ch.Name)
 	}
 	start := time.Now()
 	obs, err := h.observe(ctx, cli, ch.Bridge, full)

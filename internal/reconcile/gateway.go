@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -115,7 +116,7 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 	if cli == nil {
 		g.setConnected(false)
 		g.count("skipped")
-		return notConnected(gw.OVSDB, dev)
+		return notConnected(gw.OVSDB, dev, "Physical_Switch "+cmp.Or(gw.PhysicalSwitch, gw.Name))
 	}
 	start := time.Now()
 	readCtx, cancelRead := context.WithTimeout(ctx, cacheReadTimeout)

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"os"
@@ -38,6 +39,7 @@ type sandbox struct {
 	stop  func()
 	snap  *model.Snapshot
 	ofAdv string
+	tls   *tls.Config // for ssl: chassis targets
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -59,7 +61,13 @@ func newSandboxOf(t *testing.T, names ...string) *sandbox {
 
 // newSandboxWith is newSandboxOf with every hypervisor started with opts.
 func newSandboxWith(t *testing.T, opts ovstest.Options, names ...string) *sandbox {
-	s := &sandbox{t: t, hvs: map[string]*ovstest.Instance{}, nb: &staticNB{}}
+	return newSandboxTLS(t, opts, nil, names...)
+}
+
+// newSandboxTLS is newSandboxWith with ferry dialing ssl: chassis targets
+// with tlsConfig.
+func newSandboxTLS(t *testing.T, opts ovstest.Options, tlsConfig *tls.Config, names ...string) *sandbox {
+	s := &sandbox{t: t, hvs: map[string]*ovstest.Instance{}, nb: &staticNB{}, tls: tlsConfig}
 	for _, name := range names {
 		s.hvs[name] = ovstest.Start(t, opts)
 	}
@@ -90,8 +98,8 @@ func newSandboxWith(t *testing.T, opts ovstest.Options, names ...string) *sandbo
 func (s *sandbox) start() {
 	s.reg = prometheus.NewRegistry()
 	s.ctl = New(Config{
-		Northbound: s.nb, Switches: OpenFlow(s.of), Dial: OVSDBDialer(testLogger(s.t), nil, nil),
-		DialGateway: OVSDBGatewayDialer(testLogger(s.t), nil, nil),
+		Northbound: s.nb, Switches: OpenFlow(s.of), Dial: OVSDBDialer(testLogger(s.t), s.tls, nil),
+		DialGateway: OVSDBGatewayDialer(testLogger(s.t), s.tls, nil),
 		Advertise:   s.ofAdv, Resync: time.Hour, Metrics: NewMetrics(s.reg), Logger: testLogger(s.t),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
