@@ -123,6 +123,10 @@ type PortStatus struct {
 	// PortSecurity says whether ferry enforces port security on the
 	// bound VIF: the port's setting, or by default whether it has a MAC.
 	PortSecurity bool `json:"port_security"`
+	// Reason says why the port is not bound (only then): no VIF with
+	// its iface_id on any connected chassis, one found without a usable
+	// OpenFlow port, or the chassis ferry cannot see.
+	Reason string `json:"reason,omitempty"`
 }
 
 // GatewayMACs are the unicast MACs in a VTEP's tables for ferry's

@@ -1,6 +1,7 @@
 package realize
 
 import (
+	"fmt"
 	"net"
 	"slices"
 	"sort"
@@ -174,4 +175,49 @@ func (b Bindings) Carriers(sw model.Switch) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Unbound says why no interface binds a port with iface_id ifaceID (an
+// operator's "Bound: no" needs a next step), given the VIFs every
+// registered chassis showed and, through unseen, which chassis ferry
+// cannot see now ("not connected", "held back": their VIFs are unknown or
+// not theirs; "" for one that is observed). Binding skips interfaces
+// without a usable ofport; those are named, with their iface-status.
+func Unbound(chassis []model.Chassis, observed map[string][]hypervisor.VIF, unseen func(chassis string) string, ifaceID string) string {
+	for _, ch := range chassis {
+		for _, ifc := range observed[ch.Name] {
+			if ifc.IfaceID != ifaceID {
+				continue
+			}
+			status := "it has no OpenFlow port"
+			if !ifc.Active {
+				status = "iface-status is inactive and it has no OpenFlow port"
+			}
+			return fmt.Sprintf("found on %s (interface %s) but %s (ofport %d: OVS has not attached it; see ovs-vsctl list interface %s)",
+				ch.Name, ifc.Name, status, ifc.OFPort, ifc.Name)
+		}
+	}
+	if len(chassis) == 0 {
+		return "no chassis registered"
+	}
+	var down []string
+	for _, ch := range chassis {
+		if why := unseen(ch.Name); why != "" {
+			down = append(down, fmt.Sprintf("chassis %s %s", ch.Name, why))
+		}
+	}
+	const shown = 3 // an estate of 1,000 hypervisors must not make a novel of it
+	list := strings.Join(down[:min(len(down), shown)], ", ")
+	if len(down) > shown {
+		list += fmt.Sprintf(" and %d more", len(down)-shown)
+	}
+	switch {
+	case len(down) == len(chassis) && len(down) == 1:
+		return list
+	case len(down) == len(chassis):
+		return "no chassis connected: " + list
+	case len(down) > 0:
+		return fmt.Sprintf("no VIF with iface-id %s on any connected chassis; %s", ifaceID, list)
+	}
+	return fmt.Sprintf("no VIF with iface-id %s on any connected chassis", ifaceID)
 }

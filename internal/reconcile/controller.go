@@ -634,7 +634,8 @@ func (c *Controller) Port(p model.Port) model.PortStatus {
 		bd, ok = c.refresh().Binding(p.Switch, p.Name)
 	}
 	if !ok {
-		return model.PortStatus{}
+		e := c.estate()
+		return model.PortStatus{Reason: realize.Unbound(e.Snapshot.Chassis, e.VIFs(), c.unseen, p.IfaceID)}
 	}
 	ps := model.PortStatus{Bound: true, Chassis: bd.Chassis, Interface: bd.Interface, OFPort: int(bd.OFPort),
 		PortSecurity: p.Secured(bd.MAC)}
@@ -642,6 +643,28 @@ func (c *Controller) Port(p model.Port) model.PortStatus {
 		ps.MAC = bd.MAC.String()
 	}
 	return ps
+}
+
+// unseen says why ferry does not see a chassis' VIFs now, "" when it does
+// (realize.Unbound).
+func (c *Controller) unseen(name string) string {
+	h := c.loop(name)
+	if h == nil {
+		return "not connected"
+	}
+	st := h.status()
+	h.mu.Lock()
+	observed := h.observed
+	h.mu.Unlock()
+	switch {
+	case st.Conflict != "":
+		return "held back (its device is another registration's)"
+	case !st.OVSDBConnected:
+		return "not connected"
+	case !observed:
+		return "not yet observed"
+	}
+	return ""
 }
 
 // Tunnel states as switch status and metrics report them.
