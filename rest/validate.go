@@ -346,24 +346,9 @@ func checkChassisRequest(r *api.ChassisRequest) (model.Chassis, error) {
 	var p problems
 	checkName(&p, "name", r.Name)
 	ch := model.Chassis{Name: r.Name, Bridge: r.Bridge, Kind: r.Kind}
-
-	if r.OVSDB == model.PassiveOVSDB {
-		ch.OVSDB = r.OVSDB
-	} else if target, err := checkTarget(r.OVSDB); err != nil {
-		p.add("ovsdb", "%s", err)
-	} else {
-		ch.OVSDB = target
-	}
-	if r.UnderlayMTU != 0 && (r.UnderlayMTU < 576 || r.UnderlayMTU > 65535) {
-		p.add("underlay_mtu", "%d: must be between 576 and 65535", r.UnderlayMTU)
-	}
-	ch.UnderlayMTU = r.UnderlayMTU
-	switch r.DatapathType {
-	case "", "system", "netdev":
-		ch.DatapathType = r.DatapathType
-	default:
-		p.add("datapath_type", "%q: must be \"system\" or \"netdev\"", r.DatapathType)
-	}
+	ch.OVSDB = checkChassisTarget(&p, r.OVSDB)
+	ch.UnderlayMTU = checkUnderlayMTU(&p, r.UnderlayMTU)
+	ch.DatapathType = checkDatapathType(&p, r.DatapathType)
 
 	if ip, err := checkTunnelIP(r.TunnelIP); err != nil {
 		p.add("tunnel_ip", "%s", err)
@@ -388,24 +373,105 @@ func checkChassisRequest(r *api.ChassisRequest) (model.Chassis, error) {
 		p.add("kind", "%q: must be %q, %q or %q", r.Kind, model.KindKVM, model.KindXenServer, model.KindGeneric)
 	}
 
-	switch {
-	case r.Encaps == nil:
+	if r.Encaps == nil {
 		ch.Encaps = []string{model.EncapVXLAN, model.EncapGRE}
-	case len(r.Encaps) == 0:
-		p.add("encaps", "must not be empty (omit it for both vxlan and gre)")
-	default:
-		for i, e := range r.Encaps {
-			switch {
-			case e != model.EncapVXLAN && e != model.EncapGRE:
-				p.add("encaps", "%q: must be %q or %q", e, model.EncapVXLAN, model.EncapGRE)
-			case slices.Contains(r.Encaps[:i], e):
-				p.add("encaps", "%q listed twice", e)
-			}
-		}
-		ch.Encaps = r.Encaps
+	} else {
+		ch.Encaps = checkEncaps(&p, r.Encaps, "omit it for both vxlan and gre")
 	}
 	ch.OpenFlowPeers = checkOpenFlowPeers(&p, r.OpenFlowPeers)
 	return ch, p.err()
+}
+
+// checkChassisTarget checks a chassis' ovsdb: an active target or
+// "passive".
+func checkChassisTarget(p *problems, s string) string {
+	if s == model.PassiveOVSDB {
+		return s
+	}
+	target, err := checkTarget(s)
+	if err != nil {
+		p.add("ovsdb", "%s", err)
+	}
+	return target
+}
+
+func checkUnderlayMTU(p *problems, mtu int) int {
+	if mtu != 0 && (mtu < 576 || mtu > 65535) {
+		p.add("underlay_mtu", "%d: must be between 576 and 65535", mtu)
+	}
+	return mtu
+}
+
+func checkDatapathType(p *problems, dt string) string {
+	switch dt {
+	case "", "system", "netdev":
+	default:
+		p.add("datapath_type", "%q: must be \"system\" or \"netdev\"", dt)
+	}
+	return dt
+}
+
+// checkEncaps checks a non-nil encaps list; empty says what to do instead.
+func checkEncaps(p *problems, encaps []string, empty string) []string {
+	if len(encaps) == 0 {
+		p.add("encaps", "must not be empty (%s)", empty)
+	}
+	for i, e := range encaps {
+		switch {
+		case e != model.EncapVXLAN && e != model.EncapGRE:
+			p.add("encaps", "%q: must be %q or %q", e, model.EncapVXLAN, model.EncapGRE)
+		case slices.Contains(encaps[:i], e):
+			p.add("encaps", "%q listed twice", e)
+		}
+	}
+	return encaps
+}
+
+// immutableChassisFields are the fields of a chassis a PATCH cannot
+// change, and what to do instead.
+var immutableChassisFields = map[string]string{
+	"name":   "a chassis is renamed by registering it again under the new name and deleting the old one",
+	"bridge": "ferry's flows and tunnels are on the bridge: register the chassis again with the new bridge",
+	"kind":   "the kind decides how VIFs are found: register the chassis again with the new kind",
+}
+
+// checkChassisPatch checks the body of PATCH /v1/chassis/{name}; raw is
+// the body as decoded into a map, to name the fields that cannot change.
+func checkChassisPatch(r *api.ChassisPatch, raw map[string]json.RawMessage) (nbdb.ChassisChange, error) {
+	var p problems
+	for _, f := range slices.Sorted(maps.Keys(raw)) {
+		if why, ok := immutableChassisFields[f]; ok {
+			p.add(f, "cannot be changed (%s)", why)
+		}
+	}
+	var c nbdb.ChassisChange
+	if r.OVSDB != nil {
+		t := checkChassisTarget(&p, *r.OVSDB)
+		c.OVSDB = &t
+	}
+	if r.TunnelIP != nil {
+		if ip, err := checkTunnelIP(*r.TunnelIP); err != nil {
+			p.add("tunnel_ip", "%s", err)
+		} else {
+			c.TunnelIP = ip
+		}
+	}
+	if r.Encaps != nil {
+		c.Encaps = checkEncaps(&p, *r.Encaps, "a chassis needs at least one of vxlan and gre")
+	}
+	if r.UnderlayMTU != nil {
+		mtu := checkUnderlayMTU(&p, *r.UnderlayMTU)
+		c.UnderlayMTU = &mtu
+	}
+	if r.DatapathType != nil {
+		dt := checkDatapathType(&p, *r.DatapathType)
+		c.DatapathType = &dt
+	}
+	if r.OpenFlowPeers != nil {
+		peers := checkOpenFlowPeers(&p, *r.OpenFlowPeers)
+		c.OpenFlowPeers = &peers
+	}
+	return c, p.err()
 }
 
 // maxOpenFlowPeers bounds a chassis' openflow_peers: a few addresses of

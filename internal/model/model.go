@@ -134,6 +134,10 @@ type Chassis struct {
 	OpenFlowPeers []netip.Addr
 	// Generation is the northbound generation of the chassis' last change.
 	Generation int64
+	// Created is the generation that registered the chassis (Generation
+	// until it is changed): of two registrations that reach one device,
+	// the older keeps it.
+	Created int64
 }
 
 // DefaultUnderlayMTU is assumed when a chassis does not say.

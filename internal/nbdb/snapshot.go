@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ovn-kubernetes/libovsdb/cache"
@@ -470,6 +471,11 @@ func chassisFromRow(r *nb.Chassis) model.Chassis {
 		Kind:       r.Kind,
 		Encaps:     canonicalEncaps(r.Encaps),
 		Generation: int64(r.Generation),
+		Created:    int64(r.Generation),
+	}
+	// A changed chassis keeps the generation that registered it.
+	if c, err := strconv.ParseInt(r.ExternalIDs[createdKey], 10, 64); err == nil && c > 0 && c < ch.Created {
+		ch.Created = c
 	}
 	if r.UnderlayMTU != nil {
 		ch.UnderlayMTU = *r.UnderlayMTU

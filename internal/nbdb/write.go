@@ -3,9 +3,11 @@ package nbdb
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	libmodel "github.com/ovn-kubernetes/libovsdb/model"
@@ -362,41 +364,16 @@ func (db *DB) CreateChassis(ctx context.Context, ch model.Chassis) (model.Chassi
 		return model.Chassis{}, err
 	}
 	ch.Encaps = canonicalEncaps(ch.Encaps)
-	tunnelIP := ch.TunnelIP.String()
 	var row *nb.Chassis
 	gen, err := db.apply(ctx, fmt.Sprintf("create chassis %q", ch.Name), func(r *reader, next int) ([]ovsdb.Operation, error) {
 		if _, ok := r.chassisNamed(ch.Name); ok {
 			return nil, errorf(ErrConflict, "name", "chassis %q already exists", ch.Name)
 		}
-		// Not schema indexes, but two chassis behind one tunnel IP or one
-		// OVSDB would make ferry fight itself over tunnels and bridges.
-		// The table is small (one row per hypervisor): read it whole.
-		for _, other := range rows[*nb.Chassis](r.tc, nb.ChassisTable) {
-			if other.TunnelIP == tunnelIP {
-				return nil, errorf(ErrConflict, "tunnel_ip", "%s is already used by chassis %q", tunnelIP, other.Name)
-			}
-			if ch.OVSDB != model.PassiveOVSDB && target.SharedEndpoint(ch.OVSDB, other.Ovsdb) != "" {
-				return nil, errorf(ErrConflict, "ovsdb", "%s reaches the same database as chassis %q (%s)", ch.OVSDB, other.Name, other.Ovsdb)
-			}
+		if err := chassisClash(r, ch, ""); err != nil {
+			return nil, err
 		}
-		row = &nb.Chassis{
-			Name:       ch.Name,
-			Ovsdb:      ch.OVSDB,
-			TunnelIP:   tunnelIP,
-			Bridge:     ch.Bridge,
-			Kind:       ch.Kind,
-			Encaps:     ch.Encaps,
-			Generation: next,
-		}
-		if ch.UnderlayMTU > 0 {
-			row.UnderlayMTU = &ch.UnderlayMTU
-		}
-		if ch.DatapathType != "" {
-			row.DatapathType = &ch.DatapathType
-		}
-		for _, a := range ch.OpenFlowPeers {
-			row.OpenflowPeers = append(row.OpenflowPeers, a.String())
-		}
+		row = chassisRow(ch, next)
+		row.Name, row.Bridge, row.Kind = ch.Name, ch.Bridge, ch.Kind
 		return db.createChassisOps(row)
 	})
 	if err != nil {
@@ -405,6 +382,141 @@ func (db *DB) CreateChassis(ctx context.Context, ch model.Chassis) (model.Chassi
 	out := chassisFromRow(row)
 	out.Generation = int64(gen)
 	return out, nil
+}
+
+// chassisClash refuses ch when another chassis than the row self has its
+// tunnel IP or reaches its database. These are not schema indexes, but two
+// chassis behind one tunnel IP or one OVSDB would make ferry fight itself
+// over tunnels and bridges. The table is small (one row per hypervisor):
+// it is read whole.
+func chassisClash(r *reader, ch model.Chassis, self string) error {
+	tunnelIP := ch.TunnelIP.String()
+	for _, other := range rows[*nb.Chassis](r.tc, nb.ChassisTable) {
+		if other.UUID == self {
+			continue
+		}
+		if other.TunnelIP == tunnelIP {
+			return errorf(ErrConflict, "tunnel_ip", "%s is already used by chassis %q", tunnelIP, other.Name)
+		}
+		if ch.OVSDB != model.PassiveOVSDB && target.SharedEndpoint(ch.OVSDB, other.Ovsdb) != "" {
+			return errorf(ErrConflict, "ovsdb", "%s reaches the same database as chassis %q (%s)", ch.OVSDB, other.Name, other.Ovsdb)
+		}
+	}
+	return nil
+}
+
+// chassisRow is the row of ch's mutable columns at generation next.
+func chassisRow(ch model.Chassis, next int) *nb.Chassis {
+	row := &nb.Chassis{Ovsdb: ch.OVSDB, TunnelIP: ch.TunnelIP.String(), Encaps: ch.Encaps, Generation: next,
+		OpenflowPeers: []string{}}
+	if ch.UnderlayMTU > 0 {
+		row.UnderlayMTU = &ch.UnderlayMTU
+	}
+	if ch.DatapathType != "" {
+		row.DatapathType = &ch.DatapathType
+	}
+	for _, a := range ch.OpenFlowPeers {
+		row.OpenflowPeers = append(row.OpenflowPeers, a.String())
+	}
+	return row
+}
+
+// ChassisChange is what PATCH /v1/chassis/{name} changes; nil fields
+// stay as they are. A chassis' name, bridge and kind are not in it: they
+// are what the chassis is (its bridge holds ferry's flows and tunnels, its
+// kind decides how VIFs are found); changing them is a new registration.
+type ChassisChange struct {
+	OVSDB    *string
+	TunnelIP net.IP
+	Encaps   []string
+	// UnderlayMTU 0 goes back to the default.
+	UnderlayMTU *int
+	// DatapathType "" goes back to OVS' default.
+	DatapathType *string
+	// OpenFlowPeers, when set, replace the chassis' (none: empty).
+	OpenFlowPeers *[]netip.Addr
+}
+
+// Apply returns ch with what c sets changed.
+func (c ChassisChange) Apply(ch model.Chassis) model.Chassis {
+	if c.OVSDB != nil {
+		ch.OVSDB = *c.OVSDB
+	}
+	if c.TunnelIP != nil {
+		ch.TunnelIP = slices.Clone(c.TunnelIP)
+	}
+	if c.Encaps != nil {
+		ch.Encaps = slices.Clone(c.Encaps)
+	}
+	if c.UnderlayMTU != nil {
+		ch.UnderlayMTU = *c.UnderlayMTU
+	}
+	if c.DatapathType != nil {
+		ch.DatapathType = *c.DatapathType
+	}
+	if c.OpenFlowPeers != nil {
+		ch.OpenFlowPeers = slices.Clone(*c.OpenFlowPeers)
+		slices.SortFunc(ch.OpenFlowPeers, netip.Addr.Compare)
+	}
+	return ch
+}
+
+// createdKey is the chassis row's external_ids key keeping the generation
+// that registered it once a change has re-stamped its generation: the
+// registration that came first keeps a device two registrations reach
+// (see reconcile's identity claims), however often either is changed.
+const createdKey = "created"
+
+// PatchChassis changes what c sets of a registered chassis in one
+// transaction that bumps the generation, with the checks of
+// CreateChassis (no other chassis with the tunnel IP or reaching the same
+// database). A change that changes nothing is not written. It returns the
+// chassis as stored.
+func (db *DB) PatchChassis(ctx context.Context, name string, c ChassisChange) (model.Chassis, error) {
+	var out model.Chassis
+	_, err := db.apply(ctx, fmt.Sprintf("patch chassis %q", name), func(r *reader, next int) ([]ovsdb.Operation, error) {
+		cur, ok := r.chassisNamed(name)
+		if !ok {
+			return nil, errorf(ErrNotFound, "", "chassis %q not found", name)
+		}
+		if c.Encaps != nil && len(c.Encaps) == 0 {
+			return nil, errorf(ErrInvalid, "encaps", "must not be empty")
+		}
+		was := chassisFromRow(cur)
+		ch := c.Apply(was)
+		ch.Encaps = canonicalEncaps(ch.Encaps)
+		if err := checkChassis(ch); err != nil {
+			return nil, err
+		}
+		if sameChassis(was, ch) {
+			out = was
+			return nil, nil
+		}
+		if err := chassisClash(r, ch, cur.UUID); err != nil {
+			return nil, err
+		}
+		row := chassisRow(ch, next)
+		row.UUID = cur.UUID
+		row.ExternalIDs = maps.Clone(cur.ExternalIDs)
+		if row.ExternalIDs == nil {
+			row.ExternalIDs = map[string]string{}
+		}
+		row.ExternalIDs[createdKey] = strconv.FormatInt(was.Created, 10)
+		out = ch
+		out.Generation = int64(next)
+		return db.c.Where(row).Update(row, &row.Ovsdb, &row.TunnelIP, &row.Encaps, &row.Generation, &row.ExternalIDs,
+			&row.UnderlayMTU, &row.DatapathType, &row.OpenflowPeers)
+	})
+	if err != nil {
+		return model.Chassis{}, err
+	}
+	return out, nil
+}
+
+// sameChassis compares what PatchChassis can change.
+func sameChassis(a, b model.Chassis) bool {
+	return a.OVSDB == b.OVSDB && a.TunnelIP.Equal(b.TunnelIP) && slices.Equal(a.Encaps, b.Encaps) &&
+		a.UnderlayMTU == b.UnderlayMTU && a.DatapathType == b.DatapathType && slices.Equal(a.OpenFlowPeers, b.OpenFlowPeers)
 }
 
 // DeleteChassis unregisters a hypervisor. ferry stops managing it; what it

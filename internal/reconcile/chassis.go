@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -208,7 +209,7 @@ func (h *chassisDevice) identify(ch model.Chassis, obs hypervisor.Observed) erro
 	if obs.Bridge != nil && obs.Bridge.DatapathID != "" {
 		ids = append(ids, "dpid:"+obs.Bridge.DatapathID)
 	}
-	msg := h.c.claimDevice(h.l.log, holder{kind: kindChassis, name: ch.Name, rank: ch.Generation}, ids...)
+	msg := h.c.claimDevice(h.l.log, holder{kind: kindChassis, name: ch.Name, rank: cmp.Or(ch.Created, ch.Generation)}, ids...)
 	h.mu.Lock()
 	h.st.Conflict = msg
 	hadVIFs := msg != "" && len(h.lastVIFs) > 0

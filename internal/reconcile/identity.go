@@ -25,8 +25,9 @@ const (
 
 // holder is a registration holding claims: its kind ("chassis",
 // "gateway"), name and rank. The older registration (lower rank: the
-// northbound generation that created it) keeps the device, whichever loop
-// connected first, so the outcome does not depend on start-up races.
+// northbound generation that created it, model.Chassis.Created, which a
+// PATCH does not change) keeps the device, whichever loop connected
+// first, so the outcome does not depend on start-up races.
 type holder struct {
 	kind, name string
 	rank       int64
