@@ -81,6 +81,7 @@ var adminRequests = []struct{ method, path, body string }{
 	{"POST", "/v1/chassis", hv1},
 	{"GET", "/v1/chassis", ""},
 	{"GET", "/v1/chassis/hv1", ""},
+	{"PATCH", "/v1/chassis/hv1", `{"underlay_mtu":9000}`},
 	{"POST", "/v1/gateways", `{"name":"gw1","ovsdb":"tcp:198.18.255.31:6640"}`},
 	{"GET", "/v1/gateways", ""},
 	{"GET", "/v1/gateways/gw1", ""},

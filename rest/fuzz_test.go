@@ -30,6 +30,7 @@ var fuzzRoutes = []struct{ method, path string }{
 	{"GET", "/v1/gateways/NAME"},
 	{"PUT", "/v1/switches/blue/ports/NAME"},
 	{"PATCH", "/v1/switches/blue/ports/NAME"},
+	{"PATCH", "/v1/chassis/NAME"},
 }
 
 // FuzzRequest sends any body and any name to every write route of the
@@ -99,6 +100,10 @@ func FuzzRequest(f *testing.F) {
 		{14, "p1", `{"port_security":false,"ips":["ff02::1","0.0.0.0"]}`},
 		{14, "p1", `{"ips":[],"mac":""}`},
 		{14, "p1", `{"port_security":null,"iface_id":"vm1"}`},
+		{15, "hv1", `{"tunnel_ip":"198.18.1.21","ovsdb":"ssl:198.18.255.21:6640","encaps":["gre"],"underlay_mtu":9000}`},
+		{15, "hv1", `{"underlay_mtu":0,"datapath_type":"","openflow_peers":["::1","198.18.2.1"]}`},
+		{15, "hv1", `{"name":null,"kind":"generic","encaps":[]}`},
+		{15, "hv9", `{"ovsdb":"passive"}`},
 		{0, "", `{"name":"big","vni":1e309}`},
 		{0, "", `{"name":"n","unknown":1}`},
 		{0, "", `{"name":"n"} {"name":"m"}`},

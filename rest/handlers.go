@@ -318,6 +318,30 @@ func (s *server) deletePort(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// patchChassis changes the fields the body names (api.ChassisPatch); the
+// reconciler moves the other chassis' tunnels.
+func (s *server) patchChassis(w http.ResponseWriter, r *http.Request) error {
+	var req chassisPatchBody
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	c, err := checkChassisPatch(&req)
+	if err != nil {
+		return err
+	}
+	ctx, cancel, err := s.writeCtx(r)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	ch, err := s.b.PatchChassis(ctx, vars(r)["name"], c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, chassisJSON(ch, s.st.Chassis(ch.Name)))
+	return nil
+}
+
 func (s *server) listChassis(w http.ResponseWriter, _ *http.Request) error {
 	snap := s.b.Snapshot()
 	out := make([]api.Chassis, 0, len(snap.Chassis))

@@ -115,6 +115,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		"SwitchTunnel":   model.SwitchTunnel{},
 		"SwitchPatch":    api.SwitchPatch{},
 		"PortPatch":      api.PortPatch{},
+		"ChassisPatch":   api.ChassisPatch{},
 		"SwitchSpec":     api.SwitchSpec{},
 		"Version":        version.Info{},
 		"GatewayMACs":    model.GatewayMACs{},

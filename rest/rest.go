@@ -48,6 +48,8 @@ type Backend interface {
 	// PatchPort changes what c sets of an existing port.
 	PatchPort(ctx context.Context, switchName, portName string, c nbdb.PortChange) (model.Port, error)
 	CreateChassis(ctx context.Context, ch model.Chassis) (model.Chassis, error)
+	// PatchChassis changes what c sets of a registered chassis.
+	PatchChassis(ctx context.Context, name string, c nbdb.ChassisChange) (model.Chassis, error)
 	DeleteChassis(ctx context.Context, name string) error
 	CreateGateway(ctx context.Context, gw model.Gateway) (model.Gateway, error)
 	DeleteGateway(ctx context.Context, name string) error
@@ -127,6 +129,7 @@ func newServer(b Backend, s Status, reg *prometheus.Registry, logger *slog.Logge
 	r.Handle("/v1/chassis", srv.handle(srv.createChassis)).Methods(http.MethodPost)
 	r.Handle("/v1/chassis/{name}", srv.handle(srv.getChassis)).Methods(http.MethodGet)
 	r.Handle("/v1/chassis/{name}", srv.handle(srv.deleteChassis)).Methods(http.MethodDelete)
+	r.Handle("/v1/chassis/{name}", srv.handle(srv.patchChassis)).Methods(http.MethodPatch)
 	r.Handle("/v1/gateways", srv.handle(srv.listGateways)).Methods(http.MethodGet)
 	r.Handle("/v1/gateways", srv.handle(srv.createGateway)).Methods(http.MethodPost)
 	r.Handle("/v1/gateways/{name}", srv.handle(srv.getGateway)).Methods(http.MethodGet)

@@ -442,7 +442,7 @@ func TestRouting(t *testing.T) {
 		t.Fatalf("Allow %q", allow)
 	}
 	f.do(t, "DELETE", "/healthz", "").want(t, 405)
-	f.do(t, "PATCH", "/v1/chassis/hv1", "{}").want(t, 405)
+	f.do(t, "PUT", "/v1/chassis/hv1", "{}").want(t, 405)
 
 	var doc map[string]any
 	f.do(t, "GET", "/v1/openapi.json", "").want(t, 200).decode(t, &doc)

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -427,22 +428,36 @@ func checkEncaps(p *problems, encaps []string, empty string) []string {
 	return encaps
 }
 
-// immutableChassisFields are the fields of a chassis a PATCH cannot
-// change, and what to do instead.
-var immutableChassisFields = map[string]string{
-	"name":   "a chassis is renamed by registering it again under the new name and deleting the old one",
-	"bridge": "ferry's flows and tunnels are on the bridge: register the chassis again with the new bridge",
-	"kind":   "the kind decides how VIFs are found: register the chassis again with the new kind",
+// chassisPatchBody is the body of PATCH /v1/chassis/{name} as decoded:
+// the patch and the fields that cannot change, so that a client sending
+// one is told why rather than "unknown field".
+type chassisPatchBody struct {
+	api.ChassisPatch
+	Name   json.RawMessage `json:"name"`
+	Bridge json.RawMessage `json:"bridge"`
+	Kind   json.RawMessage `json:"kind"`
 }
 
-// checkChassisPatch checks the body of PATCH /v1/chassis/{name}; raw is
-// the body as decoded into a map, to name the fields that cannot change.
-func checkChassisPatch(r *api.ChassisPatch, raw map[string]json.RawMessage) (nbdb.ChassisChange, error) {
+// checkChassisPatch checks the body of PATCH /v1/chassis/{name}.
+func checkChassisPatch(b *chassisPatchBody) (nbdb.ChassisChange, error) {
 	var p problems
-	for _, f := range slices.Sorted(maps.Keys(raw)) {
-		if why, ok := immutableChassisFields[f]; ok {
-			p.add(f, "cannot be changed (%s)", why)
+	// What to do instead of changing a field that cannot change.
+	for _, f := range []struct {
+		name  string
+		given json.RawMessage
+		why   string
+	}{
+		{"name", b.Name, "register the chassis again under the new name and delete the old one"},
+		{"bridge", b.Bridge, "ferry's flows and tunnels are on the bridge: register the chassis again with the new bridge"},
+		{"kind", b.Kind, "the kind decides how VIFs are found: register the chassis again with the new kind"},
+	} {
+		if f.given != nil {
+			p.add(f.name, "cannot be changed (%s)", f.why)
 		}
+	}
+	r := &b.ChassisPatch
+	if *r == (api.ChassisPatch{}) && b.Name == nil && b.Bridge == nil && b.Kind == nil {
+		p.add("request body", "names no field to change (ovsdb, tunnel_ip, encaps, underlay_mtu, datapath_type, openflow_peers)")
 	}
 	var c nbdb.ChassisChange
 	if r.OVSDB != nil {

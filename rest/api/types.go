@@ -103,6 +103,22 @@ type ChassisRequest struct {
 	OpenFlowPeers []string `json:"openflow_peers,omitempty"`
 }
 
+// ChassisPatch is the body of PATCH /v1/chassis/{name}: the fields it
+// gives change, the others stay; the tunnels on the other chassis follow.
+// A chassis' name, bridge and kind cannot change (register it again).
+type ChassisPatch struct {
+	OVSDB    *string `json:"ovsdb,omitempty"`
+	TunnelIP *string `json:"tunnel_ip,omitempty"`
+	// Encaps replaces the chassis' encapsulations; it must not be empty.
+	Encaps *[]string `json:"encaps,omitempty"`
+	// UnderlayMTU 0 goes back to the default (1500).
+	UnderlayMTU *int `json:"underlay_mtu,omitempty"`
+	// DatapathType "" goes back to the default ("system").
+	DatapathType *string `json:"datapath_type,omitempty"`
+	// OpenFlowPeers replaces the chassis' ([]: none).
+	OpenFlowPeers *[]string `json:"openflow_peers,omitempty"`
+}
+
 // Chassis is a registered hypervisor as the API shows it.
 type Chassis struct {
 	Name         string   `json:"name"`

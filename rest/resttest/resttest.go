@@ -412,6 +412,36 @@ func (b *Backend) CreateChassis(_ context.Context, ch model.Chassis) (model.Chas
 	return ch, nil
 }
 
+// PatchChassis implements rest.Backend.
+func (b *Backend) PatchChassis(_ context.Context, name string, c nbdb.ChassisChange) (model.Chassis, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.begin(); err != nil {
+		return model.Chassis{}, err
+	}
+	i := slices.IndexFunc(b.snap.Chassis, func(ch model.Chassis) bool { return ch.Name == name })
+	if i < 0 {
+		return model.Chassis{}, notFound("chassis %q not found", name)
+	}
+	ch := c.Apply(b.snap.Chassis[i])
+	for j, o := range b.snap.Chassis {
+		switch {
+		case j == i:
+		case o.TunnelIP.Equal(ch.TunnelIP):
+			return model.Chassis{}, conflict("tunnel_ip", "%s is already used by chassis %q", ch.TunnelIP, o.Name)
+		case o.OVSDB == ch.OVSDB:
+			return model.Chassis{}, conflict("ovsdb", "%s is already used by chassis %q", ch.OVSDB, o.Name)
+		}
+	}
+	if reflect.DeepEqual(ch, b.snap.Chassis[i]) {
+		return ch, nil
+	}
+	b.snap.Generation++
+	ch.Generation = b.snap.Generation
+	b.snap.Chassis[i] = ch
+	return ch, nil
+}
+
 // DeleteChassis implements rest.Backend.
 func (b *Backend) DeleteChassis(_ context.Context, name string) error {
 	b.mu.Lock()
