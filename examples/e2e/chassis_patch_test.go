@@ -12,7 +12,8 @@ import (
 // moves its tunnel endpoint to a second underlay address it has, and
 // hv3's tunnel towards it follows (options:remote_ip) while blue keeps
 // forwarding, over the new address; then hv1's encaps and underlay_mtu
-// change, and blue's tunnel and guest MTU in its status follow.
+// change, and blue's tunnel and guest MTU in its status follow; last, hv1
+// is reached on another target of its database.
 func TestChassisPatch(t *testing.T) {
 	e := newEnv(t)
 	e.registerChassis()
@@ -56,6 +57,52 @@ func TestChassisPatch(t *testing.T) {
 	}
 	if err := e.lab.WaitPing(t, "blue-a", blueB.ip(), 10*time.Second); err != nil {
 		t.Fatalf("blue-a -> blue-b over GRE: %v", err)
+	}
+
+	// Another way to the same database: ferry redials hv1 on its unix
+	// socket. The bridge still connects from hv1's management address,
+	// which only the OVSDB target's host vouched for (without it, the
+	// connection is refused: openflow_refused), so it becomes an
+	// openflow_peer in the same change.
+	hv1, _ := e.lab.Hypervisor("hv1")
+	sock := "unix:" + hv1.Dir + "/db.sock"
+	e.must("PATCH", "/v1/chassis/hv1", map[string]any{"ovsdb": sock, "openflow_peers": []string{hv1.MgmtIP}})
+	gen := e.waitChassis("hv1", sock)
+	t.Logf("hv1 realized generation %d on %s", gen, sock)
+	e.waitRealized("blue", 2)
+	if err := e.lab.WaitPing(t, "blue-a", blueB.ip(), 10*time.Second); err != nil {
+		t.Fatalf("blue-a -> blue-b after hv1's ovsdb changed: %v", err)
+	}
+}
+
+// waitChassis waits until chassis name, reached on target, is connected
+// on OVSDB and OpenFlow and has realized its own generation; it returns
+// the realized generation.
+func (e *env) waitChassis(name, target string) int64 {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var ch struct {
+			OVSDB      string `json:"ovsdb"`
+			Generation int64  `json:"generation"`
+			Status     struct {
+				OVSDBConnected     bool  `json:"ovsdb_connected"`
+				OpenFlowConnected  bool  `json:"openflow_connected"`
+				RealizedGeneration int64 `json:"realized_generation"`
+			} `json:"status"`
+		}
+		data := e.must("GET", "/v1/chassis/"+name, nil)
+		if err := json.Unmarshal(data, &ch); err != nil {
+			e.t.Fatal(err)
+		}
+		st := ch.Status
+		if ch.OVSDB == target && st.OVSDBConnected && st.OpenFlowConnected && st.RealizedGeneration >= ch.Generation {
+			return st.RealizedGeneration
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("chassis %s not connected and realized on %s within 30s: %s", name, target, data)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
