@@ -33,6 +33,8 @@ find "$stage/usr/share/man" -type f -exec gzip -9n {} +
 install -d "$stage/usr/share/doc/ferry"
 install -m 0644 README.md docs/operations.md "$stage/usr/share/doc/ferry/"
 gzip -9n "$stage/usr/share/doc/ferry/operations.md"
+# Debian policy 12.5: every package ships its copyright, uncompressed.
+install -m 0644 packaging/copyright "$stage/usr/share/doc/ferry/copyright"
 
 install -d "$stage/DEBIAN"
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
