@@ -37,9 +37,10 @@ uninstall: ## Remove what make install put under PREFIX (keeps /etc/ferry/ferryd
 		$(DESTDIR)$(PREFIX)/share/man/man1/ferryctl*.1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ferryctl
 
 # A static build (no libc dependency) for the package.
-deb: ## Build bin/ferry_VERSION_ARCH.deb with dpkg-deb (static binaries, systemd unit, man pages, conffile)
+DEBOUT ?= bin
+deb: ## Build DEBOUT/ferry_VERSION_ARCH.deb (DEBOUT=bin) with dpkg-deb (static binaries, systemd unit, man pages, conffile)
 	$(MAKE) build man GO='CGO_ENABLED=0 $(GO)'
-	VERSION='$(VERSION)' bash packaging/deb.sh
+	OUT='$(DEBOUT)' VERSION='$(VERSION)' bash packaging/deb.sh
 
 test: deps lint verify-generated ## Run every test tier (e2e tests need root and OVS; they skip with a reason otherwise)
 	$(GO) test -count=1 -timeout 14m $(PKGS)
