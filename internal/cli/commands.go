@@ -534,7 +534,7 @@ func (a *app) portDeleteCmd() *cobra.Command {
 
 func (a *app) chassisCmd() *cobra.Command {
 	return noun("chassis", "hypervisors: hosts whose Open vSwitch ferry drives",
-		a.chassisCreateCmd(), a.chassisListCmd(), a.chassisShowCmd(), a.chassisDeleteCmd())
+		a.chassisCreateCmd(), a.chassisSetCmd(), a.chassisListCmd(), a.chassisShowCmd(), a.chassisDeleteCmd())
 }
 
 func (a *app) chassisCreateCmd() *cobra.Command {
@@ -595,6 +595,60 @@ func (a *app) chassisCreateCmd() *cobra.Command {
 	_ = c.RegisterFlagCompletionFunc("kind", fixed(model.KindKVM, model.KindXenServer, model.KindGeneric))
 	_ = c.RegisterFlagCompletionFunc("encaps", fixed("vxlan,gre", model.EncapVXLAN, model.EncapGRE))
 	_ = c.RegisterFlagCompletionFunc("datapath-type", fixed("system", "netdev"))
+	return c
+}
+
+func (a *app) chassisSetCmd() *cobra.Command {
+	var (
+		ovsdb, tunnelIP, datapath, encaps, peers string
+		mtu                                      int
+	)
+	c := a.leaf("set NAME [--ovsdb TARGET] [--tunnel-ip IP] [--encaps vxlan,gre] [--underlay-mtu N] [--datapath-type system|netdev] [--openflow-peers IP,...]",
+		"change a hypervisor live: its OVSDB target, tunnel IP, encapsulations, underlay MTU (0: default), datapath type or OpenFlow peers ('': none); tunnels on every other chassis follow",
+		func(pos []string) error {
+			var req api.ChassisPatch
+			if a.changed("ovsdb") {
+				req.OVSDB = &ovsdb
+			}
+			if a.changed("tunnel-ip") {
+				req.TunnelIP = &tunnelIP
+			}
+			if a.changed("encaps") {
+				list := append([]string{}, splitList(encaps)...)
+				req.Encaps = &list
+			}
+			if a.changed("underlay-mtu") {
+				req.UnderlayMTU = &mtu
+			}
+			if a.changed("datapath-type") {
+				req.DatapathType = &datapath
+			}
+			if a.changed("openflow-peers") {
+				list := append([]string{}, splitList(peers)...)
+				req.OpenFlowPeers = &list
+			}
+			if req == (api.ChassisPatch{}) {
+				return a.usage("nothing to change: give --ovsdb, --tunnel-ip, --encaps, --underlay-mtu, --datapath-type or --openflow-peers")
+			}
+			data, err := a.call(http.MethodPatch, path("v1", "chassis", pos[0]), req)
+			if err != nil {
+				return err
+			}
+			return emit(a, data, func(ch api.Chassis) error {
+				return a.say("chassis %s changed: %s, tunnel IP %s, OVSDB %s, bridge %s, encaps %s, underlay MTU %d",
+					ch.Name, ch.Kind, ch.TunnelIP, ch.OVSDB, ch.Bridge, strings.Join(ch.Encaps, ","), ch.UnderlayMTU)
+			})
+		})
+	f := c.Flags()
+	f.StringVar(&ovsdb, "ovsdb", "", "the hypervisor's OVSDB `TARGET`: tcp:IP:PORT, ssl:IP:PORT, unix:PATH or passive")
+	f.StringVar(&tunnelIP, "tunnel-ip", "", "the `IP` address tunnels end at")
+	f.StringVar(&encaps, "encaps", "", "the encapsulations it can terminate (replaces them; not empty)")
+	f.IntVar(&mtu, "underlay-mtu", 0, "the MTU between tunnel endpoints (0: the default, 1500)")
+	f.StringVar(&datapath, "datapath-type", "", "system or netdev, should ferry create the bridge ('': the default)")
+	f.StringVar(&peers, "openflow-peers", "", "further `IPs` its bridge may connect to ferry's OpenFlow listener from ('': none)")
+	_ = c.RegisterFlagCompletionFunc("encaps", fixed("vxlan,gre", model.EncapVXLAN, model.EncapGRE))
+	_ = c.RegisterFlagCompletionFunc("datapath-type", fixed("system", "netdev"))
+	a.argKinds(c, chassisArg)
 	return c
 }
 

@@ -456,3 +456,36 @@ func TestGatewayMACsUnsupported(t *testing.T) {
 	f.url = old.URL
 	f.fails(t, ExitError, "this ferryd does not list gateway MACs (no GET /v1/gateways/{name}/macs): it is older than this ferryctl", "gateway", "macs", "gw1")
 }
+
+// TestChassisSet changes a chassis through PATCH: only the flags given
+// are sent, an empty --openflow-peers clears them, and a call with
+// nothing to change is a usage error that sends nothing.
+func TestChassisSet(t *testing.T) {
+	f := newFixture(t)
+	f.ok(t, "chassis", "create", "hv1", "--ovsdb", "tcp:198.18.255.11:6640", "--tunnel-ip", "198.18.1.11", "--openflow-peers", "198.18.1.12")
+	f.ok(t, "chassis", "create", "hv2", "--ovsdb", "tcp:198.18.255.12:6640", "--tunnel-ip", "198.18.2.12")
+	f.golden(t, "chassis-set", f.ok(t, "chassis", "set", "hv1", "--tunnel-ip", "198.18.1.21", "--encaps", "gre", "--underlay-mtu", "9000", "--openflow-peers", ""))
+	var ch struct {
+		TunnelIP      string   `json:"tunnel_ip"`
+		OVSDB         string   `json:"ovsdb"`
+		Encaps        []string `json:"encaps"`
+		UnderlayMTU   int      `json:"underlay_mtu"`
+		OpenFlowPeers []string `json:"openflow_peers"`
+	}
+	if err := json.Unmarshal([]byte(f.ok(t, "chassis", "show", "hv1", "-o", "json")), &ch); err != nil {
+		t.Fatal(err)
+	}
+	if ch.TunnelIP != "198.18.1.21" || ch.OVSDB != "tcp:198.18.255.11:6640" || strings.Join(ch.Encaps, ",") != "gre" ||
+		ch.UnderlayMTU != 9000 || len(ch.OpenFlowPeers) != 0 {
+		t.Errorf("after set: %+v", ch)
+	}
+	if errs := f.stderr(t, ExitUsage, "chassis", "set", "hv1"); !strings.Contains(errs, "nothing to change") {
+		t.Errorf("set without flags: %q", errs)
+	}
+	if errs := f.stderr(t, ExitError, "chassis", "set", "hv1", "--tunnel-ip", "198.18.2.12"); !strings.Contains(errs, "hv2") {
+		t.Errorf("set to hv2's tunnel IP: %q", errs)
+	}
+	if errs := f.stderr(t, ExitError, "chassis", "set", "hv3", "--underlay-mtu", "1600"); !strings.Contains(errs, "hv3") {
+		t.Errorf("set of a missing chassis: %q", errs)
+	}
+}
