@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -267,7 +269,10 @@ func TestNotify(t *testing.T) {
 	}
 	defer ln.Close()
 	t.Setenv("NOTIFY_SOCKET", sock)
-	f := startFerryd(t, "--config=", "--api", "127.0.0.1:0", "--openflow", "punix:"+dir+"/of.sock", "--data-dir", filepath.Join(dir, "data"))
+	// A fixed port, so that the API can be called the moment READY=1
+	// arrives: the log line saying so reaches us through a pipe, later.
+	api := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	f := startFerryd(t, "--config=", "--api", api, "--openflow", "punix:"+dir+"/of.sock", "--data-dir", filepath.Join(dir, "data"))
 	next := func() string {
 		t.Helper()
 		buf := make([]byte, 256)
@@ -281,8 +286,13 @@ func TestNotify(t *testing.T) {
 	if got := next(); got != "READY=1" {
 		t.Fatalf("first notification %q, want READY=1", got)
 	}
-	if !strings.Contains(f.output(), `msg="ferryd running"`) {
-		t.Errorf("READY=1 before the API serves:\n%s", f.output())
+	resp, err := http.Get("http://" + api + "/healthz")
+	if err != nil {
+		t.Fatalf("READY=1 before the API serves: %v", err)
+	}
+	resp.Body.Close()
+	if _, addr := f.waitRunning(t); addr != api {
+		t.Errorf("ferryd running on %s, want %s", addr, api)
 	}
 	f.cmd.Process.Signal(syscall.SIGHUP)
 	if a, b := next(), next(); a != "RELOADING=1" || b != "READY=1" {
