@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"time"
 )
 
 // Encapsulations.
@@ -48,6 +49,20 @@ type Gateway struct {
 	// database has exactly one.
 	PhysicalSwitch string
 	Generation     int64
+}
+
+// Replica is a running ferryd as the northbound database lists it. Its
+// row is not part of the desired network (writing it moves no
+// generation): it exists while that ferryd's session does.
+type Replica struct {
+	ID string
+	// API is the replica's REST API URL, "" when it does not say.
+	API string
+	// OpenFlow is the target managed bridges dial to reach it.
+	OpenFlow string
+	Started  time.Time
+	// Devices are the devices it owns ("chassis/NAME", "gateway/NAME").
+	Devices []string
 }
 
 // GatewayBinding puts a VLAN of a VTEP port on a logical switch (VLAN 0:

@@ -19,12 +19,13 @@ func FullDatabaseModel() (model.ClientDBModel, error) {
 		"Logical_Port":    &LogicalPort{},
 		"Logical_Switch":  &LogicalSwitch{},
 		"NB_Global":       &NBGlobal{},
+		"Replica":         &Replica{},
 	})
 }
 
 var schema = `{
   "name": "Ferry_Northbound",
-  "version": "1.4.0",
+  "version": "1.5.0",
   "tables": {
     "Chassis": {
       "columns": {
@@ -368,6 +369,49 @@ var schema = `{
           "type": "integer"
         }
       },
+      "isRoot": true
+    },
+    "Replica": {
+      "columns": {
+        "api": {
+          "type": "string"
+        },
+        "devices": {
+          "type": {
+            "key": {
+              "type": "string"
+            },
+            "min": 0,
+            "max": "unlimited"
+          }
+        },
+        "external_ids": {
+          "type": {
+            "key": {
+              "type": "string"
+            },
+            "value": {
+              "type": "string"
+            },
+            "min": 0,
+            "max": "unlimited"
+          }
+        },
+        "id": {
+          "type": "string"
+        },
+        "openflow": {
+          "type": "string"
+        },
+        "started": {
+          "type": "integer"
+        }
+      },
+      "indexes": [
+        [
+          "id"
+        ]
+      ],
       "isRoot": true
     }
   }
