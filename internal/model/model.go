@@ -61,8 +61,16 @@ type Replica struct {
 	// OpenFlow is the target managed bridges dial to reach it.
 	OpenFlow string
 	Started  time.Time
-	// Devices are the devices it owns ("chassis/NAME", "gateway/NAME").
-	Devices []string
+}
+
+// Owner says which replica owns a device ("chassis/NAME",
+// "gateway/NAME"). Epoch grows by one with every change of owner: it is
+// the generation of the OpenFlow master role, so a bridge refuses the
+// previous owner.
+type Owner struct {
+	Device  string
+	Replica string
+	Epoch   uint64
 }
 
 // GatewayBinding puts a VLAN of a VTEP port on a logical switch (VLAN 0:

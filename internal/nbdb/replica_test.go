@@ -2,6 +2,7 @@ package nbdb_test
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -29,13 +30,11 @@ func TestReplicas(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		a.Devices = []string{"gateway/gw1", "chassis/hv1"}
+		a.API = "https://198.18.255.1:8470" // replaced, not added
 		if err := db.PutReplica(ctx(t), a); err != nil {
 			t.Fatal(err)
 		}
 		want := []model.Replica{a, b}
-		want[0].Devices = []string{"chassis/hv1", "gateway/gw1"} // sorted
-		want[1].Devices = []string{}
 		waitReplicas(t, db, want)
 
 		if err := db.DeleteReplica(ctx(t), "a"); err != nil {
@@ -70,6 +69,52 @@ func waitReplicas(t *testing.T, db *nbdb.DB, want []model.Replica) {
 }
 
 func sameReplica(a, b model.Replica) bool {
-	return a.ID == b.ID && a.API == b.API && a.OpenFlow == b.OpenFlow && a.Started.Equal(b.Started) &&
-		slices.Equal(a.Devices, b.Devices)
+	return a.ID == b.ID && a.API == b.API && a.OpenFlow == b.OpenFlow && a.Started.Equal(b.Started)
+}
+
+// TestTakeOwnership: the epoch starts at 1 and grows by one with every
+// owner, whoever it is, and per device.
+func TestTakeOwnership(t *testing.T) {
+	servers(t, func(t *testing.T, ep string) {
+		db := nbdbtest.New(t, ep)
+		gen := db.Snapshot().Generation
+		for i, step := range []struct {
+			device, replica string
+			epoch           uint64
+		}{
+			{"chassis/hv1", "a", 1},
+			{"chassis/hv2", "a", 1},
+			{"chassis/hv1", "b", 2},
+			{"chassis/hv1", "b", 3}, // taken again after a lost lock: a new epoch
+			{"chassis/hv1", "a", 4},
+		} {
+			epoch, err := db.TakeOwnership(ctx(t), step.device, step.replica)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if epoch != step.epoch {
+				t.Errorf("step %d: %s taken by %s at epoch %d, want %d", i, step.device, step.replica, epoch, step.epoch)
+			}
+		}
+		want := map[string]model.Owner{
+			"chassis/hv1": {Device: "chassis/hv1", Replica: "a", Epoch: 4},
+			"chassis/hv2": {Device: "chassis/hv2", Replica: "a", Epoch: 1},
+		}
+		var got map[string]model.Owner
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			var err error
+			if got, err = db.Owners(); err != nil {
+				t.Fatal(err)
+			}
+			if maps.Equal(got, want) {
+				break
+			}
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("owners %v, want %v", got, want)
+		}
+		if g := db.Snapshot().Generation; g != gen {
+			t.Errorf("ownership moved the generation %d → %d", gen, g)
+		}
+	})
 }

@@ -14,6 +14,7 @@ import (
 func FullDatabaseModel() (model.ClientDBModel, error) {
 	return model.NewClientDBModel("Ferry_Northbound", map[string]model.Model{
 		"Chassis":         &Chassis{},
+		"Device_Owner":    &DeviceOwner{},
 		"Gateway":         &Gateway{},
 		"Gateway_Binding": &GatewayBinding{},
 		"Logical_Port":    &LogicalPort{},
@@ -120,6 +121,42 @@ var schema = `{
       "indexes": [
         [
           "name"
+        ]
+      ],
+      "isRoot": true
+    },
+    "Device_Owner": {
+      "columns": {
+        "device": {
+          "type": "string"
+        },
+        "epoch": {
+          "type": {
+            "key": {
+              "type": "integer",
+              "minInteger": 1
+            }
+          }
+        },
+        "external_ids": {
+          "type": {
+            "key": {
+              "type": "string"
+            },
+            "value": {
+              "type": "string"
+            },
+            "min": 0,
+            "max": "unlimited"
+          }
+        },
+        "replica": {
+          "type": "string"
+        }
+      },
+      "indexes": [
+        [
+          "device"
         ]
       ],
       "isRoot": true
@@ -375,15 +412,6 @@ var schema = `{
       "columns": {
         "api": {
           "type": "string"
-        },
-        "devices": {
-          "type": {
-            "key": {
-              "type": "string"
-            },
-            "min": 0,
-            "max": "unlimited"
-          }
         },
         "external_ids": {
           "type": {

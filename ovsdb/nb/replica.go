@@ -11,7 +11,6 @@ const ReplicaTable = "Replica"
 type Replica struct {
 	UUID        string            `ovsdb:"_uuid"`
 	Api         string            `ovsdb:"api"`
-	Devices     []string          `ovsdb:"devices"`
 	ExternalIDs map[string]string `ovsdb:"external_ids"`
 	ID          string            `ovsdb:"id"`
 	Openflow    string            `ovsdb:"openflow"`
@@ -24,34 +23,6 @@ func (a *Replica) GetUUID() string {
 
 func (a *Replica) GetApi() string {
 	return a.Api
-}
-
-func (a *Replica) GetDevices() []string {
-	return a.Devices
-}
-
-func copyReplicaDevices(a []string) []string {
-	if a == nil {
-		return nil
-	}
-	b := make([]string, len(a))
-	copy(b, a)
-	return b
-}
-
-func equalReplicaDevices(a, b []string) bool {
-	if (a == nil) != (b == nil) {
-		return false
-	}
-	if len(a) != len(b) {
-		return false
-	}
-	for i, v := range a {
-		if b[i] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func (a *Replica) GetExternalIDs() map[string]string {
@@ -98,7 +69,6 @@ func (a *Replica) GetStarted() int {
 
 func (a *Replica) DeepCopyInto(b *Replica) {
 	*b = *a
-	b.Devices = copyReplicaDevices(a.Devices)
 	b.ExternalIDs = copyReplicaExternalIDs(a.ExternalIDs)
 }
 
@@ -120,7 +90,6 @@ func (a *Replica) CloneModel() model.Model {
 func (a *Replica) Equals(b *Replica) bool {
 	return a.UUID == b.UUID &&
 		a.Api == b.Api &&
-		equalReplicaDevices(a.Devices, b.Devices) &&
 		equalReplicaExternalIDs(a.ExternalIDs, b.ExternalIDs) &&
 		a.ID == b.ID &&
 		a.Openflow == b.Openflow &&
