@@ -91,6 +91,7 @@ var adminRequests = []struct{ method, path, body string }{
 	{"GET", "/v1/switches/blue/bindings/gw1/p0/0", ""},
 	{"GET", "/v1/openapi.json", ""},
 	{"GET", "/v1/version", ""},
+	{"GET", "/v1/replicas", ""},
 	{"DELETE", "/v1/switches/blue/bindings/gw1/p0/0", ""},
 	{"DELETE", "/v1/gateways/gw1", ""},
 	{"DELETE", "/v1/chassis/hv1", ""},

@@ -1,10 +1,12 @@
 package rest
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/version"
+	"github.com/ferry-sdn/ferry/rest/api"
 )
 
 // TestGatewayMACs: the route shows what the Status reports, lists are
@@ -35,5 +37,26 @@ func TestVersion(t *testing.T) {
 	f.do(t, "GET", "/v1/version", "").want(t, 200).decode(t, &v)
 	if v != version.Get() || v.Version == "" || v.Commit == "" {
 		t.Fatalf("version %+v, want %+v", v, version.Get())
+	}
+}
+
+// TestReplicas: the route shows the replicas the Status reports, with
+// device lists never null, and an empty list without any.
+func TestReplicas(t *testing.T) {
+	f := newFixture(t)
+	var got []api.Replica
+	f.do(t, "GET", "/v1/replicas", "").want(t, 200).decode(t, &got)
+	if got == nil || len(got) != 0 {
+		t.Fatalf("no replicas: %#v", got)
+	}
+	want := []api.Replica{
+		{ID: "a", API: "http://198.18.255.1:8470", OpenFlow: "tcp:198.18.255.1:6653", Started: "2026-12-03T17:00:00Z", Self: true, Healthy: true, Devices: []string{"chassis/hv1"}},
+		{ID: "b", OpenFlow: "tcp:198.18.255.2:6653", Started: "2026-12-03T17:00:01Z", Healthy: true},
+	}
+	f.st.SetReplicas(want)
+	f.do(t, "GET", "/v1/replicas", "").want(t, 200).decode(t, &got)
+	want[1].Devices = []string{}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("replicas %+v, want %+v", got, want)
 	}
 }

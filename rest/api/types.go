@@ -208,3 +208,22 @@ type SwitchSpec struct {
 	Ports             []PortRequest    `json:"ports,omitempty"`
 	Bindings          []BindingRequest `json:"bindings,omitempty"`
 }
+
+// Replica is a running ferryd sharing the estate, as GET /v1/replicas
+// shows it.
+type Replica struct {
+	ID string `json:"id"`
+	// API is its REST API URL ("" when it does not advertise one).
+	API string `json:"api"`
+	// OpenFlow is the target managed bridges dial to reach it.
+	OpenFlow string `json:"openflow"`
+	Started  string `json:"started"` // RFC 3339
+	// Self marks the replica that answered.
+	Self bool `json:"self"`
+	// Healthy: for the replica that answered, registered and connected
+	// to the northbound database; for the others, listed (their session
+	// with the database lasts).
+	Healthy bool `json:"healthy"`
+	// Devices it owns: "chassis/NAME", "gateway/NAME", sorted.
+	Devices []string `json:"devices"`
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/nbdb"
+	"github.com/ferry-sdn/ferry/rest/api"
 )
 
 // Backend is an in-memory rest.Backend.
@@ -559,6 +560,7 @@ type Status struct {
 	ports    map[[2]string]model.PortStatus
 	gateways map[string]model.GatewayStatus
 	macs     map[string]model.GatewayMACs
+	replicas []api.Replica
 }
 
 // NewStatus returns a Status reporting nothing realized.

@@ -1,0 +1,21 @@
+package resttest
+
+import (
+	"slices"
+
+	"github.com/ferry-sdn/ferry/rest/api"
+)
+
+// SetReplicas sets the replicas reported.
+func (s *Status) SetReplicas(rs []api.Replica) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replicas = slices.Clone(rs)
+}
+
+// Replicas implements rest.ReplicaStatus.
+func (s *Status) Replicas() []api.Replica {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.replicas)
+}
