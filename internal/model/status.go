@@ -22,6 +22,9 @@ type ChassisStatus struct {
 	// chassis' datapath ID and was refused (not the chassis, or a
 	// duplicate of its live session).
 	OpenFlowRefused *OpenFlowRefusal `json:"openflow_refused,omitempty"`
+	// Owner is the replica driving the chassis when several ferryds share
+	// the estate ("" with one ferryd, or while nobody owns it).
+	Owner string `json:"owner,omitempty"`
 }
 
 // OpenFlowRefusal is an OpenFlow connection refused for a chassis.
@@ -87,6 +90,9 @@ type GatewayStatus struct {
 	// Conflict is set while the gateway is held back because its
 	// Physical_Switch is another registration's.
 	Conflict string `json:"conflict,omitempty"`
+	// Owner is the replica driving the gateway when several ferryds share
+	// the estate ("" with one ferryd, or while nobody owns it).
+	Owner string `json:"owner,omitempty"`
 }
 
 // GatewayPort is a Physical_Port of the VTEP.

@@ -234,6 +234,26 @@ func (h *chassisDevice) identify(ch model.Chassis, obs hypervisor.Observed) erro
 	return waiting{msg}
 }
 
+// owned reports whether this replica drives the chassis. When another
+// one does, the chassis is observed only: its VIFs count, nothing is
+// written, and what this replica knew of the bridge is dropped so that a
+// take-over starts with a dump (which, when nothing changed meanwhile,
+// makes the new owner's first pass send nothing).
+func (h *chassisDevice) owned(ch model.Chassis) bool {
+	_, owner, mine := h.c.owns(chassisDeviceName(ch.Name))
+	h.mu.Lock()
+	h.st.Owner = owner
+	h.mu.Unlock()
+	if mine {
+		return true
+	}
+	h.br, h.session = nil, nil
+	h.rz.failed()
+	h.setConnected(true, false)
+	h.count("skipped")
+	return false
+}
+
 var errNoRoot = errors.New("reconcile: the Open_vSwitch table is empty (run ovs-vsctl init)")
 
 // pass is one level-triggered reconciliation of the chassis: observe, then
@@ -282,6 +302,9 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 	if obs.Root == "" {
 		h.setConnected(true, false)
 		return errNoRoot
+	}
+	if !h.owned(ch) {
+		return nil
 	}
 	e = h.c.refresh()
 	if ch, ok = e.Chassis(h.chassis.Name); !ok {

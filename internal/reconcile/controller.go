@@ -40,6 +40,35 @@ type Config struct {
 	// listener from, while it is connected: its bridge may connect to the
 	// OpenFlow listener from there. Nil without --ovsdb-listen.
 	DialedIn func(chassis string) (netip.Addr, bool)
+	// Ownership decides which devices this ferryd drives when several
+	// replicas share the estate (package replica); nil drives them all.
+	// The others are observed only: their VIFs and MACs still count, so
+	// the bindings stay complete and a take-over starts warm.
+	Ownership Ownership
+}
+
+// Ownership is which devices this replica owns. Devices are named
+// "chassis/NAME" and "gateway/NAME".
+type Ownership interface {
+	// Owns reports whether this replica drives device, and the epoch of
+	// its ownership (the OpenFlow role generation).
+	Owns(device string) (epoch uint64, ok bool)
+	// Owner is the replica that owns device as far as this one knows.
+	Owner(device string) model.Owner
+}
+
+// Device names for Ownership.
+func chassisDeviceName(name string) string { return "chassis/" + name }
+func gatewayDeviceName(name string) string { return "gateway/" + name }
+
+// owns reports whether this ferryd drives device, with the epoch of its
+// ownership, and which replica owns it ("" with one ferryd).
+func (c *Controller) owns(device string) (epoch uint64, owner string, ok bool) {
+	if c.cfg.Ownership == nil {
+		return 0, "", true
+	}
+	epoch, ok = c.cfg.Ownership.Owns(device)
+	return epoch, c.cfg.Ownership.Owner(device).Replica, ok
 }
 
 // Controller supervises one loop per registered chassis and gateway, and

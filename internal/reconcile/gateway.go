@@ -182,6 +182,16 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 	if ok, left := g.c.ready(); !ok {
 		return errWarming{left}
 	}
+	_, owner, mine := g.c.owns(gatewayDeviceName(gw.Name))
+	g.mu.Lock()
+	g.st.Owner = owner
+	g.mu.Unlock()
+	if !mine {
+		// Another replica drives it: observed only (its MACs count).
+		g.rz.failed()
+		g.count("skipped")
+		return nil
+	}
 
 	e = g.c.refresh()
 	desired := e.DesiredGateway(gw)

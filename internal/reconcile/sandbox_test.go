@@ -40,6 +40,7 @@ type sandbox struct {
 	snap  *model.Snapshot
 	ofAdv string
 	tls   *tls.Config // for ssl: chassis targets
+	own   Ownership   // nil: this controller owns every device
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -101,6 +102,7 @@ func (s *sandbox) start() {
 		Northbound: s.nb, Switches: OpenFlow(s.of), Dial: OVSDBDialer(testLogger(s.t), s.tls, nil),
 		DialGateway: OVSDBGatewayDialer(testLogger(s.t), s.tls, nil),
 		Advertise:   s.ofAdv, Resync: time.Hour, Metrics: NewMetrics(s.reg), Logger: testLogger(s.t),
+		Ownership: s.own,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

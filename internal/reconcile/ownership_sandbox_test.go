@@ -1,0 +1,106 @@
+package reconcile
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/ferry-sdn/ferry/internal/model"
+)
+
+// grants is an Ownership the test sets: the devices listed are owned
+// here, the others by replica "b".
+type grants struct {
+	mu    sync.Mutex
+	owned map[string]uint64
+}
+
+func (g *grants) Owns(device string) (uint64, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	e, ok := g.owned[device]
+	return e, ok
+}
+
+func (g *grants) Owner(device string) model.Owner {
+	if e, ok := g.Owns(device); ok {
+		return model.Owner{Device: device, Replica: "a", Epoch: e}
+	}
+	return model.Owner{Device: device, Replica: "b"}
+}
+
+func (g *grants) set(device string, epoch uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if epoch == 0 {
+		delete(g.owned, device)
+	} else {
+		g.owned[device] = epoch
+	}
+}
+
+// TestSandboxOwnership: a chassis another replica owns is observed (its
+// VIFs reach the other chassis' flows) but never written; taken over with
+// nothing changed meanwhile, the first pass sends no flow_mod and no OVSDB
+// transaction; taken over after a change, it catches up.
+func TestSandboxOwnership(t *testing.T) {
+	own := &grants{owned: map[string]uint64{"chassis/hv1": 1, "chassis/hv2": 1}}
+	s := newSandbox(t)
+	s.own = own
+	s.stop()
+	s.start()
+	s.blueAcross()
+
+	// hv2 goes to replica b.
+	own.set("chassis/hv2", 0)
+	s.ctl.KickDevices()
+	eventually(t, "hv2 shown as b's", func() (bool, string) { return s.ctl.Chassis("hv2").Owner == "b", "" })
+	hv2Flows := strings.Join(s.dumpFlows("hv2"), "\n")
+	txns := testutil.ToFloat64(s.ctl.cfg.Metrics.transactions)
+
+	// A VIF on hv2 and its port: hv1 learns it (hv2 is still observed),
+	// hv2 itself is left alone.
+	s.addVIF("hv2", "vm3", "blue-c", "52:54:00:00:01:0c")
+	s.addPort("c", "blue-c")
+	eventually(t, "hv1's flows towards vm3 on hv2", func() (bool, string) {
+		return strings.Contains(strings.Join(s.dumpFlows("hv1"), "\n"), "52:54:00:00:01:0c"), ""
+	})
+	time.Sleep(300 * time.Millisecond) // a pass of hv2, had it been owned, would have written by now
+	if got := strings.Join(s.dumpFlows("hv2"), "\n"); got != hv2Flows {
+		t.Errorf("hv2 is b's, yet its flows changed:\n%s\nwere:\n%s", got, hv2Flows)
+	}
+	if st := s.ctl.Chassis("hv2"); !st.OVSDBConnected || st.LastError != "" {
+		t.Errorf("hv2 observed: %+v", st)
+	}
+
+	// Taken over after that change: hv2 catches up.
+	own.set("chassis/hv2", 2)
+	s.ctl.KickDevices()
+	s.waitRealized()
+	if st := s.ctl.Chassis("hv2"); st.Owner != "a" {
+		t.Errorf("hv2 owner %q after the take-over", st.Owner)
+	}
+	if !strings.Contains(strings.Join(s.dumpFlows("hv2"), "\n"), "52:54:00:00:01:0c") {
+		t.Errorf("hv2 has no flows for vm3 after the take-over")
+	}
+
+	// Given up and taken back with nothing changed: nothing is sent.
+	own.set("chassis/hv2", 0)
+	s.ctl.KickDevices()
+	eventually(t, "hv2 shown as b's again", func() (bool, string) { return s.ctl.Chassis("hv2").Owner == "b", "" })
+	before := s.of.Counters()
+	txns = testutil.ToFloat64(s.ctl.cfg.Metrics.transactions)
+	own.set("chassis/hv2", 3)
+	s.ctl.KickDevices()
+	s.waitRealized()
+	after := s.of.Counters()
+	if after.FlowMods != before.FlowMods || after.GroupMods != before.GroupMods {
+		t.Errorf("take-over sent flow_mods %d→%d group_mods %d→%d", before.FlowMods, after.FlowMods, before.GroupMods, after.GroupMods)
+	}
+	if n := testutil.ToFloat64(s.ctl.cfg.Metrics.transactions); n != txns {
+		t.Errorf("take-over sent %v OVSDB transactions", n-txns)
+	}
+}
