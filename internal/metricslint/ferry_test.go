@@ -21,6 +21,7 @@ import (
 	"github.com/ferry-sdn/ferry/internal/crash"
 	"github.com/ferry-sdn/ferry/internal/metricslint"
 	"github.com/ferry-sdn/ferry/internal/reconcile"
+	"github.com/ferry-sdn/ferry/internal/replica"
 	"github.com/ferry-sdn/ferry/openflow"
 	"github.com/ferry-sdn/ferry/rest"
 )
@@ -45,6 +46,13 @@ func (r *recorder) MustRegister(cs ...prometheus.Collector) {
 	}
 }
 
+// noLocks is a lock service that grants nothing.
+type noLocks struct{}
+
+func (noLocks) Want([]string)            {}
+func (noLocks) Held(string) bool         { return false }
+func (noLocks) Changed() <-chan struct{} { return nil }
+
 // ferrydRegistry builds a registry the way cmd/ferryd does, with a child in
 // every vector.
 func ferrydRegistry(t *testing.T) *prometheus.Registry {
@@ -56,6 +64,7 @@ func ferrydRegistry(t *testing.T) *prometheus.Registry {
 	reconcile.RegisterPassiveRefused(rec, func() uint64 { return 0 })
 	reconcile.RegisterOpenFlow(rec, func() openflow.Stats { return openflow.Stats{} })
 	rec.MustRegister(crash.Collector())
+	replica.New(replica.Config{Locks: noLocks{}}).RegisterMetrics(rec)
 	metricslint.Touch(rec.collectors...)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -70,6 +70,7 @@ type Manager struct {
 	handing    string
 	handingAt  time.Time
 	registered bool
+	count      counters
 }
 
 // New returns a manager; Run makes it work.
@@ -292,6 +293,7 @@ func (m *Manager) step(ctx context.Context) {
 	}
 	m.cfg.Locks.Want(want)
 	if release != "" {
+		m.count.released.Add(1)
 		m.log.Info("replica: handing over", "device", release, "to", assigned[release])
 		m.mu.Lock()
 		m.handing, m.handingAt = release, time.Now()
@@ -313,6 +315,7 @@ func (m *Manager) step(ctx context.Context) {
 			m.log.Warn("replica: recording ownership", "device", d, "err", err)
 			continue
 		}
+		m.count.acquired.Add(1)
 		m.log.Info("replica: owns", "device", d, "epoch", e)
 		next[d] = e
 	}
@@ -324,9 +327,19 @@ func (m *Manager) setOwned(next map[string]uint64) {
 	m.mu.Lock()
 	changed := !maps.Equal(m.owned, next)
 	for d := range m.owned {
-		if _, ok := next[d]; !ok {
-			m.log.Info("replica: no longer owns", "device", d)
+		if _, ok := next[d]; ok {
+			continue
 		}
+		_, registered := m.assigned[d]
+		switch {
+		case d == m.handing:
+			// counted as released when it was given up
+		case !registered:
+			m.count.released.Add(1) // unregistered
+		default:
+			m.count.lost.Add(1)
+		}
+		m.log.Info("replica: no longer owns", "device", d)
 	}
 	m.owned = next
 	m.mu.Unlock()
