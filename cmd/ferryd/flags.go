@@ -35,6 +35,8 @@ func newFlags(cfg *config) *flag.FlagSet {
 	fs.StringVar(&cfg.openflow, "openflow", "ptcp:6653", "passive OpenFlow `target` bridges connect to (ptcp:PORT[:IP], pssl:PORT[:IP], punix:PATH)")
 	fs.StringVar(&cfg.advertise, "advertise", "", "active OpenFlow `target` every managed bridge is told to dial, e.g. tcp:198.18.255.1:6653 (default: derived from --openflow when it names an IP)")
 	fs.StringVar(&cfg.nb, "nb", "", "northbound database `targets` (tcp:, ssl:, unix:; comma-separated for a cluster); empty runs ferryd's own ovsdb-server in --data-dir")
+	fs.StringVar(&cfg.replicaID, "replica-id", "", "run as replica `ID` of several ferryds sharing --nb (a clustered northbound database): register as ID, own a share of the devices through OVSDB locks and drive only those; empty: this ferryd drives every device")
+	fs.StringVar(&cfg.apiAdvertise, "api-advertise", "", "the REST API `URL` other replicas and GET /v1/replicas show for this one (with --replica-id; default: derived from --api when it names an IP)")
 	fs.StringVar(&cfg.dataDir, "data-dir", "/var/lib/ferry", "`directory` for ferryd's own northbound database")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `format` on stderr: text (logfmt, key=value) or json (one object per line)")
@@ -76,6 +78,9 @@ func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) 
 		return cfg, fs, nil
 	}
 	if err := loadConfig(fs, &cfg); err != nil {
+		return cfg, fs, err
+	}
+	if err := checkReplicaID(cfg.replicaID); err != nil {
 		return cfg, fs, err
 	}
 	for _, f := range []struct {
@@ -158,4 +163,21 @@ func notify(logger *slog.Logger, state string) {
 	if err := sdnotify.Notify(state); err != nil {
 		logger.Warn("telling systemd "+state, "err", err)
 	}
+}
+
+// checkReplicaID: a replica ID names locks and rows other replicas read,
+// and appears in logs and metrics: keep it short and plain.
+func checkReplicaID(id string) error {
+	if id == "" {
+		return nil
+	}
+	if len(id) > 64 {
+		return fmt.Errorf("--replica-id: %q: at most 64 characters", id)
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return fmt.Errorf("--replica-id: %q: only letters, digits, '-', '_' and '.'", id)
+		}
+	}
+	return nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/nbdb"
 	"github.com/ferry-sdn/ferry/internal/reconcile"
+	"github.com/ferry-sdn/ferry/internal/replica"
 	"github.com/ferry-sdn/ferry/internal/sdnotify"
 	"github.com/ferry-sdn/ferry/internal/version"
 	"github.com/ferry-sdn/ferry/openflow"
@@ -44,6 +45,8 @@ type config struct {
 	logFormat   string
 	resync      time.Duration
 	ovsdbListen string
+	// Several replicas on one northbound database.
+	replicaID, apiAdvertise string
 
 	// OVS-style peer TLS for ssl:/pssl: OVSDB and OpenFlow targets.
 	privateKey, certificate, caCert string
@@ -226,6 +229,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	// The controller exists only after the connection; early cache events
 	// find nil and are covered by the controller's first pass.
 	var ctlRef atomic.Pointer[reconcile.Controller]
+	var mgrRef atomic.Pointer[replica.Manager]
 	var passiveRef atomic.Pointer[ovsdb.Passive]
 	nbConn, err := ovsdb.NewConn(ovsdb.ConnConfig{
 		Targets: targets, Model: nbModel, LeaderOnly: len(targets) > 1, TLS: sec.peer,
@@ -233,6 +237,9 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		OnChange: func() {
 			if c := ctlRef.Load(); c != nil {
 				c.Kick()
+			}
+			if m := mgrRef.Load(); m != nil {
+				m.Kick()
 			}
 			if p := passiveRef.Load(); p != nil {
 				p.Recheck() // a host whose chassis was deleted is dropped
@@ -327,6 +334,38 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}()
 	defer ofServer.Close()
 
+	limits := rest.DefaultLimits()
+	limits.MaxConns = cfg.apiMaxConns
+	apiLn, err := listenAPI(cfg.api, sec.api, limits, logger.With("component", "rest"))
+	if err != nil {
+		return fmt.Errorf("--api: %w", err)
+	}
+	apiLn.RegisterMetrics(reg)
+	apiScheme := "http"
+	if sec.api != nil {
+		apiScheme = "https"
+	}
+
+	// Several replicas: this one's share of the devices, by lock.
+	mgr, stopLocks, err := startReplica(cfg, targets, sec.peer, db, model.Replica{
+		API: apiURL(cfg, apiScheme, apiLn.Addr()), OpenFlow: cfg.advertise,
+	}, func() {
+		if c := ctlRef.Load(); c != nil {
+			c.KickDevices()
+		}
+	}, reg, logger.With("component", "replica"))
+	if err != nil {
+		return err
+	}
+	defer stopLocks()
+	if mgr != nil {
+		mgrRef.Store(mgr)
+	}
+	var ownership reconcile.Ownership
+	if mgr != nil {
+		ownership = mgr
+	}
+
 	plain := &plainDialWarner{logger: logger.With("component", "reconcile")}
 	var dialedIn func(string) (netip.Addr, bool)
 	if passive != nil {
@@ -342,6 +381,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Metrics:     reconcile.NewMetrics(reg),
 		Logger:      logger.With("component", "reconcile"),
 		DialedIn:    dialedIn,
+		Ownership:   ownership,
 	})
 	ctlRef.Store(ctl)
 	ofEvents, cancelOF := ofServer.Subscribe()
@@ -361,14 +401,12 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		defer close(ctlDone)
 		ctl.Run(ctx)
 	}()
-
-	limits := rest.DefaultLimits()
-	limits.MaxConns = cfg.apiMaxConns
-	apiLn, err := listenAPI(cfg.api, sec.api, limits, logger.With("component", "rest"))
-	if err != nil {
-		return fmt.Errorf("--api: %w", err)
+	var status rest.Status = ctl
+	if mgr != nil {
+		status = replicaStatus{Controller: ctl, m: mgr, healthy: db.Healthy}
+		defer func(stopped <-chan struct{}) { <-stopped }(runReplica(ctx, mgr, ctlDone))
 	}
-	apiLn.RegisterMetrics(reg)
+
 	var restOpts []rest.Option
 	if sec.peer == nil {
 		restOpts = append(restOpts, rest.WithoutTLS())
@@ -379,17 +417,13 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 			restOpts = append(restOpts, rest.WithMetricsAuth())
 		}
 	}
-	httpSrv := rest.NewServer(rest.NewHandler(db, ctl, reg, logger.With("component", "rest"), restOpts...),
+	httpSrv := rest.NewServer(rest.NewHandler(db, status, reg, logger.With("component", "rest"), restOpts...),
 		limits, logger.With("component", "rest"))
 	go func() {
 		if err := httpSrv.Serve(apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("REST API stopped", "err", err)
 		}
 	}()
-	apiScheme := "http"
-	if sec.api != nil {
-		apiScheme = "https"
-	}
 	logger.Info("ferryd running", "api", apiScheme+"://"+apiLn.Addr().String(), "openflow", cfg.openflow, "advertise", cfg.advertise,
 		"tls", sec.peer != nil, "api_tokens", sec.auth != nil)
 
