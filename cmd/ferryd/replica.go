@@ -105,4 +105,3 @@ func runReplica(ctx context.Context, m *replica.Manager, done <-chan struct{}) <
 	}()
 	return stopped
 }
-
