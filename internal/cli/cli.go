@@ -175,7 +175,7 @@ func (a *app) root() *cobra.Command {
 	root.SetHelpCommand(a.helpCmd())
 
 	root.AddCommand(
-		a.switchCmd(), a.portCmd(), a.chassisCmd(), a.gatewayCmd(), a.bindingCmd(),
+		a.switchCmd(), a.portCmd(), a.chassisCmd(), a.gatewayCmd(), a.bindingCmd(), a.replicaCmd(),
 		a.showCmd(), a.statusCmd(), a.waitCmd(), a.applyCmd(), a.hostCmd(),
 		a.versionCmd(), a.completionCmd(), a.manCmd(),
 	)

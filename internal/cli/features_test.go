@@ -14,6 +14,7 @@ import (
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/version"
 	"github.com/ferry-sdn/ferry/rest"
+	"github.com/ferry-sdn/ferry/rest/api"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden with what ferryctl prints")
@@ -488,4 +489,30 @@ func TestChassisSet(t *testing.T) {
 	if errs := f.stderr(t, ExitError, "chassis", "set", "hv3", "--underlay-mtu", "1600"); !strings.Contains(errs, "hv3") {
 		t.Errorf("set of a missing chassis: %q", errs)
 	}
+}
+
+// TestReplicaOutputs pins what an operator of several replicas reads: the
+// replica list, and status with an OWNER column once devices have owners
+// (without owners, status is as golden "status" pins it).
+func TestReplicaOutputs(t *testing.T) {
+	f := newFixture(t)
+	f.golden(t, "replica-list-none", f.ok(t, "replica", "list"))
+	f.estate(t)
+	f.st.SetReplicas([]api.Replica{
+		{ID: "a", API: "http://198.18.255.1:8470", OpenFlow: "tcp:198.18.255.1:6653", Started: "2026-12-03T17:00:00Z", Self: true, Healthy: true,
+			Devices: []string{"chassis/hv1", "gateway/gw1"}},
+		{ID: "b", OpenFlow: "tcp:198.18.255.2:6653", Started: "2026-12-03T17:00:01Z", Healthy: true, Devices: []string{"chassis/hv2"}},
+	})
+	hv1 := f.st.Chassis("hv1")
+	hv1.Owner = "a"
+	f.st.SetChassis("hv1", hv1)
+	hv2 := f.st.Chassis("hv2")
+	hv2.Owner = "b"
+	f.st.SetChassis("hv2", hv2)
+	gw1 := f.st.Gateway("gw1")
+	gw1.Owner = "a"
+	f.st.SetGateway("gw1", gw1)
+	f.golden(t, "replica-list", f.ok(t, "replica", "ls"))
+	f.golden(t, "replica-list-wide", f.ok(t, "replica", "list", "-o", "wide"))
+	f.golden(t, "status-owners", f.ok(t, "status"))
 }

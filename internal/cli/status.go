@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -100,29 +101,45 @@ func (a *app) status() error {
 			}
 		}
 	}
+	// With several replicas, each device shows which one drives it.
+	owned := slices.ContainsFunc(chs, func(ch api.Chassis) bool { return ch.Status.Owner != "" }) ||
+		slices.ContainsFunc(gws, func(g api.Gateway) bool { return g.Status.Owner != "" })
+	withOwner := func(header []string, rows [][]string, owners []string) ([]string, [][]string) {
+		if !owned {
+			return header, rows
+		}
+		header = slices.Insert(slices.Clone(header), 1, "OWNER")
+		for i := range rows {
+			rows[i] = slices.Insert(rows[i], 1, dash(owners[i]))
+		}
+		return header, rows
+	}
 	var rows [][]string
+	var owners []string
 	for _, ch := range chs {
 		st := ch.Status
 		rows = append(rows, []string{ch.Name, upDown(st.OVSDBConnected), upDown(st.OpenFlowConnected),
 			itoa(st.RealizedGeneration), itoa(st.Flows), itoa(st.Groups), itoa(len(down[ch.Name])), dash(st.LastError)})
+		owners = append(owners, st.Owner)
 	}
-	err = table(a.stdout, "No chassis.",
-		[]string{"CHASSIS", "OVSDB", "OPENFLOW", "REALIZED GEN", "FLOWS", "GROUPS", "TUNNELS DOWN", "LAST ERROR"}, rows)
+	header, rows := withOwner([]string{"CHASSIS", "OVSDB", "OPENFLOW", "REALIZED GEN", "FLOWS", "GROUPS", "TUNNELS DOWN", "LAST ERROR"}, rows, owners)
+	err = table(a.stdout, "No chassis.", header, rows)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(a.stdout)
 
 	if len(gws) > 0 {
-		rows = nil
+		rows, owners = nil, nil
 		for _, g := range gws {
 			st := g.Status
 			rows = append(rows, []string{g.Name, gatewayConnected(st), dash(strings.Join(st.TunnelIPs, ",")),
 				itoa(st.RealizedGeneration), itoa(st.LocalMACs), itoa(st.RemoteMACs), itoa(len(down[g.Name])),
 				dash(firstNonEmpty(st.Conflict, st.LastError))})
+			owners = append(owners, st.Owner)
 		}
-		err = table(a.stdout, "",
-			[]string{"GATEWAY", "CONNECTED", "TUNNEL IP", "REALIZED GEN", "LOCAL MACS", "REMOTE MACS", "TUNNELS DOWN", "LAST ERROR"}, rows)
+		header, rows := withOwner([]string{"GATEWAY", "CONNECTED", "TUNNEL IP", "REALIZED GEN", "LOCAL MACS", "REMOTE MACS", "TUNNELS DOWN", "LAST ERROR"}, rows, owners)
+		err = table(a.stdout, "", header, rows)
 		if err != nil {
 			return err
 		}
