@@ -71,6 +71,9 @@ type Owner struct {
 	Device  string
 	Replica string
 	Epoch   uint64
+	// Realized is the northbound generation the owner last reported the
+	// device in step with (published at most about once a second).
+	Realized int64
 }
 
 // GatewayBinding puts a VLAN of a VTEP port on a logical switch (VLAN 0:

@@ -3,6 +3,7 @@ package nbdb
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -112,7 +113,7 @@ func (db *DB) Owners() (map[string]model.Owner, error) {
 	}
 	for _, m := range t.RowsShallow() {
 		r := m.(*nb.DeviceOwner)
-		out[r.Device] = model.Owner{Device: r.Device, Replica: r.Replica, Epoch: uint64(r.Epoch)}
+		out[r.Device] = model.Owner{Device: r.Device, Replica: r.Replica, Epoch: uint64(r.Epoch), Realized: int64(r.RealizedGeneration)}
 	}
 	return out, nil
 }
@@ -168,6 +169,25 @@ func (db *DB) TakeOwnership(ctx context.Context, device, replica string) (uint64
 		// was just lost): move its epoch on.
 	}
 	return 0, fmt.Errorf("nbdb: %s: gave up after %d attempts", what, maxAttempts)
+}
+
+// PublishRealized records, for each device replica still owns, the
+// generation it is in step with, in one transaction. A device another
+// replica took meanwhile is left alone: its row names the new owner.
+func (db *DB) PublishRealized(ctx context.Context, replica string, realized map[string]int64) error {
+	if len(realized) == 0 {
+		return nil
+	}
+	var ops []ovsdb.Operation
+	for _, d := range slices.Sorted(maps.Keys(realized)) {
+		ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: nb.DeviceOwnerTable,
+			Where: []ovsdb.Condition{
+				{Column: "device", Function: ovsdb.ConditionEqual, Value: d},
+				{Column: "replica", Function: ovsdb.ConditionEqual, Value: replica},
+			},
+			Row: ovsdb.Row{"realized_generation": int(realized[d])}})
+	}
+	return db.replicaTxn(ctx, "publish realization", ops...)
 }
 
 // intValue reads an integer the way a JSON decoder may have left it.

@@ -73,7 +73,8 @@ func sameReplica(a, b model.Replica) bool {
 }
 
 // TestTakeOwnership: the epoch starts at 1 and grows by one with every
-// owner, whoever it is, and per device.
+// owner, whoever it is, and per device; only the owner publishes a
+// device's realization.
 func TestTakeOwnership(t *testing.T) {
 	servers(t, func(t *testing.T, ep string) {
 		db := nbdbtest.New(t, ep)
@@ -96,8 +97,15 @@ func TestTakeOwnership(t *testing.T) {
 				t.Errorf("step %d: %s taken by %s at epoch %d, want %d", i, step.device, step.replica, epoch, step.epoch)
 			}
 		}
+		// The owner's realization is recorded; a former owner's is not.
+		if err := db.PublishRealized(ctx(t), "a", map[string]int64{"chassis/hv1": 7}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.PublishRealized(ctx(t), "b", map[string]int64{"chassis/hv1": 9, "chassis/hv2": 9}); err != nil {
+			t.Fatal(err)
+		}
 		want := map[string]model.Owner{
-			"chassis/hv1": {Device: "chassis/hv1", Replica: "a", Epoch: 4},
+			"chassis/hv1": {Device: "chassis/hv1", Replica: "a", Epoch: 4, Realized: 7},
 			"chassis/hv2": {Device: "chassis/hv2", Replica: "a", Epoch: 1},
 		}
 		var got map[string]model.Owner

@@ -156,7 +156,7 @@ func (h *chassisDevice) realizedSwitch(sw string) (model.ChassisStatus, committe
 
 func (h *chassisDevice) unaffected(prev uint64, e *realize.Estate) {
 	if h.rz.unaffected(prev, e) {
-		h.c.cfg.Metrics.deviceRealized(h.chassis.Name, e.Snapshot.Generation)
+		h.c.deviceRealized(chassisDeviceName(h.chassis.Name), h.chassis.Name, e.Snapshot.Generation)
 	}
 }
 
@@ -471,7 +471,7 @@ func (h *chassisDevice) publish(e *realize.Estate, plan *realize.BridgePlan) {
 	h.st.Flows = h.br.Flows()
 	h.st.Groups = h.br.Groups()
 	h.mu.Unlock()
-	h.c.cfg.Metrics.deviceRealized(h.chassis.Name, e.Snapshot.Generation)
+	h.c.deviceRealized(chassisDeviceName(h.chassis.Name), h.chassis.Name, e.Snapshot.Generation)
 }
 
 func dumpBridge(ctx context.Context, sess Session) (*realize.Bridge, error) {

@@ -53,13 +53,25 @@ type Ownership interface {
 	// Owns reports whether this replica drives device, and the epoch of
 	// its ownership (the OpenFlow role generation).
 	Owns(device string) (epoch uint64, ok bool)
-	// Owner is the replica that owns device as far as this one knows.
+	// Owner is the replica that owns device as far as this one knows,
+	// with the generation it last reported the device in step with.
 	Owner(device string) model.Owner
+	// Realized records that device, owned here, is in step with gen.
+	Realized(device string, gen int64)
 }
 
 // Device names for Ownership.
 func chassisDeviceName(name string) string { return "chassis/" + name }
 func gatewayDeviceName(name string) string { return "gateway/" + name }
+
+// deviceRealized records that the device called name is in step with
+// generation gen: in the metrics, and for the other replicas.
+func (c *Controller) deviceRealized(device, name string, gen int64) {
+	c.cfg.Metrics.deviceRealized(name, gen)
+	if c.cfg.Ownership != nil {
+		c.cfg.Ownership.Realized(device, gen)
+	}
+}
 
 // owns reports whether this ferryd drives device, with the epoch of its
 // ownership, and which replica owns it ("" with one ferryd).
@@ -495,7 +507,24 @@ func (c *Controller) Gateway(name string) model.GatewayStatus {
 	if g == nil {
 		return model.GatewayStatus{}
 	}
-	return g.status()
+	st := g.status()
+	if gen, ok := c.observedOnly(gatewayDeviceName(name)); ok {
+		st.RealizedGeneration = gen
+	}
+	return st
+}
+
+// observedOnly reports whether another replica drives device, and if so
+// the generation it last published the device in step with: what this
+// replica reports of its realization.
+func (c *Controller) observedOnly(device string) (int64, bool) {
+	if c.cfg.Ownership == nil {
+		return 0, false
+	}
+	if _, ok := c.cfg.Ownership.Owns(device); ok {
+		return 0, false
+	}
+	return c.cfg.Ownership.Owner(device).Realized, true
 }
 
 func (c *Controller) loop(name string) *chassisDevice {
@@ -510,7 +539,11 @@ func (c *Controller) Chassis(name string) model.ChassisStatus {
 	if l == nil {
 		return model.ChassisStatus{}
 	}
-	return l.status()
+	st := l.status()
+	if gen, ok := c.observedOnly(chassisDeviceName(name)); ok {
+		st.RealizedGeneration = gen
+	}
+	return st
 }
 
 // Switch reports whether sw's current state is realized by every device
@@ -542,6 +575,12 @@ func (c *Controller) Switch(sw model.Switch) model.SwitchStatus {
 			cs, r, ok := h.realizedSwitch(sw.Name)
 			sc.RealizedGeneration = r.generation
 			sc.Realized = cs.OVSDBConnected && cs.OpenFlowConnected && ok && r.version >= sv.Version
+			if gen, other := c.observedOnly(chassisDeviceName(name)); other {
+				// Another replica's: in step with this estate's
+				// generation, as its owner published, or not yet.
+				sc.RealizedGeneration = gen
+				sc.Realized = cs.OVSDBConnected && gen >= e.Snapshot.Generation
+			}
 		}
 		st.Realized = st.Realized && sc.Realized
 		st.Chassis = append(st.Chassis, sc)
@@ -566,6 +605,10 @@ func (c *Controller) Switch(sw model.Switch) model.SwitchStatus {
 			v := e.Gateways[name]
 			sg.RealizedGeneration = r.generation
 			sg.Realized = gs.Connected && ok && r.version >= sv.Version
+			if gen, other := c.observedOnly(gatewayDeviceName(name)); other {
+				sg.RealizedGeneration = gen
+				sg.Realized = gs.Connected && gen >= e.Snapshot.Generation
+			}
 			sg.LocalMACs = len(v.LocalMACs[sw.Name])
 			sg.ReplicationMode = "source_node"
 			if gs.Connected && !v.SourceNode {

@@ -74,7 +74,7 @@ func (g *gatewayDevice) realizedSwitch(sw string) (model.GatewayStatus, committe
 
 func (g *gatewayDevice) unaffected(prev uint64, e *realize.Estate) {
 	if g.rz.unaffected(prev, e) {
-		g.c.cfg.Metrics.deviceRealized(g.gw.Name, e.Snapshot.Generation)
+		g.c.deviceRealized(gatewayDeviceName(g.gw.Name), g.gw.Name, e.Snapshot.Generation)
 	}
 }
 
@@ -234,7 +234,7 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 		m.passDuration.Observe(time.Since(start).Seconds())
 		m.gatewayRealized(gw.Name, remote)
 	}
-	g.c.cfg.Metrics.deviceRealized(gw.Name, e.Snapshot.Generation)
+	g.c.deviceRealized(gatewayDeviceName(gw.Name), gw.Name, e.Snapshot.Generation)
 	if len(ops) > 0 {
 		g.count("changed")
 		g.l.log.Debug("gateway pass committed", "generation", e.Snapshot.Generation, "ovsdb_ops", len(ops), "took", time.Since(start))

@@ -14,8 +14,19 @@ import (
 // grants is an Ownership the test sets: the devices listed are owned
 // here, the others by replica "b".
 type grants struct {
-	mu    sync.Mutex
-	owned map[string]uint64
+	mu       sync.Mutex
+	owned    map[string]uint64
+	realized map[string]int64 // what this replica published
+	theirs   int64            // what b publishes of its devices
+}
+
+func (g *grants) Realized(device string, gen int64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.realized == nil {
+		g.realized = map[string]int64{}
+	}
+	g.realized[device] = gen
 }
 
 func (g *grants) Owns(device string) (uint64, bool) {
@@ -29,7 +40,9 @@ func (g *grants) Owner(device string) model.Owner {
 	if e, ok := g.Owns(device); ok {
 		return model.Owner{Device: device, Replica: "a", Epoch: e}
 	}
-	return model.Owner{Device: device, Replica: "b"}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return model.Owner{Device: device, Replica: "b", Realized: g.theirs}
 }
 
 func (g *grants) set(device string, epoch uint64) {
@@ -74,6 +87,27 @@ func TestSandboxOwnership(t *testing.T) {
 	}
 	if st := s.ctl.Chassis("hv2"); !st.OVSDBConnected || st.LastError != "" {
 		t.Errorf("hv2 observed: %+v", st)
+	}
+
+	// hv2's realization is what b publishes: not yet in step, then in
+	// step; hv1's is published by this replica.
+	if st := s.ctl.Switch(s.snap.Switches[0]); st.Realized {
+		t.Errorf("blue realized while b has published nothing for hv2: %+v", st.Chassis)
+	}
+	own.mu.Lock()
+	own.theirs = s.snap.Generation
+	own.mu.Unlock()
+	if st := s.ctl.Switch(s.snap.Switches[0]); !st.Realized {
+		t.Errorf("blue not realized with hv1 done here and hv2 published by b: %+v", st.Chassis)
+	}
+	if got := s.ctl.Chassis("hv2").RealizedGeneration; got != s.snap.Generation {
+		t.Errorf("hv2 realized generation %d, want b's %d", got, s.snap.Generation)
+	}
+	own.mu.Lock()
+	published := own.realized["chassis/hv1"]
+	own.mu.Unlock()
+	if published != s.snap.Generation {
+		t.Errorf("hv1 published at %d, want %d", published, s.snap.Generation)
 	}
 
 	// Taken over after that change: hv2 catches up.

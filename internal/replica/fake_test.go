@@ -149,6 +149,19 @@ func (s *store) TakeOwnership(_ context.Context, device, replica string) (uint64
 	return o.Epoch, nil
 }
 
+func (s *store) PublishRealized(_ context.Context, replica string, realized map[string]int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for d, g := range realized {
+		if o, ok := s.owners[d]; ok && o.Replica == replica {
+			o.Realized = g
+			s.owners[d] = o
+		}
+	}
+	s.changed()
+	return nil
+}
+
 func (s *store) changed() {
 	for _, w := range s.watchers {
 		w()

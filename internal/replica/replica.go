@@ -36,6 +36,7 @@ type Store interface {
 	DeleteReplica(ctx context.Context, id string) error
 	Owners() (map[string]model.Owner, error)
 	TakeOwnership(ctx context.Context, device, replica string) (uint64, error)
+	PublishRealized(ctx context.Context, replica string, realized map[string]int64) error
 }
 
 // Config wires a Manager.
@@ -71,6 +72,9 @@ type Manager struct {
 	handingAt  time.Time
 	registered bool
 	count      counters
+	// realized is what this replica's devices are in step with, and
+	// published what the database was last told.
+	realized, published map[string]int64
 }
 
 // New returns a manager; Run makes it work.
@@ -81,7 +85,8 @@ func New(cfg Config) *Manager {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), owned: map[string]uint64{}}
+	return &Manager{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), owned: map[string]uint64{},
+		realized: map[string]int64{}, published: map[string]int64{}}
 }
 
 // Kick asks for a look at the database: call it on every northbound cache
@@ -121,6 +126,39 @@ func (m *Manager) Owner(device string) model.Owner {
 		return o
 	}
 	return model.Owner{Device: device}
+}
+
+// Realized records that device, owned here, is in step with northbound
+// generation gen. The other replicas learn it from the database within
+// about a second: their status of the device comes from there.
+func (m *Manager) Realized(device string, gen int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.owned[device]; ok && gen > m.realized[device] {
+		m.realized[device] = gen
+	}
+}
+
+// publish writes what changed in realized since the last time.
+func (m *Manager) publish(ctx context.Context) {
+	m.mu.Lock()
+	changed := map[string]int64{}
+	for d, g := range m.realized {
+		if _, ok := m.owned[d]; ok && m.published[d] != g {
+			changed[d] = g
+		}
+	}
+	m.mu.Unlock()
+	if len(changed) == 0 {
+		return
+	}
+	if err := m.cfg.Store.PublishRealized(ctx, m.cfg.Self.ID, changed); err != nil {
+		m.log.Debug("replica: publishing realization", "err", err)
+		return
+	}
+	m.mu.Lock()
+	maps.Copy(m.published, changed)
+	m.mu.Unlock()
 }
 
 // Status is a replica as GET /v1/replicas shows it.
@@ -320,6 +358,7 @@ func (m *Manager) step(ctx context.Context) {
 		next[d] = e
 	}
 	m.setOwned(next)
+	m.publish(ctx)
 }
 
 // setOwned replaces what this replica owns and says so if it changed.
@@ -342,6 +381,12 @@ func (m *Manager) setOwned(next map[string]uint64) {
 		m.log.Info("replica: no longer owns", "device", d)
 	}
 	m.owned = next
+	for d := range m.realized {
+		if _, ok := next[d]; !ok {
+			delete(m.realized, d)
+			delete(m.published, d)
+		}
+	}
 	m.mu.Unlock()
 	if changed && m.cfg.OnChange != nil {
 		m.cfg.OnChange()

@@ -224,3 +224,28 @@ func TestLostSessionOwnsNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestRealizedPublished: what the owner says it realized reaches the
+// store for the others to read, and only for devices it owns.
+func TestRealizedPublished(t *testing.T) {
+	e := newEstate(t, 2)
+	a := e.start("a")
+	e.settle(map[string]int{"a": 2}, 5*time.Second)
+	a.Realized("chassis/hv1", 7)
+	a.Realized("chassis/hv1", 5) // older: ignored
+	a.Realized("chassis/hv9", 7) // not a's
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		owners, _ := e.st.Owners()
+		if owners["chassis/hv1"].Realized == 7 {
+			if _, ok := owners["chassis/hv9"]; ok {
+				t.Errorf("published a device a does not own: %v", owners)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not published: %v", owners)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -9,11 +9,12 @@ const DeviceOwnerTable = "Device_Owner"
 
 // DeviceOwner defines an object in Device_Owner table
 type DeviceOwner struct {
-	UUID        string            `ovsdb:"_uuid"`
-	Device      string            `ovsdb:"device"`
-	Epoch       int               `ovsdb:"epoch" validate:"min=1"`
-	ExternalIDs map[string]string `ovsdb:"external_ids"`
-	Replica     string            `ovsdb:"replica"`
+	UUID               string            `ovsdb:"_uuid"`
+	Device             string            `ovsdb:"device"`
+	Epoch              int               `ovsdb:"epoch" validate:"min=1"`
+	ExternalIDs        map[string]string `ovsdb:"external_ids"`
+	RealizedGeneration int               `ovsdb:"realized_generation"`
+	Replica            string            `ovsdb:"replica"`
 }
 
 func (a *DeviceOwner) GetUUID() string {
@@ -58,6 +59,10 @@ func equalDeviceOwnerExternalIDs(a, b map[string]string) bool {
 	return true
 }
 
+func (a *DeviceOwner) GetRealizedGeneration() int {
+	return a.RealizedGeneration
+}
+
 func (a *DeviceOwner) GetReplica() string {
 	return a.Replica
 }
@@ -87,6 +92,7 @@ func (a *DeviceOwner) Equals(b *DeviceOwner) bool {
 		a.Device == b.Device &&
 		a.Epoch == b.Epoch &&
 		equalDeviceOwnerExternalIDs(a.ExternalIDs, b.ExternalIDs) &&
+		a.RealizedGeneration == b.RealizedGeneration &&
 		a.Replica == b.Replica
 }
 

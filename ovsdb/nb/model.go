@@ -150,6 +150,9 @@ var schema = `{
             "max": "unlimited"
           }
         },
+        "realized_generation": {
+          "type": "integer"
+        },
         "replica": {
           "type": "string"
         }
