@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"time"
@@ -65,10 +65,18 @@ func startReplica(cfg config, nb []ovsdb.Target, peerTLS *tls.Config, db *nbdb.D
 	return m, closeLocks, nil
 }
 
-// dialLocks opens the lock session on the northbound database.
+// dialLocks opens the lock session on the northbound database: on its
+// leader, where the cluster's locks are arbitrated.
 func dialLocks(nb []ovsdb.Target, peerTLS *tls.Config, logger *slog.Logger) (replica.Locks, func(), error) {
-	return nil, nil, errors.New("ferryd: --replica-id: no OVSDB lock client yet")
+	l, err := ovsdb.NewLocks(ovsdb.LockConfig{Targets: nb, TLS: peerTLS, Database: nbSchemaName, Logger: logger})
+	if err != nil {
+		return nil, nil, fmt.Errorf("--replica-id: %w", err)
+	}
+	return l, l.Close, nil
 }
+
+// nbSchemaName is the northbound database's name.
+const nbSchemaName = "Ferry_Northbound"
 
 // replicaStatus is the controller's status with the replicas of the
 // manager: what the REST API reports.

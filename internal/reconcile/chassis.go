@@ -240,11 +240,7 @@ func (h *chassisDevice) identify(ch model.Chassis, obs hypervisor.Observed) erro
 // take-over starts with a dump (which, when nothing changed meanwhile,
 // makes the new owner's first pass send nothing).
 func (h *chassisDevice) owned(ch model.Chassis) bool {
-	_, owner, mine := h.c.owns(chassisDeviceName(ch.Name))
-	h.mu.Lock()
-	h.st.Owner = owner
-	h.mu.Unlock()
-	if mine {
+	if _, mine := h.c.owns(chassisDeviceName(ch.Name)); mine {
 		return true
 	}
 	h.br, h.session = nil, nil

@@ -74,13 +74,12 @@ func (c *Controller) deviceRealized(device, name string, gen int64) {
 }
 
 // owns reports whether this ferryd drives device, with the epoch of its
-// ownership, and which replica owns it ("" with one ferryd).
-func (c *Controller) owns(device string) (epoch uint64, owner string, ok bool) {
+// ownership.
+func (c *Controller) owns(device string) (epoch uint64, ok bool) {
 	if c.cfg.Ownership == nil {
-		return 0, "", true
+		return 0, true
 	}
-	epoch, ok = c.cfg.Ownership.Owns(device)
-	return epoch, c.cfg.Ownership.Owner(device).Replica, ok
+	return c.cfg.Ownership.Owns(device)
 }
 
 // Controller supervises one loop per registered chassis and gateway, and
@@ -508,10 +507,19 @@ func (c *Controller) Gateway(name string) model.GatewayStatus {
 		return model.GatewayStatus{}
 	}
 	st := g.status()
+	st.Owner = c.ownerOf(gatewayDeviceName(name))
 	if gen, ok := c.observedOnly(gatewayDeviceName(name)); ok {
 		st.RealizedGeneration = gen
 	}
 	return st
+}
+
+// ownerOf is the replica owning device ("" with one ferryd).
+func (c *Controller) ownerOf(device string) string {
+	if c.cfg.Ownership == nil {
+		return ""
+	}
+	return c.cfg.Ownership.Owner(device).Replica
 }
 
 // observedOnly reports whether another replica drives device, and if so
@@ -540,6 +548,7 @@ func (c *Controller) Chassis(name string) model.ChassisStatus {
 		return model.ChassisStatus{}
 	}
 	st := l.status()
+	st.Owner = c.ownerOf(chassisDeviceName(name))
 	if gen, ok := c.observedOnly(chassisDeviceName(name)); ok {
 		st.RealizedGeneration = gen
 	}

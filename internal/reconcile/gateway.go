@@ -182,11 +182,7 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 	if ok, left := g.c.ready(); !ok {
 		return errWarming{left}
 	}
-	_, owner, mine := g.c.owns(gatewayDeviceName(gw.Name))
-	g.mu.Lock()
-	g.st.Owner = owner
-	g.mu.Unlock()
-	if !mine {
+	if _, mine := g.c.owns(gatewayDeviceName(gw.Name)); !mine {
 		// Another replica drives it: observed only (its MACs count).
 		g.rz.failed()
 		g.count("skipped")

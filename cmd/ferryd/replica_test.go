@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ferry-sdn/ferry/ovsdb"
+	"github.com/ferry-sdn/ferry/ovsdb/nb"
+	"github.com/ferry-sdn/ferry/rest/api"
+)
+
+// sharedNB starts one northbound ovsdb-server for several ferryds.
+func sharedNB(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := ovsdb.RunServer(ctx, ovsdb.ServerConfig{DataDir: filepath.Join(shortTemp(t), "nb"), Schema: nb.SchemaJSON})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop(); cancel() })
+	return srv.Target().String()
+}
+
+// replicaProc is a ferryd started as a replica.
+type replicaProc struct {
+	id  string
+	f   *ferryd
+	api string
+}
+
+func startReplicaProc(t *testing.T, nbTarget, id string) *replicaProc {
+	t.Helper()
+	dir := shortTemp(t)
+	f := startFerryd(t, "--config=", "--nb", nbTarget, "--replica-id", id, "--api", "127.0.0.1:0",
+		"--openflow", "punix:"+dir+"/of.sock", "--resync", "1h")
+	_, addr := f.waitRunning(t)
+	return &replicaProc{id: id, f: f, api: "http://" + addr}
+}
+
+func (r *replicaProc) replicas(t *testing.T) []api.Replica {
+	t.Helper()
+	resp, err := http.Get(r.api + "/v1/replicas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out []api.Replica
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func post(t *testing.T, url, body string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", bytes.NewBufferString(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST %s: %s", url, resp.Status)
+	}
+}
+
+// shares waits until every replica listed by r owns one of want's counts
+// (by replica id) and returns how long that took.
+func shares(t *testing.T, r *replicaProc, want map[string]int, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var got map[string]int
+	for time.Since(start) < within {
+		got = map[string]int{}
+		seen := map[string]bool{}
+		doubled := false
+		for _, rep := range r.replicas(t) {
+			got[rep.ID] = len(rep.Devices)
+			for _, d := range rep.Devices {
+				doubled = doubled || seen[d]
+				seen[d] = true
+			}
+		}
+		if doubled {
+			t.Fatalf("a device listed under two replicas: %+v", r.replicas(t))
+		}
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			return time.Since(start)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("replica %s sees %v after %v, want %v", r.id, got, within, want)
+	return 0
+}
+
+// TestReplicasShareDevices: three real ferryds on one northbound
+// database share twelve chassis four each, every replica seeing the same;
+// one killed with SIGKILL, its chassis go to the other two and its row
+// disappears; one stopped with SIGTERM, the last one owns everything.
+func TestReplicasShareDevices(t *testing.T) {
+	needOVSDB(t)
+	nbTarget := sharedNB(t)
+	var reps []*replicaProc
+	for _, id := range []string{"r1", "r2", "r3"} {
+		reps = append(reps, startReplicaProc(t, nbTarget, id))
+	}
+	for i := range 12 {
+		// Unreachable on purpose: ownership is of registrations.
+		post(t, reps[i%3].api+"/v1/chassis", fmt.Sprintf(`{"name":"hv%d","ovsdb":"tcp:198.18.255.%d:6640","tunnel_ip":"198.18.1.%d"}`, i+1, i+11, i+11))
+	}
+	for _, r := range reps {
+		shares(t, r, map[string]int{"r1": 4, "r2": 4, "r3": 4}, 20*time.Second)
+	}
+	self := 0
+	for _, rep := range reps[0].replicas(t) {
+		if rep.Self {
+			self++
+			if rep.ID != "r1" || !rep.Healthy || rep.OpenFlow == "" {
+				t.Errorf("r1 about itself: %+v", rep)
+			}
+		}
+	}
+	if self != 1 {
+		t.Errorf("%d replicas marked self", self)
+	}
+
+	if err := reps[2].f.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	took := shares(t, reps[0], map[string]int{"r1": 6, "r2": 6}, 20*time.Second)
+	t.Logf("r3 killed: its chassis owned by r1 and r2 after %v", took)
+	shares(t, reps[1], map[string]int{"r1": 6, "r2": 6}, 5*time.Second)
+
+	if err := reps[1].f.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := reps[1].f.exit(t); code != 0 {
+		t.Errorf("r2 exit %d", code)
+	}
+	took = shares(t, reps[0], map[string]int{"r1": 12}, 20*time.Second)
+	t.Logf("r2 stopped: r1 owns everything after %v", took)
+
+	// The status of a chassis names its owner.
+	resp, err := http.Get(reps[0].api + "/v1/chassis/hv1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ch api.Chassis
+	if err := json.NewDecoder(resp.Body).Decode(&ch); err != nil {
+		t.Fatal(err)
+	}
+	if ch.Status.Owner != "r1" {
+		t.Errorf("hv1 owner %q, want r1", ch.Status.Owner)
+	}
+	ids := []string{}
+	for _, rep := range reps[0].replicas(t) {
+		ids = append(ids, rep.ID)
+	}
+	if !slices.Equal(ids, []string{"r1"}) {
+		t.Errorf("replicas left: %v", ids)
+	}
+}
