@@ -3,11 +3,12 @@ package hypervisor
 import "net"
 
 // Config is what ferry wants in a chassis' Open_vSwitch database: its
-// managed bridge, the controller it dials and ferry's tunnel ports.
+// managed bridge, the controllers it dials (one per ferryd replica, sorted)
+// and ferry's tunnel ports.
 type Config struct {
 	Bridge       string
 	DatapathType string // for a bridge ferry creates
-	Controller   string
+	Controllers  []string
 	Tunnels      []Tunnel // sorted by Name
 }
 

@@ -85,7 +85,7 @@ func FuzzObserve(f *testing.F) {
 		}
 		_, _ = ParseDatapathID(obs.Bridge.DatapathID)
 		TunnelOFPorts(obs.Bridge)
-		cfg := Config{Bridge: "br-int", Controller: "tcp:127.0.0.1:6653", Tunnels: []Tunnel{
+		cfg := Config{Bridge: "br-int", Controllers: []string{"tcp:127.0.0.1:6653"}, Tunnels: []Tunnel{
 			{Name: "fvx0", Type: "vxlan", Remote: "hv2", RemoteIP: "198.18.1.12", LocalIP: "198.18.1.11", OFPort: 32768},
 			{Name: "fvx1", Type: "vxlan", Remote: "hv3", RemoteIP: "198.18.1.13"},
 		}}

@@ -129,19 +129,25 @@ func CreateOps(root string, br *Bridge, st Config) []ovsdb.Operation {
 	}
 
 	if br == nil {
-		ifc, port, ctl, bridge := rows.NamedUUID("if", st.Bridge), rows.NamedUUID("port", st.Bridge), "ferry_controller", "ferry_bridge"
+		ifc, port, bridge := rows.NamedUUID("if", st.Bridge), rows.NamedUUID("port", st.Bridge), "ferry_bridge"
 		ops = append(ops,
 			ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vswitch.InterfaceTable, UUIDName: ifc, Row: ovsdb.Row{
 				"name": st.Bridge, "type": "internal"}},
 			ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vswitch.PortTable, UUIDName: port, Row: ovsdb.Row{
-				"name": st.Bridge, "interfaces": rows.UUIDSet(ifc)}},
-			controllerInsert(ctl, st.Controller),
+				"name": st.Bridge, "interfaces": rows.UUIDSet(ifc)}})
+		var ctls []string
+		for i, target := range st.Controllers {
+			ctl := controllerName(i)
+			ops = append(ops, controllerInsert(ctl, target))
+			ctls = append(ctls, ctl)
+		}
+		ops = append(ops,
 			ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vswitch.BridgeTable, UUIDName: bridge, Row: ovsdb.Row{
 				"name":          st.Bridge,
 				"datapath_type": st.DatapathType,
 				"fail_mode":     "secure",
 				"protocols":     rows.StringSet(defaultProtocols...),
-				"controller":    rows.UUIDSet(ctl),
+				"controller":    rows.UUIDSet(ctls...),
 				"ports":         rows.UUIDSet(append([]string{port}, newPorts...)...),
 				"external_ids":  rows.StringMap(owned),
 			}},
@@ -168,20 +174,28 @@ func CreateOps(root string, br *Bridge, st Config) []ovsdb.Operation {
 	}
 
 	var mutations []ovsdb.Mutation
-	if st.Controller != "" {
-		have := false
+	if len(st.Controllers) > 0 {
+		// Every wanted target once, on a row of anyone's; ferry's rows
+		// for other targets (a replica gone, an old address) go.
+		have := map[string]bool{}
 		var stale []string
 		for _, c := range br.Controllers {
 			switch {
-			case c.Target == st.Controller:
-				have = true
+			case slices.Contains(st.Controllers, c.Target):
+				have[c.Target] = true
 			case c.Owned:
 				stale = append(stale, c.UUID)
 			}
 		}
-		if !have {
-			ops = append(ops, controllerInsert("ferry_controller", st.Controller))
-			mutations = append(mutations, ovsdb.Mutation{Column: "controller", Mutator: ovsdb.MutateOperationInsert, Value: rows.UUIDSet("ferry_controller")})
+		var added []string
+		for i, target := range st.Controllers {
+			if !have[target] {
+				ops = append(ops, controllerInsert(controllerName(i), target))
+				added = append(added, controllerName(i))
+			}
+		}
+		if len(added) > 0 {
+			mutations = append(mutations, ovsdb.Mutation{Column: "controller", Mutator: ovsdb.MutateOperationInsert, Value: rows.UUIDSet(added...)})
 		}
 		if len(stale) > 0 {
 			mutations = append(mutations, ovsdb.Mutation{Column: "controller", Mutator: ovsdb.MutateOperationDelete, Value: rows.UUIDSet(stale...)})
@@ -195,6 +209,9 @@ func CreateOps(root string, br *Bridge, st Config) []ovsdb.Operation {
 	}
 	return ops
 }
+
+// controllerName is the named UUID of the i-th controller row inserted.
+func controllerName(i int) string { return "ferry_controller" + strconv.Itoa(i) }
 
 func controllerInsert(name, target string) ovsdb.Operation {
 	return ovsdb.Operation{Op: ovsdb.OperationInsert, Table: vswitch.ControllerTable, UUIDName: name, Row: ovsdb.Row{

@@ -13,7 +13,7 @@ import (
 var tunnel = Tunnel{Name: "fvxc612010c", Type: "vxlan", Remote: "hv2", RemoteIP: "198.18.1.12", LocalIP: "198.18.1.11", OFPort: 32768}
 
 func config() Config {
-	return Config{Bridge: "br-int", Controller: "tcp:198.18.255.1:6653", Tunnels: []Tunnel{tunnel}}
+	return Config{Bridge: "br-int", Controllers: []string{"tcp:198.18.255.1:6653"}, Tunnels: []Tunnel{tunnel}}
 }
 
 // observedAsWanted is the bridge CreateOps' operations leave behind.
@@ -84,5 +84,55 @@ func TestOwnership(t *testing.T) {
 	br.Ports[0].Interfaces[0].Options = map[string]string{"remote_ip": "198.18.9.9", "key": "flow"}
 	if got := tables(CreateOps("root", br, config())); got != "update Interface" {
 		t.Fatalf("ops %s, want one Interface update", got)
+	}
+}
+
+// TestControllersPerReplica: a bridge dials every replica. A replica
+// joining gets a row, a replica gone loses ferry's row, an operator's
+// controller stays whatever its target.
+func TestControllersPerReplica(t *testing.T) {
+	br := observedAsWanted()
+	br.Controllers = append(br.Controllers,
+		Controller{UUID: "gone", Target: "tcp:198.18.255.3:6653", Owned: true},
+		Controller{UUID: "operator", Target: "tcp:198.18.255.9:6653"})
+	cfg := config()
+	cfg.Controllers = []string{"tcp:198.18.255.1:6653", "tcp:198.18.255.2:6653"}
+	ops := CreateOps("root", br, cfg)
+	if got, want := tables(ops), "insert Controller, mutate Bridge"; got != want {
+		t.Fatalf("ops %s, want %s", got, want)
+	}
+	if got := ops[0].Row["target"]; got != "tcp:198.18.255.2:6653" {
+		t.Errorf("inserted a controller for %v, want the new replica's", got)
+	}
+	var inserted, deleted []ovsdb.UUID
+	for _, m := range ops[1].Mutations {
+		switch m.Mutator {
+		case ovsdb.MutateOperationInsert:
+			inserted = append(inserted, m.Value.(ovsdb.OvsSet).GoSet[0].(ovsdb.UUID))
+		case ovsdb.MutateOperationDelete:
+			for _, u := range m.Value.(ovsdb.OvsSet).GoSet {
+				deleted = append(deleted, u.(ovsdb.UUID))
+			}
+		}
+	}
+	if len(inserted) != 1 || len(deleted) != 1 || deleted[0].GoUUID != "gone" {
+		t.Errorf("controller column: inserted %v, deleted %v (want the gone replica's row only)", inserted, deleted)
+	}
+
+	// All there: nothing to do.
+	br.Controllers = []Controller{{UUID: "c", Target: "tcp:198.18.255.1:6653", Owned: true},
+		{UUID: "d", Target: "tcp:198.18.255.2:6653", Owned: true}, {UUID: "operator", Target: "tcp:198.18.255.9:6653"}}
+	if ops := CreateOps("root", br, cfg); len(ops) != 0 {
+		t.Errorf("ops with every replica's controller there: %s", tables(ops))
+	}
+	// A new bridge dials both.
+	n := 0
+	for _, op := range CreateOps("root", nil, cfg) {
+		if op.Table == vswitch.ControllerTable {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("a new bridge gets %d controllers, want 2", n)
 	}
 }

@@ -382,6 +382,12 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Logger:      logger.With("component", "reconcile"),
 		DialedIn:    dialedIn,
 		Ownership:   ownership,
+		PeerControllers: func() []string {
+			if mgr == nil {
+				return nil
+			}
+			return mgr.PeerControllers()
+		},
 	})
 	ctlRef.Store(ctl)
 	ofEvents, cancelOF := ofServer.Subscribe()

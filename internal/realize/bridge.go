@@ -92,6 +92,9 @@ type BridgeInputs struct {
 	Chassis model.Chassis
 	// Controller is the OpenFlow target the bridge must dial (--advertise).
 	Controller string
+	// PeerControllers are the other ferryd replicas' targets: the bridge
+	// dials every replica, and the one owning the chassis is its master.
+	PeerControllers []string
 	// Full recomputes every switch; otherwise only Dirty ones are.
 	Full  bool
 	Dirty []string
@@ -126,7 +129,7 @@ func (b *Bridge) Plan(in BridgeInputs) *BridgePlan {
 	ps := peers{chassis: e.Chassis, gateways: e.Gateways}
 	self := in.Chassis
 	p := &BridgePlan{
-		Config: bridgeConfig(self, in.Controller),
+		Config: bridgeConfig(self, in.Controller, in.PeerControllers),
 		Full:   in.Full,
 		units:  make(map[string]*unit),
 		users:  make(map[string]int, len(b.users)),

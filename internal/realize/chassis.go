@@ -18,6 +18,9 @@ type ChassisInputs struct {
 	Chassis  model.Chassis
 	// Controller is the OpenFlow target the bridge must dial (--advertise).
 	Controller string
+	// PeerControllers are the other ferryd replicas' targets: the bridge
+	// dials every replica, and the one owning the chassis is its master.
+	PeerControllers []string
 	// TunnelOFPorts holds the ofport (or ofport_request) of tunnel ports that
 	// already exist on the bridge, by port name.
 	TunnelOFPorts map[string]int
@@ -82,8 +85,14 @@ func PairEncap(sw model.Switch, a, b model.Chassis) string {
 	return ""
 }
 
-func bridgeConfig(ch model.Chassis, controller string) hypervisor.Config {
-	c := hypervisor.Config{Bridge: ch.Bridge, Controller: controller, DatapathType: ch.DatapathType}
+func bridgeConfig(ch model.Chassis, controller string, peers []string) hypervisor.Config {
+	c := hypervisor.Config{Bridge: ch.Bridge, DatapathType: ch.DatapathType}
+	for _, t := range append([]string{controller}, peers...) {
+		if t != "" && !slices.Contains(c.Controllers, t) {
+			c.Controllers = append(c.Controllers, t)
+		}
+	}
+	slices.Sort(c.Controllers)
 	if c.Bridge == "" {
 		c.Bridge = model.DefaultBridge
 	}
@@ -265,7 +274,7 @@ func allocatePorts(names []string, ports map[string]int, used map[int]bool) {
 // DesiredChassis computes the complete desired state of a chassis' bridge
 // from scratch: the reference the incremental Bridge is checked against.
 func DesiredChassis(in ChassisInputs) ChassisState {
-	st := ChassisState{Config: bridgeConfig(in.Chassis, in.Controller)}
+	st := ChassisState{Config: bridgeConfig(in.Chassis, in.Controller, in.PeerControllers)}
 	ps := peers{chassis: in.Snapshot.ChassisByName, gateways: in.Gateways}
 	views := viewsOf(in.Snapshot, in.Bindings, in.Gateways)
 	type carried struct {

@@ -239,13 +239,22 @@ func (h *chassisDevice) identify(ch model.Chassis, obs hypervisor.Observed) erro
 // written, and what this replica knew of the bridge is dropped so that a
 // take-over starts with a dump (which, when nothing changed meanwhile,
 // makes the new owner's first pass send nothing).
-func (h *chassisDevice) owned(ch model.Chassis) bool {
+func (h *chassisDevice) owned(ch model.Chassis, obs hypervisor.Observed) bool {
 	if _, mine := h.c.owns(chassisDeviceName(ch.Name)); mine {
 		return true
 	}
+	// The bridge dials every replica: bind its connection here too, or
+	// the listener would close it as unclaimed, and the take-over would
+	// wait for the bridge to dial again.
+	var sess Session
+	if obs.Bridge != nil {
+		if dpid, ok := hypervisor.ParseDatapathID(obs.Bridge.DatapathID); ok {
+			sess = h.c.cfg.Switches.Session(dpid, h.peers(ch, obs.SystemID).authorize)
+		}
+	}
 	h.br, h.session = nil, nil
 	h.rz.failed()
-	h.setConnected(true, false)
+	h.setConnected(true, sess != nil)
 	h.count("skipped")
 	return false
 }
@@ -299,7 +308,7 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 		h.setConnected(true, false)
 		return errNoRoot
 	}
-	if !h.owned(ch) {
+	if !h.owned(ch, obs) {
 		return nil
 	}
 	e = h.c.refresh()
@@ -307,7 +316,7 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 		return nil
 	}
 	tunnelPorts, used := hypervisor.TunnelOFPorts(obs.Bridge)
-	in := realize.BridgeInputs{Estate: e, Chassis: ch, Controller: h.c.cfg.Advertise,
+	in := realize.BridgeInputs{Estate: e, Chassis: ch, Controller: h.c.cfg.Advertise, PeerControllers: h.c.peerControllers(),
 		TunnelOFPorts: tunnelPorts, UsedOFPorts: used}
 
 	if obs.Bridge == nil {

@@ -25,6 +25,10 @@ type Config struct {
 	DialGateway DialGatewayFunc
 	// Advertise is the OpenFlow target every managed bridge must dial.
 	Advertise string
+	// PeerControllers, with several replicas, lists the other replicas'
+	// OpenFlow targets: each bridge dials them too, so that whichever
+	// replica owns it next finds it connected. Nil: none.
+	PeerControllers func() []string
 	// Resync is the period of unconditional passes (default 60 s): a safety
 	// net against missed events, cheap because a no-op pass sends nothing.
 	Resync time.Duration
@@ -512,6 +516,14 @@ func (c *Controller) Gateway(name string) model.GatewayStatus {
 		st.RealizedGeneration = gen
 	}
 	return st
+}
+
+// peerControllers are the other replicas' OpenFlow targets.
+func (c *Controller) peerControllers() []string {
+	if c.cfg.PeerControllers == nil {
+		return nil
+	}
+	return c.cfg.PeerControllers()
 }
 
 // ownerOf is the replica owning device ("" with one ferryd).

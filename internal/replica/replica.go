@@ -295,6 +295,7 @@ func (m *Manager) step(ctx context.Context) {
 	assigned := Assign(m.cfg.Devices(), ids)
 
 	m.mu.Lock()
+	membership := !slices.EqualFunc(m.live, live, func(a, b model.Replica) bool { return a == b })
 	m.live, m.owners, m.assigned, m.registered = live, owners, assigned, true
 	owned := maps.Clone(m.owned)
 	handing, handingAt := m.handing, m.handingAt
@@ -357,12 +358,31 @@ func (m *Manager) step(ctx context.Context) {
 		m.log.Info("replica: owns", "device", d, "epoch", e)
 		next[d] = e
 	}
-	m.setOwned(next)
+	if !m.setOwned(next) && membership && m.cfg.OnChange != nil {
+		// The replicas changed: bridges dial every replica.
+		m.cfg.OnChange()
+	}
 	m.publish(ctx)
 }
 
-// setOwned replaces what this replica owns and says so if it changed.
-func (m *Manager) setOwned(next map[string]uint64) {
+// PeerControllers are the OpenFlow targets of the other live replicas,
+// sorted.
+func (m *Manager) PeerControllers() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, r := range m.live {
+		if r.ID != m.cfg.Self.ID && r.OpenFlow != "" && !slices.Contains(out, r.OpenFlow) {
+			out = append(out, r.OpenFlow)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// setOwned replaces what this replica owns and says so if it changed
+// (and reports whether it did).
+func (m *Manager) setOwned(next map[string]uint64) bool {
 	m.mu.Lock()
 	changed := !maps.Equal(m.owned, next)
 	for d := range m.owned {
@@ -391,4 +411,5 @@ func (m *Manager) setOwned(next map[string]uint64) {
 	if changed && m.cfg.OnChange != nil {
 		m.cfg.OnChange()
 	}
+	return changed
 }
