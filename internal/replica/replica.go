@@ -52,6 +52,11 @@ type Config struct {
 	// Handover bounds how long a device given up waits for its new owner
 	// before the next one is given up (default 5 s).
 	Handover time.Duration
+	// ControllerGrace is how long a replica that went away stays among
+	// the controllers bridges dial (default 10 min): a replica that is
+	// restarted, or whose devices are taken over, then costs the bridges
+	// no change; one gone for longer is removed from them.
+	ControllerGrace time.Duration
 	Logger   *slog.Logger
 }
 
@@ -75,6 +80,9 @@ type Manager struct {
 	// realized is what this replica's devices are in step with, and
 	// published what the database was last told.
 	realized, published map[string]int64
+	// lastSeen is when each OpenFlow target of another replica was last
+	// live (PeerControllers).
+	lastSeen map[string]time.Time
 }
 
 // New returns a manager; Run makes it work.
@@ -82,11 +90,14 @@ func New(cfg Config) *Manager {
 	if cfg.Handover == 0 {
 		cfg.Handover = 5 * time.Second
 	}
+	if cfg.ControllerGrace == 0 {
+		cfg.ControllerGrace = 10 * time.Minute
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Manager{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), owned: map[string]uint64{},
-		realized: map[string]int64{}, published: map[string]int64{}}
+		realized: map[string]int64{}, published: map[string]int64{}, lastSeen: map[string]time.Time{}}
 }
 
 // Kick asks for a look at the database: call it on every northbound cache
@@ -295,8 +306,15 @@ func (m *Manager) step(ctx context.Context) {
 	assigned := Assign(m.cfg.Devices(), ids)
 
 	m.mu.Lock()
-	membership := !slices.EqualFunc(m.live, live, func(a, b model.Replica) bool { return a == b })
+	before := m.peerControllersLocked()
+	now := time.Now()
+	for _, r := range live {
+		if r.ID != self && r.OpenFlow != "" {
+			m.lastSeen[r.OpenFlow] = now
+		}
+	}
 	m.live, m.owners, m.assigned, m.registered = live, owners, assigned, true
+	membership := !slices.Equal(before, m.peerControllersLocked())
 	owned := maps.Clone(m.owned)
 	handing, handingAt := m.handing, m.handingAt
 	m.mu.Unlock()
@@ -365,15 +383,23 @@ func (m *Manager) step(ctx context.Context) {
 	m.publish(ctx)
 }
 
-// PeerControllers are the OpenFlow targets of the other live replicas,
-// sorted.
+// PeerControllers are the OpenFlow targets of the other replicas, live
+// or gone less than ControllerGrace ago, sorted.
 func (m *Manager) PeerControllers() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.peerControllersLocked()
+}
+
+func (m *Manager) peerControllersLocked() []string {
 	var out []string
-	for _, r := range m.live {
-		if r.ID != m.cfg.Self.ID && r.OpenFlow != "" && !slices.Contains(out, r.OpenFlow) {
-			out = append(out, r.OpenFlow)
+	for target, seen := range m.lastSeen {
+		switch {
+		case target == m.cfg.Self.OpenFlow:
+		case time.Since(seen) > m.cfg.ControllerGrace:
+			delete(m.lastSeen, target)
+		default:
+			out = append(out, target)
 		}
 	}
 	slices.Sort(out)

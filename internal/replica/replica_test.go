@@ -249,3 +249,43 @@ func TestRealizedPublished(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestPeerControllers: the other replicas' OpenFlow targets, kept for a
+// grace period after one goes away, then dropped.
+func TestPeerControllers(t *testing.T) {
+	e := newEstate(t, 2)
+	a := e.start("a")
+	e.mu.Lock()
+	e.replicas["a"].m.cfg.ControllerGrace = 300 * time.Millisecond
+	e.mu.Unlock()
+	// b registers with its own target.
+	s := e.a.session()
+	b := New(Config{Self: model.Replica{ID: "b", OpenFlow: "tcp:198.18.255.2:6653"}, Store: e.st, Locks: s,
+		Devices: func() []string { return e.devices }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); b.Run(ctx) }()
+	e.st.mu.Lock()
+	e.st.watchers = append(e.st.watchers, b.Kick)
+	e.st.mu.Unlock()
+	wait := func(what string, want []string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for fmt.Sprint(a.PeerControllers()) != fmt.Sprint(want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %v, want %v", what, a.PeerControllers(), want)
+			}
+			a.Kick()
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	wait("b running", []string{"tcp:198.18.255.2:6653"})
+	s.kill()
+	cancel()
+	<-done
+	time.Sleep(100 * time.Millisecond)
+	if got := a.PeerControllers(); len(got) != 1 {
+		t.Errorf("b just gone: %v, want it kept for the grace period", got)
+	}
+	wait("b gone for good", nil)
+}
