@@ -57,7 +57,7 @@ type Config struct {
 	// restarted, or whose devices are taken over, then costs the bridges
 	// no change; one gone for longer is removed from them.
 	ControllerGrace time.Duration
-	Logger   *slog.Logger
+	Logger          *slog.Logger
 }
 
 // Manager keeps one replica registered and its devices owned.
