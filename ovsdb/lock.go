@@ -239,7 +239,7 @@ type lockSession struct {
 
 	mu     sync.Mutex
 	nextID uint64
-	calls  map[string]chan lockReply
+	calls  map[string]chan rawReply
 	err    error // why the session ends, set once
 	dead   chan struct{}
 
@@ -250,11 +250,6 @@ type lockSession struct {
 	seen   time.Time
 }
 
-type lockReply struct {
-	result json.RawMessage
-	err    json.RawMessage
-}
-
 // session runs one connection to t until it fails or Locks closes.
 func (l *Locks) session(t Target) error {
 	dctx, cancel := context.WithTimeout(l.ctx, l.cfg.ProbeTimeout+l.cfg.ProbeInterval)
@@ -263,7 +258,7 @@ func (l *Locks) session(t Target) error {
 	if err != nil {
 		return err
 	}
-	s := &lockSession{l: l, conn: conn, calls: map[string]chan lockReply{}, dead: make(chan struct{}),
+	s := &lockSession{l: l, conn: conn, calls: map[string]chan rawReply{}, dead: make(chan struct{}),
 		asked: map[string]bool{}, leader: make(chan bool, 16), seen: time.Now()}
 	defer s.close(errors.New("session closed"))
 	go s.read()
@@ -401,7 +396,7 @@ func (u serverUpdates) leads(db string) (lead, known bool) {
 
 // call sends a request and waits for its answer.
 func (s *lockSession) call(ctx context.Context, method string, params []any, result any) error {
-	ch := make(chan lockReply, 1)
+	ch := make(chan rawReply, 1)
 	s.mu.Lock()
 	s.nextID++
 	id := "ferry-" + strconv.FormatUint(s.nextID, 10)
@@ -412,15 +407,7 @@ func (s *lockSession) call(ctx context.Context, method string, params []any, res
 	}
 	select {
 	case r := <-ch:
-		if len(r.err) > 0 && !bytes.Equal(r.err, []byte("null")) {
-			return &RPCError{Method: method, Err: r.err}
-		}
-		if result != nil {
-			if err := json.Unmarshal(r.result, result); err != nil {
-				return fmt.Errorf("ovsdb: %s: bad result: %w", method, err)
-			}
-		}
-		return nil
+		return r.decode(method, result)
 	case <-s.dead:
 		return s.cause()
 	case <-ctx.Done():
@@ -540,7 +527,7 @@ func (s *lockSession) handle(raw []byte) error {
 		delete(s.calls, id)
 		s.mu.Unlock()
 		if ok {
-			ch <- lockReply{result: m.Result, err: m.Error}
+			ch <- rawReply{result: m.Result, err: m.Error}
 		}
 	}
 	return nil

@@ -220,7 +220,7 @@ func FuzzLockMessage(f *testing.F) {
 				}
 			}
 		}()
-		s := &lockSession{l: l, conn: c1, calls: map[string]chan lockReply{"ferry-1": make(chan lockReply, 1)},
+		s := &lockSession{l: l, conn: c1, calls: map[string]chan rawReply{"ferry-1": make(chan rawReply, 1)},
 			dead: make(chan struct{}), asked: map[string]bool{}, leader: make(chan bool, 16)}
 		err := s.handle(msg)
 		if err == nil && strings.Contains(string(msg), `"stolen"`) && l.Held("x") {

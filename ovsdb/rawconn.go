@@ -54,6 +54,20 @@ type rawReply struct {
 	err    json.RawMessage
 }
 
+// decode returns the answer's error as an *RPCError, or decodes its
+// result into result (if not nil).
+func (r rawReply) decode(method string, result any) error {
+	if len(r.err) > 0 && !bytes.Equal(r.err, []byte("null")) {
+		return &RPCError{Method: method, Err: r.err}
+	}
+	if result != nil {
+		if err := json.Unmarshal(r.result, result); err != nil {
+			return fmt.Errorf("ovsdb: %s: bad result: %w", method, err)
+		}
+	}
+	return nil
+}
+
 // Call sends a JSON-RPC request and decodes its result into result (if not
 // nil). It returns an *RPCError when the host answers with an error. If ctx
 // ends first, the answer is still awaited in the background: the relay
@@ -83,15 +97,7 @@ func (c *RawConn) Call(ctx context.Context, method string, params []any, result 
 		if !ok {
 			return fmt.Errorf("ovsdb: %s: connection closed before the answer", method)
 		}
-		if len(r.err) > 0 && !bytes.Equal(r.err, []byte("null")) {
-			return &RPCError{Method: method, Err: r.err}
-		}
-		if result != nil {
-			if err := json.Unmarshal(r.result, result); err != nil {
-				return fmt.Errorf("ovsdb: %s: bad result: %w", method, err)
-			}
-		}
-		return nil
+		return r.decode(method, result)
 	case <-ctx.Done():
 		return fmt.Errorf("ovsdb: %s: %w", method, ctx.Err())
 	}

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -142,15 +140,7 @@ func TestRestart(t *testing.T) {
 	}
 
 	// 200 pings, 50 ms apart: 10 s of traffic across the restart.
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	ping := exec.CommandContext(ctx, "ip", "netns", "exec", e.lab.Namespace("blue-a"),
-		"ping", "-i", "0.05", "-c", "200", "-W", "1", blueB.ip())
-	var out strings.Builder
-	ping.Stdout, ping.Stderr = &out, &out
-	if err := ping.Start(); err != nil {
-		t.Fatal(err)
-	}
+	waitPing := e.startPing("blue-a", blueB.ip(), "0.05", 200)
 	time.Sleep(2 * time.Second)
 	if err := e.ferryd.Stop(); err != nil {
 		t.Fatalf("stopping ferryd: %v", err)
@@ -161,13 +151,14 @@ func TestRestart(t *testing.T) {
 	e.waitAPI()
 	e.waitRealized("blue", 2)
 	realizedAfter := time.Since(restarted)
-	if err := ping.Wait(); err != nil {
-		t.Errorf("ping across the restart failed: %v\n%s", err, out.String())
+	out, err := waitPing()
+	if err != nil {
+		t.Errorf("ping across the restart failed: %v\n%s", err, out)
 	}
-	if !strings.Contains(out.String(), "200 received, 0% packet loss") {
-		t.Errorf("packets lost across the restart:\n%s", tailLines(out.String(), 3))
+	if !strings.Contains(out, "200 received, 0% packet loss") {
+		t.Errorf("packets lost across the restart:\n%s", tailLines(out, 3))
 	}
-	t.Logf("restarted ferryd realized blue %v after start; ping: %s", realizedAfter, tailLines(strings.TrimSpace(out.String()), 2))
+	t.Logf("restarted ferryd realized blue %v after start; ping: %s", realizedAfter, tailLines(strings.TrimSpace(out), 2))
 
 	if n := e.metric("ferry_openflow_flow_mods_total"); n != 0 {
 		t.Errorf("restarted ferryd sent %v flow_mods", n)

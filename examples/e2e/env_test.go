@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -240,4 +241,25 @@ func (e *env) metric(name string) float64 {
 	}
 	e.t.Fatalf("metric %s not found", name)
 	return 0
+}
+
+// startPing starts count pings from guest from to ip, interval apart
+// ("0.05": 20 a second), and returns a function that waits for them and
+// returns ping's output and how it ended.
+func (e *env) startPing(from, ip, interval string, count int) func() (string, error) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ping := exec.CommandContext(ctx, "ip", "netns", "exec", e.lab.Namespace(from),
+		"ping", "-i", interval, "-c", strconv.Itoa(count), "-W", "1", ip)
+	var out strings.Builder
+	ping.Stdout, ping.Stderr = &out, &out
+	if err := ping.Start(); err != nil {
+		cancel()
+		e.t.Fatal(err)
+	}
+	return func() (string, error) {
+		defer cancel()
+		err := ping.Wait()
+		return out.String(), err
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -144,15 +143,7 @@ func TestReplicaTakeover(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	ping := exec.CommandContext(ctx, "ip", "netns", "exec", e.lab.Namespace("blue-a"),
-		"ping", "-i", "0.01", "-c", "600", "-W", "1", blueB.ip())
-	var out strings.Builder
-	ping.Stdout, ping.Stderr = &out, &out
-	if err := ping.Start(); err != nil {
-		t.Fatal(err)
-	}
+	waitPing := e.startPing("blue-a", blueB.ip(), "0.01", 600)
 	time.Sleep(1500 * time.Millisecond)
 	if err := victim.p.Kill(); err != nil {
 		t.Fatal(err)
@@ -171,11 +162,12 @@ func TestReplicaTakeover(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("%s killed: hv1 owned and realized by %s after %v", victim.id, survivor.id, took)
-	if err := ping.Wait(); err != nil {
-		t.Errorf("ping across the take-over failed: %v\n%s", err, tailLines(out.String(), 3))
+	out, err := waitPing()
+	if err != nil {
+		t.Errorf("ping across the take-over failed: %v\n%s", err, tailLines(out, 3))
 	}
-	if !strings.Contains(out.String(), "600 received, 0% packet loss") {
-		t.Errorf("packets lost across the take-over:\n%s", tailLines(out.String(), 3))
+	if !strings.Contains(out, "600 received, 0% packet loss") {
+		t.Errorf("packets lost across the take-over:\n%s", tailLines(out, 3))
 	}
 	if n := e.metricFrom(survivor, "ferry_openflow_flow_mods_total") - flowMods; n != 0 {
 		t.Errorf("the new owner sent %v flow_mods taking over hv1", n)
