@@ -69,6 +69,12 @@ var rules = []struct {
 		why:    "hypervisor is a leaf, and builds operations without a client (only reconcile sends them)",
 	},
 	{
+		pkg: module + "/internal/replica",
+		linked: []string{module + "/ovsdb", "github.com/ovn-kubernetes/libovsdb/", module + "/rest", module + "/openflow",
+			module + "/internal/reconcile", module + "/internal/nbdb"},
+		why: "replica decides ownership through its Locks and Store interfaces, so that it is tested against a model of RFC 7047's lock table",
+	},
+	{
 		pkg:    module + "/internal/model",
 		linked: []string{module + "/", "github.com/", "antrea.io/"},
 		why:    "model is plain data",
