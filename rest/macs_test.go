@@ -49,6 +49,11 @@ func TestReplicas(t *testing.T) {
 	if got == nil || len(got) != 0 {
 		t.Fatalf("no replicas: %#v", got)
 	}
+	var h api.Health
+	f.do(t, "GET", "/healthz", "").want(t, 200).decode(t, &h)
+	if h.Replica != nil {
+		t.Errorf("healthz of a single ferryd names a replica: %+v", h.Replica)
+	}
 	want := []api.Replica{
 		{ID: "a", API: "http://198.18.255.1:8470", OpenFlow: "tcp:198.18.255.1:6653", Started: "2026-12-03T17:00:00Z", Self: true, Healthy: true, Devices: []string{"chassis/hv1"}},
 		{ID: "b", OpenFlow: "tcp:198.18.255.2:6653", Started: "2026-12-03T17:00:01Z", Healthy: true},
@@ -58,5 +63,9 @@ func TestReplicas(t *testing.T) {
 	want[1].Devices = []string{}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("replicas %+v, want %+v", got, want)
+	}
+	f.do(t, "GET", "/healthz", "").want(t, 200).decode(t, &h)
+	if h.Replica == nil || *h.Replica != (api.ReplicaHealth{ID: "a", Registered: true}) {
+		t.Errorf("healthz replica %+v", h.Replica)
 	}
 }

@@ -11,6 +11,8 @@ import (
 // is empty.
 type ReplicaStatus interface {
 	Replicas() []api.Replica
+	// Self is this replica's part of /healthz; nil without replicas.
+	Self() *api.ReplicaHealth
 }
 
 // listReplicas answers GET /v1/replicas from this replica's view of the

@@ -510,11 +510,15 @@ func (s *server) checkPath(r *http.Request) error {
 }
 
 func (s *server) healthz(w http.ResponseWriter, _ *http.Request) error {
+	var self *api.ReplicaHealth
+	if rs, ok := s.st.(ReplicaStatus); ok {
+		self = rs.Self()
+	}
 	if s.b.Healthy() {
-		writeJSON(w, http.StatusOK, api.Health{Status: "ok", Northbound: "connected"})
+		writeJSON(w, http.StatusOK, api.Health{Status: "ok", Northbound: "connected", Replica: self})
 	} else {
 		writeJSON(w, http.StatusServiceUnavailable, api.Health{Status: "unavailable", Northbound: "disconnected",
-			Error: "northbound database not connected"})
+			Error: "northbound database not connected", Replica: self})
 	}
 	return nil
 }

@@ -96,6 +96,11 @@ func (s replicaStatus) Replicas() []api.Replica {
 	return out
 }
 
+// Self implements rest.ReplicaStatus.
+func (s replicaStatus) Self() *api.ReplicaHealth {
+	return &api.ReplicaHealth{ID: s.m.ID(), Registered: s.m.Registered() && s.healthy()}
+}
+
 // runReplica runs m until ctx ends, then stops it once the controller
 // has stopped (done), so that no pass writes to a device after its lock
 // went to another replica.

@@ -48,16 +48,22 @@ func startReplicaProc(t *testing.T, nbTarget, id string) *replicaProc {
 
 func (r *replicaProc) replicas(t *testing.T) []api.Replica {
 	t.Helper()
-	resp, err := http.Get(r.api + "/v1/replicas")
+	var out []api.Replica
+	getJSON(t, r.api+"/v1/replicas", &out)
+	return out
+}
+
+// getJSON decodes the body of GET url.
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var out []api.Replica
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatal(err)
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
 	}
-	return out
 }
 
 func post(t *testing.T, url, body string) {
@@ -131,6 +137,11 @@ func TestReplicasShareDevices(t *testing.T) {
 	if self != 1 {
 		t.Errorf("%d replicas marked self", self)
 	}
+	var h api.Health
+	getJSON(t, reps[1].api+"/healthz", &h)
+	if h.Replica == nil || *h.Replica != (api.ReplicaHealth{ID: "r2", Registered: true}) {
+		t.Errorf("r2's healthz: %+v", h.Replica)
+	}
 
 	if err := reps[2].f.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -149,15 +160,8 @@ func TestReplicasShareDevices(t *testing.T) {
 	t.Logf("r2 stopped: r1 owns everything after %v", took)
 
 	// The status of a chassis names its owner.
-	resp, err := http.Get(reps[0].api + "/v1/chassis/hv1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var ch api.Chassis
-	if err := json.NewDecoder(resp.Body).Decode(&ch); err != nil {
-		t.Fatal(err)
-	}
+	getJSON(t, reps[0].api+"/v1/chassis/hv1", &ch)
 	if ch.Status.Owner != "r1" {
 		t.Errorf("hv1 owner %q, want r1", ch.Status.Owner)
 	}

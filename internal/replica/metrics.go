@@ -20,9 +20,7 @@ func (m *Manager) RegisterMetrics(reg prometheus.Registerer) {
 			Name: "ferry_replica_registered",
 			Help: "1 while this replica holds its replica lock and is listed in the northbound database (with several ferryds sharing the estate).",
 		}, func() float64 {
-			m.mu.Lock()
-			defer m.mu.Unlock()
-			if m.registered && m.cfg.Locks.Held(replicaLock+m.cfg.Self.ID) {
+			if m.Registered() {
 				return 1
 			}
 			return 0

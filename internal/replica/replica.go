@@ -109,6 +109,15 @@ func (m *Manager) Kick() {
 	}
 }
 
+// Registered reports whether the replica holds its replica lock and has
+// written its row: whether it takes part.
+func (m *Manager) Registered() bool {
+	m.mu.Lock()
+	registered := m.registered
+	m.mu.Unlock()
+	return registered && m.cfg.Locks.Held(replicaLock+m.cfg.Self.ID)
+}
+
 // ID is this replica's.
 func (m *Manager) ID() string { return m.cfg.Self.ID }
 

@@ -150,6 +150,16 @@ type Health struct {
 	// Error says what is wrong when Status is not "ok", so that every
 	// error response of the API has an "error" member.
 	Error string `json:"error,omitempty"`
+	// Replica, for a ferryd started with --replica-id: its id and whether
+	// it is registered (holds its lock and is listed), i.e. takes part in
+	// sharing the devices.
+	Replica *ReplicaHealth `json:"replica,omitempty"`
+}
+
+// ReplicaHealth is a replica's part of /healthz.
+type ReplicaHealth struct {
+	ID         string `json:"id"`
+	Registered bool   `json:"registered"`
 }
 
 // GatewayRequest is the body of POST /v1/gateways.

@@ -19,3 +19,15 @@ func (s *Status) Replicas() []api.Replica {
 	defer s.mu.Unlock()
 	return slices.Clone(s.replicas)
 }
+
+// Self implements rest.ReplicaStatus: the replica marked self, if any.
+func (s *Status) Self() *api.ReplicaHealth {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.replicas {
+		if r.Self {
+			return &api.ReplicaHealth{ID: r.ID, Registered: r.Healthy}
+		}
+	}
+	return nil
+}
