@@ -30,11 +30,17 @@ func TestSandboxChangeWakesOnlyCarriers(t *testing.T) {
 		}
 	})
 	s.waitRealized()
-	// Let the passes the VIFs and bridges caused settle.
-	time.Sleep(300 * time.Millisecond)
+	// Let the passes the VIFs and bridges caused settle, including the
+	// one that records the generation on the bridge up to
+	// generationEvery after a change: a busy machine stretches them.
+	hv3 := s.ctl.loop("hv3").l
+	for last, quiet := hv3.passes.Load(), time.Now(); time.Since(quiet) < generationEvery+500*time.Millisecond; time.Sleep(50 * time.Millisecond) {
+		if n := hv3.passes.Load(); n != last {
+			last, quiet = n, time.Now()
+		}
+	}
 	s.waitRealized()
 	red := s.snap.Switches[1]
-	hv3 := s.ctl.loop("hv3").l
 	before := hv3.passes.Load()
 	redFlows := s.dumpFlows("hv3")
 
