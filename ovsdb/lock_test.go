@@ -6,8 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -454,4 +456,127 @@ func FuzzLockMessage(f *testing.F) {
 			}
 		}
 	})
+}
+
+// target is the server the client's session is on, zero while down.
+func (c *lockClient) target() Target {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == nil {
+		return Target{}
+	}
+	return c.sess.target
+}
+
+// Locks live in each ovsdb-server process, not in the Raft log: clients
+// on two members could both hold one lock. So Locks uses the leader only,
+// and after the leader dies both clients meet again on the new one, where
+// exactly one holds the lock.
+func TestLocksCluster(t *testing.T) {
+	requireOVS(t)
+	cl := startTestCluster(t)
+	old := cl.targets[cl.leader]
+
+	// Followers alone: never connected.
+	var followers []Target
+	for _, n := range cl.names {
+		if n != cl.leader {
+			followers = append(followers, cl.targets[n])
+		}
+	}
+	f, err := NewLocks(LocksConfig{Targets: followers, Database: "Ferry_Northbound", Logger: testLogger(t),
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+
+	a := newLockClient(t, "a", cl.leaderLast()...)
+	b := newLockClient(t, "b", cl.leaderLast()...)
+	if a.target() != old || b.target() != old {
+		t.Fatalf("sessions on %s and %s, want the leader %s", a.target(), b.target(), old)
+	}
+	if f.Connected() {
+		t.Fatal("a client of the followers only is connected")
+	}
+	if err := a.Acquire(testCtx(t), "hv1"); err != nil {
+		t.Fatal(err)
+	}
+	a.expect(t, LockEvent{"hv1", LockAcquired})
+	b.waits(t, "hv1")
+
+	cl.procs[cl.leader].Process.Kill()
+	cl.procs[cl.leader].Wait()
+	a.expect(t, LockEvent{"hv1", LockLost})
+	eventually(t, 20*time.Second, "both on the new leader, one holding the lock", func() bool {
+		return a.Connected() && b.Connected() && a.Held("hv1") != b.Held("hv1")
+	})
+	for _, c := range []*lockClient{a, b} {
+		got := c.target()
+		if got == old || got == (Target{}) {
+			t.Fatalf("session on %s after the leader %s died", got, old)
+		}
+		if role := clusterRole(cl.dir, strings.TrimSuffix(filepath.Base(got.Path), ".sock")); role != "leader" {
+			t.Fatalf("session on %s, whose role is %q", got, role)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if a.Held("hv1") == b.Held("hv1") {
+		t.Fatalf("held: a %v, b %v", a.Held("hv1"), b.Held("hv1"))
+	}
+}
+
+// The leader stops leading while its process lives on (it leaves the
+// cluster): the session on it ends, with its locks, as soon as _Server
+// says so, and the client moves to the new leader.
+func TestLocksClusterLeaderLeaves(t *testing.T) {
+	requireOVS(t)
+	cl := startTestCluster(t)
+	old := cl.targets[cl.leader]
+	a := newLockClient(t, "a", cl.leaderLast()...)
+	if err := a.Acquire(testCtx(t), "hv1"); err != nil {
+		t.Fatal(err)
+	}
+	a.expect(t, LockEvent{"hv1", LockAcquired})
+	out, err := exec.Command("ovs-appctl", "-t", filepath.Join(cl.dir, cl.leader+".ctl"), "cluster/leave", "Ferry_Northbound").CombinedOutput()
+	if err != nil {
+		t.Fatalf("cluster/leave: %v: %s", err, out)
+	}
+	a.expect(t, LockEvent{"hv1", LockLost})
+	a.expect(t, LockEvent{"hv1", LockAcquired})
+	if got := a.target(); got == old {
+		t.Fatalf("session still on %s, which left the cluster", got)
+	}
+}
+
+// The _Server rows decide whether a session may hold locks, from its
+// first reply to every later update.
+func TestLocksLeaderCheck(t *testing.T) {
+	row := func(model string, connected, leader bool) string {
+		return fmt.Sprintf(`{"Database":{"u1":{"new":{"name":"Ferry_Northbound","model":%q,"connected":%v,"leader":%v}},"u2":{"new":{"name":"_Server","model":"standalone","connected":true,"leader":true}}}}`, model, connected, leader)
+	}
+	for _, tc := range []struct {
+		first, update string
+		firstOK, ok   bool
+	}{
+		{row("clustered", true, true), row("clustered", true, false), true, false},
+		{row("clustered", true, true), row("clustered", false, true), true, false},
+		{row("clustered", true, true), row("clustered", true, true), true, true},
+		{row("standalone", true, true), row("standalone", true, true), true, true},
+		{row("clustered", true, false), "", false, false},
+		{`{"Database":{"u2":{"new":{"name":"_Server","model":"standalone","connected":true,"leader":true}}}}`, "", false, false},
+	} {
+		s := fuzzSession()
+		err := s.handleLocked([]byte(`{"id":"ferry-2","result":` + tc.first + `,"error":null}`))
+		if (err == nil) != tc.firstOK {
+			t.Errorf("first rows %s: err %v", tc.first, err)
+		}
+		if tc.update == "" {
+			continue
+		}
+		err = s.handleLocked([]byte(`{"method":"update","params":["` + lockMonitorID + `",` + tc.update + `],"id":null}`))
+		if (err == nil) != tc.ok {
+			t.Errorf("after %s, update %s: err %v", tc.first, tc.update, err)
+		}
+	}
 }
