@@ -70,7 +70,8 @@
 //     session only while its server is the connected leader of
 //     LocksConfig.Database; when the row says otherwise (the leader
 //     stepped down, left or lost the cluster) the session is dropped,
-//     its locks lost, and the next target tried.
+//     its locks lost, and the next target tried. A relay (OVS 2.16) is
+//     refused: it would arbitrate locks alone.
 //   - A lock is released when its session ends: unlock, the connection
 //     closing, or the server's inactivity probe (ovsdb-server drops a
 //     client silent for two of its probe intervals, 5 s by default, so

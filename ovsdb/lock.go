@@ -853,6 +853,10 @@ func (s *lockSession) checkLeaderLocked() error {
 			continue
 		}
 		switch {
+		case row.Model == "relay":
+			// A relay serves locks from its own memory, apart from the
+			// cluster and from other relays.
+			return fmt.Errorf("ovsdb: locks: server is a relay of %s; locks need the database's own servers", db)
 		case row.Model != "clustered":
 		case !row.Connected:
 			return fmt.Errorf("ovsdb: locks: server is disconnected from the %s cluster", db)

@@ -564,6 +564,7 @@ func TestLocksLeaderCheck(t *testing.T) {
 		{row("clustered", true, true), row("clustered", true, true), true, true},
 		{row("standalone", true, true), row("standalone", true, true), true, true},
 		{row("clustered", true, false), "", false, false},
+		{row("relay", true, true), "", false, false},
 		{`{"Database":{"u2":{"new":{"name":"_Server","model":"standalone","connected":true,"leader":true}}}}`, "", false, false},
 	} {
 		s := fuzzSession()
