@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -316,60 +314,11 @@ func clusterRole(dir, name string) string {
 func TestConnClusterLeader(t *testing.T) {
 	requireOVS(t)
 	skipIfRace(t)
-	if _, err := exec.LookPath("ovs-appctl"); err != nil {
-		t.Skip("ovs-appctl not installed")
-	}
-	dir := shortTempDir(t)
-	schema := filepath.Join(dir, "nb.ovsschema")
-	if err := os.WriteFile(schema, nb.SchemaJSON, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	names := []string{"s1", "s2", "s3"}
-	raft := map[string]string{}
-	for _, n := range names {
-		raft[n] = fmt.Sprintf("tcp:127.0.0.1:%d", freePort(t))
-	}
-	tool := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ovsdb-tool", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ovsdb-tool %v: %v: %s", args, err, out)
-		}
-	}
-	tool("create-cluster", filepath.Join(dir, "s1.db"), schema, raft["s1"])
-	tool("join-cluster", filepath.Join(dir, "s2.db"), "Ferry_Northbound", raft["s2"], raft["s1"])
-	tool("join-cluster", filepath.Join(dir, "s3.db"), "Ferry_Northbound", raft["s3"], raft["s1"])
-	targets := map[string]Target{}
-	procs := map[string]*exec.Cmd{}
-	for _, n := range names {
-		targets[n], procs[n] = startClusterMember(t, dir, n)
-	}
-	var leader string
-	eventually(t, 15*time.Second, "a leader", func() bool {
-		for _, n := range names {
-			if clusterRole(dir, n) == "leader" {
-				leader = n
-				return true
-			}
-		}
-		return false
-	})
-	eventually(t, 15*time.Second, "all members joined", func() bool {
-		for _, n := range names {
-			if r := clusterRole(dir, n); r != "leader" && r != "follower" {
-				return false
-			}
-		}
-		return true
-	})
+	cl := startTestCluster(t)
+	dir, targets, procs, leader := cl.dir, cl.targets, cl.procs, cl.leader
 
 	// The leader last in the list: followers must be skipped.
-	var list []Target
-	for _, n := range names {
-		if n != leader {
-			list = append(list, targets[n])
-		}
-	}
-	list = append(list, targets[leader])
+	list := cl.leaderLast()
 	m, _ := nb.FullDatabaseModel()
 	c, err := NewConn(ConnConfig{
 		Targets: list, Model: m, LeaderOnly: true, Logger: testLogger(t),

@@ -41,6 +41,65 @@
 // Endpoint an ordinary Conn dials. Until a Conn attaches, the Passive
 // answers the host's echo probes itself.
 //
+// # Locks
+//
+// A Locks holds OVSDB locks (RFC 7047 §4.1.8–4.1.10: lock, steal,
+// unlock; locked and stolen notifications) on one dedicated session, for
+// any number of names (ferry locks one per device on the northbound
+// database, so that one replica owns each device). libovsdb has no client
+// for them. The caller says which names it wants (Want, SetWanted,
+// Release; Acquire waits, Steal takes over) and the client converges:
+// every wanted name is requested on every new session. Held is false from
+// the moment the session is known gone; the LockLost event says so, and
+// the caller must stop writing to the device at once (fencing by OpenFlow
+// role covers the gap until it has). Lock names are OVSDB ids (a letter
+// or underscore, then letters, digits, underscores): LockName makes one of
+// a device name.
+//
+// How ovsdb-server arbitrates, from its source (ovsdb/server.c,
+// jsonrpc-server.c, lib/ovsdb-cs.c in Open vSwitch) and tests here:
+//
+//   - Locks live in the memory of one ovsdb-server process (struct
+//     ovsdb_server), per JSON-RPC session; they are not written to the
+//     database nor replicated through Raft. Two clients connected to two
+//     members of a cluster could both hold "the same" lock. So every
+//     client of a clustered database must take its locks on the same
+//     server: the leader. Locks monitors _Server's Database table (the
+//     leader and connected columns, as libovsdb's leader-only mode and
+//     OVS's own ovsdb-cs, the library of ovn-northd, do) and uses a
+//     session only while its server is the connected leader of
+//     LocksConfig.Database; when the row says otherwise (the leader
+//     stepped down, left or lost the cluster) the session is dropped,
+//     its locks lost, and the next target tried. A relay (OVS 2.16) is
+//     refused: it would arbitrate locks alone.
+//   - A lock is released when its session ends: unlock, the connection
+//     closing, or the server's inactivity probe (ovsdb-server drops a
+//     client silent for two of its probe intervals, 5 s by default, so
+//     about 10 s; with the probe disabled, never). Locks probes with echo
+//     every ProbeInterval and gives up after ProbeInterval+ProbeTimeout
+//     of silence (3.5 s by default), before the server can have handed
+//     the lock to another client, and answers the server's echo probes so
+//     an idle session is not dropped.
+//   - After a reconnection nothing is held: the server forgot the old
+//     session. ovsdb-cs resends its lock request on every new session;
+//     Locks does the same for every wanted name, once the leader check
+//     has passed (ovsdb-cs sends it before, so it may be granted briefly
+//     by a follower).
+//   - lock queues the session behind the owner (reply {"locked":false},
+//     then a locked notification); steal makes it the owner at once and
+//     the owner gets stolen. A victim that had used lock stays queued; one
+//     that had stolen is dropped from the queue. The server refuses a
+//     second lock or steal for a name without an unlock between them, so
+//     after stolen Locks sends unlock and lock (queued again, whichever
+//     way it got the lock) if the name is still wanted, and Steal of a
+//     name it waits for sends unlock first.
+//   - A leader change is no instant hand-over: the old leader steps down
+//     only after an election timeout without a majority (1 s by default),
+//     and its clients see that through _Server or their probes. During
+//     that window a client on the old leader and one on the new leader
+//     may both believe they hold a lock; ferry's OpenFlow role generation
+//     (issue 10, item 4) is what fences a device then.
+//
 // # Transactions
 //
 // Functions elsewhere build operations (…Ops) and never commit them; the
