@@ -68,12 +68,28 @@ func startReplica(cfg config, nb []ovsdb.Target, peerTLS *tls.Config, db *nbdb.D
 // dialLocks opens the lock session on the northbound database: on its
 // leader, where the cluster's locks are arbitrated.
 func dialLocks(nb []ovsdb.Target, peerTLS *tls.Config, logger *slog.Logger) (replica.Locks, func(), error) {
-	l, err := ovsdb.NewLocks(ovsdb.LockConfig{Targets: nb, TLS: peerTLS, Database: nbSchemaName, Logger: logger})
+	l, err := ovsdb.NewLocks(ovsdb.LocksConfig{Targets: nb, TLS: peerTLS, Database: nbSchemaName, Logger: logger})
 	if err != nil {
 		return nil, nil, fmt.Errorf("--replica-id: %w", err)
 	}
-	return l, l.Close, nil
+	return namedLocks{l}, l.Close, nil
 }
+
+// namedLocks is ovsdb.Locks under replica's names ("ferry/device/…"),
+// which ovsdb-server's lock ids cannot hold as they are.
+type namedLocks struct{ l *ovsdb.Locks }
+
+func (n namedLocks) Want(names []string) {
+	ids := make([]string, len(names))
+	for i, name := range names {
+		ids[i] = ovsdb.LockName(name)
+	}
+	_ = n.l.SetWanted(ids) // LockName's are always valid
+}
+
+func (n namedLocks) Held(name string) bool { return n.l.Held(ovsdb.LockName(name)) }
+
+func (n namedLocks) Changed() <-chan struct{} { return n.l.Changes() }
 
 // nbSchemaName is the northbound database's name.
 const nbSchemaName = "Ferry_Northbound"
