@@ -2,11 +2,12 @@ package nbdb
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -109,6 +110,17 @@ type DB struct {
 	// oddGeneration is a generation whose rows never fit together, see
 	// build; -1 when there is none.
 	oddGeneration atomic.Int64
+
+	// pending is the write in flight, if any (see apply and sawGlobal).
+	pending atomic.Pointer[pendingTxn]
+}
+
+// pendingTxn is a write in flight: the id its transactions write under
+// TxnKey, and the generation the cache showed NB_Global at with that id (0
+// until it did), which proves the write committed whatever its reply said.
+type pendingTxn struct {
+	id  string
+	gen atomic.Int64
 }
 
 // New returns a DB over c, which must be connected to the Ferry_Northbound
@@ -228,9 +240,16 @@ func (db *DB) cache() (*cache.TableCache, bool) {
 // wake-up of awaitCache, rows updated in place, VNIs that became free.
 func (db *DB) watch(tc *cache.TableCache) {
 	tc.AddEventHandler(&cache.EventHandlerFuncs{
-		AddFunc: func(string, libmodel.Model) { db.cacheChanged() },
+		AddFunc: func(table string, m libmodel.Model) {
+			if table == nb.NBGlobalTable {
+				db.sawGlobal(m.(*nb.NBGlobal))
+			}
+			db.cacheChanged()
+		},
 		UpdateFunc: func(table string, old, cur libmodel.Model) {
 			switch table {
+			case nb.NBGlobalTable:
+				db.sawGlobal(cur.(*nb.NBGlobal))
 			case nb.LogicalPortTable:
 				db.markDirty(old.(*nb.LogicalPort).UUID)
 			case nb.GatewayBindingTable:
@@ -249,6 +268,15 @@ func (db *DB) watch(tc *cache.TableCache) {
 			db.cacheChanged()
 		},
 	})
+}
+
+// sawGlobal records that the write in flight committed when g carries its
+// id. Every update of NB_Global passes here, so a commit is seen even when
+// the next writer's replaces the id before apply looks.
+func (db *DB) sawGlobal(g *nb.NBGlobal) {
+	if p := db.pending.Load(); p != nil && g.ExternalIDs[TxnKey] == p.id {
+		p.gen.Store(int64(g.Generation))
+	}
 }
 
 func (db *DB) cacheChanged() {
@@ -301,6 +329,18 @@ func (db *DB) freedVNI(vni int) {
 // committed first, and waits for the cache to catch up. It returns the
 // generation the database is at: the new one, or the current one when
 // there was nothing to change.
+//
+// apply never sends a transaction again after a lost reply, whose outcome
+// is unknown: that is ErrUnavailable, which the REST layer answers with a
+// 503 saying the change may or may not have been applied. The retry on a
+// moved generation is safe because a transaction whose wait failed changed
+// nothing, with one exception it guards against: a clustered ovsdb-server
+// that loses leadership mid-commit runs the transaction again by itself,
+// and the second run's wait fails against the first run's commit. Each
+// call's transactions carry an id (TxnKey); when the cache shows NB_Global
+// with it, the change committed, and apply reports success instead of
+// retrying into a "conflict" with its own change. A lost reply whose
+// commit the cache already showed is a success for the same reason.
 func (db *DB) apply(ctx context.Context, what string, build func(r *reader, next int) ([]ovsdb.Operation, error)) (int, error) {
 	if !db.Healthy() {
 		return 0, fmt.Errorf("nbdb: %s: %w", what, ErrUnavailable)
@@ -309,6 +349,9 @@ func (db *DB) apply(ctx context.Context, what string, build func(r *reader, next
 	defer db.mu.Unlock()
 	ctx, done := db.whileHealthy(ctx)
 	defer done()
+	p := &pendingTxn{id: rand.Text()}
+	db.pending.Store(p)
+	defer db.pending.Store(nil)
 
 	for attempt := 1; ; attempt++ {
 		r, err := db.currentReader(ctx)
@@ -330,7 +373,7 @@ func (db *DB) apply(ctx context.Context, what string, build func(r *reader, next
 		case len(change) == 0:
 			return g, nil
 		}
-		ops, err := db.bumpGenerationOps(r.global, g+1)
+		ops, err := db.bumpGenerationOps(r.global, g+1, p.id)
 		if err != nil {
 			return 0, fmt.Errorf("nbdb: %s: %w", what, err)
 		}
@@ -338,6 +381,10 @@ func (db *DB) apply(ctx context.Context, what string, build func(r *reader, next
 
 		res, err := db.c.Transact(ctx, ops...)
 		if err != nil {
+			if gen := p.gen.Load(); gen > 0 {
+				db.log.Info("northbound reply lost after the change committed", "op", what, "generation", gen, "err", err)
+				return int(gen), nil
+			}
 			return 0, unavailable(ctx, what, err)
 		}
 		opErrs, err := ovsdb.CheckOperationResults(res, ops)
@@ -354,7 +401,11 @@ func (db *DB) apply(ctx context.Context, what string, build func(r *reader, next
 			// checking the change again, and step aside a little longer
 			// each time so that a busy writer cannot starve this one.
 			db.awaitCache(ctx, func(g2 *nb.NBGlobal) bool { return g2 == nil || g2.Generation != g })
-			time.Sleep(time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond))))
+			if gen := p.gen.Load(); gen > 0 {
+				db.log.Info("northbound server ran the change twice; the first run committed", "op", what, "generation", gen)
+				return int(gen), nil
+			}
+			time.Sleep(time.Duration(mrand.Int64N(int64(attempt) * int64(time.Millisecond))))
 		default:
 			if cv := constraintViolation(err, opErrs); cv != nil {
 				return 0, indexConflict(cv)

@@ -19,8 +19,11 @@ func newBindingName(i int) string { return "ferry_new_binding" + strconv.Itoa(i)
 // bumpGenerationOps returns the operations that make a transaction
 // conditional on NB_Global still being at g.Generation and move it to next.
 // The wait has timeout 0: it fails at once, aborting the transaction, when
-// another writer got there first.
-func (db *DB) bumpGenerationOps(g *nb.NBGlobal, next int) ([]ovsdb.Operation, error) {
+// another writer got there first. The transaction also writes id under
+// TxnKey in NB_Global's external_ids (replacing the previous writer's),
+// so that the writer can recognise its own commit when the reply is lost
+// or the server ran the transaction twice (see DB.apply).
+func (db *DB) bumpGenerationOps(g *nb.NBGlobal, next int, id string) ([]ovsdb.Operation, error) {
 	zero := 0
 	wait := ovsdb.Operation{
 		Op:      ovsdb.OperationWait,
@@ -42,8 +45,19 @@ func (db *DB) bumpGenerationOps(g *nb.NBGlobal, next int) ([]ovsdb.Operation, er
 	if err != nil {
 		return nil, err
 	}
-	return append([]ovsdb.Operation{wait}, update...), nil
+	// A map's insert mutation keeps an existing key: delete it first.
+	tag, err := db.c.Where(row).Mutate(row,
+		model.Mutation{Field: &row.ExternalIDs, Mutator: ovsdb.MutateOperationDelete, Value: []string{TxnKey}},
+		model.Mutation{Field: &row.ExternalIDs, Mutator: ovsdb.MutateOperationInsert, Value: map[string]string{TxnKey: id}})
+	if err != nil {
+		return nil, err
+	}
+	return append(append([]ovsdb.Operation{wait}, update...), tag...), nil
 }
+
+// TxnKey is the NB_Global external_ids key that names the transaction that
+// made the current generation: a random id per DB.apply call.
+const TxnKey = "ferry/txn"
 
 // GlobalUUID is the UUID ferry gives the NB_Global row it creates, so that
 // two ferryds creating it at once collide instead of making two rows.
