@@ -14,8 +14,8 @@ import (
 // TestClusteredNorthbound runs ferryd with --nb on the three members of a
 // real Raft cluster: a switch created over REST survives the leader's
 // SIGKILL, another one is created within seconds of it (the REST answer
-// before that is a 503, never a 500 or a hang), both are listed, and
-// /healthz is fine on the new leader.
+// before that is a 503, never a 500 or a hang), both are listed, /healthz
+// is fine on the new leader, and /metrics names the member ferryd is on.
 func TestClusteredNorthbound(t *testing.T) {
 	c := nbdbtest.StartCluster(t)
 	f := startFerryd(t, "--api", "127.0.0.1:0", "--nb", c.NB(),
@@ -39,6 +39,10 @@ func TestClusteredNorthbound(t *testing.T) {
 	}
 
 	leader := c.Leader(t)
+	metric := func(n int) string { return `ferry_northbound_endpoint_info{endpoint="` + c.Target(n) + `"} 1` }
+	if _, body := call("GET", "/metrics", ""); !strings.Contains(body, metric(leader)) {
+		t.Errorf("/metrics does not name leader member %d: want %s in\n%s", leader, metric(leader), grepLines(body, "endpoint"))
+	}
 	c.Kill(t, leader)
 	killed := time.Now()
 	var took time.Duration
@@ -67,6 +71,9 @@ func TestClusteredNorthbound(t *testing.T) {
 	if code, body := call("GET", "/healthz", ""); code != 200 || !strings.Contains(body, `"connected"`) {
 		t.Errorf("/healthz after the leader change: %d %s", code, body)
 	}
+	now := c.Leader(t)
+	waitFor(t, func() bool { _, body := call("GET", "/metrics", ""); return strings.Contains(body, metric(now)) },
+		"/metrics to name the new leader "+c.Target(now))
 	if !strings.Contains(f.output(), "ovsdb: connected") {
 		t.Errorf("ferryd did not log its northbound connection:\n%s", f.output())
 	}

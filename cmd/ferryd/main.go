@@ -263,6 +263,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Name: "ferry_northbound_connected",
 		Help: "1 while the northbound database is connected (writes are refused with 503 otherwise).",
 	}, func() float64 { return b2f(db.Healthy()) }))
+	reg.MustRegister(endpointCollector{nbConn})
 	reg.MustRegister(crash.Collector())
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "ferry_ovsdb_refused_messages_total",
@@ -504,6 +505,22 @@ func certVouches(st *tls.ConnectionState, kind string, names ...string) error {
 		gave = fmt.Sprintf("%q", got[0])
 	}
 	return fmt.Errorf("ferryd: the host claims to be %s %q, but its certificate gives %s", kind, names[0], gave)
+}
+
+// endpointCollector exports which northbound target ferryd is connected
+// to: with a cluster, the member that is leader.
+type endpointCollector struct{ c *ovsdb.Conn }
+
+var endpointDesc = prometheus.NewDesc("ferry_northbound_endpoint_info",
+	"1 for the northbound target ferryd is connected to (with a cluster, the leader); no series while disconnected.",
+	[]string{"endpoint"}, nil)
+
+func (e endpointCollector) Describe(ch chan<- *prometheus.Desc) { ch <- endpointDesc }
+
+func (e endpointCollector) Collect(ch chan<- prometheus.Metric) {
+	if ep := e.c.Endpoint(); ep != "" && e.c.Connected() {
+		ch <- prometheus.MustNewConstMetric(endpointDesc, prometheus.GaugeValue, 1, ep)
+	}
 }
 
 func b2f(b bool) float64 {
