@@ -279,6 +279,21 @@ func (db *DB) sawGlobal(g *nb.NBGlobal) {
 	}
 }
 
+// ownCommit reports whether p's change committed, and at which generation:
+// sawGlobal saw its id, or the cache shows it now (the cache changes
+// before its event handlers run).
+func (db *DB) ownCommit(p *pendingTxn) (int, bool) {
+	if gen := p.gen.Load(); gen > 0 {
+		return int(gen), true
+	}
+	if tc, live := db.cache(); live {
+		if g := readGlobal(tc); g != nil && g.ExternalIDs[TxnKey] == p.id {
+			return g.Generation, true
+		}
+	}
+	return 0, false
+}
+
 func (db *DB) cacheChanged() {
 	db.changes.Add(1)
 	db.moved.fire()
@@ -381,9 +396,9 @@ func (db *DB) apply(ctx context.Context, what string, build func(r *reader, next
 
 		res, err := db.c.Transact(ctx, ops...)
 		if err != nil {
-			if gen := p.gen.Load(); gen > 0 {
+			if gen, ok := db.ownCommit(p); ok {
 				db.log.Info("northbound reply lost after the change committed", "op", what, "generation", gen, "err", err)
-				return int(gen), nil
+				return gen, nil
 			}
 			return 0, unavailable(ctx, what, err)
 		}
@@ -401,9 +416,9 @@ func (db *DB) apply(ctx context.Context, what string, build func(r *reader, next
 			// checking the change again, and step aside a little longer
 			// each time so that a busy writer cannot starve this one.
 			db.awaitCache(ctx, func(g2 *nb.NBGlobal) bool { return g2 == nil || g2.Generation != g })
-			if gen := p.gen.Load(); gen > 0 {
+			if gen, ok := db.ownCommit(p); ok {
 				db.log.Info("northbound server ran the change twice; the first run committed", "op", what, "generation", gen)
-				return int(gen), nil
+				return gen, nil
 			}
 			time.Sleep(time.Duration(mrand.Int64N(int64(attempt) * int64(time.Millisecond))))
 		default:
