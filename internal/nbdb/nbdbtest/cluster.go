@@ -95,7 +95,13 @@ func (c *Cluster) Leader(t testing.TB) int {
 }
 
 // Kill kills member n with SIGKILL (a crash) and returns once it is gone.
-func (c *Cluster) Kill(t testing.TB, n int) { c.must(t, "kill-member", strconv.Itoa(n)) }
+// It may be called from any goroutine (a failure is t.Errorf), to kill a
+// member while the test's own goroutine is in the middle of a write.
+func (c *Cluster) Kill(t testing.TB, n int) {
+	if out, err := c.run("kill-member", strconv.Itoa(n)); err != nil {
+		t.Errorf("nbdbtest: cluster.sh kill-member %d: %v: %s", n, err, out)
+	}
+}
 
 // Start starts member n again (after Kill or Stop); it rejoins from its
 // own database file.
