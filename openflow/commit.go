@@ -214,6 +214,13 @@ func (s *Session) Commit(ctx context.Context, c Changes) error {
 	s.countSent(c)
 
 	if err := s.wait(ctx, openXid, openCall); err != nil {
+		var ofErr *Error
+		if errors.As(err, &ofErr) {
+			// The switch answers in order: once the close is answered,
+			// every add has been, and their errors (a slave gets one
+			// per message) are the bundle's, not unsolicited ones.
+			_ = s.wait(ctx, closeXid, closeCall)
+		}
 		s.forget(closeXid)
 		return s.bundleFailed(id, n, "open", err, sink)
 	}
@@ -297,8 +304,9 @@ func (s *Session) bundleFailed(id uint32, n int, stage string, err error, sink *
 		}
 	}
 	// A failed commit already discarded the bundle; a lost connection
-	// discards it too.
-	if stage != "commit" && !IsDisconnected(err) {
+	// discards it too; a slave's bundle was never opened, and it may not
+	// discard one either.
+	if stage != "commit" && !IsDisconnected(err) && !errors.Is(be, ErrNotMaster) {
 		s.discard(id)
 	}
 	return be

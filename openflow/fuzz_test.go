@@ -498,7 +498,8 @@ func FuzzHandshake(f *testing.F) {
 }
 
 // FuzzSessionReplies feeds stream to a session's reader while a flow dump,
-// a group dump, a barrier and a bundle (xids 1 to 5) are outstanding, then
+// a group dump, a barrier, a bundle (xids 1 to 5) and a role request (xid
+// 6) are outstanding, with ROLE_STATUS messages arriving unasked, then
 // decodes what the dumps received as DumpFlows and DumpGroups would. The
 // session must end with the stream and leave no request waiting.
 func FuzzSessionReplies(f *testing.F) {
@@ -515,6 +516,8 @@ func FuzzSessionReplies(f *testing.F) {
 	for _, m := range [][]byte{
 		withXid(flows, 1), withXid(groups, 2), header(of.Type_BarrierReply, 3, 8),
 		encodeError(4, &Error{Type: 5, Code: 6}), withXid(bundle, 5), header(of.Type_EchoRequest, 0, 8),
+		roleMsg(of.Type_RoleReply, 6, RoleMaster, 0, 2), roleMsg(of.Type_RoleStatus, 0, RoleSlave, 0, 3),
+		encodeError(3, &Error{Type: errTypeBadRequest, Code: errCodeIsSlave}),
 	} {
 		good = append(good, m...)
 	}
@@ -524,6 +527,7 @@ func FuzzSessionReplies(f *testing.F) {
 	f.Add(mpReply(req, false, flowDescEntry(1, 0)))
 	f.Add(append(mpReply(req, true, flowDescEntry(1, 4)), mpReply(req, true, flowDescEntry(2, 4))...))
 	f.Add(header(of.Type_Error, 4, 8))
+	f.Add(append(roleMsg(of.Type_RoleStatus, 0, 7, 0, 3), roleMsg(of.Type_RoleReply, 6, RoleSlave, 0, 1)[:20]...))
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		defer watchdog()()
 		s := newSession(NewServer(nil), &fuzzConn{r: bytes.NewReader(stream)})
@@ -532,12 +536,13 @@ func FuzzSessionReplies(f *testing.F) {
 		barrier := &call{done: make(chan struct{})}
 		open := &call{done: make(chan struct{})}
 		sink := &bundleSink{ops: []op{{kind: opDeleteGroup, gid: 1}}, xids: map[uint32]int{4: 0}}
-		s.pending = map[uint32]*call{1: fl, 2: gr, 3: barrier, 4: {sink: sink}, 5: open}
+		role := &call{done: make(chan struct{}), isRole: true}
+		s.pending = map[uint32]*call{1: fl, 2: gr, 3: barrier, 4: {sink: sink}, 5: open, 6: role}
 		s.readLoop()
 		if !s.isClosed() {
 			t.Fatal("session outlived its connection")
 		}
-		for _, c := range []*call{fl, gr, barrier, open} {
+		for _, c := range []*call{fl, gr, barrier, open, role} {
 			select {
 			case <-c.done:
 			default:
@@ -567,6 +572,50 @@ func FuzzSessionReplies(f *testing.F) {
 		}
 		for _, e := range sink.errors() {
 			_ = e.Error()
+		}
+		if r := s.Role().Role; r != RoleEqual && r != RoleMaster && r != RoleSlave {
+			t.Fatalf("session recorded role %v", r)
+		}
+		if role.err == nil && role.role.Role == RoleNoChange {
+			t.Fatal("role request succeeded without a role")
+		}
+	})
+}
+
+func FuzzParseRole(f *testing.F) {
+	rr := of.NewRoleReply()
+	rr.Role, rr.GenerationId = of.CR_ROLE_MASTER, 7
+	st := of.NewRoleStatus()
+	st.Role, st.Reason, st.GenerationId = of.CR_ROLE_SLAVE, of.CRR_MASTER_REQUEST, math.MaxUint64
+	for _, m := range []interface{ MarshalBinary() ([]byte, error) }{rr, st} {
+		b, err := m.MarshalBinary()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, b[1])
+	}
+	f.Add(roleMsg(of.Type_RoleStatus, 0, RoleEqual, 1, 1), uint8(of.Type_RoleReply))
+	f.Add(append(roleMsg(of.Type_RoleStatus, 0, RoleSlave, 0, 2), 0xff, 0xff, 0, 8, 1, 2, 3, 4), uint8(of.Type_RoleStatus))
+	f.Add(header(of.Type_RoleReply, 1, 8), uint8(of.Type_RoleReply))
+	f.Fuzz(func(t *testing.T, msg []byte, typ uint8) {
+		got, err := parseRole(msg, typ)
+		ok := len(msg) >= roleMsgLen && msg[1] == typ
+		if ok {
+			r := Role(binary.BigEndian.Uint32(msg[8:12]))
+			ok = r == RoleEqual || r == RoleMaster || r == RoleSlave
+		}
+		if (err == nil) != ok {
+			t.Fatalf("parseRole(% x, %d) = %+v, %v", msg, typ, got, err)
+		}
+		if err != nil {
+			return
+		}
+		reason := uint8(0)
+		if typ == of.Type_RoleStatus {
+			reason = got.Reason
+		}
+		if again, err := parseRole(roleMsg(typ, 1, got.Role, reason, got.Generation), typ); err != nil || again != got {
+			t.Fatalf("%+v re-encoded decodes to %+v, %v", got, again, err)
 		}
 	})
 }

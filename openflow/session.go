@@ -47,6 +47,8 @@ type Session struct {
 	pending map[uint32]*call
 	closed  bool
 	err     error
+	role    RoleStatus    // as the switch last reported it
+	roleCh  chan struct{} // kicked when role changes
 
 	xid        atomic.Uint32
 	bundleID   atomic.Uint32
@@ -69,6 +71,8 @@ type call struct {
 	parts  [][]byte // multipart reply bodies, in order
 	err    error
 	sink   *bundleSink
+	isRole bool       // a role request: the reader applies the reply
+	role   RoleStatus // role request: the decoded reply
 }
 
 // Buffer sizes. A connection that is not bound gets small buffers: until a
@@ -93,6 +97,8 @@ func newSession(srv *Server, conn net.Conn) *Session {
 		pending: make(map[uint32]*call),
 		control: make(chan []byte, 16),
 		done:    make(chan struct{}),
+		role:    RoleStatus{Role: RoleEqual},
+		roleCh:  make(chan struct{}, 1),
 	}
 	s.logp.Store(srv.log.With("remote", s.remote))
 	return s
@@ -351,14 +357,20 @@ func (s *Session) roundTrip(ctx context.Context, msg []byte, multi bool) (*call,
 		c.mpType = binary.BigEndian.Uint16(msg[8:10])
 		c.limit = s.srv.cfg.maxDumpBytes
 	}
+	return c, s.send(ctx, xid, msg, c)
+}
+
+// send registers c as the call waiting for the reply to msg (of xid xid),
+// sends msg and waits.
+func (s *Session) send(ctx context.Context, xid uint32, msg []byte, c *call) error {
 	if err := s.expect(xid, c); err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.write(msg); err != nil {
 		s.forget(xid)
-		return nil, err
+		return err
 	}
-	return c, s.wait(ctx, xid, c)
+	return s.wait(ctx, xid, c)
 }
 
 func (s *Session) wait(ctx context.Context, xid uint32, c *call) error {
@@ -519,7 +531,9 @@ func (s *Session) wanted(typ uint8, xid uint32, l int) bool {
 	switch typ {
 	case of.Type_EchoRequest:
 		return l <= maxEchoRequest
-	case of.Type_Hello, of.Type_PacketIn, of.Type_FlowRemoved, of.Type_PortStatus, of.Type_RoleStatus,
+	case of.Type_RoleStatus:
+		return l <= maxRoleStatus
+	case of.Type_Hello, of.Type_PacketIn, of.Type_FlowRemoved, of.Type_PortStatus,
 		of.Type_TableStatus, of.Type_RequestForward, of.Type_ControllerStatus:
 		// Asynchronous messages: ferry's pipeline does not use them.
 		return false
@@ -561,6 +575,10 @@ func (s *Session) dispatch(msg []byte) {
 		}
 		return
 	}
+	if typ == of.Type_RoleStatus {
+		s.roleStatus(msg)
+		return
+	}
 
 	s.mu.Lock()
 	c := s.pending[xid]
@@ -569,6 +587,7 @@ func (s *Session) dispatch(msg []byte) {
 		if typ == of.Type_Error {
 			e, err := parseError(msg)
 			if err == nil {
+				s.learnSlave(e)
 				err = e
 			}
 			now := time.Now().UnixNano()
@@ -595,6 +614,7 @@ func (s *Session) dispatch(msg []byte) {
 				s.close(reason(err))
 				return
 			}
+			s.learnSlave(e)
 			c.sink.add(xid, e)
 		}
 		return
@@ -605,6 +625,7 @@ func (s *Session) dispatch(msg []byte) {
 		if e, err := parseError(msg); err != nil {
 			c.err = err
 		} else {
+			s.learnSlaveLocked(e)
 			c.err = e
 		}
 	case c.multi:
@@ -618,6 +639,10 @@ func (s *Session) dispatch(msg []byte) {
 			// The switch would go on streaming the rest of the reply;
 			// only dropping the connection stops it.
 			endSession = err
+		}
+	case c.isRole:
+		if c.role, c.err = parseRole(msg, of.Type_RoleReply); c.err == nil {
+			s.setRoleLocked(c.role, "role reply")
 		}
 	default:
 		c.reply = msg
