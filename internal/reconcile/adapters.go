@@ -67,6 +67,12 @@ func (o ofSession) DumpGroups(ctx context.Context) ([]openflow.GroupEntry, error
 	return o.s.DumpGroups(ctx)
 }
 
+func (o ofSession) Role() openflow.RoleStatus { return o.s.Role() }
+
+func (o ofSession) RequestRole(ctx context.Context, role openflow.Role, generation uint64) (openflow.Role, uint64, error) {
+	return o.s.RequestRole(ctx, role, generation)
+}
+
 func (o ofSession) Commit(ctx context.Context, p realize.FlowPlan) error {
 	return o.s.Commit(ctx, openflow.Changes{
 		AddGroups:    p.AddGroups,

@@ -239,8 +239,9 @@ func (h *chassisDevice) identify(ch model.Chassis, obs hypervisor.Observed) erro
 // written, and what this replica knew of the bridge is dropped so that a
 // take-over starts with a dump (which, when nothing changed meanwhile,
 // makes the new owner's first pass send nothing).
-func (h *chassisDevice) owned(ch model.Chassis, obs hypervisor.Observed) bool {
-	if _, mine := h.c.owns(chassisDeviceName(ch.Name)); mine {
+func (h *chassisDevice) owned(ctx context.Context, ch model.Chassis, obs hypervisor.Observed) bool {
+	device := chassisDeviceName(ch.Name)
+	if _, mine := h.c.owns(device); mine {
 		return true
 	}
 	// The bridge dials every replica: bind its connection here too, or
@@ -252,11 +253,55 @@ func (h *chassisDevice) owned(ch model.Chassis, obs hypervisor.Observed) bool {
 			sess = h.c.cfg.Switches.Session(dpid, h.peers(ch, obs.SystemID).authorize)
 		}
 	}
+	// A new connection is an equal controller, which may write: make it a
+	// slave. A refusal (a generation older than the bridge has seen) is
+	// harmless: this replica sends the bridge nothing anyway.
+	if r, ok := sess.(Roles); ok && r.Role().Role != openflow.RoleSlave {
+		if _, _, err := r.RequestRole(ctx, openflow.RoleSlave, h.c.cfg.Ownership.Owner(device).Epoch); err != nil {
+			h.l.log.Debug("openflow: slave role refused", "err", err)
+		}
+	}
 	h.br, h.session = nil, nil
 	h.rz.failed()
 	h.setConnected(true, sess != nil)
 	h.count("skipped")
 	return false
+}
+
+// master makes this replica the bridge's master controller at the epoch
+// of its ownership, so that the bridge refuses the flows of any replica
+// that owned it before. With one ferryd (no Ownership) roles stay as OVS
+// starts them: equal.
+func (h *chassisDevice) master(ctx context.Context, sess Session, ch model.Chassis) error {
+	if h.c.cfg.Ownership == nil {
+		return nil
+	}
+	r, ok := sess.(Roles)
+	if !ok {
+		return nil
+	}
+	epoch, mine := h.c.owns(chassisDeviceName(ch.Name))
+	if !mine {
+		return waiting{"no longer owned by this replica"}
+	}
+	if st := r.Role(); st.Role == openflow.RoleMaster && st.Generation == epoch {
+		return nil
+	}
+	_, _, err := r.RequestRole(ctx, openflow.RoleMaster, epoch)
+	switch {
+	case err == nil:
+		h.l.log.Info("openflow: master of the bridge", "bridge", ch.Bridge, "generation", epoch)
+		return nil
+	case errors.Is(err, openflow.ErrStale):
+		// Another replica became master with a newer epoch: this one's
+		// ownership is over, whatever its lock client still believes.
+		h.br = nil
+		return waiting{fmt.Sprintf("openflow: bridge %s refused master role at generation %d: a newer owner took it", ch.Bridge, epoch)}
+	case errors.Is(err, openflow.ErrRoleUnsupported):
+		h.l.log.Warn("openflow: the bridge does not do controller roles; replicas are fenced by their locks only", "bridge", ch.Bridge)
+		return nil
+	}
+	return fmt.Errorf("reconcile: %s: master role: %w", ch.Name, err)
 }
 
 var errNoRoot = errors.New("reconcile: the Open_vSwitch table is empty (run ovs-vsctl init)")
@@ -308,7 +353,7 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 		h.setConnected(true, false)
 		return errNoRoot
 	}
-	if !h.owned(ch, obs) {
+	if !h.owned(ctx, ch, obs) {
 		return nil
 	}
 	e = h.c.refresh()
@@ -353,6 +398,9 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 		return waiting{msg}
 	}
 	h.setConnected(true, true)
+	if err := h.master(ctx, sess, ch); err != nil {
+		return err
+	}
 	// A from-scratch pass reads the tables again: what ferry recorded
 	// can have diverged from the bridge (a flow deleted by hand, a flow
 	// OVS removed with a group), and the dump's flows that are still

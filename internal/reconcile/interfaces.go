@@ -40,6 +40,14 @@ type Session interface {
 	Commit(ctx context.Context, p realize.FlowPlan) error
 }
 
+// Roles is what a Session may also do: OpenFlow controller roles, with
+// which the owner of a bridge among several replicas is its master and a
+// bridge refuses the flows of a replica that lost it.
+type Roles interface {
+	Role() openflow.RoleStatus
+	RequestRole(ctx context.Context, role openflow.Role, generation uint64) (openflow.Role, uint64, error)
+}
+
 // Device is an OVSDB connection to a chassis' Open_vSwitch database that
 // keeps reconnecting on its own and monitors the tables ferry reads.
 type Device interface {

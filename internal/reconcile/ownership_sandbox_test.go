@@ -8,7 +8,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/ferry-sdn/ferry/hypervisor"
 	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/openflow"
 )
 
 // grants is an Ownership the test sets: the devices listed are owned
@@ -18,6 +20,7 @@ type grants struct {
 	owned    map[string]uint64
 	realized map[string]int64 // what this replica published
 	theirs   int64            // what b publishes of its devices
+	epoch    uint64           // the epoch of b's ownership
 }
 
 func (g *grants) Realized(device string, gen int64) {
@@ -42,7 +45,7 @@ func (g *grants) Owner(device string) model.Owner {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return model.Owner{Device: device, Replica: "b", Realized: g.theirs}
+	return model.Owner{Device: device, Replica: "b", Realized: g.theirs, Epoch: g.epoch}
 }
 
 func (g *grants) set(device string, epoch uint64) {
@@ -67,10 +70,22 @@ func TestSandboxOwnership(t *testing.T) {
 	s.start()
 	s.blueAcross()
 
-	// hv2 goes to replica b.
+	// The owner is the bridges' master at its epoch.
+	if st := s.role(t, "hv2"); st.Role != openflow.RoleMaster || st.Generation != 1 {
+		t.Errorf("hv2's session as owner: %+v, want master at generation 1", st)
+	}
+
+	// hv2 goes to replica b: this replica becomes a slave of its bridge.
+	own.mu.Lock()
+	own.epoch = 2
+	own.mu.Unlock()
 	own.set("chassis/hv2", 0)
 	s.ctl.KickDevices()
 	eventually(t, "hv2 shown as b's", func() (bool, string) { return s.ctl.Chassis("hv2").Owner == "b", "" })
+	eventually(t, "hv2's session a slave", func() (bool, string) {
+		st := s.role(t, "hv2")
+		return st.Role == openflow.RoleSlave, st.Role.String()
+	})
 	hv2Flows := strings.Join(s.dumpFlows("hv2"), "\n")
 	txns := testutil.ToFloat64(s.ctl.cfg.Metrics.transactions)
 
@@ -125,10 +140,18 @@ func TestSandboxOwnership(t *testing.T) {
 	own.set("chassis/hv2", 0)
 	s.ctl.KickDevices()
 	eventually(t, "hv2 shown as b's again", func() (bool, string) { return s.ctl.Chassis("hv2").Owner == "b", "" })
+	eventually(t, "hv2's session a slave again", func() (bool, string) {
+		st := s.role(t, "hv2")
+		return st.Role == openflow.RoleSlave, st.Role.String()
+	})
 	before := s.of.Counters()
 	txns = testutil.ToFloat64(s.ctl.cfg.Metrics.transactions)
 	own.set("chassis/hv2", 3)
 	s.ctl.KickDevices()
+	eventually(t, "hv2's session master again", func() (bool, string) {
+		st := s.role(t, "hv2")
+		return st.Role == openflow.RoleMaster, st.Role.String()
+	})
 	s.waitRealized()
 	after := s.of.Counters()
 	if after.FlowMods != before.FlowMods || after.GroupMods != before.GroupMods {
@@ -137,4 +160,34 @@ func TestSandboxOwnership(t *testing.T) {
 	if n := testutil.ToFloat64(s.ctl.cfg.Metrics.transactions); n != txns {
 		t.Errorf("take-over sent %v OVSDB transactions", n-txns)
 	}
+	if st := s.role(t, "hv2"); st.Role != openflow.RoleMaster || st.Generation != 3 {
+		t.Errorf("hv2's session after the take-over: %+v, want master at generation 3", st)
+	}
+
+	// Fencing: an owner whose epoch is older than one the bridge has seen
+	// (another replica took it since) is refused the master role, and
+	// writes nothing.
+	own.set("chassis/hv2", 2)
+	s.ctl.KickDevices()
+	eventually(t, "a stale owner refused", func() (bool, string) {
+		st := s.ctl.Chassis("hv2")
+		return strings.Contains(st.LastError, "newer owner"), st.LastError
+	})
+	if st := s.role(t, "hv2"); st.Role == openflow.RoleMaster && st.Generation == 2 {
+		t.Errorf("the bridge made a stale owner master: %+v", st)
+	}
+}
+
+// role is the role of chassis hv's OpenFlow session with this ferryd.
+func (s *sandbox) role(t *testing.T, hv string) openflow.RoleStatus {
+	t.Helper()
+	dpid, ok := hypervisor.ParseDatapathID(s.ctl.Chassis(hv).DatapathID)
+	if !ok {
+		t.Fatalf("%s has no datapath ID yet", hv)
+	}
+	sess := s.of.Bound(dpid)
+	if sess == nil {
+		t.Fatalf("%s's bridge has no session", hv)
+	}
+	return sess.Role()
 }
