@@ -68,7 +68,11 @@ func startReplica(cfg config, nb []ovsdb.Target, peerTLS *tls.Config, db *nbdb.D
 // dialLocks opens the lock session on the northbound database: on its
 // leader, where the cluster's locks are arbitrated.
 func dialLocks(nb []ovsdb.Target, peerTLS *tls.Config, logger *slog.Logger) (replica.Locks, func(), error) {
-	l, err := ovsdb.NewLocks(ovsdb.LocksConfig{Targets: nb, TLS: peerTLS, Database: nbSchemaName, Logger: logger})
+	// While there is no leader (an election after the leader died) every
+	// member refuses the session: retry at least every second, so that a
+	// replica owns its devices again soon after a leader is elected.
+	l, err := ovsdb.NewLocks(ovsdb.LocksConfig{Targets: nb, TLS: peerTLS, Database: nbSchemaName, Logger: logger,
+		MaxBackoff: time.Second})
 	if err != nil {
 		return nil, nil, fmt.Errorf("--replica-id: %w", err)
 	}

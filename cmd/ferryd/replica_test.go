@@ -2,33 +2,17 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/ferry-sdn/ferry/ovsdb"
-	"github.com/ferry-sdn/ferry/ovsdb/nb"
+	"github.com/ferry-sdn/ferry/internal/nbdb/nbdbtest"
 	"github.com/ferry-sdn/ferry/rest/api"
 )
-
-// sharedNB starts one northbound ovsdb-server for several ferryds.
-func sharedNB(t *testing.T) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := ovsdb.RunServer(ctx, ovsdb.ServerConfig{DataDir: filepath.Join(shortTemp(t), "nb"), Schema: nb.SchemaJSON})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Stop(); cancel() })
-	return srv.Target().String()
-}
 
 // replicaProc is a ferryd started as a replica.
 type replicaProc struct {
@@ -107,13 +91,15 @@ func shares(t *testing.T, r *replicaProc, want map[string]int, within time.Durat
 	return 0
 }
 
-// TestReplicasShareDevices: three real ferryds on one northbound
-// database share twelve chassis four each, every replica seeing the same;
+// TestReplicasShareDevices: three real ferryds on a 3-member northbound
+// cluster share twelve chassis four each, every replica seeing the same;
 // one killed with SIGKILL, its chassis go to the other two and its row
-// disappears; one stopped with SIGTERM, the last one owns everything.
+// disappears; the cluster's leader killed, they keep their shares; one
+// replica stopped with SIGTERM, the last one owns everything.
 func TestReplicasShareDevices(t *testing.T) {
 	needOVSDB(t)
-	nbTarget := sharedNB(t)
+	cluster := nbdbtest.StartCluster(t)
+	nbTarget := cluster.NB()
 	var reps []*replicaProc
 	for _, id := range []string{"r1", "r2", "r3"} {
 		reps = append(reps, startReplicaProc(t, nbTarget, id))
@@ -149,6 +135,27 @@ func TestReplicasShareDevices(t *testing.T) {
 	took := shares(t, reps[0], map[string]int{"r1": 6, "r2": 6}, 20*time.Second)
 	t.Logf("r3 killed: its chassis owned by r1 and r2 after %v", took)
 	shares(t, reps[1], map[string]int{"r1": 6, "r2": 6}, 5*time.Second)
+
+	// The leader goes: locks are the leader's, so both replicas lose
+	// theirs, find the new leader and take the same shares again.
+	leader := cluster.Leader(t)
+	cluster.Kill(t, leader)
+	killed := time.Now()
+	var h2 api.Health
+	for {
+		getJSON(t, reps[0].api+"/healthz", &h2)
+		if h2.Replica != nil && h2.Replica.Registered {
+			break
+		}
+		if time.Since(killed) > 30*time.Second {
+			t.Fatalf("r1 not registered again 30 s after the leader was killed: %+v", h2)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("leader %d killed: r1 registered again after %v", leader, time.Since(killed))
+	for _, r := range reps[:2] {
+		shares(t, r, map[string]int{"r1": 6, "r2": 6}, 30*time.Second)
+	}
 
 	if err := reps[1].f.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
