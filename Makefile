@@ -4,7 +4,7 @@ GO    ?= go
 PKGS  ?= ./...
 
 .DEFAULT_GOAL := help
-.PHONY: help build man install uninstall deb test lint lint-openapi generate verify-generated demo lab lab-down soak fuzz bench bench-micro bench-deps deps
+.PHONY: help build man install uninstall deb test lint lint-openapi generate verify-generated demo demo-ha lab lab-down soak fuzz bench bench-micro bench-deps deps
 
 # What `ferryd --version` prints: stamped at link time (internal/version).
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
@@ -61,6 +61,9 @@ verify-generated: ## Check that the generated OVSDB models match the schemas
 
 demo: deps ## Run the end-to-end demo in the namespace lab (root)
 	bash examples/demo.sh
+
+demo-ha: deps ## Run the high-availability demo: 3 ferryd replicas on a 3-member northbound cluster, owner and Raft leader killed (root)
+	bash examples/demo-ha.sh
 
 # The namespace lab the README's Quickstart runs against: `make lab` brings
 # it up (hv1..hv3 on two routed underlay subnets, the management network
