@@ -102,7 +102,9 @@ type chassisOwner struct {
 // of hv1 is killed (SIGKILL) during a ping at 100 packets/s between hv1
 // and hv3. No packet is lost, the survivor owns hv1 and has it realized
 // again within seconds, sending it no flow_mod and no OVSDB transaction.
-// A switch created through the survivor is then realized on both.
+// Before that, a switch created through the replica that does not own hv1
+// carries traffic on hv1 and shows as realized on both replicas; after
+// it, a switch created through the survivor works on both hypervisors.
 func TestReplicaTakeover(t *testing.T) {
 	e, reps := newReplicas(t, 2)
 	e.registerChassis()
@@ -128,10 +130,36 @@ func TestReplicaTakeover(t *testing.T) {
 	if victim == nil {
 		t.Fatalf("hv1's owner %q is not a replica", owner)
 	}
+
+	// A switch created through the replica that does not own hv1, with a
+	// guest on hv1: realized by hv1's owner, reported by both.
+	postTo(t, e, survivor, "/v1/switches", map[string]any{"name": "red", "vni": 1002})
+	redA := guest{"hv1", "red-a", "198.18.101.1/24", "02:7e:d0:00:00:0a"}
+	redB := guest{"hv3", "red-b", "198.18.101.2/24", "02:7e:d0:00:00:0b"}
+	for _, g := range []guest{redA, redB} {
+		e.lab.Guest(t, g.hv, g.name, g.cidr, g.mac, "iface-"+g.name)
+		postTo(t, e, survivor, "/v1/switches/red/ports", map[string]any{"name": g.name, "iface_id": "iface-" + g.name})
+	}
+	if err := e.lab.WaitPing(t, "red-a", redB.ip(), 15*time.Second); err != nil {
+		t.Errorf("red, created through %s while %s owns hv1: %v", survivor.id, victim.id, err)
+	}
+	for _, r := range reps {
+		var red switchStatus
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			e.getFrom(r, "/v1/switches/red", &red)
+			if red.Status.Realized || time.Now().After(deadline) {
+				break
+			}
+		}
+		if !red.Status.Realized {
+			t.Errorf("red not realized as %s reports it", r.id)
+		}
+	}
+
 	var gen struct {
 		Generation int64 `json:"generation"`
 	}
-	e.getFrom(survivor, "/v1/switches/blue", &gen)
+	e.getFrom(survivor, "/v1/switches/red", &gen)
 	// A pass that changed a bridge records the generation on it up to a
 	// second later: wait until the survivor's counts settle.
 	var flowMods, txns float64
@@ -177,19 +205,7 @@ func TestReplicaTakeover(t *testing.T) {
 	}
 
 	// A switch created through the survivor works on both hypervisors.
-	post := func(path string, body any) {
-		t.Helper()
-		data, _ := json.Marshal(body)
-		resp, err := e.http.Post("http://"+survivor.api+path, "application/json", strings.NewReader(string(data)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		msg, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, msg)
-		}
-	}
+	post := func(path string, body any) { postTo(t, e, survivor, path, body) }
 	post("/v1/switches", map[string]any{"name": "green", "vni": 1003})
 	greenA := guest{"hv1", "green-a", "198.18.102.1/24", "02:9e:00:00:00:0a"}
 	greenB := guest{"hv3", "green-b", "198.18.102.2/24", "02:9e:00:00:00:0b"}
@@ -199,5 +215,20 @@ func TestReplicaTakeover(t *testing.T) {
 	}
 	if err := e.lab.WaitPing(t, "green-a", greenB.ip(), 15*time.Second); err != nil {
 		t.Errorf("green created through %s: %v", survivor.id, err)
+	}
+}
+
+// postTo POSTs body to path on replica r and requires a 2xx.
+func postTo(t *testing.T, e *env, r *replica, path string, body any) {
+	t.Helper()
+	data, _ := json.Marshal(body)
+	resp, err := e.http.Post("http://"+r.api+path, "application/json", strings.NewReader(string(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("%s: POST %s: %d %s", r.id, path, resp.StatusCode, msg)
 	}
 }
