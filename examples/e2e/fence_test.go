@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"context"
-	"fmt"
 	"io"
 	"net"
 	"path/filepath"
@@ -12,8 +10,6 @@ import (
 	"time"
 
 	"github.com/ferry-sdn/ferry/examples/lab"
-	"github.com/ferry-sdn/ferry/ovsdb"
-	"github.com/ferry-sdn/ferry/ovsdb/nb"
 )
 
 // cutter relays a unix socket to the northbound database and can cut
@@ -94,30 +90,10 @@ func (e *env) masters(hv string) int {
 // trying. At no moment are two controllers master of one bridge.
 func TestReplicaCutOff(t *testing.T) {
 	l := lab.Up(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := ovsdb.RunServer(ctx, ovsdb.ServerConfig{DataDir: filepath.Join(l.Dir, "nb"), Schema: nb.SchemaJSON})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Stop(); cancel() })
-	relay := newCutter(t, l.Dir, strings.TrimPrefix(srv.Target().String(), "unix:"))
-
+	nbTarget := startNB(t, l)
+	relay := newCutter(t, l.Dir, strings.TrimPrefix(nbTarget, "unix:"))
 	// r1 reaches the database through the relay, r2 directly.
-	var reps []*replica
-	for i, nbTarget := range []string{"unix:" + relay.path, srv.Target().String()} {
-		r := &replica{id: fmt.Sprintf("r%d", i+1), api: fmt.Sprintf("127.0.0.1:%d", 18470+i)}
-		r.p = l.StartFerryd(t, ferrydBin, "--api", r.api, "--openflow", fmt.Sprintf("ptcp:%d:%s", 16653+i, lab.MgmtIP),
-			"--nb", nbTarget, "--replica-id", r.id, "--log-level", "debug")
-		reps = append(reps, r)
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("%s log tail:\n%s", r.id, tailLines(r.p.Log(), 40))
-			}
-		})
-	}
-	e := &env{t: t, lab: l, ferryd: reps[0].p, http: l.HTTPClient()}
-	e.waitAPI()
+	e, reps := startReplicas(t, l, "unix:"+relay.path, nbTarget)
 	e.registerChassis()
 	e.must("POST", "/v1/switches", map[string]any{"name": "blue", "vni": 1001})
 	e.addGuests("blue", blueA, blueB)

@@ -27,6 +27,17 @@ type replica struct {
 // each with its own REST and OpenFlow port; e talks to the first.
 func newReplicas(t *testing.T, n int) (*env, []*replica) {
 	l := lab.Up(t)
+	nbTarget := startNB(t, l)
+	targets := make([]string, n)
+	for i := range targets {
+		targets[i] = nbTarget
+	}
+	return startReplicas(t, l, targets...)
+}
+
+// startNB starts the lab's northbound ovsdb-server and returns its target.
+func startNB(t *testing.T, l *lab.Lab) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := ovsdb.RunServer(ctx, ovsdb.ServerConfig{DataDir: filepath.Join(l.Dir, "nb"), Schema: nb.SchemaJSON})
 	if err != nil {
@@ -34,11 +45,18 @@ func newReplicas(t *testing.T, n int) (*env, []*replica) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Stop(); cancel() })
+	return srv.Target().String()
+}
+
+// startReplicas starts one ferryd per northbound target given, r1, r2…,
+// each with its own REST and OpenFlow port; e talks to the first.
+func startReplicas(t *testing.T, l *lab.Lab, nbTargets ...string) (*env, []*replica) {
+	t.Helper()
 	var reps []*replica
-	for i := range n {
+	for i, nbTarget := range nbTargets {
 		r := &replica{id: fmt.Sprintf("r%d", i+1), api: fmt.Sprintf("127.0.0.1:%d", 18470+i)}
 		r.p = l.StartFerryd(t, ferrydBin, "--api", r.api, "--openflow", fmt.Sprintf("ptcp:%d:%s", 16653+i, lab.MgmtIP),
-			"--nb", srv.Target().String(), "--replica-id", r.id, "--log-level", "debug")
+			"--nb", nbTarget, "--replica-id", r.id, "--log-level", "debug")
 		reps = append(reps, r)
 		t.Cleanup(func() {
 			if t.Failed() {
