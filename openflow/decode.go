@@ -232,3 +232,33 @@ func decodeAction(t uint16, a []byte) Action {
 	}
 	return Unknown{Type: t, Data: hex.EncodeToString(a)}
 }
+
+// oxsFlowCount is OFPXST_OFB_FLOW_COUNT: a uint32 in aggregate replies.
+const oxsFlowCount = 3
+
+// parseAggregate decodes the body of an OFPMP_AGGREGATE_STATS reply (an
+// OpenFlow 1.5 struct ofp_stats) into its flow count.
+func parseAggregate(body []byte, out []uint32) ([]uint32, error) {
+	if len(body) < statsHeaderLen {
+		return out, errShort
+	}
+	sl := int(binary.BigEndian.Uint16(body[2:4]))
+	if sl < statsHeaderLen || sl > len(body) {
+		return out, fmt.Errorf("openflow: bad aggregate stats length %d (%d bytes)", sl, len(body))
+	}
+	b := body[statsHeaderLen:sl]
+	for len(b) > 0 {
+		if len(b) < oxsHeaderLen {
+			return out, errShort
+		}
+		class, field, l := binary.BigEndian.Uint16(b[0:2]), b[2]>>1, int(b[3])
+		if len(b) < oxsHeaderLen+l {
+			return out, fmt.Errorf("openflow: OXS field of %d bytes overruns the aggregate stats", l)
+		}
+		if class == oxsClassBasic && field == oxsFlowCount && l == 4 {
+			return append(out, binary.BigEndian.Uint32(b[oxsHeaderLen:oxsHeaderLen+4])), nil
+		}
+		b = b[oxsHeaderLen+l:]
+	}
+	return out, errors.New("openflow: aggregate stats without a flow count")
+}

@@ -986,3 +986,35 @@ func newPKI(t *testing.T, dir string) *testPKI {
 	p.pool.AddCert(ca)
 	return p
 }
+
+// TestSandboxCountFlows: the aggregate count of ferry's flows follows what
+// is on the bridge, including a flow deleted and one added behind ferry's
+// back, and flows of another cookie are counted apart.
+func TestSandboxCountFlows(t *testing.T) {
+	sb := newSandbox(t)
+	s := sb.srv.Bind(sb.dpid, openflow.AcceptAny)
+	flows, groups := pipeline()
+	if err := s.Commit(ctx(t), openflow.Changes{AddGroups: groups, AddFlows: flows}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(cookie, mask uint64) uint32 {
+		t.Helper()
+		n, err := s.CountFlows(ctx(t), cookie, mask)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(openflow.CookieMarker, openflow.CookieMarkerMask); n != uint32(len(flows)) {
+		t.Fatalf("ferry's flows counted %d, want %d", n, len(flows))
+	}
+	f := flows[len(flows)-1]
+	sb.ovs.Ofctl(t, "del-flows", "br0", fmt.Sprintf("cookie=%#x/-1", f.Cookie()))
+	if n := count(openflow.CookieMarker, openflow.CookieMarkerMask); n != uint32(len(flows)-1) {
+		t.Errorf("after a flow was deleted by hand: %d, want %d", n, len(flows)-1)
+	}
+	sb.ovs.Ofctl(t, "add-flow", "br0", "table=0,priority=1,cookie=0x1234,actions=drop")
+	if n := count(0, 0); n != uint32(len(flows)) {
+		t.Errorf("every flow: %d, want %d (ferry's less one, plus the operator's)", n, len(flows))
+	}
+}

@@ -288,6 +288,30 @@ func (s *Session) dumpFlows(ctx context.Context, table uint8, cookie, mask uint6
 	return out, nil
 }
 
+// CountFlows returns how many flows the bridge has whose cookie matches
+// cookie under mask (OFPMP_AGGREGATE_STATS): one small request, however
+// many flows there are, for noticing flows added or deleted behind ferry's
+// back without dumping them.
+func (s *Session) CountFlows(ctx context.Context, cookie, mask uint64) (uint32, error) {
+	req := of.NewMpRequest(of.MultipartType_AggregateStats)
+	body := of.NewAggregateStatsRequest()
+	body.TableId = of.OFPTT_ALL
+	body.Cookie, body.CookieMask = cookie, mask
+	req.Body = append(req.Body, body)
+	parts, err := s.multipart(ctx, req)
+	if err != nil {
+		return 0, opError("count flows", err)
+	}
+	out, err := decodeGuarded(s, parts, parseAggregate)
+	if err != nil {
+		return 0, opError("count flows", err)
+	}
+	if len(out) != 1 {
+		return 0, opError("count flows", fmt.Errorf("openflow: %d aggregate replies, want 1", len(out)))
+	}
+	return out[0], nil
+}
+
 // DumpGroups returns every group (OFPMP_GROUP_DESC) with its buckets decoded;
 // actions ferry does not model come back as Unknown.
 func (s *Session) DumpGroups(ctx context.Context) ([]GroupEntry, error) {

@@ -178,6 +178,7 @@ type options struct {
 	auth        *Auth
 	metricsAuth bool
 	noTLS       bool
+	events      EventLog
 }
 
 // WithAuth requires a bearer token (Authorization: Bearer TOKEN) on every

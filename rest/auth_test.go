@@ -92,6 +92,7 @@ var adminRequests = []struct{ method, path, body string }{
 	{"GET", "/v1/openapi.json", ""},
 	{"GET", "/v1/version", ""},
 	{"GET", "/v1/replicas", ""},
+	{"GET", "/v1/events", ""},
 	{"DELETE", "/v1/switches/blue/bindings/gw1/p0/0", ""},
 	{"DELETE", "/v1/gateways/gw1", ""},
 	{"DELETE", "/v1/chassis/hv1", ""},

@@ -41,6 +41,8 @@ func newFlags(cfg *config) *flag.FlagSet {
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `format` on stderr: text (logfmt, key=value) or json (one object per line)")
 	fs.DurationVar(&cfg.resync, "resync", 60*time.Second, "period of unconditional reconcile passes")
+	fs.BoolVar(&cfg.repair, "repair", true, "repair drift (ferry's state on a device changed by someone else); false only reports it in GET /v1/events, the log and ferry_drift_events_total")
+	fs.DurationVar(&cfg.driftCheck, "drift-check", 2*time.Second, "how often each bridge's flows are counted against what ferry installed, to notice flows deleted or added behind its back (0: only at --resync)")
 	fs.StringVar(&cfg.ovsdbListen, "ovsdb-listen", "", "passive OVSDB `target` (ptcp:PORT[:IP], pssl:PORT[:IP]) for hosts that dial ferry (ovs-vsctl set-manager tcp:FERRY:PORT); they register with \"ovsdb\": \"passive\" and are matched by system-id")
 	fs.StringVar(&cfg.privateKey, "private-key", "", "PEM `file` with ferryd's private key for ssl:/pssl: OVSDB and OpenFlow targets (with --certificate and --ca-cert)")
 	fs.StringVar(&cfg.certificate, "certificate", "", "PEM `file` with ferryd's certificate for ssl:/pssl: targets")

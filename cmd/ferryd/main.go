@@ -23,6 +23,7 @@ import (
 
 	"github.com/ferry-sdn/ferry/certname"
 	"github.com/ferry-sdn/ferry/internal/crash"
+	"github.com/ferry-sdn/ferry/internal/events"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/nbdb"
 	"github.com/ferry-sdn/ferry/internal/reconcile"
@@ -47,6 +48,10 @@ type config struct {
 	ovsdbListen string
 	// Several replicas on one northbound database.
 	replicaID, apiAdvertise string
+	// Drift: repair it (or only report it), and how often flows are
+	// counted.
+	repair     bool
+	driftCheck time.Duration
 
 	// OVS-style peer TLS for ssl:/pssl: OVSDB and OpenFlow targets.
 	privateKey, certificate, caCert string
@@ -367,6 +372,8 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		ownership = mgr
 	}
 
+	drift := events.New(0)
+	drift.Register(reg)
 	plain := &plainDialWarner{logger: logger.With("component", "reconcile")}
 	var dialedIn func(string) (netip.Addr, bool)
 	if passive != nil {
@@ -383,6 +390,9 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Logger:      logger.With("component", "reconcile"),
 		DialedIn:    dialedIn,
 		Ownership:   ownership,
+		Events:      drift,
+		NoRepair:    !cfg.repair,
+		DriftCheck:  cfg.driftCheck,
 		PeerControllers: func() []string {
 			if mgr == nil {
 				return nil
@@ -414,7 +424,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		defer func(stopped <-chan struct{}) { <-stopped }(runReplica(ctx, mgr, ctlDone))
 	}
 
-	var restOpts []rest.Option
+	restOpts := []rest.Option{rest.WithEvents(drift)}
 	if sec.peer == nil {
 		restOpts = append(restOpts, rest.WithoutTLS())
 	}

@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ferry-sdn/ferry/internal/crash"
+	"github.com/ferry-sdn/ferry/internal/events"
 	"github.com/ferry-sdn/ferry/internal/metricslint"
 	"github.com/ferry-sdn/ferry/internal/reconcile"
 	"github.com/ferry-sdn/ferry/internal/replica"
@@ -65,6 +66,7 @@ func ferrydRegistry(t *testing.T) *prometheus.Registry {
 	reconcile.RegisterOpenFlow(rec, func() openflow.Stats { return openflow.Stats{} })
 	rec.MustRegister(crash.Collector())
 	replica.New(replica.Config{Locks: noLocks{}}).RegisterMetrics(rec)
+	events.New(0).Register(rec)
 	metricslint.Touch(rec.collectors...)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

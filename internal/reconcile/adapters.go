@@ -69,6 +69,10 @@ func (o ofSession) DumpGroups(ctx context.Context) ([]openflow.GroupEntry, error
 
 func (o ofSession) Role() openflow.RoleStatus { return o.s.Role() }
 
+func (o ofSession) CountFlows(ctx context.Context, cookie, mask uint64) (uint32, error) {
+	return o.s.CountFlows(ctx, cookie, mask)
+}
+
 func (o ofSession) RequestRole(ctx context.Context, role openflow.Role, generation uint64) (openflow.Role, uint64, error) {
 	return o.s.RequestRole(ctx, role, generation)
 }

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +17,7 @@ import (
 	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
 
 	"github.com/ferry-sdn/ferry/hypervisor"
+	"github.com/ferry-sdn/ferry/internal/events"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/realize"
 	"github.com/ferry-sdn/ferry/openflow"
@@ -47,6 +50,11 @@ type chassisDevice struct {
 	genTimer   atomic.Bool
 
 	rz realization
+	// lastDrift is the drift last recorded, per kind.
+	lastDrift, lastFlowDrift, lastForeign string
+	// checkFlows asks the next pass to count the bridge's flows
+	// (Controller.checkFlows).
+	checkFlows atomic.Bool
 
 	mu       sync.Mutex
 	st       model.ChassisStatus
@@ -304,6 +312,90 @@ func (h *chassisDevice) master(ctx context.Context, sess Session, ch model.Chass
 	return fmt.Errorf("reconcile: %s: master role: %w", ch.Name, err)
 }
 
+// countFlows counts ferry's flows on the bridge against what ferry
+// installed, and reports whether they differ (the pass must then dump the
+// bridge, which finds and repairs the drift). Flows of other cookies are
+// reported when their number changes, and never touched.
+func (h *chassisDevice) countFlows(ctx context.Context, sess Session, ch model.Chassis) (bool, error) {
+	fc, ok := sess.(FlowCounter)
+	if !ok {
+		return false, nil
+	}
+	ours, err := fc.CountFlows(ctx, openflow.CookieMarker, openflow.CookieMarkerMask)
+	if err != nil {
+		return false, fmt.Errorf("reconcile: %s: counting flows: %w", ch.Name, err)
+	}
+	all, err := fc.CountFlows(ctx, 0, 0)
+	if err != nil {
+		return false, fmt.Errorf("reconcile: %s: counting flows: %w", ch.Name, err)
+	}
+	foreign := ""
+	if n := int(all) - int(ours); n > 0 {
+		foreign = fmt.Sprintf("%d flows without ferry's cookie on bridge %s (left in place)", n, ch.Bridge)
+	}
+	if foreign != h.lastForeign {
+		h.lastForeign = foreign
+		if foreign != "" {
+			h.c.cfg.Events.Add(events.Event{Device: chassisDeviceName(ch.Name), Kind: events.KindForeignFlows, What: foreign})
+			h.l.log.Warn("drift: flows of someone else in ferry's bridge", "what", foreign)
+		}
+	}
+	return int(ours) != h.br.Flows(), nil
+}
+
+// rowNames maps the UUIDs of a bridge's ports and interfaces to their
+// names, for describing drift.
+func rowNames(br *hypervisor.Bridge) map[string]string {
+	names := map[string]string{}
+	if br == nil {
+		return names
+	}
+	names[br.UUID] = br.Name
+	for _, p := range br.Ports {
+		names[p.UUID] = p.Name
+		for _, i := range p.Interfaces {
+			names[i.UUID] = i.Name
+		}
+	}
+	return names
+}
+
+// describeOps says in a line what a drift repair would write: per
+// operation, the row (by name) and the columns it sets.
+func describeOps(ops []libovsdb.Operation, names map[string]string) string {
+	var parts []string
+	for _, op := range ops {
+		what := op.Op + " " + op.Table
+		if name, ok := op.Row["name"].(string); ok {
+			what += " " + name
+		}
+		for _, c := range op.Where {
+			if u, ok := c.Value.(libovsdb.UUID); ok && names[u.GoUUID] != "" {
+				what += " " + names[u.GoUUID]
+			}
+		}
+		for _, m := range op.Mutations {
+			what += " (" + m.Column + " " + string(m.Mutator) + ")"
+		}
+		for _, col := range slices.Sorted(maps.Keys(op.Row)) {
+			if col != "name" {
+				what += " " + col
+			}
+		}
+		parts = append(parts, what)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// describeFlows says in a line what a drift repair would send a bridge.
+func describeFlows(p realize.FlowPlan) string {
+	if p.Empty() {
+		return ""
+	}
+	return fmt.Sprintf("%d flows missing or changed, %d unwanted; %d groups missing, %d changed, %d unwanted",
+		len(p.AddFlows), len(p.DeleteFlows), len(p.AddGroups), len(p.ModifyGroups), len(p.DeleteGroups))
+}
+
 var errNoRoot = errors.New("reconcile: the Open_vSwitch table is empty (run ovs-vsctl init)")
 
 // pass is one level-triggered reconciliation of the chassis: observe, then
@@ -405,6 +497,12 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 	// can have diverged from the bridge (a flow deleted by hand, a flow
 	// OVS removed with a group), and the dump's flows that are still
 	// wanted are claimed, so the pass sends only the difference.
+	if h.checkFlows.Swap(false) && sess == h.session && h.br != nil && !full {
+		var err error
+		if full, err = h.countFlows(ctx, sess, ch); err != nil {
+			return err
+		}
+	}
 	if sess != h.session || h.br == nil || full {
 		br, err := dumpBridge(ctx, sess)
 		if err != nil {
@@ -417,6 +515,21 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 	plan := h.br.Plan(in)
 
 	createOps := hypervisor.CreateOps(obs.Root, obs.Bridge, plan.Config)
+	// Nothing changed since the bridge was last in step, yet there is
+	// something to write: someone else changed ferry's state on it.
+	unchanged := h.seen != 0 && h.seen == e.Seq
+	device := chassisDeviceName(ch.Name)
+	var ovsDrift, flowDrift string
+	if unchanged {
+		ovsDrift = describeOps(append(slices.Clone(createOps), hypervisor.DeleteOps(obs.Bridge, plan.Config)...), rowNames(obs.Bridge))
+		flowDrift = describeFlows(plan.Flows)
+	}
+	repairOVS := h.c.drifted(h.l.log, device, events.KindOVSDB, ovsDrift, &h.lastDrift)
+	repairFlows := h.c.drifted(h.l.log, device, events.KindFlows, flowDrift, &h.lastFlowDrift)
+	if !repairOVS || !repairFlows {
+		h.count("skipped")
+		return nil
+	}
 	if len(createOps) > 0 {
 		// Until the cache shows this transaction's rows, the next pass
 		// must read the cache again rather than trust the last reading.

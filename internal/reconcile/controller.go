@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ferry-sdn/ferry/hypervisor"
+	"github.com/ferry-sdn/ferry/internal/events"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/realize"
 )
@@ -44,6 +45,18 @@ type Config struct {
 	// listener from, while it is connected: its bridge may connect to the
 	// OpenFlow listener from there. Nil without --ovsdb-listen.
 	DialedIn func(chassis string) (netip.Addr, bool)
+	// Events records drift: ferry's state on a device changed by someone
+	// else, noticed by a pass that had nothing to change. Nil records
+	// nothing.
+	Events *events.Log
+	// NoRepair reports drift without repairing it (--repair=false): a
+	// pass that finds only drift writes nothing.
+	NoRepair bool
+	// DriftCheck is how often each bridge's flows are counted (one
+	// aggregate request) against what ferry installed, so that a flow
+	// deleted or added behind ferry's back is found within that period
+	// rather than at the next resync. Zero disables it.
+	DriftCheck time.Duration
 	// Ownership decides which devices this ferryd drives when several
 	// replicas share the estate (package replica); nil drives them all.
 	// The others are observed only: their VIFs and MACs still count, so
@@ -67,6 +80,27 @@ type Ownership interface {
 // Device names for Ownership.
 func chassisDeviceName(name string) string { return "chassis/" + name }
 func gatewayDeviceName(name string) string { return "gateway/" + name }
+
+// drifted records what a pass found changed on device behind ferry's back
+// (what: "" when nothing): once per distinct finding, so that a drift
+// left in place with --repair=false is not recorded on every pass. It
+// reports whether the pass may repair it.
+func (c *Controller) drifted(log *slog.Logger, device, kind, what string, last *string) bool {
+	if what == "" {
+		*last = ""
+		return true
+	}
+	if what != *last {
+		*last = what
+		c.cfg.Events.Add(events.Event{Device: device, Kind: kind, What: what, Repaired: !c.cfg.NoRepair})
+		if c.cfg.NoRepair {
+			log.Warn("drift: changed by someone else; not repaired (--repair=false)", "kind", kind, "what", what)
+		} else {
+			log.Warn("drift: changed by someone else; repairing", "kind", kind, "what", what)
+		}
+	}
+	return !c.cfg.NoRepair
+}
 
 // deviceRealized records that the device called name is in step with
 // generation gen: in the metrics, and for the other replicas.
@@ -251,6 +285,12 @@ func (c *Controller) Run(ctx context.Context) {
 	}()
 	tick := time.NewTicker(c.cfg.Resync)
 	defer tick.Stop()
+	var check <-chan time.Time
+	if c.cfg.DriftCheck > 0 {
+		t := time.NewTicker(c.cfg.DriftCheck)
+		defer t.Stop()
+		check = t.C
+	}
 	c.sync(ctx, true)
 	for {
 		select {
@@ -260,7 +300,20 @@ func (c *Controller) Run(ctx context.Context) {
 			c.sync(ctx, false)
 		case <-tick.C:
 			c.sync(ctx, true)
+		case <-check:
+			c.checkFlows()
 		}
+	}
+}
+
+// checkFlows asks every chassis loop to count its bridge's flows on its
+// next pass.
+func (c *Controller) checkFlows() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, h := range c.loops {
+		h.checkFlows.Store(true)
+		h.l.trigger()
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferry-sdn/ferry/internal/events"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/realize"
 	"github.com/ferry-sdn/ferry/ovsdb"
@@ -30,6 +31,10 @@ type gatewayDevice struct {
 	l  *loop
 
 	rz realization
+	// seen is the estate of the last committed pass; lastDrift the drift
+	// last recorded.
+	seen      uint64
+	lastDrift string
 
 	mu       sync.Mutex
 	st       model.GatewayStatus
@@ -201,6 +206,16 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 	if err != nil {
 		return fmt.Errorf("reconcile: gateway %s: %w", gw.Name, err)
 	}
+	// The estate is as at the last pass, yet there is something to
+	// write: someone else changed ferry's rows on the VTEP.
+	var drift string
+	if g.seen != 0 && g.seen == e.Seq {
+		drift = describeOps(ops, nil)
+	}
+	if !g.c.drifted(g.l.log, gatewayDeviceName(gw.Name), events.KindVTEP, drift, &g.lastDrift) {
+		g.count("skipped")
+		return nil
+	}
 	if len(ops) > 0 {
 		sent := time.Now()
 		_, err := ovsdb.Transact(ctx, cli, ops...)
@@ -215,6 +230,7 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 		remote += len(vs.RemoteMACs)
 		names = append(names, vs.Name)
 	}
+	g.seen = e.Seq
 	g.rz.passed(e, true, names, func(name string) (committed, bool) {
 		sv := e.Switches[name]
 		if sv == nil {

@@ -48,6 +48,12 @@ type Roles interface {
 	RequestRole(ctx context.Context, role openflow.Role, generation uint64) (openflow.Role, uint64, error)
 }
 
+// FlowCounter is what a Session may also do: count the bridge's flows by
+// cookie, cheaply, for drift checks.
+type FlowCounter interface {
+	CountFlows(ctx context.Context, cookie, mask uint64) (uint32, error)
+}
+
 // Device is an OVSDB connection to a chassis' Open_vSwitch database that
 // keeps reconnecting on its own and monitors the tables ferry reads.
 type Device interface {

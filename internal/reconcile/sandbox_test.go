@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/ferry-sdn/ferry/internal/events"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/ovstest"
 	"github.com/ferry-sdn/ferry/openflow"
@@ -41,6 +42,11 @@ type sandbox struct {
 	ofAdv string
 	tls   *tls.Config // for ssl: chassis targets
 	own   Ownership   // nil: this controller owns every device
+	// Drift: where events go, whether to repair, how often flows are
+	// counted (zero: never).
+	events     *events.Log
+	noRepair   bool
+	driftCheck time.Duration
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -102,7 +108,7 @@ func (s *sandbox) start() {
 		Northbound: s.nb, Switches: OpenFlow(s.of), Dial: OVSDBDialer(testLogger(s.t), s.tls, nil),
 		DialGateway: OVSDBGatewayDialer(testLogger(s.t), s.tls, nil),
 		Advertise:   s.ofAdv, Resync: time.Hour, Metrics: NewMetrics(s.reg), Logger: testLogger(s.t),
-		Ownership: s.own,
+		Ownership: s.own, Events: s.events, NoRepair: s.noRepair, DriftCheck: s.driftCheck,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
