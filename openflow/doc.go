@@ -38,7 +38,8 @@
 //     message that cannot be framed, or a multipart reply past
 //     WithMaxDumpBytes (16 MiB), ends the connection. Messages nobody waits
 //     for are skipped in the read buffer, never allocated; echo requests
-//     over 1 KiB go unanswered. A panic in a connection's goroutines closes
+//     over 1 KiB go unanswered, and role statuses over 1 KiB are skipped
+//     (they are 24 bytes, plus properties ferry ignores). A panic in a connection's goroutines closes
 //     that connection and is counted. Every decoder has a fuzz target in
 //     fuzz_test.go;
 //   - on disconnect, closes Session.Done and fails every waiting request
@@ -53,10 +54,27 @@
 // waits for the commit; DumpFlows and DumpGroups read the switch's tables.
 // Connection up and down are logged at Info; individual messages never are.
 //
+// # Controller roles
+//
+// A bridge with one controller per ferryd replica is written to only by
+// its master (OpenFlow 1.5.1 §6.3.6). Session.RequestRole sends a role
+// request with a generation; generations compare by signed 64-bit distance
+// (GenerationDistance), so they may wrap, and a master or slave request
+// behind the newest one the switch has seen fails with ErrStale. The
+// session records its role as the switch reports it — role replies,
+// ROLE_STATUS (another controller became master) and OFPBRC_IS_SLAVE
+// refusals, in the order the switch sent them — in Session.Role, and kicks
+// Session.RoleChanges when it changes. A slave's bundle fails with an error
+// matching ErrNotMaster; the session stays up. A role belongs to one
+// connection: every new Session is RoleEqual, and an equal controller may
+// write even beside a master, so the owner must request master again on
+// every new session and every other replica slave. The session never asks
+// for a role on its own.
+//
 // # What it does not do
 //
-// It does not dial switches (no active mode), does not do controller roles
-// or auxiliary connections, ignores packet-ins, port status and other
+// It does not dial switches (no active mode), does not open auxiliary
+// connections, ignores packet-ins, port status and other
 // asynchronous messages, and never deletes flows on its own: on connect it
 // neither flushes nor resyncs — the reconciler dumps, diffs and commits.
 // It encodes only the matches and actions Flow models; anything else found
