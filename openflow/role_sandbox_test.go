@@ -183,9 +183,10 @@ func TestSandboxRoleGenerationWraps(t *testing.T) {
 // TestSandboxRoleAfterReconnect: a role belongs to a connection. When the
 // master's connection drops and OVS redials, the new session is equal again
 // and the owner must request master again (with its generation, which is
-// still current).
+// still current). An equal controller may write beside a master, so a
+// non-owner must request slave on every session too.
 func TestSandboxRoleAfterReconnect(t *testing.T) {
-	sb, _, a, _ := twoControllers(t)
+	sb, _, a, b := twoControllers(t)
 	requestRole(t, a, openflow.RoleMaster, 7)
 	a.Close()
 	a2 := waitSession(t, sb.srv, sb.dpid, a)
@@ -197,4 +198,17 @@ func TestSandboxRoleAfterReconnect(t *testing.T) {
 		t.Fatalf("switch says the new session is %v generation %d (%v), want equal, 7", role, gen, err)
 	}
 	requestRole(t, a2, openflow.RoleMaster, 7)
+
+	flow := openflow.Flow{Table: openflow.TableClassify, Priority: openflow.PriorityDrop}
+	if st := b.Role(); st.Role != openflow.RoleEqual {
+		t.Fatalf("B never asked: Role() = %+v, want equal", st)
+	}
+	if err := b.Commit(ctx(t), openflow.Changes{AddFlows: []openflow.Flow{flow}}); err != nil {
+		t.Fatalf("an equal controller beside a master: %v, want its commit applied", err)
+	}
+	requestRole(t, b, openflow.RoleSlave, 7)
+	assertRefusedAsSlave(t, b, openflow.Changes{DeleteFlows: []openflow.FlowRef{flow.Ref()}})
+	if got, want := dumpFlows(t, sb.ovs), flowStrings([]openflow.Flow{flow}); !reflect.DeepEqual(got, want) {
+		t.Fatalf("dump-flows:\n%s\nwant:\n%s", fmtMap(got), fmtMap(want))
+	}
 }
