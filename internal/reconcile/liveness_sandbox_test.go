@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"fmt"
 	"net"
 	"path/filepath"
 	"slices"
@@ -80,10 +81,12 @@ func TestSandboxDuplicateRegistration(t *testing.T) {
 	before := s.dumpFlows("hv1")
 
 	s.registerHV1Again()
-	st := s.ctl.Chassis("hv1-again")
-	if !strings.Contains(st.Conflict, `chassis "hv1"`) || !strings.Contains(st.LastError, "conflict") {
-		t.Errorf("conflict does not name hv1: %+v", st)
-	}
+	// The conflict is set by the pass, the last error by its loop once
+	// the pass returns: a reading in between has the one without the other.
+	eventually(t, "the conflict naming hv1", func() (bool, string) {
+		st := s.ctl.Chassis("hv1-again")
+		return strings.Contains(st.Conflict, `chassis "hv1"`) && strings.Contains(st.LastError, "conflict"), fmt.Sprintf("%+v", st)
+	})
 	// Let a few passes go by: nothing may change on hv1.
 	s.ctl.loop("hv1-again").l.resync()
 	s.ctl.loop("hv1").l.resync()
