@@ -58,6 +58,19 @@ type Desired struct {
 	// on this VTEP should run BFD. The VTEP creates Tunnel rows itself;
 	// bfd_params is the column the NVC writes.
 	BFD []string
+	// HeldBack says, per switch, what the gateway's limits kept off the
+	// VTEP. It is reported, never written.
+	HeldBack []HeldBack
+}
+
+// HeldBack counts the remote MACs of one switch not written to the VTEP
+// and says why.
+type HeldBack struct {
+	Switch string
+	MACs   int
+	// Reason is "macs_per_switch", "macs_total" or "tunnels": the first
+	// limit that held a MAC back.
+	Reason string
 }
 
 // BFDParams are the bfd_params ferry writes on the VTEP's tunnels to its

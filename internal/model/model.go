@@ -49,6 +49,16 @@ type Gateway struct {
 	// database has exactly one.
 	PhysicalSwitch string
 	Generation     int64
+	// Limits are the VTEP's capacity: ferry never writes beyond them.
+	Limits Limits
+}
+
+// Limits bound what ferry writes to a VTEP; 0 means unlimited. Hardware
+// VTEPs hold a fixed number of MACs and tunnels and misbehave beyond it.
+type Limits struct {
+	MACsPerSwitch int // Ucast_Macs_Remote rows per logical switch (VNI)
+	MACsTotal     int // Ucast_Macs_Remote rows over all switches
+	Tunnels       int // distinct remote locators (tunnel IPs)
 }
 
 // Replica is a running ferryd as the northbound database lists it. Its

@@ -101,5 +101,6 @@ func desiredGateway(names []string, svs map[string]*SwitchView, chassisOf func(s
 		d.BFD = append(d.BFD, ip)
 	}
 	sort.Strings(d.BFD)
+	applyLimits(&d, gw.Limits)
 	return d
 }
