@@ -23,7 +23,8 @@ func gatewayJSON(gw model.Gateway, st model.GatewayStatus) api.Gateway {
 	if st.Faults == nil {
 		st.Faults = []string{}
 	}
-	return api.Gateway{Name: gw.Name, OVSDB: gw.OVSDB, PhysicalSwitch: gw.PhysicalSwitch, Generation: gw.Generation, Status: st}
+	return api.Gateway{Name: gw.Name, OVSDB: gw.OVSDB, PhysicalSwitch: gw.PhysicalSwitch, Generation: gw.Generation,
+		Limits: api.Limits{MACsPerSwitch: gw.Limits.MACsPerSwitch, MACsTotal: gw.Limits.MACsTotal, Tunnels: gw.Limits.Tunnels}, Status: st}
 }
 
 func bindingJSON(b model.GatewayBinding) api.Binding {
@@ -44,7 +45,54 @@ func checkGatewayRequest(r *api.GatewayRequest) (model.Gateway, error) {
 	if r.PhysicalSwitch != "" {
 		checkDeviceName(&p, "physical_switch", r.PhysicalSwitch)
 	}
+	gw.Limits = checkLimits(&p, r.Profile, r.Limits)
 	return gw, p.err()
+}
+
+// Profiles are vendors' published VTEP capacities; docs/gateways.md gives
+// the source of every number (0: no published limit).
+var Profiles = map[string]model.Limits{
+	"cumulus":  {MACsPerSwitch: 0, MACsTotal: 0, Tunnels: 0},
+	"arista":   {MACsPerSwitch: 0, MACsTotal: 0, Tunnels: 0},
+	"aruba-cx": {MACsPerSwitch: 2048, MACsTotal: 0, Tunnels: 0},
+	"dell":     {MACsPerSwitch: 0, MACsTotal: 15000, Tunnels: 0},
+	"ovs-vtep": {},
+}
+
+// maxLimit bounds a limit to what the schema's integer and any real VTEP
+// hold.
+const maxLimit = 1 << 30
+
+func checkLimits(p *problems, profile string, r *api.LimitsRequest) model.Limits {
+	var lim model.Limits
+	if profile != "" {
+		l, ok := Profiles[profile]
+		if !ok {
+			names := make([]string, 0, len(Profiles))
+			for n := range Profiles {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			p.add("profile", "%q: unknown (one of %s)", profile, strings.Join(names, ", "))
+		}
+		lim = l
+	}
+	if r == nil {
+		return lim
+	}
+	set := func(field string, v *int64, dst *int) {
+		switch {
+		case v == nil:
+		case *v < 0 || *v > maxLimit:
+			p.add(field, "must be between 0 (unlimited) and %d", maxLimit)
+		default:
+			*dst = int(*v)
+		}
+	}
+	set("limits.macs_per_switch", r.MACsPerSwitch, &lim.MACsPerSwitch)
+	set("limits.macs_total", r.MACsTotal, &lim.MACsTotal)
+	set("limits.tunnels", r.Tunnels, &lim.Tunnels)
+	return lim
 }
 
 // checkDeviceName accepts what hardware switches call their switches and

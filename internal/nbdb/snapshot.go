@@ -417,7 +417,8 @@ func compareBindings(a, b model.GatewayBinding) int {
 }
 
 func gatewayFromRow(r *nb.Gateway) model.Gateway {
-	gw := model.Gateway{Name: r.Name, OVSDB: r.Ovsdb, Generation: int64(r.Generation)}
+	gw := model.Gateway{Name: r.Name, OVSDB: r.Ovsdb, Generation: int64(r.Generation),
+		Limits: model.Limits{MACsPerSwitch: r.MACsPerSwitch, MACsTotal: r.MACsTotal, Tunnels: r.Tunnels}}
 	if r.PhysicalSwitch != nil {
 		gw.PhysicalSwitch = *r.PhysicalSwitch
 	}

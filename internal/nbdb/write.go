@@ -625,7 +625,8 @@ func (db *DB) CreateGateway(ctx context.Context, gw model.Gateway) (model.Gatewa
 				return nil, errorf(ErrConflict, "ovsdb", "%s reaches the same database as gateway %q (%s)", gw.OVSDB, other.Name, other.Ovsdb)
 			}
 		}
-		row = &nb.Gateway{Name: gw.Name, Ovsdb: gw.OVSDB, Generation: next}
+		row = &nb.Gateway{Name: gw.Name, Ovsdb: gw.OVSDB, Generation: next,
+			MACsPerSwitch: gw.Limits.MACsPerSwitch, MACsTotal: gw.Limits.MACsTotal, Tunnels: gw.Limits.Tunnels}
 		if gw.PhysicalSwitch != "" {
 			ps := gw.PhysicalSwitch
 			row.PhysicalSwitch = &ps

@@ -12,9 +12,12 @@ type Gateway struct {
 	UUID           string            `ovsdb:"_uuid"`
 	ExternalIDs    map[string]string `ovsdb:"external_ids"`
 	Generation     int               `ovsdb:"generation"`
+	MACsPerSwitch  int               `ovsdb:"macs_per_switch" validate:"min=0"`
+	MACsTotal      int               `ovsdb:"macs_total" validate:"min=0"`
 	Name           string            `ovsdb:"name"`
 	Ovsdb          string            `ovsdb:"ovsdb"`
 	PhysicalSwitch *string           `ovsdb:"physical_switch"`
+	Tunnels        int               `ovsdb:"tunnels" validate:"min=0"`
 }
 
 func (a *Gateway) GetUUID() string {
@@ -55,6 +58,14 @@ func (a *Gateway) GetGeneration() int {
 	return a.Generation
 }
 
+func (a *Gateway) GetMACsPerSwitch() int {
+	return a.MACsPerSwitch
+}
+
+func (a *Gateway) GetMACsTotal() int {
+	return a.MACsTotal
+}
+
 func (a *Gateway) GetName() string {
 	return a.Name
 }
@@ -85,6 +96,10 @@ func equalGatewayPhysicalSwitch(a, b *string) bool {
 	return *a == *b
 }
 
+func (a *Gateway) GetTunnels() int {
+	return a.Tunnels
+}
+
 func (a *Gateway) DeepCopyInto(b *Gateway) {
 	*b = *a
 	b.ExternalIDs = copyGatewayExternalIDs(a.ExternalIDs)
@@ -110,9 +125,12 @@ func (a *Gateway) Equals(b *Gateway) bool {
 	return a.UUID == b.UUID &&
 		equalGatewayExternalIDs(a.ExternalIDs, b.ExternalIDs) &&
 		a.Generation == b.Generation &&
+		a.MACsPerSwitch == b.MACsPerSwitch &&
+		a.MACsTotal == b.MACsTotal &&
 		a.Name == b.Name &&
 		a.Ovsdb == b.Ovsdb &&
-		equalGatewayPhysicalSwitch(a.PhysicalSwitch, b.PhysicalSwitch)
+		equalGatewayPhysicalSwitch(a.PhysicalSwitch, b.PhysicalSwitch) &&
+		a.Tunnels == b.Tunnels
 }
 
 func (a *Gateway) EqualsModel(b model.Model) bool {

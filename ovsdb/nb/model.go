@@ -26,7 +26,7 @@ func FullDatabaseModel() (model.ClientDBModel, error) {
 
 var schema = `{
   "name": "Ferry_Northbound",
-  "version": "1.5.0",
+  "version": "1.6.0",
   "tables": {
     "Chassis": {
       "columns": {
@@ -181,6 +181,22 @@ var schema = `{
         "generation": {
           "type": "integer"
         },
+        "macs_per_switch": {
+          "type": {
+            "key": {
+              "type": "integer",
+              "minInteger": 0
+            }
+          }
+        },
+        "macs_total": {
+          "type": {
+            "key": {
+              "type": "integer",
+              "minInteger": 0
+            }
+          }
+        },
         "name": {
           "type": "string"
         },
@@ -194,6 +210,14 @@ var schema = `{
             },
             "min": 0,
             "max": 1
+          }
+        },
+        "tunnels": {
+          "type": {
+            "key": {
+              "type": "integer",
+              "minInteger": 0
+            }
           }
         }
       },

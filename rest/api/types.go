@@ -171,6 +171,25 @@ type GatewayRequest struct {
 	OVSDB string `json:"ovsdb"`
 	// PhysicalSwitch is optional when the VTEP database has exactly one.
 	PhysicalSwitch string `json:"physical_switch,omitempty"`
+	// Profile sets Limits from a vendor's published capacity (see
+	// docs/gateways.md); explicit Limits fields override it.
+	Profile string `json:"profile,omitempty"`
+	// Limits bound what ferry writes to the VTEP; 0 means unlimited.
+	Limits *LimitsRequest `json:"limits,omitempty"`
+}
+
+// LimitsRequest are a gateway's capacity limits as a client sends them.
+type LimitsRequest struct {
+	MACsPerSwitch *int64 `json:"macs_per_switch,omitempty"`
+	MACsTotal     *int64 `json:"macs_total,omitempty"`
+	Tunnels       *int64 `json:"tunnels,omitempty"`
+}
+
+// Limits are a gateway's capacity limits; 0 means unlimited.
+type Limits struct {
+	MACsPerSwitch int `json:"macs_per_switch"`
+	MACsTotal     int `json:"macs_total"`
+	Tunnels       int `json:"tunnels"`
 }
 
 // Gateway is a VTEP as the API shows it.
@@ -179,6 +198,7 @@ type Gateway struct {
 	OVSDB          string              `json:"ovsdb"`
 	PhysicalSwitch string              `json:"physical_switch,omitempty"`
 	Generation     int64               `json:"generation"`
+	Limits         Limits              `json:"limits"`
 	Status         model.GatewayStatus `json:"status"`
 }
 
