@@ -86,13 +86,25 @@ type GatewayStatus struct {
 	RealizedGeneration int64         `json:"realized_generation"`
 	LocalMACs          int           `json:"local_macs"`
 	RemoteMACs         int           `json:"remote_macs"`
-	LastError          string        `json:"last_error,omitempty"`
+	// HeldBack lists, per switch, the remote MACs the gateway's limits
+	// kept off the VTEP and why.
+	HeldBack  []GatewayHeldBack `json:"held_back,omitempty"`
+	LastError string            `json:"last_error,omitempty"`
 	// Conflict is set while the gateway is held back because its
 	// Physical_Switch is another registration's.
 	Conflict string `json:"conflict,omitempty"`
 	// Owner is the replica driving the gateway when several ferryds share
 	// the estate ("" with one ferryd, or while nobody owns it).
 	Owner string `json:"owner,omitempty"`
+}
+
+// GatewayHeldBack counts the remote MACs of one switch not written to a
+// VTEP; Reason is the limit that held them back ("macs_per_switch",
+// "macs_total" or "tunnels").
+type GatewayHeldBack struct {
+	Switch string `json:"switch"`
+	MACs   int    `json:"macs"`
+	Reason string `json:"reason"`
 }
 
 // GatewayPort is a Physical_Port of the VTEP.

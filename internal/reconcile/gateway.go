@@ -173,7 +173,7 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 	changed := !g.observed || !sameView(g.view, view)
 	g.view = view
 	g.observed = true
-	st.RemoteMACs, st.LastError = g.st.RemoteMACs, g.st.LastError
+	st.RemoteMACs, st.LastError, st.HeldBack = g.st.RemoteMACs, g.st.LastError, g.st.HeldBack
 	g.st = st
 	g.macs.Local = localMACs
 	g.mu.Unlock()
@@ -224,7 +224,12 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 			return fmt.Errorf("reconcile: gateway %s: %w", gw.Name, err)
 		}
 	}
-	remote := 0
+	remote, held := 0, 0
+	var heldBack []model.GatewayHeldBack
+	for _, h := range desired.HeldBack {
+		held += h.MACs
+		heldBack = append(heldBack, model.GatewayHeldBack{Switch: h.Switch, MACs: h.MACs, Reason: h.Reason})
+	}
 	names := make([]string, 0, len(desired.Switches))
 	for _, vs := range desired.Switches {
 		remote += len(vs.RemoteMACs)
@@ -240,11 +245,12 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 	})
 	g.mu.Lock()
 	g.st.RemoteMACs = remote
+	g.st.HeldBack = heldBack
 	g.macs.Remote = remoteMACs(desired.Switches)
 	g.mu.Unlock()
 	if m := g.c.cfg.Metrics; m != nil {
 		m.passDuration.Observe(time.Since(start).Seconds())
-		m.gatewayRealized(gw.Name, remote)
+		m.gatewayRealized(gw.Name, remote, held)
 	}
 	g.c.deviceRealized(gatewayDeviceName(gw.Name), gw.Name, e.Snapshot.Generation)
 	if len(ops) > 0 {

@@ -38,6 +38,7 @@ type Metrics struct {
 	tunnels       *prometheus.GaugeVec
 	gwLocalMACs   *prometheus.GaugeVec
 	gwRemoteMACs  *prometheus.GaugeVec
+	gwHeldBack    *prometheus.GaugeVec
 	gwFaults      *prometheus.GaugeVec
 	spoofed       *spoofDrops
 
@@ -153,6 +154,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "ferry_gateway_remote_macs",
 			Help: "MACs ferry programmed on a VTEP (Ucast_Macs_Remote).",
 		}, []string{"gateway"}),
+		gwHeldBack: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ferry_gateway_remote_macs_held_back",
+			Help: "Remote MACs ferry did not write to a VTEP because of the gateway's capacity limits.",
+		}, []string{"gateway"}),
 		gwFaults: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ferry_gateway_faults",
 			Help: "Faults a VTEP reports: switch_fault_status plus every port's port_fault_status entries.",
@@ -183,7 +188,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) collectors() []prometheus.Collector {
 	cs := []prometheus.Collector{m.connected, m.passes, m.passDuration, m.flows, m.groups, m.flowMods,
 		m.bundleLatency, m.transactions, m.txLatency, m.nbGeneration, m.realizedGen, m.generationLag,
-		m.realizeTime, m.tunnels, m.gwLocalMACs, m.gwRemoteMACs, m.gwFaults, m.spoofed}
+		m.realizeTime, m.tunnels, m.gwLocalMACs, m.gwRemoteMACs, m.gwHeldBack, m.gwFaults, m.spoofed}
 	for _, kind := range nbKinds {
 		cs = append(cs, m.nbObjects[kind])
 	}
@@ -373,11 +378,12 @@ func (m *Metrics) gatewayObserved(name string, st model.GatewayStatus) {
 }
 
 // gatewayRealized records what a successful gateway pass programmed.
-func (m *Metrics) gatewayRealized(name string, remoteMACs int) {
+func (m *Metrics) gatewayRealized(name string, remoteMACs, heldBack int) {
 	if m == nil {
 		return
 	}
 	m.gwRemoteMACs.WithLabelValues(name).Set(float64(remoteMACs))
+	m.gwHeldBack.WithLabelValues(name).Set(float64(heldBack))
 }
 
 // forget drops a removed (or restarted) chassis' series.
@@ -405,5 +411,6 @@ func (m *Metrics) forgetGateway(name string) {
 	m.forget(name)
 	m.gwLocalMACs.DeleteLabelValues(name)
 	m.gwRemoteMACs.DeleteLabelValues(name)
+	m.gwHeldBack.DeleteLabelValues(name)
 	m.gwFaults.DeleteLabelValues(name)
 }

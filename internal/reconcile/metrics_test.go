@@ -107,7 +107,7 @@ func TestGatewayMetrics(t *testing.T) {
 	m := NewMetrics(reg)
 	m.gatewayObserved("vtep1", model.GatewayStatus{LocalMACs: 4, Faults: []string{"power_supply_failure"},
 		Ports: []model.GatewayPort{{Name: "p1", Faults: []string{"invalid_vlan_map", "x"}}, {Name: "p2"}}})
-	m.gatewayRealized("vtep1", 7)
+	m.gatewayRealized("vtep1", 7, 3)
 	m.SetTunnels("hv1", 2, 1, 0)
 	value := func(v *prometheus.GaugeVec, labels ...string) float64 {
 		var d dto.Metric
@@ -121,6 +121,9 @@ func TestGatewayMetrics(t *testing.T) {
 	}
 	if got := value(m.gwRemoteMACs, "vtep1"); got != 7 {
 		t.Errorf("remote MACs %v, want 7", got)
+	}
+	if got := value(m.gwHeldBack, "vtep1"); got != 3 {
+		t.Errorf("held back %v, want 3", got)
 	}
 	if got := value(m.gwFaults, "vtep1"); got != 3 {
 		t.Errorf("faults %v, want 3 (1 switch + 2 port)", got)
@@ -136,7 +139,7 @@ func TestGatewayMetrics(t *testing.T) {
 	}
 	for _, f := range fams {
 		switch f.GetName() {
-		case "ferry_gateway_local_macs", "ferry_gateway_remote_macs", "ferry_gateway_faults", "ferry_device_tunnels":
+		case "ferry_gateway_local_macs", "ferry_gateway_remote_macs", "ferry_gateway_remote_macs_held_back", "ferry_gateway_faults", "ferry_device_tunnels":
 			t.Errorf("%s still has %d series after forget", f.GetName(), len(f.GetMetric()))
 		}
 	}
@@ -150,7 +153,7 @@ func TestNilMetrics(t *testing.T) {
 	m.bundle(time.Second, 3, true)
 	m.transaction(txChassis, time.Second)
 	m.gatewayObserved("g", model.GatewayStatus{})
-	m.gatewayRealized("g", 1)
+	m.gatewayRealized("g", 1, 0)
 	m.SetTunnels("hv1", 1, 0, 0)
 	m.forget("hv1")
 	m.forgetGateway("g")
