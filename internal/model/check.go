@@ -1,5 +1,7 @@
 package model
 
+import "errors"
+
 // Results of one conformance check item.
 const (
 	CheckPass        = "pass"
@@ -34,3 +36,10 @@ func (c GatewayCheck) Failed() bool {
 	}
 	return false
 }
+
+// Errors of a conformance check that did not run (rest maps them to 409
+// and 503).
+var (
+	ErrCheckRunning   = errors.New("a check of this gateway is already running")
+	ErrGatewayOffline = errors.New("the gateway's database is not connected")
+)
