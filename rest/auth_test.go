@@ -86,6 +86,7 @@ var adminRequests = []struct{ method, path, body string }{
 	{"GET", "/v1/gateways", ""},
 	{"GET", "/v1/gateways/gw1", ""},
 	{"GET", "/v1/gateways/gw1/macs", ""},
+	{"POST", "/v1/gateways/gw1/check", ""},
 	{"POST", "/v1/switches/blue/bindings", `{"gateway":"gw1","port":"p0","vlan":0}`},
 	{"GET", "/v1/switches/blue/bindings", ""},
 	{"GET", "/v1/switches/blue/bindings/gw1/p0/0", ""},

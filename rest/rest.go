@@ -135,6 +135,7 @@ func newServer(b Backend, s Status, reg *prometheus.Registry, logger *slog.Logge
 	r.Handle("/v1/gateways/{name}", srv.handle(srv.getGateway)).Methods(http.MethodGet)
 	r.Handle("/v1/gateways/{name}", srv.handle(srv.deleteGateway)).Methods(http.MethodDelete)
 	r.Handle("/v1/gateways/{name}/macs", srv.handle(srv.listGatewayMACs)).Methods(http.MethodGet)
+	r.Handle("/v1/gateways/{name}/check", srv.handle(srv.checkGateway)).Methods(http.MethodPost)
 	r.Handle("/v1/switches/{switch}/bindings", srv.handle(srv.listBindings)).Methods(http.MethodGet)
 	r.Handle("/v1/switches/{switch}/bindings", srv.handle(srv.createBinding)).Methods(http.MethodPost)
 	r.Handle("/v1/switches/{switch}/bindings/{gateway}/{port}/{vlan}", srv.handle(srv.getBinding)).Methods(http.MethodGet)

@@ -38,7 +38,7 @@ func (a *app) callGateway(method, p string, in any) ([]byte, error) {
 
 func (a *app) gatewayCmd() *cobra.Command {
 	return noun("gateway", "hardware VTEP gateways (hardware_vtep), such as a top-of-rack switch or ovs-vtep",
-		a.gatewayCreateCmd(), a.gatewayListCmd(), a.gatewayShowCmd(), a.gatewayMACsCmd(), a.gatewayDeleteCmd())
+		a.gatewayCreateCmd(), a.gatewayListCmd(), a.gatewayShowCmd(), a.gatewayMACsCmd(), a.gatewayCheckCmd(), a.gatewayDeleteCmd())
 }
 
 func (a *app) gatewayCreateCmd() *cobra.Command {

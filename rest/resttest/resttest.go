@@ -560,6 +560,7 @@ type Status struct {
 	ports    map[[2]string]model.PortStatus
 	gateways map[string]model.GatewayStatus
 	macs     map[string]model.GatewayMACs
+	check    func(name string) (model.GatewayCheck, error)
 	replicas []api.Replica
 }
 
