@@ -6,7 +6,7 @@ import (
 	"sync"
 
 	"github.com/ferry-sdn/ferry/internal/model"
-	"github.com/ferry-sdn/ferry/vtep/check"
+	"github.com/ferry-sdn/ferry/internal/vtepcheck"
 )
 
 // errNoGateway: registered in the snapshot, no loop yet.
@@ -16,7 +16,7 @@ var errNoGateway = fmt.Errorf("reconcile: %w (no gateway loop yet)", model.ErrGa
 // time per VTEP, so two scratch switches never race for a VNI.
 var checking sync.Map
 
-// CheckGateway runs the conformance suite (vtep/check) on the connection
+// CheckGateway runs the conformance suite (internal/vtepcheck) on the connection
 // of the gateway's own loop, so rest never talks to a device. The loop
 // keeps running: the scratch switch does not carry ferry's ownership mark,
 // so the loop's diff neither deletes nor adopts it. It implements
@@ -34,5 +34,5 @@ func (c *Controller) CheckGateway(ctx context.Context, name string) (model.Gatew
 		return model.GatewayCheck{}, fmt.Errorf("reconcile: %w", model.ErrCheckRunning)
 	}
 	defer checking.Delete(name)
-	return check.Run(ctx, (*d).Client(), name, c.log.With("gateway", name, "check", true)), nil
+	return vtepcheck.Run(ctx, (*d).Client(), name, c.log.With("gateway", name, "check", true)), nil
 }

@@ -1,4 +1,4 @@
-// Package check runs a bounded conformance suite against a VTEP's
+// Package vtepcheck runs a bounded conformance suite against a VTEP's
 // hardware_vtep database on a scratch logical switch and grades each item
 // pass, fail or unsupported with the evidence seen.
 //
@@ -12,4 +12,4 @@
 // It reads back through "select" operations rather than the client's
 // cache, so a grade reflects what the server holds, not what the monitor
 // has relayed yet.
-package check
+package vtepcheck
