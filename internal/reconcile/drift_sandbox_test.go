@@ -8,7 +8,6 @@ import (
 
 	"github.com/ferry-sdn/ferry/internal/events"
 	"github.com/ferry-sdn/ferry/internal/model"
-	"github.com/ferry-sdn/ferry/internal/ovstest"
 )
 
 // driftOf returns the events of kind recorded for chassis hv.
@@ -103,12 +102,7 @@ func TestSandboxGatewayDrift(t *testing.T) {
 	s.events = log
 	s.stop()
 	s.start()
-	gw := ovstest.Start(t, ovstest.Options{Schemas: []string{ovstest.VtepSchema}})
-	vtepctl := func(args ...string) string {
-		t.Helper()
-		return gw.Run(t, "vtep-ctl", append([]string{"--db=unix:" + gw.DBSock}, args...)...)
-	}
-	vtepctl("add-ps", "ps1", "--", "set", "Physical_Switch", "ps1", "tunnel_ips=198.18.3.31", "--", "add-port", "ps1", "p0")
+	gw, vtepctl := startVTEP(t, "p0")
 	s.addVIF("hv1", "vm1", "blue-a", "52:54:00:00:01:0a")
 	s.waitBridge("hv2")
 	s.update(func(n *model.Snapshot) {

@@ -29,19 +29,31 @@ func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	}
 }
 
+// startVTEP starts an ovsdb-server serving hardware_vtep with Physical_Switch
+// ps1 (tunnel IP 198.18.3.31) and the given ports; vtepctl runs vtep-ctl
+// on it.
+func startVTEP(t *testing.T, ports ...string) (*ovstest.Instance, func(args ...string) string) {
+	t.Helper()
+	gw := ovstest.Start(t, ovstest.Options{Schemas: []string{ovstest.VtepSchema}})
+	vtepctl := func(args ...string) string {
+		t.Helper()
+		return gw.Run(t, "vtep-ctl", append([]string{"--db=unix:" + gw.DBSock}, args...)...)
+	}
+	args := []string{"add-ps", "ps1", "--", "set", "Physical_Switch", "ps1", "tunnel_ips=198.18.3.31"}
+	for _, p := range ports {
+		args = append(args, "--", "add-port", "ps1", p)
+	}
+	vtepctl(args...)
+	return gw, vtepctl
+}
+
 // TestSandboxGateway drives a real ovsdb-server serving hardware_vtep as
 // the NVC, next to two dummy hypervisors: rows on the VTEP, flows on the
 // hypervisors for the MACs the VTEP learned, nothing written on restart,
 // foreign rows untouched, everything of a deleted binding gone.
 func TestSandboxGateway(t *testing.T) {
 	s := newSandbox(t)
-	gw := ovstest.Start(t, ovstest.Options{Schemas: []string{ovstest.VtepSchema}})
-	vtepctl := func(args ...string) string {
-		t.Helper()
-		return gw.Run(t, "vtep-ctl", append([]string{"--db=unix:" + gw.DBSock}, args...)...)
-	}
-	vtepctl("add-ps", "ps1", "--", "set", "Physical_Switch", "ps1", "tunnel_ips=198.18.3.31",
-		"--", "add-port", "ps1", "p0", "--", "add-port", "ps1", "p1")
+	gw, vtepctl := startVTEP(t, "p0", "p1")
 	// Another controller's logical switch on the same port.
 	vtepctl("add-ls", "other", "--", "bind-ls", "ps1", "p0", "200", "other", "--", "add-ucast-remote", "other", "00:11:22:33:44:55", "198.18.9.9")
 
@@ -137,12 +149,7 @@ func TestSandboxGateway(t *testing.T) {
 // they are), and takes over when the first registration goes.
 func TestSandboxDuplicateGateway(t *testing.T) {
 	s := newSandbox(t)
-	gw := ovstest.Start(t, ovstest.Options{Schemas: []string{ovstest.VtepSchema}})
-	vtepctl := func(args ...string) string {
-		t.Helper()
-		return gw.Run(t, "vtep-ctl", append([]string{"--db=unix:" + gw.DBSock}, args...)...)
-	}
-	vtepctl("add-ps", "ps1", "--", "set", "Physical_Switch", "ps1", "tunnel_ips=198.18.3.31", "--", "add-port", "ps1", "p0")
+	gw, vtepctl := startVTEP(t, "p0")
 	s.addVIF("hv1", "vm1", "blue-a", "52:54:00:00:01:0a")
 	s.waitBridge("hv2")
 	s.update(func(n *model.Snapshot) {

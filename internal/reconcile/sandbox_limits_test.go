@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ferry-sdn/ferry/internal/model"
-	"github.com/ferry-sdn/ferry/internal/ovstest"
 )
 
 // TestSandboxGatewayLimits: a gateway limited to one MAC per switch gets one
@@ -17,12 +16,7 @@ import (
 // the metric say one was held back.
 func TestSandboxGatewayLimits(t *testing.T) {
 	s := newSandbox(t)
-	gw := ovstest.Start(t, ovstest.Options{Schemas: []string{ovstest.VtepSchema}})
-	vtepctl := func(args ...string) string {
-		t.Helper()
-		return gw.Run(t, "vtep-ctl", append([]string{"--db=unix:" + gw.DBSock}, args...)...)
-	}
-	vtepctl("add-ps", "ps1", "--", "set", "Physical_Switch", "ps1", "tunnel_ips=198.18.3.31", "--", "add-port", "ps1", "p0")
+	gw, vtepctl := startVTEP(t, "p0")
 	s.addVIF("hv1", "vm1", "blue-a", "52:54:00:00:01:0a")
 	s.waitBridge("hv2")
 	s.addVIF("hv2", "vm2", "blue-b", "52:54:00:00:01:0b")
