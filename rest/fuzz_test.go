@@ -86,6 +86,8 @@ func FuzzRequest(f *testing.F) {
 		{4, "", `{"name":"hv3","ovsdb":"tcp:[::ffff:198.18.255.11]:6640","tunnel_ip":"198.18.1.13"}`},
 		{4, "", `{"name":"hv4","ovsdb":"passive","tunnel_ip":"240.0.0.1"}`},
 		{5, "", `{"name":"gw2","ovsdb":"unix:/run/vtep/db.sock","physical_switch":"ps0"}`},
+		{5, "", `{"name":"gw3","ovsdb":"tcp:198.18.255.33:6640","profile":"dell","limits":{"macs_per_switch":5,"tunnels":2}}`},
+		{5, "", `{"name":"gw4","ovsdb":"tcp:198.18.255.34:6640","profile":"nope","limits":{"macs_total":-1}}`},
 		{6, "blue", `{"gateway":"gw1","port":"p0","vlan":4095}`},
 		{6, "blue", `{"gateway":"gw1","port":"..","vlan":1}`},
 		{7, "blue", ""},
