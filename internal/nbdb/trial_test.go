@@ -38,7 +38,7 @@ func TestTrialCommitsNothing(t *testing.T) {
 				_, err := db.CreateGateway(ctx, model.Gateway{Name: "gw1", OVSDB: "tcp:198.18.255.31:6640"})
 				return err
 			},
-			"delete port": func(ctx context.Context) error { return db.DeletePort(ctx, "blue", "p1") },
+			"delete port":   func(ctx context.Context) error { return db.DeletePort(ctx, "blue", "p1") },
 			"delete switch": func(ctx context.Context) error { return db.DeleteSwitch(ctx, "blue") },
 			"apply switch": func(ctx context.Context) error {
 				_, _, err := db.ApplySwitch(ctx, model.Switch{Name: "blue", VNI: 1001, Encap: model.EncapGRE,
