@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"slices"
 	"sort"
@@ -110,4 +111,57 @@ func TestSandboxPlanMatchesPass(t *testing.T) {
 	if len(byName["hv1"].Flows.AddFlows) == 0 || len(byName["hv2"].Flows.AddFlows) == 0 {
 		t.Error("the plan adds nothing on some chassis: the test proves nothing")
 	}
+}
+
+// TestSandboxPlanGateway: the plan of binding a switch to a VTEP port lists
+// the rows the gateway's pass writes, and planning writes none of them.
+func TestSandboxPlanGateway(t *testing.T) {
+	s := newSandbox(t)
+	gw, vtepctl := startVTEP(t, "p0")
+	s.addVIF("hv1", "vm1", "blue-a", "52:54:00:00:01:0a")
+	s.waitBridge("hv2")
+	s.update(func(n *model.Snapshot) {
+		n.Gateways = []model.Gateway{{Name: "gw1", OVSDB: "unix:" + gw.DBSock}}
+		n.Switches = []model.Switch{{Name: "blue", VNI: 1001, Encap: "vxlan", Generation: n.Generation + 1,
+			Ports: []model.Port{{Switch: "blue", Name: "a", IfaceID: "blue-a"}}}}
+	})
+	eventually(t, "the gateway connected", func() (bool, string) {
+		st := s.ctl.Gateway("gw1")
+		return st.Connected, fmt.Sprintf("%+v", st)
+	})
+	s.waitRealized()
+
+	next := *s.snap
+	sw := next.Switches[0]
+	next.Generation++
+	sw.Generation = next.Generation
+	sw.Bindings = []model.GatewayBinding{{Switch: "blue", Gateway: "gw1", Port: "p0", VLAN: 0}}
+	next.Switches = []model.Switch{sw}
+	plan, err := s.ctl.Plan(context.Background(), &next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gwPlan *model.DevicePlan
+	for i, d := range plan.Devices {
+		if d.Kind == "gateway" && d.Name == "gw1" {
+			gwPlan = &plan.Devices[i]
+		}
+	}
+	if gwPlan == nil || !gwPlan.Exact {
+		t.Fatalf("no exact plan for gw1: %+v", plan)
+	}
+	ops := strings.Join(gwPlan.OVSDB, "\n")
+	for _, want := range []string{"insert Logical_Switch ferry-blue", "insert Ucast_Macs_Remote", "insert Physical_Locator"} {
+		if !strings.Contains(ops, want) {
+			t.Errorf("gateway plan lacks %q:\n%s", want, ops)
+		}
+	}
+	if ls := vtepctl("list-ls"); strings.Contains(ls, "ferry-blue") {
+		t.Fatalf("planning wrote the logical switch: %s", ls)
+	}
+	s.update(func(n *model.Snapshot) { *n = next; n.Generation-- })
+	eventually(t, "the planned rows written", func() (bool, string) {
+		macs, _ := gw.RunErr("vtep-ctl", "--db=unix:"+gw.DBSock, "list-remote-macs", "ferry-blue")
+		return strings.Contains(macs, "52:54:00:00:01:0a"), macs
+	})
 }
