@@ -113,6 +113,20 @@ func TestDryRunPlan(t *testing.T) {
 		t.Errorf("plan switches %v at generation %d, want [blue] at %d", dr.Plan.Switches, dr.Plan.Generation, int64(gen)+1)
 	}
 
+	// ferryctl prints the same plan, and writes nothing either.
+	out := e.ctlOK("port", "create", "blue", "blue-d", "--iface-id", "iface-blue-d", "--dry-run")
+	t.Logf("ferryctl port create --dry-run:\n%s", out)
+	for _, d := range dr.Plan.Devices {
+		for _, f := range d.Flows.AddFlows {
+			if !strings.Contains(out, "  + "+f+"\n") {
+				t.Errorf("ferryctl's plan lacks %s's flow %s", d.Name, f)
+			}
+		}
+	}
+	if code, _ := e.do("GET", "/v1/switches/blue/ports/blue-d", nil); code != 404 {
+		t.Errorf("after ferryctl --dry-run GET port: %d, want 404", code)
+	}
+
 	e.must("POST", "/v1/switches/blue/ports", port)
 	e.waitRealized("blue", 4)
 	planned := 0
