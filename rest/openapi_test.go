@@ -120,6 +120,10 @@ func TestOpenAPISchemas(t *testing.T) {
 		"Version":        version.Info{},
 		"GatewayMACs":    model.GatewayMACs{},
 		"GatewayMAC":     model.GatewayMAC{},
+		"DryRun":         api.DryRun{},
+		"Plan":           model.Plan{},
+		"DevicePlan":     model.DevicePlan{},
+		"FlowChanges":    model.FlowChanges{},
 	}
 	for name, v := range types {
 		schema, ok := doc.Components.Schemas[name]

@@ -114,32 +114,32 @@ func newServer(b Backend, s Status, reg *prometheus.Registry, logger *slog.Logge
 	r.SkipClean(true)
 
 	r.Handle("/v1/switches", srv.handle(srv.listSwitches)).Methods(http.MethodGet)
-	r.Handle("/v1/switches", srv.handle(srv.createSwitch)).Methods(http.MethodPost)
+	r.Handle("/v1/switches", srv.write(srv.createSwitch)).Methods(http.MethodPost)
 	r.Handle("/v1/switches/{name}", srv.handle(srv.getSwitch)).Methods(http.MethodGet)
-	r.Handle("/v1/switches/{name}", srv.handle(srv.deleteSwitch)).Methods(http.MethodDelete)
-	r.Handle("/v1/switches/{name}", srv.handle(srv.patchSwitch)).Methods(http.MethodPatch)
-	r.Handle("/v1/switches/{name}", srv.handle(srv.putSwitch)).Methods(http.MethodPut)
+	r.Handle("/v1/switches/{name}", srv.write(srv.deleteSwitch)).Methods(http.MethodDelete)
+	r.Handle("/v1/switches/{name}", srv.write(srv.patchSwitch)).Methods(http.MethodPatch)
+	r.Handle("/v1/switches/{name}", srv.write(srv.putSwitch)).Methods(http.MethodPut)
 	r.Handle("/v1/switches/{switch}/ports", srv.handle(srv.listPorts)).Methods(http.MethodGet)
-	r.Handle("/v1/switches/{switch}/ports", srv.handle(srv.createPort)).Methods(http.MethodPost)
+	r.Handle("/v1/switches/{switch}/ports", srv.write(srv.createPort)).Methods(http.MethodPost)
 	r.Handle("/v1/switches/{switch}/ports/{port}", srv.handle(srv.getPort)).Methods(http.MethodGet)
-	r.Handle("/v1/switches/{switch}/ports/{port}", srv.handle(srv.deletePort)).Methods(http.MethodDelete)
-	r.Handle("/v1/switches/{switch}/ports/{port}", srv.handle(srv.putPort)).Methods(http.MethodPut)
-	r.Handle("/v1/switches/{switch}/ports/{port}", srv.handle(srv.patchPort)).Methods(http.MethodPatch)
+	r.Handle("/v1/switches/{switch}/ports/{port}", srv.write(srv.deletePort)).Methods(http.MethodDelete)
+	r.Handle("/v1/switches/{switch}/ports/{port}", srv.write(srv.putPort)).Methods(http.MethodPut)
+	r.Handle("/v1/switches/{switch}/ports/{port}", srv.write(srv.patchPort)).Methods(http.MethodPatch)
 	r.Handle("/v1/chassis", srv.handle(srv.listChassis)).Methods(http.MethodGet)
-	r.Handle("/v1/chassis", srv.handle(srv.createChassis)).Methods(http.MethodPost)
+	r.Handle("/v1/chassis", srv.write(srv.createChassis)).Methods(http.MethodPost)
 	r.Handle("/v1/chassis/{name}", srv.handle(srv.getChassis)).Methods(http.MethodGet)
-	r.Handle("/v1/chassis/{name}", srv.handle(srv.deleteChassis)).Methods(http.MethodDelete)
-	r.Handle("/v1/chassis/{name}", srv.handle(srv.patchChassis)).Methods(http.MethodPatch)
+	r.Handle("/v1/chassis/{name}", srv.write(srv.deleteChassis)).Methods(http.MethodDelete)
+	r.Handle("/v1/chassis/{name}", srv.write(srv.patchChassis)).Methods(http.MethodPatch)
 	r.Handle("/v1/gateways", srv.handle(srv.listGateways)).Methods(http.MethodGet)
-	r.Handle("/v1/gateways", srv.handle(srv.createGateway)).Methods(http.MethodPost)
+	r.Handle("/v1/gateways", srv.write(srv.createGateway)).Methods(http.MethodPost)
 	r.Handle("/v1/gateways/{name}", srv.handle(srv.getGateway)).Methods(http.MethodGet)
-	r.Handle("/v1/gateways/{name}", srv.handle(srv.deleteGateway)).Methods(http.MethodDelete)
+	r.Handle("/v1/gateways/{name}", srv.write(srv.deleteGateway)).Methods(http.MethodDelete)
 	r.Handle("/v1/gateways/{name}/macs", srv.handle(srv.listGatewayMACs)).Methods(http.MethodGet)
 	r.Handle("/v1/gateways/{name}/check", srv.handle(srv.checkGateway)).Methods(http.MethodPost)
 	r.Handle("/v1/switches/{switch}/bindings", srv.handle(srv.listBindings)).Methods(http.MethodGet)
-	r.Handle("/v1/switches/{switch}/bindings", srv.handle(srv.createBinding)).Methods(http.MethodPost)
+	r.Handle("/v1/switches/{switch}/bindings", srv.write(srv.createBinding)).Methods(http.MethodPost)
 	r.Handle("/v1/switches/{switch}/bindings/{gateway}/{port}/{vlan}", srv.handle(srv.getBinding)).Methods(http.MethodGet)
-	r.Handle("/v1/switches/{switch}/bindings/{gateway}/{port}/{vlan}", srv.handle(srv.deleteBinding)).Methods(http.MethodDelete)
+	r.Handle("/v1/switches/{switch}/bindings/{gateway}/{port}/{vlan}", srv.write(srv.deleteBinding)).Methods(http.MethodDelete)
 	r.Handle("/v1/openapi.json", srv.handle(serveOpenAPI)).Methods(http.MethodGet)
 	r.Handle("/v1/version", srv.handle(srv.getVersion)).Methods(http.MethodGet)
 	r.Handle("/v1/replicas", srv.handle(srv.listReplicas)).Methods(http.MethodGet)
@@ -224,6 +224,11 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 func (s *server) handle(f handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.URL.Query().Has("dry_run") {
+			// Silently doing the real thing would be the worst answer.
+			s.writeError(w, r, errorf(http.StatusBadRequest, "dry_run: %s %s has no dry run (only writes of switches, ports, chassis, gateways and bindings do)", r.Method, r.URL.Path))
+			return
+		}
 		if err := f(w, r); err != nil {
 			s.writeError(w, r, err)
 		}

@@ -30,23 +30,17 @@ func (a *app) applyCmd() *cobra.Command {
 		func([]string) error { return a.apply(file) })
 	c.Flags().StringVarP(&file, "filename", "f", "", "the `FILE` of switches (-: standard input)")
 	_ = c.MarkFlagFilename("filename", "json", "yaml", "yml")
+	a.dryRunFlag(c)
 	return c
 }
 
 func (a *app) apply(file string) error {
-	if file == "" {
-		return a.usage("missing -f FILE")
+	if a.opts.dryRun {
+		return a.diff(file)
 	}
-	data, err := readApplyFile(file)
+	specs, err := a.readSpecs(file)
 	if err != nil {
 		return err
-	}
-	specs, err := parseSpecs(data)
-	if err != nil {
-		return fmt.Errorf("%s: %w", file, err)
-	}
-	if len(specs) == 0 {
-		return fmt.Errorf("%s: no switch in the file", file)
 	}
 	var out [][]byte
 	for _, spec := range specs {
@@ -62,9 +56,37 @@ func (a *app) apply(file string) error {
 		}
 	}
 	if a.machine() {
-		return a.write(fmt.Appendf(nil, "[%s]\n", bytes.Join(out, []byte(",\n"))))
+		return a.write(fmt.Appendf(nil, "[%s]\n", joinJSON(out)))
 	}
 	return nil
+}
+
+// readSpecs reads and parses the switches of apply's and diff's -f FILE.
+func (a *app) readSpecs(file string) ([]api.SwitchSpec, error) {
+	if file == "" {
+		return nil, a.usage("missing -f FILE")
+	}
+	data, err := readApplyFile(file)
+	if err != nil {
+		return nil, err
+	}
+	specs, err := parseSpecs(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if len(specs) == 0 {
+		return nil, fmt.Errorf("%s: no switch in the file", file)
+	}
+	return specs, nil
+}
+
+// joinJSON joins JSON documents into the inside of a list.
+func joinJSON(docs [][]byte) []byte {
+	trimmed := make([][]byte, len(docs))
+	for i, d := range docs {
+		trimmed[i] = bytes.TrimSpace(d)
+	}
+	return bytes.Join(trimmed, []byte(",\n"))
 }
 
 func readApplyFile(name string) ([]byte, error) {

@@ -64,6 +64,7 @@ type options struct {
 	token   string
 	output  string
 	timeout time.Duration
+	dryRun  bool // --dry-run of a write command
 }
 
 // app is one invocation of ferryctl.
@@ -176,7 +177,7 @@ func (a *app) root() *cobra.Command {
 
 	root.AddCommand(
 		a.switchCmd(), a.portCmd(), a.chassisCmd(), a.gatewayCmd(), a.bindingCmd(), a.replicaCmd(),
-		a.showCmd(), a.statusCmd(), a.waitCmd(), a.applyCmd(), a.hostCmd(),
+		a.showCmd(), a.statusCmd(), a.waitCmd(), a.applyCmd(), a.diffCmd(), a.hostCmd(),
 		a.versionCmd(), a.completionCmd(), a.manCmd(),
 	)
 	return root
@@ -221,7 +222,11 @@ func (a *app) leaf(use, short string, run func(pos []string) error) *cobra.Comma
 		if err := a.setup(c, args); err != nil {
 			return err
 		}
-		return a.suggestObject(c, args, run(args))
+		err := run(args)
+		if errors.Is(err, errPlanned) {
+			return nil
+		}
+		return a.suggestObject(c, args, err)
 	}
 	return c
 }

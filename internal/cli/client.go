@@ -165,6 +165,9 @@ func decode(data []byte, v any) error {
 
 // call sends one request within --timeout.
 func (a *app) call(method, p string, in any) ([]byte, error) {
+	if a.opts.dryRun && method != http.MethodGet && !strings.Contains(p, "dry_run=") {
+		return nil, a.callPlanned(method, p, in)
+	}
 	ctx, cancel := a.start()
 	defer cancel()
 	return a.c.do(ctx, method, p, in)

@@ -60,6 +60,7 @@ func (a *app) switchCreateCmd() *cobra.Command {
 	f.StringVar(&nets, "xenserver-networks", "", "adopt every VIF of these XenServer networks (comma-separated `UUIDs`)")
 	mayExistFlag(c, &may)
 	_ = c.RegisterFlagCompletionFunc("encap", fixed(model.EncapVXLAN, model.EncapGRE))
+	a.dryRunFlag(c)
 	return c
 }
 
@@ -101,6 +102,7 @@ func (a *app) switchSetNetworksCmd() *cobra.Command {
 		})
 	c.Flags().StringVar(&nets, "xenserver-networks", "", "the XenServer networks (comma-separated `UUIDs`; empty: none)")
 	a.argKinds(c, switchArg)
+	a.dryRunFlag(c)
 	return c
 }
 
@@ -240,6 +242,7 @@ func (a *app) switchDeleteCmd() *cobra.Command {
 	c.Aliases = deleteAliases
 	ifExistsFlag(c, &ifExists)
 	a.argKinds(c, switchArg)
+	a.dryRunFlag(c)
 	return c
 }
 
@@ -298,6 +301,7 @@ func (a *app) portCreateCmd() *cobra.Command {
 	f.add(c)
 	mayExistFlag(c, &may)
 	a.argKinds(c, switchArg)
+	a.dryRunFlag(c)
 	return c
 }
 
@@ -365,6 +369,7 @@ func (a *app) portSetCmd() *cobra.Command {
 		})
 	f.add(c)
 	a.argKinds(c, switchArg, portArg)
+	a.dryRunFlag(c)
 	return c
 }
 
@@ -527,6 +532,7 @@ func (a *app) portDeleteCmd() *cobra.Command {
 	c.Aliases = deleteAliases
 	ifExistsFlag(c, &ifExists)
 	a.argKinds(c, switchArg, portArg)
+	a.dryRunFlag(c)
 	return c
 }
 
@@ -595,6 +601,7 @@ func (a *app) chassisCreateCmd() *cobra.Command {
 	_ = c.RegisterFlagCompletionFunc("kind", fixed(model.KindKVM, model.KindXenServer, model.KindGeneric))
 	_ = c.RegisterFlagCompletionFunc("encaps", fixed("vxlan,gre", model.EncapVXLAN, model.EncapGRE))
 	_ = c.RegisterFlagCompletionFunc("datapath-type", fixed("system", "netdev"))
+	a.dryRunFlag(c)
 	return c
 }
 
@@ -649,6 +656,7 @@ func (a *app) chassisSetCmd() *cobra.Command {
 	_ = c.RegisterFlagCompletionFunc("encaps", fixed("vxlan,gre", model.EncapVXLAN, model.EncapGRE))
 	_ = c.RegisterFlagCompletionFunc("datapath-type", fixed("system", "netdev"))
 	a.argKinds(c, chassisArg)
+	a.dryRunFlag(c)
 	return c
 }
 
@@ -744,6 +752,7 @@ func (a *app) chassisDeleteCmd() *cobra.Command {
 	c.Aliases = deleteAliases
 	ifExistsFlag(c, &ifExists)
 	a.argKinds(c, chassisArg)
+	a.dryRunFlag(c)
 	return c
 }
 

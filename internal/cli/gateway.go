@@ -80,6 +80,7 @@ func (a *app) gatewayCreateCmd() *cobra.Command {
 	f.StringVar(&req.OVSDB, "ovsdb", "", "the VTEP's OVSDB `TARGET`: tcp:IP:PORT, ssl:IP:PORT, unix:PATH or passive")
 	f.StringVar(&req.PhysicalSwitch, "physical-switch", "", "its Physical_Switch (optional when the database has one)")
 	mayExistFlag(c, &may)
+	a.dryRunFlag(c)
 	return c
 }
 
@@ -264,6 +265,7 @@ func (a *app) gatewayDeleteCmd() *cobra.Command {
 	c.Aliases = deleteAliases
 	ifExistsFlag(c, &ifExists)
 	a.argKinds(c, gatewayArg)
+	a.dryRunFlag(c)
 	return c
 }
 
@@ -305,6 +307,7 @@ func (a *app) bindingCreateCmd() *cobra.Command {
 	a.argKinds(c, switchArg)
 	_ = c.RegisterFlagCompletionFunc("gateway", a.completeFlag(gatewayArg, ""))
 	_ = c.RegisterFlagCompletionFunc("port", a.completeFlag(gatewayPortArg, "gateway"))
+	a.dryRunFlag(c)
 	return c
 }
 
@@ -340,5 +343,6 @@ func (a *app) bindingDeleteCmd() *cobra.Command {
 	c.Aliases = deleteAliases
 	ifExistsFlag(c, &ifExists)
 	a.argKinds(c, switchArg, gatewayArg, gatewayPortArg, vlanArg)
+	a.dryRunFlag(c)
 	return c
 }

@@ -159,8 +159,11 @@ func (a *app) hostJoin(f *joinFlags) error {
 }
 
 func plural(n int, word string) string {
-	if n == 1 {
+	switch {
+	case n == 1:
 		return word
+	case strings.HasSuffix(word, "ch"), strings.HasSuffix(word, "s"):
+		return word + "es"
 	}
 	return word + "s"
 }

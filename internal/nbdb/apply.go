@@ -88,10 +88,10 @@ func (db *DB) ApplySwitch(ctx context.Context, sw model.Switch) (model.Switch, A
 	if err != nil {
 		return model.Switch{}, "", err
 	}
-	if result == Created {
+	if result == Created && !IsTrial(ctx) {
 		db.usedVNI(hint, vni)
 	}
-	out, err := db.stored(sw.Name)
+	out, err := db.storedIn(ctx, sw.Name)
 	return out, result, err
 }
 

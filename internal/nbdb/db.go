@@ -18,6 +18,7 @@ import (
 	libmodel "github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
+	"github.com/ferry-sdn/ferry/internal/model"
 	ferryovsdb "github.com/ferry-sdn/ferry/ovsdb"
 	"github.com/ferry-sdn/ferry/ovsdb/nb"
 )
@@ -393,8 +394,23 @@ func (db *DB) apply(ctx context.Context, what string, build func(r *reader, next
 			return 0, fmt.Errorf("nbdb: %s: %w", what, err)
 		}
 		ops = append(ops, change...)
+		t := trialOf(ctx)
+		sent := ops
+		if t != nil {
+			sent = trialOps(r.tc, ops)
+		}
 
-		res, err := db.c.Transact(ctx, ops...)
+		res, err := db.c.Transact(ctx, sent...)
+		if err == nil && t != nil {
+			var snap *model.Snapshot
+			if res, snap, err = db.trialResult(r.tc, sent, res, len(ops)); err != nil {
+				return 0, err
+			}
+			if snap != nil {
+				t.snap = snap
+				return g + 1, nil
+			}
+		}
 		if err != nil {
 			if gen, ok := db.ownCommit(p); ok {
 				db.log.Info("northbound reply lost after the change committed", "op", what, "generation", gen, "err", err)

@@ -49,7 +49,9 @@ func (db *DB) CreateSwitch(ctx context.Context, sw model.Switch) (model.Switch, 
 	if err != nil {
 		return model.Switch{}, err
 	}
-	db.usedVNI(hint, row.Vni)
+	if !IsTrial(ctx) {
+		db.usedVNI(hint, row.Vni)
+	}
 	out := switchFromRow(row)
 	out.Generation = int64(gen)
 	out.Ports = []model.Port{}
@@ -97,7 +99,7 @@ func (db *DB) DeleteSwitch(ctx context.Context, name string) error {
 		vni = sw.Vni
 		return db.deleteSwitchOps(sw.UUID)
 	})
-	if err == nil {
+	if err == nil && !IsTrial(ctx) {
 		db.freedVNI(vni)
 	}
 	return err
@@ -129,7 +131,7 @@ func (db *DB) SetXenServerNetworks(ctx context.Context, name string, networks []
 	if err != nil {
 		return model.Switch{}, err
 	}
-	return db.stored(name)
+	return db.storedIn(ctx, name)
 }
 
 // stored returns a switch as the snapshot after a write of ours shows it

@@ -321,3 +321,16 @@ func gatewayKey(sw model.Switch, views map[string]GatewayView) string {
 	// from none at all.
 	return "gw;" + string(b)
 }
+
+// TrialEstate is NextEstate for a northbound state that is not committed
+// (a dry run). It leaves prev's change log alone: NextEstate appends to the
+// log's backing array, which the estate the devices really get next
+// shares, so a trial must append to a copy.
+func TrialEstate(prev *Estate, in EstateInputs) (*Estate, []string) {
+	if prev != nil {
+		p := *prev
+		p.log = slices.Clip(prev.log)
+		prev = &p
+	}
+	return NextEstate(prev, in)
+}

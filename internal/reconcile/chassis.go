@@ -36,6 +36,9 @@ type chassisDevice struct {
 	br      *realize.Bridge // nil until dumped (and after a failed bundle)
 	session Session
 	seen    uint64 // the estate the bridge is in step with
+	// brMu lets a dry run (Controller.Plan) read br and seen: the loop's
+	// goroutine takes it to change them, and reads them without it.
+	brMu sync.RWMutex
 	// events counts the device's cache events; an observation taken at
 	// the same count is still what the cache holds, so a pass woken by a
 	// northbound change need not read every interface again.
@@ -236,7 +239,7 @@ func (h *chassisDevice) identify(ch model.Chassis, obs hypervisor.Observed) erro
 		h.c.vifsVer.Add(1)
 	}
 	h.l.setObserved() // a held-back chassis must not delay the others' start
-	h.br, h.session = nil, nil
+	h.forgetBridge()
 	h.setConnected(true, false)
 	h.count("skipped")
 	return waiting{msg}
@@ -269,7 +272,7 @@ func (h *chassisDevice) owned(ctx context.Context, ch model.Chassis, obs hypervi
 			h.l.log.Debug("openflow: slave role refused", "err", err)
 		}
 	}
-	h.br, h.session = nil, nil
+	h.forgetBridge()
 	h.rz.failed()
 	h.setConnected(true, sess != nil)
 	h.count("skipped")
@@ -303,7 +306,9 @@ func (h *chassisDevice) master(ctx context.Context, sess Session, ch model.Chass
 	case errors.Is(err, openflow.ErrStale):
 		// Another replica became master with a newer epoch: this one's
 		// ownership is over, whatever its lock client still believes.
+		h.brMu.Lock()
 		h.br = nil
+		h.brMu.Unlock()
 		return waiting{fmt.Sprintf("openflow: bridge %s refused master role at generation %d: a newer owner took it", ch.Bridge, epoch)}
 	case errors.Is(err, openflow.ErrRoleUnsupported):
 		h.l.log.Warn("openflow: the bridge does not do controller roles; replicas are fenced by their locks only", "bridge", ch.Bridge)
@@ -363,7 +368,13 @@ func rowNames(br *hypervisor.Bridge) map[string]string {
 // describeOps says in a line what a drift repair would write: per
 // operation, the row (by name) and the columns it sets.
 func describeOps(ops []libovsdb.Operation, names map[string]string) string {
-	var parts []string
+	return strings.Join(describeEach(ops, names), "; ")
+}
+
+// describeEach says in a line per operation what it does, naming the rows
+// it touches (names: row UUID → name, for the updates' conditions).
+func describeEach(ops []libovsdb.Operation, names map[string]string) []string {
+	parts := make([]string, 0, len(ops))
 	for _, op := range ops {
 		what := op.Op + " " + op.Table
 		if name, ok := op.Row["name"].(string); ok {
@@ -384,7 +395,7 @@ func describeOps(ops []libovsdb.Operation, names map[string]string) string {
 		}
 		parts = append(parts, what)
 	}
-	return strings.Join(parts, "; ")
+	return parts
 }
 
 // describeFlows says in a line what a drift repair would send a bridge.
@@ -412,7 +423,8 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 	cli := dev.Client()
 	if cli == nil {
 		h.setConnected(false, false)
-		h.br, h.session, h.lastObs = nil, nil, nil
+		h.forgetBridge()
+		h.lastObs = nil
 		h.count("skipped")
 		return notConnected(ch.OVSDB, dev, "external_ids:system-id "+ch.Name)
 	}
@@ -481,7 +493,7 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 			return err
 		}
 		h.setConnected(true, false)
-		h.br, h.session = nil, nil
+		h.forgetBridge()
 		h.count("skipped")
 		msg := fmt.Sprintf("openflow: bridge %s (datapath %s) has not connected to %s", ch.Bridge, obs.Bridge.DatapathID, h.c.cfg.Advertise)
 		if r, refused := h.c.cfg.Switches.Refused(dpid); refused && ok {
@@ -508,7 +520,9 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 		if err != nil {
 			return err
 		}
+		h.brMu.Lock()
 		h.br, h.session, full = br, sess, true
+		h.brMu.Unlock()
 	}
 	dirty, ok := e.ChangedSince(h.seen)
 	in.Full, in.Dirty = full || !ok, dirty
@@ -544,20 +558,22 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 		err := sess.Commit(ctx, plan.Flows)
 		h.c.cfg.Metrics.bundle(time.Since(committing), plan.Flows.FlowMods(), err == nil)
 		if err != nil {
-			h.br = nil // unknown state: dump again next pass
+			h.forgetBridge() // unknown state: dump again next pass
 			return fmt.Errorf("reconcile: %s: bundle: %w", ch.Name, err)
 		}
 		changed = true
 	}
 	// The flows are on the bridge now, whatever happens to the deletes.
+	h.brMu.Lock()
 	h.br.Commit(plan)
+	h.brMu.Unlock()
 	deleteOps := hypervisor.DeleteOps(obs.Bridge, plan.Config)
 	published := len(deleteOps) == 0
 	if published {
 		// Nothing left to remove: the bridge forwards as desired, and
 		// recording the generation on it is bookkeeping that need not
 		// delay the switches' realization.
-		h.seen = e.Seq
+		h.inStep(e)
 		h.publish(e, plan)
 	}
 	if changed {
@@ -575,7 +591,7 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 	}
 	changed = changed || len(deleteOps) > 0
 	if !published {
-		h.seen = e.Seq
+		h.inStep(e)
 		h.publish(e, plan)
 	}
 	if m := h.c.cfg.Metrics; m != nil {
@@ -655,6 +671,20 @@ func dumpBridge(ctx context.Context, sess Session) (*realize.Bridge, error) {
 func sameVIF(a, b hypervisor.VIF) bool {
 	return a.Name == b.Name && a.IfaceID == b.IfaceID && a.OFPort == b.OFPort &&
 		a.Active == b.Active && a.Network == b.Network && slices.Equal(a.MAC, b.MAC)
+}
+
+// forgetBridge drops the installed set: the next pass dumps again.
+func (h *chassisDevice) forgetBridge() {
+	h.brMu.Lock()
+	h.br, h.session = nil, nil
+	h.brMu.Unlock()
+}
+
+// inStep records that the bridge is in step with e.
+func (h *chassisDevice) inStep(e *realize.Estate) {
+	h.brMu.Lock()
+	h.seen = e.Seq
+	h.brMu.Unlock()
 }
 
 // releaseTimeout bounds the clean-up of a deleted chassis.

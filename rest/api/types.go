@@ -1,6 +1,10 @@
 package api
 
-import "github.com/ferry-sdn/ferry/internal/model"
+import (
+	"encoding/json"
+
+	"github.com/ferry-sdn/ferry/internal/model"
+)
 
 // SwitchRequest is the body of POST /v1/switches.
 type SwitchRequest struct {
@@ -256,4 +260,15 @@ type Replica struct {
 	Healthy bool `json:"healthy"`
 	// Devices it owns: "chassis/NAME", "gateway/NAME", sorted.
 	Devices []string `json:"devices"`
+}
+
+// DryRun answers a write made with ?dry_run=true: nothing was committed.
+type DryRun struct {
+	DryRun bool `json:"dry_run"`
+	// Status and Result are the response the write would have had (Result
+	// is null for a 204).
+	Status int             `json:"status"`
+	Result json.RawMessage `json:"result"`
+	// Plan is what the write would change on every device.
+	Plan model.Plan `json:"plan"`
 }

@@ -15,6 +15,7 @@ import (
 
 // Backend is an in-memory rest.Backend.
 type Backend struct {
+	trialMu   sync.Mutex // one trial at a time
 	mu        sync.Mutex
 	snap      model.Snapshot
 	unhealthy bool
@@ -46,6 +47,24 @@ func (b *Backend) Mutations() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.mutations
+}
+
+// Trial implements rest.Trier: it runs write and puts the state back.
+// Unlike nbdb's, a trial is not isolated from writes made meanwhile (they
+// are undone with it): a test fake.
+func (b *Backend) Trial(ctx context.Context, write func(ctx context.Context) error) (*model.Snapshot, error) {
+	b.trialMu.Lock()
+	defer b.trialMu.Unlock()
+	saved := b.Snapshot()
+	err := write(ctx)
+	after := b.Snapshot()
+	b.mu.Lock()
+	b.snap = *saved
+	b.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return after, nil
 }
 
 // Healthy implements rest.Backend.
@@ -561,6 +580,7 @@ type Status struct {
 	gateways map[string]model.GatewayStatus
 	macs     map[string]model.GatewayMACs
 	check    func(name string) (model.GatewayCheck, error)
+	plan     func(snap *model.Snapshot) (model.Plan, error)
 	replicas []api.Replica
 }
 
