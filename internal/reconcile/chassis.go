@@ -529,9 +529,14 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 	plan := h.br.Plan(in)
 
 	createOps := hypervisor.CreateOps(obs.Root, obs.Bridge, plan.Config)
-	// Nothing changed since the bridge was last in step, yet there is
-	// something to write: someone else changed ferry's state on it.
-	unchanged := h.seen != 0 && h.seen == e.Seq
+	// Nothing that concerns the bridge changed since it was last in
+	// step, yet there is something to write: someone else changed
+	// ferry's state on it. (Changes elsewhere in the estate move its
+	// sequence without a pass here, so "the same estate" is too narrow.)
+	unchanged := h.seen != 0 && ok && !h.rz.concerned(dirty, func(sw string) bool {
+		sv := e.Switches[sw]
+		return sv != nil && sv.Carries(ch.Name)
+	})
 	device := chassisDeviceName(ch.Name)
 	var ovsDrift, flowDrift string
 	if unchanged {

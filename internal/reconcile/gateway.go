@@ -11,11 +11,14 @@ import (
 	"sync"
 	"time"
 
+	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
+
 	"github.com/ferry-sdn/ferry/internal/events"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/realize"
 	"github.com/ferry-sdn/ferry/ovsdb"
 	"github.com/ferry-sdn/ferry/vtep"
+	"github.com/ferry-sdn/ferry/vtep/hwvtep"
 )
 
 // DialGatewayFunc opens a Device for a VTEP's hardware_vtep database.
@@ -209,8 +212,15 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 	// The estate is as at the last pass, yet there is something to
 	// write: someone else changed ferry's rows on the VTEP.
 	var drift string
-	if g.seen != 0 && g.seen == e.Seq {
-		drift = describeOps(ops, nil)
+	since, inLog := e.ChangedSince(g.seen)
+	if g.seen != 0 && inLog && !g.rz.concerned(since, func(sw string) bool {
+		return slices.Contains(e.GatewaySwitches[gw.Name], sw)
+	}) {
+		// bfd_params on Tunnel rows the VTEP created since (a new
+		// tunnel) are ferry completing the VTEP's rows, not a repair.
+		drift = describeOps(slices.DeleteFunc(slices.Clone(ops), func(op libovsdb.Operation) bool {
+			return op.Table == hwvtep.TunnelTable
+		}), nil)
 	}
 	if !g.c.drifted(g.l.log, gatewayDeviceName(gw.Name), events.KindVTEP, drift, &g.lastDrift) {
 		g.count("skipped")

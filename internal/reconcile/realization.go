@@ -39,6 +39,20 @@ func (r *realization) get(sw string) (committed, bool) {
 	return c, ok
 }
 
+// concerned reports whether any of the switches changed is, by carries,
+// or was, by the records of the last passes, on the device: a change to
+// it is the pass's own work, not someone else's edit.
+func (r *realization) concerned(changed []string, carries func(string) bool) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, sw := range changed {
+		if _, was := r.switches[sw]; was || carries(sw) {
+			return true
+		}
+	}
+	return false
+}
+
 // passed records a successful pass at estate e: the switches in names now
 // hold what lookup says (nothing when it reports false); full replaces
 // every record.
