@@ -87,6 +87,7 @@ var adminRequests = []struct{ method, path, body string }{
 	{"GET", "/v1/gateways/gw1", ""},
 	{"GET", "/v1/gateways/gw1/macs", ""},
 	{"POST", "/v1/gateways/gw1/check", ""},
+	{"PATCH", "/v1/gateways/gw1", `{"limits":{"tunnels":16}}`},
 	{"POST", "/v1/switches/blue/bindings", `{"gateway":"gw1","port":"p0","vlan":0}`},
 	{"GET", "/v1/switches/blue/bindings", ""},
 	{"GET", "/v1/switches/blue/bindings/gw1/p0/0", ""},

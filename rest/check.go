@@ -41,7 +41,7 @@ func (s *server) checkGateway(w http.ResponseWriter, r *http.Request) error {
 	rep, err := cs.CheckGateway(ctx, name)
 	switch {
 	case err == nil:
-	case errors.Is(err, model.ErrCheckRunning):
+	case errors.Is(err, model.ErrCheckRunning), errors.Is(err, model.ErrNotOwner):
 		return errorf(http.StatusConflict, "gateway %q: %v", name, err)
 	default:
 		return errorf(http.StatusServiceUnavailable, "gateway %q: %v", name, err)

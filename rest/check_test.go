@@ -32,4 +32,8 @@ func TestCheckGateway(t *testing.T) {
 	f.do(t, "GET", "/v1/gateways/gw1/check", "").want(t, 405)
 	f.st.SetCheck(func(string) (model.GatewayCheck, error) { return model.GatewayCheck{}, model.ErrCheckRunning })
 	f.do(t, "POST", "/v1/gateways/gw1/check", "").want(t, 409, "already running")
+	f.st.SetCheck(func(string) (model.GatewayCheck, error) {
+		return model.GatewayCheck{}, fmt.Errorf("reconcile: %w: run the check on replica r2", model.ErrNotOwner)
+	})
+	f.do(t, "POST", "/v1/gateways/gw1/check", "").want(t, 409, "replica r2")
 }

@@ -53,6 +53,7 @@ func TestDryRun(t *testing.T) {
 		}},
 		{"DELETE", "/v1/chassis/hv1", "", 204, func(s *model.Snapshot) bool { _, ok := s.ChassisByName("hv1"); return !ok }},
 		{"POST", "/v1/gateways", `{"name":"gw2","ovsdb":"tcp:198.18.255.32:6640"}`, 201, func(s *model.Snapshot) bool { _, ok := s.GatewayByName("gw2"); return ok }},
+		{"PATCH", "/v1/gateways/gw1", `{"limits":{"tunnels":3}}`, 200, func(s *model.Snapshot) bool { gw, _ := s.GatewayByName("gw1"); return gw.Limits.Tunnels == 3 }},
 		{"DELETE", "/v1/gateways/gw1", "", 204, func(s *model.Snapshot) bool { _, ok := s.GatewayByName("gw1"); return !ok }},
 		{"POST", "/v1/switches/blue/bindings", `{"gateway":"gw1","port":"eth1","vlan":10}`, 201, func(s *model.Snapshot) bool {
 			sw, _ := s.Switch("blue")

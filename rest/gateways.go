@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/internal/nbdb"
 	"github.com/ferry-sdn/ferry/rest/api"
 )
 
@@ -197,6 +198,56 @@ func (s *server) createGateway(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Location", "/v1/gateways/"+url.PathEscape(gw.Name))
 	writeJSON(w, http.StatusCreated, gatewayJSON(gw, s.st.Gateway(gw.Name)))
 	return nil
+}
+
+func (s *server) patchGateway(w http.ResponseWriter, r *http.Request) error {
+	var req api.GatewayPatch
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	c, err := checkGatewayPatch(&req)
+	if err != nil {
+		return err
+	}
+	ctx, cancel, err := s.writeCtx(r)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	gw, err := s.b.PatchGateway(ctx, vars(r)["name"], c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, gatewayJSON(gw, s.st.Gateway(gw.Name)))
+	return nil
+}
+
+// checkGatewayPatch turns a PATCH body into the change: a profile replaces
+// every limit, the limits given override.
+func checkGatewayPatch(r *api.GatewayPatch) (nbdb.GatewayChange, error) {
+	var p problems
+	var c nbdb.GatewayChange
+	if r.Profile == "" && r.Limits == nil {
+		p.add("limits", "give limits or a profile to change")
+		return c, p.err()
+	}
+	if r.Profile != "" {
+		lim := checkLimits(&p, r.Profile, nil)
+		c.Profile = &lim
+	}
+	if l := r.Limits; l != nil {
+		got := checkLimits(&p, "", l)
+		if l.MACsPerSwitch != nil {
+			c.MACsPerSwitch = &got.MACsPerSwitch
+		}
+		if l.MACsTotal != nil {
+			c.MACsTotal = &got.MACsTotal
+		}
+		if l.Tunnels != nil {
+			c.Tunnels = &got.Tunnels
+		}
+	}
+	return c, p.err()
 }
 
 func (s *server) deleteGateway(w http.ResponseWriter, r *http.Request) error {

@@ -121,6 +121,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		"GatewayMACs":    model.GatewayMACs{},
 		"GatewayMAC":     model.GatewayMAC{},
 		"DryRun":         api.DryRun{},
+		"GatewayPatch":   api.GatewayPatch{},
 		"Plan":           model.Plan{},
 		"DevicePlan":     model.DevicePlan{},
 		"FlowChanges":    model.FlowChanges{},

@@ -52,6 +52,8 @@ type Backend interface {
 	PatchChassis(ctx context.Context, name string, c nbdb.ChassisChange) (model.Chassis, error)
 	DeleteChassis(ctx context.Context, name string) error
 	CreateGateway(ctx context.Context, gw model.Gateway) (model.Gateway, error)
+	// PatchGateway changes a gateway's limits.
+	PatchGateway(ctx context.Context, name string, c nbdb.GatewayChange) (model.Gateway, error)
 	DeleteGateway(ctx context.Context, name string) error
 	CreateBinding(ctx context.Context, b model.GatewayBinding) (model.GatewayBinding, error)
 	DeleteBinding(ctx context.Context, b model.GatewayBinding) error
@@ -134,6 +136,7 @@ func newServer(b Backend, s Status, reg *prometheus.Registry, logger *slog.Logge
 	r.Handle("/v1/gateways", srv.write(srv.createGateway)).Methods(http.MethodPost)
 	r.Handle("/v1/gateways/{name}", srv.handle(srv.getGateway)).Methods(http.MethodGet)
 	r.Handle("/v1/gateways/{name}", srv.write(srv.deleteGateway)).Methods(http.MethodDelete)
+	r.Handle("/v1/gateways/{name}", srv.write(srv.patchGateway)).Methods(http.MethodPatch)
 	r.Handle("/v1/gateways/{name}/macs", srv.handle(srv.listGatewayMACs)).Methods(http.MethodGet)
 	r.Handle("/v1/gateways/{name}/check", srv.handle(srv.checkGateway)).Methods(http.MethodPost)
 	r.Handle("/v1/switches/{switch}/bindings", srv.handle(srv.listBindings)).Methods(http.MethodGet)

@@ -346,3 +346,29 @@ func (o *Observed) TunnelStates(ps string) map[string]string {
 	}
 	return out
 }
+
+// Fault names of switch_fault_status that say the VTEP is full.
+const (
+	FaultMACTableExhaustion = "mac_table_exhaustion"
+	FaultTunnelExhaustion   = "tunnel_exhaustion"
+)
+
+// Written counts what ferry holds on the VTEP now: the Ucast_Macs_Remote
+// rows of its logical switches and the distinct tunnel IPs they point to.
+// A VTEP that reports exhaustion keeps what it holds and gets nothing
+// more (realize caps the desired state at these).
+func (o *Observed) Written() (macs, tunnels int) {
+	ips := make(map[string]bool)
+	for uuid, rows := range o.ucastRemote {
+		if !owned(o.lswitches[uuid]) {
+			continue
+		}
+		for _, r := range rows {
+			macs++
+			if l := o.locators[r.Locator]; l != nil {
+				ips[l.DstIP] = true
+			}
+		}
+	}
+	return macs, len(ips)
+}

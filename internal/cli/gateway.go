@@ -38,7 +38,7 @@ func (a *app) callGateway(method, p string, in any) ([]byte, error) {
 
 func (a *app) gatewayCmd() *cobra.Command {
 	return noun("gateway", "hardware VTEP gateways (hardware_vtep), such as a top-of-rack switch or ovs-vtep",
-		a.gatewayCreateCmd(), a.gatewayListCmd(), a.gatewayShowCmd(), a.gatewayMACsCmd(), a.gatewayCheckCmd(), a.gatewayDeleteCmd())
+		a.gatewayCreateCmd(), a.gatewaySetCmd(), a.gatewayListCmd(), a.gatewayShowCmd(), a.gatewayMACsCmd(), a.gatewayCheckCmd(), a.gatewayDeleteCmd())
 }
 
 func (a *app) gatewayCreateCmd() *cobra.Command {
@@ -46,11 +46,13 @@ func (a *app) gatewayCreateCmd() *cobra.Command {
 		req api.GatewayRequest
 		may bool
 	)
-	c := a.leaf("create NAME --ovsdb TARGET [--physical-switch PS]", "register a hardware VTEP gateway", func(pos []string) error {
+	var lim limitFlags
+	c := a.leaf("create NAME --ovsdb TARGET [--physical-switch PS] [--profile P] [--macs-per-switch N] [--macs-total N] [--tunnels N]", "register a hardware VTEP gateway (with the capacity ferry must not exceed)", func(pos []string) error {
 		if err := a.require("ovsdb"); err != nil {
 			return err
 		}
 		req.Name = pos[0]
+		req.Profile, req.Limits = lim.profile, lim.request(a)
 		data, err := a.callGateway(http.MethodPost, "/v1/gateways", req)
 		data, existed, err := mayExist(a, may, err, "gateway "+pos[0], path("v1", "gateways", pos[0]), data,
 			func(g api.Gateway) []string {
@@ -79,9 +81,78 @@ func (a *app) gatewayCreateCmd() *cobra.Command {
 	f := c.Flags()
 	f.StringVar(&req.OVSDB, "ovsdb", "", "the VTEP's OVSDB `TARGET`: tcp:IP:PORT, ssl:IP:PORT, unix:PATH or passive")
 	f.StringVar(&req.PhysicalSwitch, "physical-switch", "", "its Physical_Switch (optional when the database has one)")
+	lim.add(c)
 	mayExistFlag(c, &may)
 	a.dryRunFlag(c)
 	return c
+}
+
+// limitFlags are a gateway's capacity flags (create and set).
+type limitFlags struct {
+	profile                           string
+	macsPerSwitch, macsTotal, tunnels int64
+}
+
+func (l *limitFlags) add(c *cobra.Command) {
+	f := c.Flags()
+	f.StringVar(&l.profile, "profile", "", "set the limits from a vendor's published capacity: arista, aruba-cx, cumulus, dell, ovs-vtep (the flags below override it)")
+	f.Int64Var(&l.macsPerSwitch, "macs-per-switch", 0, "remote MACs ferry writes per switch at most (0: unlimited)")
+	f.Int64Var(&l.macsTotal, "macs-total", 0, "remote MACs ferry writes in all at most (0: unlimited)")
+	f.Int64Var(&l.tunnels, "tunnels", 0, "tunnel endpoints ferry points the VTEP at, at most (0: unlimited)")
+	_ = c.RegisterFlagCompletionFunc("profile", fixed("arista", "aruba-cx", "cumulus", "dell", "ovs-vtep"))
+}
+
+// request holds the limit flags given (nil: none); the server checks them.
+func (l *limitFlags) request(a *app) *api.LimitsRequest {
+	var r api.LimitsRequest
+	given := false
+	for _, f := range []struct {
+		name string
+		v    *int64
+		dst  **int64
+	}{{"macs-per-switch", &l.macsPerSwitch, &r.MACsPerSwitch}, {"macs-total", &l.macsTotal, &r.MACsTotal}, {"tunnels", &l.tunnels, &r.Tunnels}} {
+		if a.changed(f.name) {
+			*f.dst, given = f.v, true
+		}
+	}
+	if !given {
+		return nil
+	}
+	return &r
+}
+
+// gatewaySetCmd changes a gateway's capacity limits.
+func (a *app) gatewaySetCmd() *cobra.Command {
+	var lim limitFlags
+	c := a.leaf("set NAME [--profile P] [--macs-per-switch N] [--macs-total N] [--tunnels N]",
+		"change the capacity ferry must not exceed on a gateway (a profile replaces all three limits)", func(pos []string) error {
+			req := api.GatewayPatch{Profile: lim.profile, Limits: lim.request(a)}
+			if req.Profile == "" && req.Limits == nil {
+				return a.usage("give --profile or a limit flag")
+			}
+			data, err := a.callGateway(http.MethodPatch, path("v1", "gateways", pos[0]), req)
+			if err != nil {
+				return err
+			}
+			return emit(a, data, func(g api.Gateway) error {
+				return a.say("gateway %s limits: %s", g.Name, limitsText(g.Limits))
+			})
+		})
+	lim.add(c)
+	a.dryRunFlag(c)
+	a.argKinds(c, gatewayArg)
+	return c
+}
+
+// limitsText says a gateway's limits in a line.
+func limitsText(l api.Limits) string {
+	n := func(v int) string {
+		if v == 0 {
+			return "unlimited"
+		}
+		return strconv.Itoa(v)
+	}
+	return fmt.Sprintf("%s MACs per switch, %s MACs in all, %s tunnels", n(l.MACsPerSwitch), n(l.MACsTotal), n(l.Tunnels))
 }
 
 // gatewayConnected is the CONNECTED column of a gateway: yes, or no and

@@ -42,4 +42,7 @@ func (c GatewayCheck) Failed() bool {
 var (
 	ErrCheckRunning   = errors.New("a check of this gateway is already running")
 	ErrGatewayOffline = errors.New("the gateway's database is not connected")
+	// ErrNotOwner: another ferryd replica drives the gateway; the check
+	// must run there, where the gateway loop writes.
+	ErrNotOwner = errors.New("another replica drives this gateway")
 )

@@ -1,6 +1,7 @@
 package nbdb_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/ferry-sdn/ferry/internal/model"
@@ -56,6 +57,36 @@ func TestGatewaysAndBindings(t *testing.T) {
 		}
 		if _, err := db.CreateBinding(ctx(t), model.GatewayBinding{Switch: "red", Gateway: "gw1", Port: "p0"}); err == nil {
 			t.Fatal("binding to a deleted gateway accepted")
+		}
+	})
+}
+
+// TestPatchGateway: limits change in one transaction, a profile replaces
+// them all, a patch that changes nothing makes no generation.
+func TestPatchGateway(t *testing.T) {
+	servers(t, func(t *testing.T, ep string) {
+		db := nbdbtest.New(t, ep)
+		if _, err := db.CreateGateway(ctx(t), model.Gateway{Name: "gw1", OVSDB: "tcp:198.18.255.31:6640", Limits: model.Limits{Tunnels: 8}}); err != nil {
+			t.Fatal(err)
+		}
+		n := 100
+		gw, err := db.PatchGateway(ctx(t), "gw1", nbdb.GatewayChange{MACsPerSwitch: &n})
+		if err != nil || gw.Limits != (model.Limits{MACsPerSwitch: 100, Tunnels: 8}) {
+			t.Fatalf("patch: %+v, %v", gw.Limits, err)
+		}
+		if got, _ := db.Snapshot().GatewayByName("gw1"); got.Limits != gw.Limits || got.OVSDB != "tcp:198.18.255.31:6640" {
+			t.Fatalf("stored %+v", got)
+		}
+		gen := db.Snapshot().Generation
+		dell := model.Limits{MACsTotal: 15000}
+		if gw, err = db.PatchGateway(ctx(t), "gw1", nbdb.GatewayChange{Profile: &dell}); err != nil || gw.Limits != dell {
+			t.Fatalf("profile patch: %+v, %v", gw.Limits, err)
+		}
+		if _, err := db.PatchGateway(ctx(t), "gw1", nbdb.GatewayChange{Profile: &dell}); err != nil || db.Snapshot().Generation != gen+1 {
+			t.Fatalf("a patch that changes nothing: %v, generation %d, want %d", err, db.Snapshot().Generation, gen+1)
+		}
+		if _, err := db.PatchGateway(ctx(t), "nope", nbdb.GatewayChange{Profile: &dell}); !errors.Is(err, nbdb.ErrNotFound) {
+			t.Fatalf("unknown gateway: %v", err)
 		}
 	})
 }

@@ -643,6 +643,54 @@ func (db *DB) CreateGateway(ctx context.Context, gw model.Gateway) (model.Gatewa
 	return out, nil
 }
 
+// GatewayChange is what PatchGateway changes: its capacity limits.
+// Profile, when set, replaces all three first (a vendor's published
+// capacity); the fields set override it or the current value.
+type GatewayChange struct {
+	Profile                           *model.Limits
+	MACsPerSwitch, MACsTotal, Tunnels *int
+}
+
+// Apply returns lim with what c sets changed.
+func (c GatewayChange) Apply(lim model.Limits) model.Limits {
+	if c.Profile != nil {
+		lim = *c.Profile
+	}
+	for _, f := range []struct {
+		v   *int
+		dst *int
+	}{{c.MACsPerSwitch, &lim.MACsPerSwitch}, {c.MACsTotal, &lim.MACsTotal}, {c.Tunnels, &lim.Tunnels}} {
+		if f.v != nil {
+			*f.dst = *f.v
+		}
+	}
+	return lim
+}
+
+// PatchGateway changes a registered gateway's limits; nothing when they
+// are already what c makes them.
+func (db *DB) PatchGateway(ctx context.Context, name string, c GatewayChange) (model.Gateway, error) {
+	var out model.Gateway
+	_, err := db.apply(ctx, fmt.Sprintf("patch gateway %q", name), func(r *reader, next int) ([]ovsdb.Operation, error) {
+		cur, ok := r.gatewayNamed(name)
+		if !ok {
+			return nil, errorf(ErrNotFound, "", "gateway %q not found", name)
+		}
+		out = gatewayFromRow(cur)
+		lim := c.Apply(out.Limits)
+		if lim == out.Limits {
+			return nil, nil
+		}
+		out.Limits, out.Generation = lim, int64(next)
+		row := &nb.Gateway{UUID: cur.UUID, Generation: next, MACsPerSwitch: lim.MACsPerSwitch, MACsTotal: lim.MACsTotal, Tunnels: lim.Tunnels}
+		return db.c.Where(row).Update(row, &row.Generation, &row.MACsPerSwitch, &row.MACsTotal, &row.Tunnels)
+	})
+	if err != nil {
+		return model.Gateway{}, err
+	}
+	return out, nil
+}
+
 // DeleteGateway unregisters a VTEP. A gateway that still carries bindings is
 // refused: deleting it would silently cut bare-metal servers off several
 // switches at once; delete the bindings first.

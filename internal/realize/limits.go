@@ -105,3 +105,29 @@ func keepStrings(ss []string, keep map[string]bool) []string {
 	}
 	return out
 }
+
+// Exhausted caps a gateway's limits at what ferry holds on it while the
+// VTEP reports it is full (switch_fault_status mac_table_exhaustion or
+// tunnel_exhaustion): ferry adds nothing more until the fault clears, and
+// what is held back is reported with the fault as its reason. macs and
+// tunnels are what ferry holds now (vtep.Observed.Written); a VTEP full
+// with none of ferry's MACs is capped at one, as 0 means unlimited.
+func Exhausted(gw model.Gateway, faults []string, macs, tunnels int) (model.Gateway, map[string]string) {
+	reasons := map[string]string{}
+	capAt := func(limit *int, held int, reason, fault string) {
+		held = max(held, 1)
+		if *limit == 0 || held < *limit {
+			*limit = held
+			reasons[reason] = fault
+		}
+	}
+	for _, f := range faults {
+		switch f {
+		case vtep.FaultMACTableExhaustion:
+			capAt(&gw.Limits.MACsTotal, macs, "macs_total", f)
+		case vtep.FaultTunnelExhaustion:
+			capAt(&gw.Limits.Tunnels, tunnels, "tunnels", f)
+		}
+	}
+	return gw, reasons
+}

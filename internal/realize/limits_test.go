@@ -1,6 +1,7 @@
 package realize
 
 import (
+	"maps"
 	"slices"
 	"testing"
 
@@ -73,5 +74,28 @@ func TestGatewayLimitMACsTotal(t *testing.T) {
 	}
 	if !slices.Equal(d.HeldBack, []vtep.HeldBack{{Switch: "red", MACs: 1, Reason: "macs_total"}}) {
 		t.Fatalf("held back %+v", d.HeldBack)
+	}
+}
+
+// TestExhausted: a full VTEP's limits are capped at what ferry holds, a
+// configured limit below that stays, and no fault changes nothing.
+func TestExhausted(t *testing.T) {
+	gw := model.Gateway{Name: "gw1", Limits: model.Limits{Tunnels: 2}}
+	for _, c := range []struct {
+		faults        []string
+		macs, tunnels int
+		want          model.Limits
+		reasons       map[string]string
+	}{
+		{nil, 5, 3, model.Limits{Tunnels: 2}, map[string]string{}},
+		{[]string{"mac_table_exhaustion"}, 5, 3, model.Limits{Tunnels: 2, MACsTotal: 5}, map[string]string{"macs_total": "mac_table_exhaustion"}},
+		{[]string{"tunnel_exhaustion"}, 5, 1, model.Limits{Tunnels: 1}, map[string]string{"tunnels": "tunnel_exhaustion"}},
+		{[]string{"tunnel_exhaustion"}, 5, 3, model.Limits{Tunnels: 2}, map[string]string{}},
+		{[]string{"mac_table_exhaustion"}, 0, 0, model.Limits{Tunnels: 2, MACsTotal: 1}, map[string]string{"macs_total": "mac_table_exhaustion"}},
+	} {
+		got, reasons := Exhausted(gw, c.faults, c.macs, c.tunnels)
+		if got.Limits != c.want || !maps.Equal(reasons, c.reasons) {
+			t.Errorf("Exhausted(%v, %d, %d) = %+v %v, want %+v %v", c.faults, c.macs, c.tunnels, got.Limits, reasons, c.want, c.reasons)
+		}
 	}
 }

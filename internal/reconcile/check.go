@@ -22,6 +22,13 @@ var checking sync.Map
 // so the loop's diff neither deletes nor adopts it. It implements
 // rest.CheckStatus.
 func (c *Controller) CheckGateway(ctx context.Context, name string) (model.GatewayCheck, error) {
+	if owner := c.ownerOf(gatewayDeviceName(name)); owner != "" {
+		if _, mine := c.owns(gatewayDeviceName(name)); !mine {
+			// Two writers on one VTEP would race for the scratch
+			// switch's VNI and the loop's own rows.
+			return model.GatewayCheck{}, fmt.Errorf("reconcile: %w: run the check on replica %s", model.ErrNotOwner, owner)
+		}
+	}
 	g := c.gateway(name)
 	if g == nil {
 		return model.GatewayCheck{}, errNoGateway

@@ -198,7 +198,15 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 	}
 
 	e = g.c.refresh()
-	desired := e.DesiredGateway(gw)
+	// A VTEP that says it is full keeps what it has and gets no more.
+	macs, tunnels := obs.Written()
+	capped, faultReasons := realize.Exhausted(gw, ps.Faults, macs, tunnels)
+	desired := e.DesiredGateway(capped)
+	for i, h := range desired.HeldBack {
+		if f, ok := faultReasons[h.Reason]; ok {
+			desired.HeldBack[i].Reason = f
+		}
+	}
 	ops, err := vtep.Ops(obs, desired)
 	if errors.Is(err, vtep.ErrConflict) {
 		// The VTEP's own state (another controller's binding, a missing

@@ -48,3 +48,44 @@ func TestSandboxGatewayLimits(t *testing.T) {
 		t.Errorf("ferry_gateway_remote_macs_held_back = %v, want 1", got)
 	}
 }
+
+// TestSandboxGatewayExhaustion: while a real hardware_vtep database reports
+// mac_table_exhaustion, a new MAC is held back (status says why) and the
+// MACs it holds stay; once the fault clears, the MAC is written.
+func TestSandboxGatewayExhaustion(t *testing.T) {
+	s := newSandbox(t)
+	gw, vtepctl := startVTEP(t, "p0")
+	s.addVIF("hv1", "vm1", "blue-a", "52:54:00:00:01:0a")
+	s.waitBridge("hv2")
+	s.addVIF("hv2", "vm2", "blue-b", "52:54:00:00:01:0b")
+	s.update(func(n *model.Snapshot) {
+		n.Gateways = []model.Gateway{{Name: "gw1", OVSDB: "unix:" + gw.DBSock}}
+		n.Switches = []model.Switch{{Name: "blue", VNI: 1001, Encap: "gre", Generation: n.Generation + 1,
+			Ports:    []model.Port{{Switch: "blue", Name: "a", IfaceID: "blue-a"}},
+			Bindings: []model.GatewayBinding{{Switch: "blue", Gateway: "gw1", Port: "p0", VLAN: 0}}}}
+	})
+	eventually(t, "vm1's MAC on the VTEP", func() (bool, string) {
+		macs, _ := gw.RunErr("vtep-ctl", "--db=unix:"+gw.DBSock, "list-remote-macs", "ferry-blue")
+		return strings.Contains(macs, "52:54:00:00:01:0a"), macs
+	})
+	vtepctl("set", "Physical_Switch", "ps1", "switch_fault_status=mac_table_exhaustion")
+	eventually(t, "the fault observed", func() (bool, string) {
+		st := s.ctl.Gateway("gw1")
+		return slices.Contains(st.Faults, "mac_table_exhaustion"), fmt.Sprintf("%+v", st)
+	})
+	s.addPort("b", "blue-b")
+	eventually(t, "vm2's MAC held back for the fault", func() (bool, string) {
+		st := s.ctl.Gateway("gw1")
+		return slices.Equal(st.HeldBack, []model.GatewayHeldBack{{Switch: "blue", MACs: 1, Reason: "mac_table_exhaustion"}}), fmt.Sprintf("%+v", st)
+	})
+	macs := vtepctl("list-remote-macs", "ferry-blue")
+	if !strings.Contains(macs, "52:54:00:00:01:0a") || strings.Contains(macs, "52:54:00:00:01:0b") {
+		t.Fatalf("while exhausted the VTEP holds\n%s\nwant vm1's MAC only", macs)
+	}
+	vtepctl("clear", "Physical_Switch", "ps1", "switch_fault_status")
+	eventually(t, "vm2's MAC written once the fault cleared", func() (bool, string) {
+		macs := vtepctl("list-remote-macs", "ferry-blue")
+		st := s.ctl.Gateway("gw1")
+		return strings.Contains(macs, "52:54:00:00:01:0b") && len(st.HeldBack) == 0, fmt.Sprintf("%s\n%+v", macs, st)
+	})
+}

@@ -182,6 +182,14 @@ type GatewayRequest struct {
 	Limits *LimitsRequest `json:"limits,omitempty"`
 }
 
+// GatewayPatch is the body of PATCH /v1/gateways/{name}: its capacity.
+// Profile replaces all three limits with the vendor's; the Limits fields
+// given override it (or the current values).
+type GatewayPatch struct {
+	Profile string         `json:"profile,omitempty"`
+	Limits  *LimitsRequest `json:"limits,omitempty"`
+}
+
 // LimitsRequest are a gateway's capacity limits as a client sends them.
 type LimitsRequest struct {
 	MACsPerSwitch *int64 `json:"macs_per_switch,omitempty"`

@@ -495,6 +495,26 @@ func (b *Backend) CreateGateway(_ context.Context, gw model.Gateway) (model.Gate
 	return gw, nil
 }
 
+// PatchGateway implements rest.Backend.
+func (b *Backend) PatchGateway(_ context.Context, name string, c nbdb.GatewayChange) (model.Gateway, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.begin(); err != nil {
+		return model.Gateway{}, err
+	}
+	i := slices.IndexFunc(b.snap.Gateways, func(gw model.Gateway) bool { return gw.Name == name })
+	if i < 0 {
+		return model.Gateway{}, notFound("gateway %q not found", name)
+	}
+	gw := b.snap.Gateways[i]
+	if lim := c.Apply(gw.Limits); lim != gw.Limits {
+		b.snap.Generation++
+		gw.Limits, gw.Generation = lim, b.snap.Generation
+		b.snap.Gateways[i] = gw
+	}
+	return gw, nil
+}
+
 // DeleteGateway implements rest.Backend.
 func (b *Backend) DeleteGateway(_ context.Context, name string) error {
 	b.mu.Lock()
