@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-sdn/ferry/internal/events"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/realize"
+	"github.com/ferry-sdn/ferry/internal/vtepcheck"
 	"github.com/ferry-sdn/ferry/ovsdb"
 	"github.com/ferry-sdn/ferry/vtep"
 	"github.com/ferry-sdn/ferry/vtep/hwvtep"
@@ -38,6 +39,11 @@ type gatewayDevice struct {
 	// last recorded.
 	seen      uint64
 	lastDrift string
+	// probed is this loop's source-node probe result, until the
+	// northbound shows it (model.Gateway.SourceNode); probeAfter spaces
+	// out retries of a probe that could not run.
+	probed, probedEvidence string
+	probeAfter             time.Time
 
 	mu       sync.Mutex
 	st       model.GatewayStatus
@@ -145,9 +151,13 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 		return err
 	}
 
+	g.probeOnce(ctx, dev, gw)
+	probe, evidence := g.probeResult(gw)
 	// What other devices need from this VTEP: its tunnel IP, whether it
-	// replicates, the MACs it learned.
-	view := realize.GatewayView{Name: gw.Name, SourceNode: obs.SupportsSourceNode(ps.Name), LocalMACs: map[string][]net.HardwareAddr{},
+	// replicates, the MACs it learned. A VTEP that reports the fault, or
+	// whose probe found it refusing, floods through a replicator.
+	view := realize.GatewayView{Name: gw.Name, SourceNode: obs.SupportsSourceNode(ps.Name) && probe != model.SourceNodeUnsupported,
+		LocalMACs:    map[string][]net.HardwareAddr{},
 		TunnelStates: obs.TunnelStates(ps.Name)}
 	if len(ps.TunnelIPs) > 0 {
 		view.TunnelIP = ps.TunnelIPs[0]
@@ -164,7 +174,7 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 		}
 	}
 	st := model.GatewayStatus{Connected: true, PhysicalSwitch: ps.Name, TunnelIPs: ps.TunnelIPs,
-		Faults: ps.Faults, LocalMACs: local}
+		Faults: ps.Faults, LocalMACs: local, Replication: replicationStatus(view.SourceNode, probe, evidence)}
 	for _, p := range ps.Ports {
 		faults := p.Faults
 		if faults == nil {
@@ -316,4 +326,57 @@ func (g *gatewayDevice) identify(gw model.Gateway, ps vtep.PhysicalSwitch) error
 	g.l.setObserved()
 	g.count("skipped")
 	return waiting{msg}
+}
+
+// probeRetry spaces out attempts of a probe that could not run.
+const probeRetry = time.Minute
+
+// probeOnce runs the source-node replication probe (vtepcheck) if nobody
+// has for this gateway: the owner only (it writes a scratch switch), and
+// after the startup gate. The result goes to the northbound, where every
+// replica reads it, and stays: a VTEP's replication does not change.
+func (g *gatewayDevice) probeOnce(ctx context.Context, dev Device, gw model.Gateway) {
+	if r, _ := g.probeResult(gw); r != "" || time.Now().Before(g.probeAfter) {
+		return
+	}
+	if ok, _ := g.c.ready(); !ok {
+		return
+	}
+	if _, mine := g.c.owns(gatewayDeviceName(gw.Name)); !mine {
+		return
+	}
+	result, evidence, err := vtepcheck.ProbeSourceNode(ctx, dev.Client(), gw.Name, g.c.cfg.ProbeWait, g.l.log)
+	if err != nil {
+		g.probeAfter = time.Now().Add(probeRetry)
+		g.l.log.Warn("source-node replication probe could not run; ferry goes by the VTEP's faults meanwhile", "err", err)
+		return
+	}
+	g.l.log.Info("source-node replication probed", "result", result, "evidence", evidence)
+	g.mu.Lock()
+	g.probed, g.probedEvidence = result, evidence
+	g.mu.Unlock()
+	if s := g.c.cfg.Probes; s != nil {
+		if err := s.SetGatewaySourceNode(ctx, gw.Name, result, evidence); err != nil {
+			g.l.log.Warn("recording the source-node probe in the northbound", "err", err)
+		}
+	}
+}
+
+// probeResult is the gateway's probe result: the northbound's, else this
+// loop's own.
+func (g *gatewayDevice) probeResult(gw model.Gateway) (result, evidence string) {
+	if gw.SourceNode != "" {
+		return gw.SourceNode, gw.SourceNodeEvidence
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.probed, g.probedEvidence
+}
+
+func replicationStatus(sourceNode bool, probe, evidence string) model.GatewayReplication {
+	r := model.GatewayReplication{Mode: vtep.ServiceNode, Probe: cmp.Or(probe, "not probed"), Evidence: evidence}
+	if sourceNode {
+		r.Mode = vtep.SourceNode
+	}
+	return r
 }

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"log/slog"
@@ -42,6 +43,8 @@ type sandbox struct {
 	ofAdv string
 	tls   *tls.Config // for ssl: chassis targets
 	own   Ownership   // nil: this controller owns every device
+	// probeWait is the source-node probe's wait (0: 100 ms).
+	probeWait time.Duration
 	// Drift: where events go, whether to repair, how often flows are
 	// counted (zero: never).
 	events     *events.Log
@@ -109,6 +112,7 @@ func (s *sandbox) start() {
 		DialGateway: OVSDBGatewayDialer(testLogger(s.t), s.tls, nil),
 		Advertise:   s.ofAdv, Resync: time.Hour, Metrics: NewMetrics(s.reg), Logger: testLogger(s.t),
 		Ownership: s.own, Events: s.events, NoRepair: s.noRepair, DriftCheck: s.driftCheck,
+		ProbeWait: cmp.Or(s.probeWait, 100*time.Millisecond), // no ovs-vtep here: nothing refuses unless a test makes it
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

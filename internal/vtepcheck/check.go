@@ -271,6 +271,22 @@ func (r *run) replication(schema ovsdb.DatabaseSchema) {
 			return
 		}
 		seen = append(seen, fmt.Sprintf("%s accepted (switch_fault_status %s)", mode, faults))
+		if mode == "source_node" {
+			// The VTEP reports its refusal on its Physical_Switch, in its
+			// own time.
+			for deadline := time.Now().Add(probeWait); ; {
+				where, err := r.faulted(false)
+				if err == nil && where != "" {
+					faults = "unsupported_source_node_replication"
+					seen = append(seen, where+" reported unsupported_source_node_replication")
+					break
+				}
+				if err != nil || time.Now().After(deadline) || r.ctx.Err() != nil {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
 		if strings.Contains(faults, "unsupported_source_node_replication") {
 			r.grade(ItemReplication, model.CheckUnsupported, "%s", strings.Join(seen, "; "))
 			return
@@ -343,7 +359,7 @@ func (r *run) insertAt(it model.CheckItem, i int) {
 		r.rep.Items[i] = it
 		return
 	}
-	r.rep.Items = slices.Insert(r.rep.Items, 1, it)
+	r.rep.Items = slices.Insert(r.rep.Items, min(1, len(r.rep.Items)), it)
 }
 
 func (r *run) sel(table string, where []ovsdb.Condition, columns ...string) ([]ovsdb.Row, error) {
