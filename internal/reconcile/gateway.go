@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
@@ -43,7 +44,9 @@ type gatewayDevice struct {
 	// northbound shows it (model.Gateway.SourceNode); probeAfter spaces
 	// out retries of a probe that could not run.
 	probed, probedEvidence string
+	probeErr               string // the last attempt's failure
 	probeAfter             time.Time
+	probing                atomic.Bool
 
 	mu       sync.Mutex
 	st       model.GatewayStatus
@@ -153,10 +156,13 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 
 	g.probeOnce(ctx, dev, gw)
 	probe, evidence := g.probeResult(gw)
+	if probe == "" && g.probing.Load() {
+		probe = "probing"
+	}
 	// What other devices need from this VTEP: its tunnel IP, whether it
 	// replicates, the MACs it learned. A VTEP that reports the fault, or
 	// whose probe found it refusing, floods through a replicator.
-	view := realize.GatewayView{Name: gw.Name, SourceNode: obs.SupportsSourceNode(ps.Name) && probe != model.SourceNodeUnsupported,
+	view := realize.GatewayView{Name: gw.Name, SourceNode: g.sourceNode(gw, obs.SupportsSourceNode(ps.Name)),
 		LocalMACs:    map[string][]net.HardwareAddr{},
 		TunnelStates: obs.TunnelStates(ps.Name)}
 	if len(ps.TunnelIPs) > 0 {
@@ -205,6 +211,11 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 		g.rz.failed()
 		g.count("skipped")
 		return nil
+	}
+	if g.probing.Load() {
+		// The first write of each switch is in its final mode: the
+		// probe (seconds, once per gateway) triggers the next pass.
+		return waiting{"probing source-node replication on a scratch switch"}
 	}
 
 	e = g.c.refresh()
@@ -328,15 +339,26 @@ func (g *gatewayDevice) identify(gw model.Gateway, ps vtep.PhysicalSwitch) error
 	return waiting{msg}
 }
 
-// probeRetry spaces out attempts of a probe that could not run.
-const probeRetry = time.Minute
+// probeRetry spaces out attempts of a probe that could not run;
+// probeTimeout bounds one.
+const (
+	probeRetry   = time.Minute
+	probeTimeout = 20 * time.Second
+)
 
-// probeOnce runs the source-node replication probe (vtepcheck) if nobody
-// has for this gateway: the owner only (it writes a scratch switch), and
-// after the startup gate. The result goes to the northbound, where every
-// replica reads it, and stays: a VTEP's replication does not change.
-func (g *gatewayDevice) probeOnce(ctx context.Context, dev Device, gw model.Gateway) {
-	if r, _ := g.probeResult(gw); r != "" || time.Now().Before(g.probeAfter) {
+// probeOnce starts the source-node replication probe (vtepcheck) if nobody
+// has run it for this gateway: the owner only (it writes a scratch
+// switch), after the startup gate, not while a conformance check runs,
+// and in the background, so the gateway is observed and its status
+// published meanwhile; its switches are written once the result is known,
+// in their final mode. The result goes to the northbound,
+// where every replica reads it, and stays: a VTEP's replication does not
+// change.
+func (g *gatewayDevice) probeOnce(_ context.Context, dev Device, gw model.Gateway) {
+	g.mu.Lock()
+	later := time.Now().Before(g.probeAfter)
+	g.mu.Unlock()
+	if r, _ := g.probeResult(gw); r != "" || later || g.probing.Load() {
 		return
 	}
 	if ok, _ := g.c.ready(); !ok {
@@ -345,21 +367,48 @@ func (g *gatewayDevice) probeOnce(ctx context.Context, dev Device, gw model.Gate
 	if _, mine := g.c.owns(gatewayDeviceName(gw.Name)); !mine {
 		return
 	}
-	result, evidence, err := vtepcheck.ProbeSourceNode(ctx, dev.Client(), gw.Name, g.c.cfg.ProbeWait, g.l.log)
-	if err != nil {
-		g.probeAfter = time.Now().Add(probeRetry)
-		g.l.log.Warn("source-node replication probe could not run; ferry goes by the VTEP's faults meanwhile", "err", err)
-		return
+	if _, busy := checking.LoadOrStore(gw.Name, struct{}{}); busy {
+		return // a check's scratch switch; probe on a later pass
 	}
-	g.l.log.Info("source-node replication probed", "result", result, "evidence", evidence)
-	g.mu.Lock()
-	g.probed, g.probedEvidence = result, evidence
-	g.mu.Unlock()
-	if s := g.c.cfg.Probes; s != nil {
-		if err := s.SetGatewaySourceNode(ctx, gw.Name, result, evidence); err != nil {
-			g.l.log.Warn("recording the source-node probe in the northbound", "err", err)
+	cli := dev.Client()
+	g.probing.Store(true)
+	go func() {
+		defer g.probing.Store(false)
+		defer checking.Delete(gw.Name)
+		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+		defer cancel()
+		result, evidence, err := vtepcheck.ProbeSourceNode(ctx, cli, gw.Name, g.c.cfg.ProbeWait, g.l.log)
+		if err != nil {
+			g.mu.Lock()
+			g.probeAfter = time.Now().Add(probeRetry)
+			g.probeErr = err.Error()
+			g.mu.Unlock()
+			g.l.log.Warn("source-node replication probe could not run; ferry goes by the VTEP's faults meanwhile", "err", err)
+			g.l.trigger()
+			return
 		}
-	}
+		g.l.log.Info("source-node replication probed", "result", result, "evidence", evidence)
+		g.mu.Lock()
+		g.probed, g.probedEvidence, g.probeErr = result, evidence, ""
+		g.mu.Unlock()
+		if s := g.c.cfg.Probes; s != nil {
+			if err := s.SetGatewaySourceNode(ctx, gw.Name, result, evidence); err != nil {
+				g.l.log.Warn("recording the source-node probe in the northbound", "err", err)
+			}
+		}
+		g.l.trigger()
+	}()
+}
+
+// sourceNode reports whether the VTEP floods by itself: its probe found
+// it able to (or could not run, leaving it to the faults), and it reports
+// no fault saying otherwise.
+func (g *gatewayDevice) sourceNode(gw model.Gateway, faultFree bool) bool {
+	r, _ := g.probeResult(gw)
+	g.mu.Lock()
+	failed := g.probeErr != ""
+	g.mu.Unlock()
+	return faultFree && (r == model.SourceNodeSupported || r == "" && failed)
 }
 
 // probeResult is the gateway's probe result: the northbound's, else this

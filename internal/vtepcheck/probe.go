@@ -53,15 +53,11 @@ func ProbeSourceNode(ctx context.Context, cli client.Client, gateway string, wai
 	if err := r.insertSwitch(); err != nil {
 		return "", "", fmt.Errorf("vtepcheck: probe: scratch switch: %w", err)
 	}
-	ops := []ovsdb.Operation{
-		{Op: ovsdb.OperationInsert, Table: hwvtep.PhysicalLocatorTable, UUIDName: "a", Row: ovsdb.Row{"encapsulation_type": vtep.Encapsulation, "dst_ip": locA}},
-		{Op: ovsdb.OperationInsert, Table: hwvtep.PhysicalLocatorTable, UUIDName: "b", Row: ovsdb.Row{"encapsulation_type": vtep.Encapsulation, "dst_ip": locB}},
-		{Op: ovsdb.OperationInsert, Table: hwvtep.PhysicalLocatorSetTable, UUIDName: "set", Row: ovsdb.Row{"locators": rows.UUIDSet("a", "b")}},
-		{Op: ovsdb.OperationInsert, Table: hwvtep.McastMacsRemoteTable,
+	ops := append(r.locatorSetOps("set", locA, locB),
+		ovsdb.Operation{Op: ovsdb.OperationInsert, Table: hwvtep.McastMacsRemoteTable,
 			Row: ovsdb.Row{"MAC": "unknown-dst", "logical_switch": rows.UUID(r.ls), "locator_set": rows.UUID("set")}},
-		{Op: ovsdb.OperationUpdate, Table: hwvtep.LogicalSwitchTable, Where: rows.WhereUUID(r.ls),
-			Row: ovsdb.Row{"replication_mode": rows.Optional(vtep.SourceNode)}},
-	}
+		ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: hwvtep.LogicalSwitchTable, Where: rows.WhereUUID(r.ls),
+			Row: ovsdb.Row{"replication_mode": rows.Optional(vtep.SourceNode)}})
 	if _, err := fovsdb.Transact(ctx, cli, ops...); err != nil {
 		return "", "", fmt.Errorf("vtepcheck: probe: source_node flood set: %w", err)
 	}
