@@ -393,6 +393,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Events:      drift,
 		NoRepair:    !cfg.repair,
 		DriftCheck:  cfg.driftCheck,
+		Probes:      db,
 		PeerControllers: func() []string {
 			if mgr == nil {
 				return nil

@@ -17,14 +17,18 @@ func TestGatewayCheck(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		var g struct {
-			Status struct{ Connected bool } `json:"status"`
+			Status struct {
+				Connected   bool
+				Replication struct{ Probe string }
+			} `json:"status"`
 		}
 		json.Unmarshal(e.must("GET", "/v1/gateways/gw1", nil), &g)
-		if g.Status.Connected {
+		// After ferry's own probe, which writes a scratch switch too.
+		if p := g.Status.Replication.Probe; g.Status.Connected && (p == "supported" || p == "unsupported") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("gw1 not connected within 15s")
+			t.Fatal("gw1 not connected and probed within 15s")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -244,3 +244,9 @@ func (l *Lab) dumpGatewayDiagnostics(t testing.TB) {
 	dump(esx.Name, "ovs-appctl", "--timeout=5", "fdb/show", esx.Bridge)
 	t.Logf("lab diagnostics: %s: tail of ovs-vswitchd.log\n%s", esx.Name, tail(filepath.Join(esx.Dir, "ovs-vswitchd.log"), 20))
 }
+
+// VTEPCtlErr is VTEPCtl returning vtep-ctl's error instead of failing the
+// test, for helpers that run in the background.
+func (l *Lab) VTEPCtlErr(t testing.TB, args ...string) (string, error) {
+	return l.Exec(t, gatewayName, append([]string{"vtep-ctl", "--timeout=10"}, args...)...)
+}

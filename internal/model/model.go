@@ -51,7 +51,17 @@ type Gateway struct {
 	Generation     int64
 	// Limits are the VTEP's capacity: ferry never writes beyond them.
 	Limits Limits
+	// SourceNode is what the replication probe found, once
+	// (SourceNodeSupported, SourceNodeUnsupported; "" until probed), and
+	// SourceNodeEvidence what it saw.
+	SourceNode, SourceNodeEvidence string
 }
+
+// The results of a gateway's source-node replication probe.
+const (
+	SourceNodeSupported   = "supported"
+	SourceNodeUnsupported = "unsupported"
+)
 
 // Limits bound what ferry writes to a VTEP; 0 means unlimited. Hardware
 // VTEPs hold a fixed number of MACs and tunnels and misbehave beyond it.

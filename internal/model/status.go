@@ -96,6 +96,19 @@ type GatewayStatus struct {
 	// Owner is the replica driving the gateway when several ferryds share
 	// the estate ("" with one ferryd, or while nobody owns it).
 	Owner string `json:"owner,omitempty"`
+	// Replication is how the gateway's flooding is done, and why.
+	Replication GatewayReplication `json:"replication"`
+}
+
+// GatewayReplication says how a VTEP floods broadcast, unknown unicast and
+// multicast: itself to every hypervisor (source_node) or through one
+// replicator hypervisor per switch (service_node), and what decided it.
+type GatewayReplication struct {
+	Mode string `json:"mode"` // "source_node" or "service_node"
+	// Probe is the result of ferry's one-time test of source-node
+	// replication: "supported", "unsupported" or "not probed".
+	Probe    string `json:"probe"`
+	Evidence string `json:"evidence,omitempty"`
 }
 
 // GatewayHeldBack counts the remote MACs of one switch not written to a

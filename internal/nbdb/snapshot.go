@@ -422,6 +422,7 @@ func gatewayFromRow(r *nb.Gateway) model.Gateway {
 	if r.PhysicalSwitch != nil {
 		gw.PhysicalSwitch = *r.PhysicalSwitch
 	}
+	gw.SourceNode, gw.SourceNodeEvidence = r.ExternalIDs[SourceNodeKey], r.ExternalIDs[SourceNodeEvidenceKey]
 	return gw
 }
 

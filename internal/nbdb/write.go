@@ -691,6 +691,45 @@ func (db *DB) PatchGateway(ctx context.Context, name string, c GatewayChange) (m
 	return out, nil
 }
 
+// The Gateway row's external_ids that keep its replication probe's result
+// (model.Gateway.SourceNode), so that a restart or another replica taking
+// over does not probe again.
+const (
+	SourceNodeKey         = "ferry/source-node"
+	SourceNodeEvidenceKey = "ferry/source-node-evidence"
+)
+
+// SetGatewaySourceNode records a gateway's source-node probe result
+// (model.SourceNodeSupported or Unsupported, "" to probe again).
+func (db *DB) SetGatewaySourceNode(ctx context.Context, name, result, evidence string) error {
+	switch result {
+	case "", model.SourceNodeSupported, model.SourceNodeUnsupported:
+	default:
+		return errorf(ErrInvalid, "source_node", "%q is not supported or unsupported", result)
+	}
+	_, err := db.apply(ctx, fmt.Sprintf("record gateway %q source-node probe", name), func(r *reader, next int) ([]ovsdb.Operation, error) {
+		cur, ok := r.gatewayNamed(name)
+		if !ok {
+			return nil, errorf(ErrNotFound, "", "gateway %q not found", name)
+		}
+		if cur.ExternalIDs[SourceNodeKey] == result && cur.ExternalIDs[SourceNodeEvidenceKey] == evidence {
+			return nil, nil
+		}
+		ids := maps.Clone(cur.ExternalIDs)
+		if ids == nil {
+			ids = map[string]string{}
+		}
+		delete(ids, SourceNodeKey)
+		delete(ids, SourceNodeEvidenceKey)
+		if result != "" {
+			ids[SourceNodeKey], ids[SourceNodeEvidenceKey] = result, evidence
+		}
+		row := &nb.Gateway{UUID: cur.UUID, Generation: next, ExternalIDs: ids}
+		return db.c.Where(row).Update(row, &row.Generation, &row.ExternalIDs)
+	})
+	return err
+}
+
 // DeleteGateway unregisters a VTEP. A gateway that still carries bindings is
 // refused: deleting it would silently cut bare-metal servers off several
 // switches at once; delete the bindings first.

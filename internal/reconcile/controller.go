@@ -62,6 +62,19 @@ type Config struct {
 	// The others are observed only: their VIFs and MACs still count, so
 	// the bindings stay complete and a take-over starts warm.
 	Ownership Ownership
+	// Probes keeps each gateway's source-node replication probe result in
+	// the northbound (internal/nbdb.DB), so that it runs once per gateway,
+	// not once per start or take-over. Nil keeps it in memory.
+	Probes ProbeStore
+	// ProbeWait is how long the probe waits for a VTEP to refuse
+	// source-node replication (0: vtepcheck.ProbeWait).
+	ProbeWait time.Duration
+}
+
+// ProbeStore records a gateway's source-node probe result
+// (model.Gateway.SourceNode).
+type ProbeStore interface {
+	SetGatewaySourceNode(ctx context.Context, gateway, result, evidence string) error
 }
 
 // Ownership is which devices this replica owns. Devices are named

@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
@@ -16,6 +17,7 @@ import (
 	"github.com/ferry-sdn/ferry/internal/events"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/realize"
+	"github.com/ferry-sdn/ferry/internal/vtepcheck"
 	"github.com/ferry-sdn/ferry/ovsdb"
 	"github.com/ferry-sdn/ferry/vtep"
 	"github.com/ferry-sdn/ferry/vtep/hwvtep"
@@ -38,6 +40,13 @@ type gatewayDevice struct {
 	// last recorded.
 	seen      uint64
 	lastDrift string
+	// probed is this loop's source-node probe result, until the
+	// northbound shows it (model.Gateway.SourceNode); probeAfter spaces
+	// out retries of a probe that could not run.
+	probed, probedEvidence string
+	probeErr               string // the last attempt's failure
+	probeAfter             time.Time
+	probing                atomic.Bool
 
 	mu       sync.Mutex
 	st       model.GatewayStatus
@@ -145,9 +154,16 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 		return err
 	}
 
+	g.probeOnce(ctx, dev, gw)
+	probe, evidence := g.probeResult(gw)
+	if probe == "" && g.probing.Load() {
+		probe = "probing"
+	}
 	// What other devices need from this VTEP: its tunnel IP, whether it
-	// replicates, the MACs it learned.
-	view := realize.GatewayView{Name: gw.Name, SourceNode: obs.SupportsSourceNode(ps.Name), LocalMACs: map[string][]net.HardwareAddr{},
+	// replicates, the MACs it learned. A VTEP that reports the fault, or
+	// whose probe found it refusing, floods through a replicator.
+	view := realize.GatewayView{Name: gw.Name, SourceNode: g.sourceNode(gw, obs.SupportsSourceNode(ps.Name)),
+		LocalMACs:    map[string][]net.HardwareAddr{},
 		TunnelStates: obs.TunnelStates(ps.Name)}
 	if len(ps.TunnelIPs) > 0 {
 		view.TunnelIP = ps.TunnelIPs[0]
@@ -164,7 +180,7 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 		}
 	}
 	st := model.GatewayStatus{Connected: true, PhysicalSwitch: ps.Name, TunnelIPs: ps.TunnelIPs,
-		Faults: ps.Faults, LocalMACs: local}
+		Faults: ps.Faults, LocalMACs: local, Replication: replicationStatus(view.SourceNode, probe, evidence)}
 	for _, p := range ps.Ports {
 		faults := p.Faults
 		if faults == nil {
@@ -195,6 +211,11 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 		g.rz.failed()
 		g.count("skipped")
 		return nil
+	}
+	if g.probing.Load() {
+		// The first write of each switch is in its final mode: the
+		// probe (seconds, once per gateway) triggers the next pass.
+		return waiting{"probing source-node replication on a scratch switch"}
 	}
 
 	e = g.c.refresh()
@@ -316,4 +337,95 @@ func (g *gatewayDevice) identify(gw model.Gateway, ps vtep.PhysicalSwitch) error
 	g.l.setObserved()
 	g.count("skipped")
 	return waiting{msg}
+}
+
+// probeRetry spaces out attempts of a probe that could not run;
+// probeTimeout bounds one.
+const (
+	probeRetry   = time.Minute
+	probeTimeout = 20 * time.Second
+)
+
+// probeOnce starts the source-node replication probe (vtepcheck) if nobody
+// has run it for this gateway: the owner only (it writes a scratch
+// switch), after the startup gate, not while a conformance check runs,
+// and in the background, so the gateway is observed and its status
+// published meanwhile; its switches are written once the result is known,
+// in their final mode. The result goes to the northbound,
+// where every replica reads it, and stays: a VTEP's replication does not
+// change.
+func (g *gatewayDevice) probeOnce(_ context.Context, dev Device, gw model.Gateway) {
+	g.mu.Lock()
+	later := time.Now().Before(g.probeAfter)
+	g.mu.Unlock()
+	if r, _ := g.probeResult(gw); r != "" || later || g.probing.Load() {
+		return
+	}
+	if ok, _ := g.c.ready(); !ok {
+		return
+	}
+	if _, mine := g.c.owns(gatewayDeviceName(gw.Name)); !mine {
+		return
+	}
+	if _, busy := checking.LoadOrStore(gw.Name, struct{}{}); busy {
+		return // a check's scratch switch; probe on a later pass
+	}
+	cli := dev.Client()
+	g.probing.Store(true)
+	go func() {
+		defer g.probing.Store(false)
+		defer checking.Delete(gw.Name)
+		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+		defer cancel()
+		result, evidence, err := vtepcheck.ProbeSourceNode(ctx, cli, gw.Name, g.c.cfg.ProbeWait, g.l.log)
+		if err != nil {
+			g.mu.Lock()
+			g.probeAfter = time.Now().Add(probeRetry)
+			g.probeErr = err.Error()
+			g.mu.Unlock()
+			g.l.log.Warn("source-node replication probe could not run; ferry goes by the VTEP's faults meanwhile", "err", err)
+			g.l.trigger()
+			return
+		}
+		g.l.log.Info("source-node replication probed", "result", result, "evidence", evidence)
+		g.mu.Lock()
+		g.probed, g.probedEvidence, g.probeErr = result, evidence, ""
+		g.mu.Unlock()
+		if s := g.c.cfg.Probes; s != nil {
+			if err := s.SetGatewaySourceNode(ctx, gw.Name, result, evidence); err != nil {
+				g.l.log.Warn("recording the source-node probe in the northbound", "err", err)
+			}
+		}
+		g.l.trigger()
+	}()
+}
+
+// sourceNode reports whether the VTEP floods by itself: its probe found
+// it able to (or could not run, leaving it to the faults), and it reports
+// no fault saying otherwise.
+func (g *gatewayDevice) sourceNode(gw model.Gateway, faultFree bool) bool {
+	r, _ := g.probeResult(gw)
+	g.mu.Lock()
+	failed := g.probeErr != ""
+	g.mu.Unlock()
+	return faultFree && (r == model.SourceNodeSupported || r == "" && failed)
+}
+
+// probeResult is the gateway's probe result: the northbound's, else this
+// loop's own.
+func (g *gatewayDevice) probeResult(gw model.Gateway) (result, evidence string) {
+	if gw.SourceNode != "" {
+		return gw.SourceNode, gw.SourceNodeEvidence
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.probed, g.probedEvidence
+}
+
+func replicationStatus(sourceNode bool, probe, evidence string) model.GatewayReplication {
+	r := model.GatewayReplication{Mode: vtep.ServiceNode, Probe: cmp.Or(probe, "not probed"), Evidence: evidence}
+	if sourceNode {
+		r.Mode = vtep.SourceNode
+	}
+	return r
 }

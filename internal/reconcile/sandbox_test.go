@@ -1,14 +1,17 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"log/slog"
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,6 +32,40 @@ type staticNB struct {
 
 func (s *staticNB) Snapshot() *model.Snapshot { return s.p.Load() }
 
+// probeStore is the sandbox's northbound for source-node probe results:
+// start puts them in the gateways' rows, as nbdb would have.
+type probeStore struct {
+	mu sync.Mutex
+	m  map[string][2]string
+}
+
+func (p *probeStore) SetGatewaySourceNode(_ context.Context, gw, result, evidence string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = map[string][2]string{}
+	}
+	p.m[gw] = [2]string{result, evidence}
+	return nil
+}
+
+// into returns snap with the recorded results in its gateways.
+func (p *probeStore) into(snap *model.Snapshot) *model.Snapshot {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.m) == 0 {
+		return snap
+	}
+	next := *snap
+	next.Gateways = slices.Clone(snap.Gateways)
+	for i, gw := range next.Gateways {
+		if r, ok := p.m[gw.Name]; ok {
+			next.Gateways[i].SourceNode, next.Gateways[i].SourceNodeEvidence = r[0], r[1]
+		}
+	}
+	return &next
+}
+
 type sandbox struct {
 	t     *testing.T
 	hvs   map[string]*ovstest.Instance
@@ -42,6 +79,10 @@ type sandbox struct {
 	ofAdv string
 	tls   *tls.Config // for ssl: chassis targets
 	own   Ownership   // nil: this controller owns every device
+	// probeWait is the source-node probe's wait (0: 100 ms); probes keeps
+	// the results as the northbound would, for the next start.
+	probeWait time.Duration
+	probes    probeStore
 	// Drift: where events go, whether to repair, how often flows are
 	// counted (zero: never).
 	events     *events.Log
@@ -104,11 +145,15 @@ func newSandboxTLS(t *testing.T, opts ovstest.Options, tlsConfig *tls.Config, na
 // start runs a fresh Controller, as a restarted ferryd would.
 func (s *sandbox) start() {
 	s.reg = prometheus.NewRegistry()
+	s.snap = s.probes.into(s.snap)
+	s.nb.p.Store(s.snap)
 	s.ctl = New(Config{
 		Northbound: s.nb, Switches: OpenFlow(s.of), Dial: OVSDBDialer(testLogger(s.t), s.tls, nil),
 		DialGateway: OVSDBGatewayDialer(testLogger(s.t), s.tls, nil),
 		Advertise:   s.ofAdv, Resync: time.Hour, Metrics: NewMetrics(s.reg), Logger: testLogger(s.t),
 		Ownership: s.own, Events: s.events, NoRepair: s.noRepair, DriftCheck: s.driftCheck,
+		ProbeWait: cmp.Or(s.probeWait, 100*time.Millisecond), // no ovs-vtep here: nothing refuses unless a test makes it
+		Probes:    &s.probes,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

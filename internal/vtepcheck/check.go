@@ -166,18 +166,7 @@ func (r *run) tunnelKey() {
 // replaces it by a new set {A,B}: the row must reference the new set and
 // the old one must not have changed (sets are immutable).
 func (r *run) locatorSet() {
-	ins := func(ips ...string) []ovsdb.Operation {
-		var ops []ovsdb.Operation
-		var refs []string
-		for _, ip := range ips {
-			n := rows.NamedUUID("loc", ip)
-			ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationInsert, Table: hwvtep.PhysicalLocatorTable, UUIDName: n,
-				Row: ovsdb.Row{"encapsulation_type": "vxlan_over_ipv4", "dst_ip": ip}})
-			refs = append(refs, n)
-		}
-		return append(ops, ovsdb.Operation{Op: ovsdb.OperationInsert, Table: hwvtep.PhysicalLocatorSetTable, UUIDName: "set",
-			Row: ovsdb.Row{"locators": rows.UUIDSet(refs...)}})
-	}
+	ins := func(ips ...string) []ovsdb.Operation { return r.locatorSetOps("set", ips...) }
 	ops := append(ins(locA), ovsdb.Operation{Op: ovsdb.OperationInsert, Table: hwvtep.McastMacsRemoteTable,
 		Row: ovsdb.Row{"MAC": "unknown-dst", "logical_switch": rows.UUID(r.ls), "locator_set": rows.UUID("set")}})
 	out, err := fovsdb.Transact(r.ctx, r.cli, ops...)
@@ -208,6 +197,40 @@ func (r *run) locatorSet() {
 	r.grade(ItemLocatorSet, model.CheckPass,
 		"Mcast_Macs_Remote unknown-dst moved from Physical_Locator_Set %s {%s} to new set %s {%s,%s}; the old set has %d rows left (collected once unreferenced)",
 		oldSet, locA, newSet, locA, locB, len(old))
+}
+
+// locatorSetOps inserts a Physical_Locator_Set (UUID name set) of the
+// locators of ips, reusing the locators that exist: they are unique by
+// (encapsulation, IP, tunnel_key), and one may outlive a previous check or
+// probe while the VTEP's Tunnel row still references it.
+func (r *run) locatorSetOps(set string, ips ...string) []ovsdb.Operation {
+	var ops []ovsdb.Operation
+	var refs []ovsdb.UUID
+	for _, ip := range ips {
+		found, err := r.sel(hwvtep.PhysicalLocatorTable, []ovsdb.Condition{
+			{Column: "dst_ip", Function: ovsdb.ConditionEqual, Value: ip},
+			{Column: "encapsulation_type", Function: ovsdb.ConditionEqual, Value: "vxlan_over_ipv4"}}, "_uuid", "tunnel_key")
+		if err == nil {
+			if i := slices.IndexFunc(found, func(l ovsdb.Row) bool { return single(l["tunnel_key"]) == "" }); i >= 0 {
+				refs = append(refs, rows.UUID(uuidOf(found[i]["_uuid"])))
+				continue
+			}
+		}
+		n := rows.NamedUUID("loc", ip)
+		ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationInsert, Table: hwvtep.PhysicalLocatorTable, UUIDName: n,
+			Row: ovsdb.Row{"encapsulation_type": "vxlan_over_ipv4", "dst_ip": ip}})
+		refs = append(refs, rows.UUID(n))
+	}
+	return append(ops, ovsdb.Operation{Op: ovsdb.OperationInsert, Table: hwvtep.PhysicalLocatorSetTable, UUIDName: set,
+		Row: ovsdb.Row{"locators": ovsdb.OvsSet{GoSet: toAny(refs)}}})
+}
+
+func toAny(us []ovsdb.UUID) []any {
+	out := make([]any, len(us))
+	for i, u := range us {
+		out[i] = u
+	}
+	return out
 }
 
 func (r *run) ucastRemote() {
@@ -271,6 +294,22 @@ func (r *run) replication(schema ovsdb.DatabaseSchema) {
 			return
 		}
 		seen = append(seen, fmt.Sprintf("%s accepted (switch_fault_status %s)", mode, faults))
+		if mode == "source_node" {
+			// The VTEP reports its refusal on its Physical_Switch, in its
+			// own time.
+			for deadline := time.Now().Add(probeWait); ; {
+				where, err := r.faulted(false)
+				if err == nil && where != "" {
+					faults = "unsupported_source_node_replication"
+					seen = append(seen, where+" reported unsupported_source_node_replication")
+					break
+				}
+				if err != nil || time.Now().After(deadline) || r.ctx.Err() != nil {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
 		if strings.Contains(faults, "unsupported_source_node_replication") {
 			r.grade(ItemReplication, model.CheckUnsupported, "%s", strings.Join(seen, "; "))
 			return
@@ -343,7 +382,7 @@ func (r *run) insertAt(it model.CheckItem, i int) {
 		r.rep.Items[i] = it
 		return
 	}
-	r.rep.Items = slices.Insert(r.rep.Items, 1, it)
+	r.rep.Items = slices.Insert(r.rep.Items, min(1, len(r.rep.Items)), it)
 }
 
 func (r *run) sel(table string, where []ovsdb.Condition, columns ...string) ([]ovsdb.Row, error) {
