@@ -25,7 +25,7 @@ func Recovered(log *slog.Logger, component string, r any) {
 	if log == nil {
 		log = slog.Default()
 	}
-	log.Error("recovered from a panic; the connection is closed (this is a bug: please report it with this log line)",
+	log.Error("recovered from a panic; the connection or pass it hit is abandoned (this is a bug: please report it with this log line)",
 		"component", component, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 }
 
@@ -34,14 +34,14 @@ func Count(component string) uint64 { return counter(component).Load() }
 
 // Components are the components that recover panics, so that their
 // series exist (at 0) before any panic.
-var Components = []string{"rest", "ovsdb-listen", "openflow"}
+var Components = []string{"rest", "ovsdb-listen", "openflow", "reconcile"}
 
 type collector struct{ desc *prometheus.Desc }
 
 // Collector exports ferry_panics_recovered_total{component}.
 func Collector() prometheus.Collector {
 	return collector{prometheus.NewDesc("ferry_panics_recovered_total",
-		"Panics recovered in a connection handler (the connection was closed, ferryd went on); any is a bug to report.",
+		"Panics recovered in a connection handler or a reconcile pass (the connection was closed or the pass failed, ferryd went on); any is a bug to report.",
 		[]string{"component"}, nil)}
 }
 

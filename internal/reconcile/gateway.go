@@ -14,6 +14,7 @@ import (
 
 	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
 
+	"github.com/ferry-sdn/ferry/internal/crash"
 	"github.com/ferry-sdn/ferry/internal/events"
 	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/internal/realize"
@@ -375,6 +376,15 @@ func (g *gatewayDevice) probeOnce(_ context.Context, dev Device, gw model.Gatewa
 	go func() {
 		defer g.probing.Store(false)
 		defer checking.Delete(gw.Name)
+		defer func() {
+			if r := recover(); r != nil {
+				crash.Recovered(g.l.log, "reconcile", r)
+				g.mu.Lock()
+				g.probeAfter, g.probeErr = time.Now().Add(probeRetry), fmt.Sprint("the probe panicked: ", r)
+				g.mu.Unlock()
+				g.l.trigger()
+			}
+		}()
 		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 		defer cancel()
 		result, evidence, err := vtepcheck.ProbeSourceNode(ctx, cli, gw.Name, g.c.cfg.ProbeWait, g.l.log)

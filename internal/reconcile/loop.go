@@ -3,11 +3,13 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ferry-sdn/ferry/internal/crash"
 	"github.com/ferry-sdn/ferry/ovsdb"
 )
 
@@ -279,7 +281,21 @@ func (c *Controller) runPass(ctx context.Context, kick chan struct{}, debounce t
 	defer func() { <-c.passes }()
 	passCtx, cancel := context.WithTimeout(ctx, passTimeout)
 	defer cancel()
-	return pass(passCtx)
+	return c.guard(func() error { return pass(passCtx) })
+}
+
+// guard runs f, turning a panic into an error: a device that sends what
+// a decoder or the engine does not expect fails its own pass (which backs
+// off and retries, from a fresh dump) instead of ending ferryd and every
+// network it drives.
+func (c *Controller) guard(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			crash.Recovered(c.log, "reconcile", r)
+			err = fmt.Errorf("reconcile: the pass panicked (a bug, logged with its stack): %v", r)
+		}
+	}()
+	return f()
 }
 
 // dialUntil opens a device, retrying every 5 s while the configuration is
