@@ -31,6 +31,7 @@ var fuzzRoutes = []struct{ method, path string }{
 	{"PUT", "/v1/switches/blue/ports/NAME"},
 	{"PATCH", "/v1/switches/blue/ports/NAME"},
 	{"PATCH", "/v1/chassis/NAME"},
+	{"PATCH", "/v1/gateways/NAME"},
 }
 
 // FuzzRequest sends any body and any name to every write route of the
@@ -106,6 +107,9 @@ func FuzzRequest(f *testing.F) {
 		{15, "hv1", `{"underlay_mtu":0,"datapath_type":"","openflow_peers":["::1","198.18.2.1"]}`},
 		{15, "hv1", `{"name":null,"kind":"generic","encaps":[]}`},
 		{15, "hv9", `{"ovsdb":"passive"}`},
+		{16, "gw1", `{"profile":"aruba-cx","limits":{"tunnels":64}}`},
+		{16, "gw1", `{"limits":{"macs_total":1073741825,"macs_per_switch":-3}}`},
+		{16, "nope", `{"profile":"dell"}`},
 		{0, "", `{"name":"big","vni":1e309}`},
 		{0, "", `{"name":"n","unknown":1}`},
 		{0, "", `{"name":"n"} {"name":"m"}`},

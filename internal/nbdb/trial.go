@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
@@ -65,13 +66,21 @@ func trialOps(tc *cache.TableCache, ops []ovsdb.Operation) []ovsdb.Operation {
 // built into a snapshot when the write's operations all succeeded.
 func (db *DB) trialResult(tc *cache.TableCache, ops []ovsdb.Operation, res []ovsdb.OperationResult, n int) ([]ovsdb.OperationResult, *model.Snapshot, error) {
 	own := res[:min(n, len(res))]
+	for _, r := range res {
+		// libovsdb's in-memory server checks every operation before
+		// running any, and takes abort for an operation on table "".
+		if strings.HasPrefix(r.Error, `table "" not found`) {
+			return own, nil, fmt.Errorf("nbdb: trial: %w: the server cannot run a dry run (no abort operation)", ErrUnavailable)
+		}
+	}
 	for _, r := range own {
 		if r.Error != "" {
 			return own, nil, nil // the usual checks report it
 		}
 	}
 	if len(res) < len(ops) || res[len(ops)-1].Error != "aborted" {
-		return own, nil, fmt.Errorf("trial: the server did not abort the transaction (%d results for %d operations)", len(res), len(ops))
+		// libovsdb's in-memory server, for one, has no abort.
+		return own, nil, fmt.Errorf("nbdb: trial: %w: the server cannot run a dry run (it did not abort the transaction: %d results for %d operations)", ErrUnavailable, len(res), len(ops))
 	}
 	data := make(ovsdb.TableUpdates2)
 	for i, op := range ops[n : len(ops)-1] {

@@ -139,3 +139,19 @@ func canon(sws []model.Switch) []model.Switch {
 	}
 	return out
 }
+
+// A server without the abort operation (libovsdb's in-memory one) cannot
+// run trials: the trial says so as unavailable, and commits nothing.
+func TestTrialNeedsAbort(t *testing.T) {
+	db := nbdbtest.New(t, nbdbtest.InMemory(t))
+	_, err := db.Trial(ctx(t), func(ctx context.Context) error {
+		_, err := db.CreateSwitch(ctx, model.Switch{Name: "red"})
+		return err
+	})
+	if !errors.Is(err, nbdb.ErrUnavailable) {
+		t.Fatalf("trial on a server without abort: %v, want ErrUnavailable", err)
+	}
+	if _, ok := db.Snapshot().Switch("red"); ok {
+		t.Fatal("the failed trial committed")
+	}
+}
