@@ -134,7 +134,7 @@ func (c *Controller) traceChassis(ctx context.Context, e *realize.Estate, lh mod
 			return unavailable(lh, err.Error())
 		}
 		h := trace.RealHop(lh, trace.ParseOFProtoTrace(lh.Bridge, text), names, "ofproto/trace")
-		h.Note = strings.TrimSpace(h.Note + " (ovs-appctl ofproto/trace " + lh.Bridge + " " + p.String() + ")")
+		h.Steps = append([]string{"ovs-appctl ofproto/trace " + lh.Bridge + " " + p.String()}, h.Steps...)
 		return h
 	}
 	// Simulate on what is installed: dumped flows whose content ferry
@@ -185,8 +185,7 @@ func (c *Controller) traceChassis(ctx context.Context, e *realize.Estate, lh mod
 	if unknown > 0 {
 		note += fmt.Sprintf("; %d installed flows of ferry's are not desired and not simulated", unknown)
 	}
-	h.Note = strings.TrimSpace(h.Note + "; " + note)
-	h.Note = strings.TrimPrefix(h.Note, "; ")
+	h.Steps = append([]string{note}, h.Steps...)
 	return h
 }
 
@@ -207,8 +206,12 @@ func portNames(e *realize.Estate, ch model.Chassis, o *hypervisor.Observed, sw s
 		}
 	}
 	byName := make(map[string]model.TraceOutput)
+	var vni uint32
+	if sv := e.Switches[sw]; sv != nil {
+		vni = sv.VNI
+	}
 	for _, tn := range e.SwitchTunnels(sw, ch) {
-		byName[tn.Name] = model.TraceOutput{Kind: "tunnel", Port: tn.Name, Remote: tn.Remote, RemoteIP: tn.RemoteIP, Encap: tn.Type}
+		byName[tn.Name] = model.TraceOutput{Kind: "tunnel", Port: tn.Name, Remote: tn.Remote, RemoteIP: tn.RemoteIP, Encap: tn.Type, VNI: vni}
 	}
 	tunnels, _ := hypervisor.TunnelOFPorts(o.Bridge)
 	for name, p := range tunnels {
