@@ -18,8 +18,8 @@ import (
 func (a *app) traceCmd() *cobra.Command {
 	var sw, from, dst, src, ethType, ipSrc, ipDst string
 	var vlan int
-	c := a.leaf("trace",
-		"trace a frame entering a switch at a port: where the desired state sends it (unicast, tunnel, gateway port and VLAN, flood or drop), where the devices really send it (ofproto/trace or a simulation; the VTEP's tables), and where they disagree",
+	c := a.leaf("trace --switch S --from PORT --dst-mac MAC [--src-mac MAC] [--vlan N] [--ethertype arp|ip|ipv6] [--ip-src IP] [--ip-dst IP]",
+		"where a frame entering a switch at a port goes: the logical view (desired state), the real one (ofproto/trace or a simulation on the installed flows; the VTEP's tables), and where they disagree",
 		func([]string) error {
 			q := url.Values{}
 			for k, v := range map[string]string{"switch": sw, "from": from, "dst_mac": dst, "src_mac": src,
