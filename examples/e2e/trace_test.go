@@ -102,6 +102,14 @@ func TestTrace(t *testing.T) {
 	if !strings.Contains(out, "real: flood") || !strings.Contains(out, "disagreements:\n    hop 1 (chassis hv1)") {
 		t.Errorf("ferryctl trace after the deletion:\n%s", out)
 	}
+	// hv3 (simulated on its dumped flows) sees the same after the same edit.
+	e.lab.OVS(t, "hv3", "ovs-ofctl", "-O", "OpenFlow15", "--strict", "del-flows", "br-int",
+		"table=10,priority=100,tun_id=0x1771,metadata=0x1,dl_dst="+bmMAC)
+	json.Unmarshal(e.must("GET", query+"vm-b", nil), &tr)
+	if real := tr.Real.Hops[0]; real.Source != "simulated" || real.Verdict != "flood" || len(tr.Disagreements) != 1 ||
+		!strings.Contains(tr.Disagreements[0], "hop 1 (chassis hv3)") || !strings.Contains(real.Steps[0], "1 desired flows are missing") {
+		t.Fatalf("simulated after the deletion: %s", e.must("GET", query+"vm-b", nil))
+	}
 	// The trace changed nothing: the flow is still gone.
 	for _, f := range e.ferryFlows("hv1") {
 		if strings.Contains(f, "metadata=0x1,dl_dst="+bmMAC) {

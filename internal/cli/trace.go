@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -40,8 +39,7 @@ func (a *app) traceCmd() *cobra.Command {
 				return a.usage("missing --dst-mac")
 			}
 			data, err := a.call(http.MethodGet, "/v1/trace?"+q.Encode(), nil)
-			var se *serverError
-			if errors.As(err, &se) && se.Code == http.StatusNotFound && strings.HasPrefix(se.Message, "no such resource") {
+			if noRoute(err) {
 				return errors.New("this ferryd cannot trace frames (no GET /v1/trace): it is older than this ferryctl")
 			}
 			if err != nil {
