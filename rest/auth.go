@@ -232,8 +232,14 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request) (Role, error)
 		w.Header().Set("WWW-Authenticate", challenge+`, error="invalid_token"`)
 		return "", errorf(http.StatusUnauthorized, "invalid bearer token")
 	}
-	if role == RoleReader && r.Method != http.MethodGet && r.Method != http.MethodHead {
+	if role == RoleReader && r.Method != http.MethodGet && r.Method != http.MethodHead && !readOnlyPost(r) {
 		return role, errorf(http.StatusForbidden, "role %s may only read (GET); %s needs an %s token", role, r.Method, RoleAdmin)
 	}
 	return role, nil
+}
+
+// readOnlyPost reports a POST that changes nothing, which a reader may
+// make: a packet trace described in a body (POST /v1/trace).
+func readOnlyPost(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Path == "/v1/trace"
 }

@@ -126,6 +126,11 @@ func TestOpenAPISchemas(t *testing.T) {
 		"Plan":               model.Plan{},
 		"DevicePlan":         model.DevicePlan{},
 		"FlowChanges":        model.FlowChanges{},
+		"TraceRequest":       api.TraceRequest{},
+		"Trace":              model.Trace{},
+		"TraceView":          model.TraceView{},
+		"TraceHop":           model.TraceHop{},
+		"TraceOutput":        model.TraceOutput{},
 	}
 	for name, v := range types {
 		schema, ok := doc.Components.Schemas[name]

@@ -147,6 +147,8 @@ func newServer(b Backend, s Status, reg *prometheus.Registry, logger *slog.Logge
 	r.Handle("/v1/version", srv.handle(srv.getVersion)).Methods(http.MethodGet)
 	r.Handle("/v1/replicas", srv.handle(srv.listReplicas)).Methods(http.MethodGet)
 	r.Handle("/v1/events", srv.handle(srv.listEvents)).Methods(http.MethodGet)
+	r.Handle("/v1/trace", srv.handle(srv.getTrace)).Methods(http.MethodGet)
+	r.Handle("/v1/trace", srv.handle(srv.postTrace)).Methods(http.MethodPost)
 	r.Handle("/healthz", srv.handle(srv.healthz)).Methods(http.MethodGet)
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	page := ui.New()

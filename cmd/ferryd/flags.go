@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +44,7 @@ func newFlags(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.resync, "resync", 60*time.Second, "period of unconditional reconcile passes")
 	fs.BoolVar(&cfg.repair, "repair", true, "repair drift (ferry's state on a device changed by someone else); false only reports it in GET /v1/events, the log and ferry_drift_events_total")
 	fs.DurationVar(&cfg.driftCheck, "drift-check", 2*time.Second, "how often each bridge's flows are counted against what ferry installed, to notice flows deleted or added behind its back (0: only at --resync)")
+	fs.Var(&cfg.traceAppctl, "trace-appctl", "`CHASSIS=TARGET`[,...]: where packet traces (GET /v1/trace) run ovs-appctl ofproto/trace for a chassis: its ovs-vswitchd's unixctl socket (a .ctl file) or its OVS_RUNDIR (a directory with ovs-vswitchd.pid), on this host; repeatable; other chassis are traced by simulation on their installed flows")
 	fs.StringVar(&cfg.ovsdbListen, "ovsdb-listen", "", "passive OVSDB `target` (ptcp:PORT[:IP], pssl:PORT[:IP]) for hosts that dial ferry (ovs-vsctl set-manager tcp:FERRY:PORT); they register with \"ovsdb\": \"passive\" and are matched by system-id")
 	fs.StringVar(&cfg.privateKey, "private-key", "", "PEM `file` with ferryd's private key for ssl:/pssl: OVSDB and OpenFlow targets (with --certificate and --ca-cert)")
 	fs.StringVar(&cfg.certificate, "certificate", "", "PEM `file` with ferryd's certificate for ssl:/pssl: targets")
@@ -180,6 +182,39 @@ func checkReplicaID(id string) error {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
 			return fmt.Errorf("--replica-id: %q: only letters, digits, '-', '_' and '.'", id)
 		}
+	}
+	return nil
+}
+
+// appctlTargets is --trace-appctl: chassis name → unixctl target.
+type appctlTargets map[string]string
+
+func (a *appctlTargets) String() string {
+	if a == nil || len(*a) == 0 {
+		return ""
+	}
+	var parts []string
+	for name, t := range *a {
+		parts = append(parts, name+"="+t)
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ",")
+}
+
+// Set adds CHASSIS=TARGET pairs (comma-separated); each use adds more.
+func (a *appctlTargets) Set(v string) error {
+	if *a == nil {
+		*a = make(appctlTargets)
+	}
+	for _, pair := range strings.Split(v, ",") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		name, target, ok := strings.Cut(pair, "=")
+		if !ok || name == "" || target == "" {
+			return fmt.Errorf("%q is not CHASSIS=TARGET (a .ctl socket or an OVS_RUNDIR)", pair)
+		}
+		(*a)[name] = target
 	}
 	return nil
 }

@@ -52,6 +52,9 @@ type config struct {
 	// counted.
 	repair     bool
 	driftCheck time.Duration
+	// traceAppctl maps chassis to their ovs-vswitchd unixctl targets
+	// (--trace-appctl).
+	traceAppctl appctlTargets
 
 	// OVS-style peer TLS for ssl:/pssl: OVSDB and OpenFlow targets.
 	privateKey, certificate, caCert string
@@ -394,6 +397,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		NoRepair:    !cfg.repair,
 		DriftCheck:  cfg.driftCheck,
 		Probes:      db,
+		Appctl:      cfg.traceAppctl,
 		PeerControllers: func() []string {
 			if mgr == nil {
 				return nil

@@ -56,10 +56,16 @@ type env struct {
 }
 
 func newEnv(t *testing.T, extra ...string) *env {
+	return newEnvFor(t, func(*lab.Lab) []string { return extra })
+}
+
+// newEnvFor is newEnv with ferryd arguments that depend on the lab (its
+// hypervisors' directories).
+func newEnvFor(t *testing.T, extra func(l *lab.Lab) []string) *env {
 	l := lab.Up(t)
 	e := &env{t: t, lab: l, http: l.HTTPClient(), data: filepath.Join(l.Dir, "ferry-data")}
 	args := append([]string{"--api", apiAddr, "--openflow", ofListen,
-		"--data-dir", e.data, "--log-level", "debug"}, extra...)
+		"--data-dir", e.data, "--log-level", "debug"}, extra(l)...)
 	e.ferryd = l.StartFerryd(t, ferrydBin, args...)
 	e.waitAPI()
 	t.Cleanup(func() {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -19,8 +18,7 @@ func (a *app) gatewayCheckCmd() *cobra.Command {
 		"run the conformance suite against a gateway on a scratch logical switch and grade each item pass, fail or unsupported (admin; writes to the VTEP and cleans up)",
 		func(pos []string) error {
 			data, err := a.callGateway(http.MethodPost, path("v1", "gateways", pos[0], "check"), nil)
-			var se *serverError
-			if errors.As(err, &se) && se.Code == http.StatusNotFound && strings.HasPrefix(se.Message, "no such resource") {
+			if noRoute(err) {
 				return errors.New("this ferryd cannot check gateways (no POST /v1/gateways/{name}/check): it is older than this ferryctl")
 			}
 			if err != nil {

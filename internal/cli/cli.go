@@ -178,7 +178,7 @@ func (a *app) root() *cobra.Command {
 	root.AddCommand(
 		a.switchCmd(), a.portCmd(), a.chassisCmd(), a.gatewayCmd(), a.bindingCmd(), a.replicaCmd(),
 		a.showCmd(), a.statusCmd(), a.waitCmd(), a.applyCmd(), a.diffCmd(), a.hostCmd(),
-		a.versionCmd(), a.completionCmd(), a.manCmd(),
+		a.traceCmd(), a.versionCmd(), a.completionCmd(), a.manCmd(),
 	)
 	return root
 }

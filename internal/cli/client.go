@@ -172,3 +172,10 @@ func (a *app) call(method, p string, in any) ([]byte, error) {
 	defer cancel()
 	return a.c.do(ctx, method, p, in)
 }
+
+// noRoute reports a 404 for a path the server does not route at all (a
+// ferryd older than this ferryctl), rather than for an object it lacks.
+func noRoute(err error) bool {
+	var se *serverError
+	return errors.As(err, &se) && se.Code == http.StatusNotFound && strings.HasPrefix(se.Message, "no such resource")
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -19,8 +18,7 @@ func (a *app) gatewayMACsCmd() *cobra.Command {
 		"list a gateway's MACs per switch: local (learned on its ports) and remote (behind other tunnel endpoints)",
 		func(pos []string) error {
 			data, err := a.callGateway(http.MethodGet, path("v1", "gateways", pos[0], "macs"), nil)
-			var se *serverError
-			if errors.As(err, &se) && se.Code == http.StatusNotFound && strings.HasPrefix(se.Message, "no such resource") {
+			if noRoute(err) {
 				return errors.New("this ferryd does not list gateway MACs (no GET /v1/gateways/{name}/macs): it is older than this ferryctl")
 			}
 			if err != nil {

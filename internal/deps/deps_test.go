@@ -38,6 +38,13 @@ var rules = []struct {
 		why: "Desired/Diff are pure: no I/O, no clock, no clients",
 	},
 	{
+		pkg:    module + "/internal/trace",
+		direct: []string{"os", "os/exec", "net/http", "time", "syscall"},
+		linked: []string{"os/exec", "net/http", "github.com/ovn-kubernetes/libovsdb/client",
+			module + "/internal/reconcile", module + "/rest", module + "/internal/nbdb"},
+		why: "the packet trace is pure like realize: reconcile runs ofproto/trace and hands it the devices' state",
+	},
+	{
 		pkg:    module + "/cmd/ferryctl",
 		linked: []string{"=" + module + "/internal/nbdb", "github.com/ovn-kubernetes/libovsdb/", "github.com/prometheus/", "=" + module + "/rest", "=" + module + "/ovsdb"},
 		why:    "ferryctl is a REST client: it shares rest/api and ovsdb/target, not the server, the store or an OVSDB client",

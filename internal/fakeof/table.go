@@ -72,8 +72,28 @@ const maxDepth = 64
 // was dropped: a drop is an empty result.
 func (t *Table) Process(p Packet) ([]Emit, error) {
 	var out []Emit
-	err := t.run(p, 0, 0, &out)
+	err := t.run(p, 0, 0, &out, nil)
 	return out, err
+}
+
+// Path is what Trace records of a frame's way through the pipeline.
+type Path struct {
+	Emits []Emit
+	// Steps are the flows it hit ("TABLE. FLOW"), and the groups it
+	// went through, in order.
+	Steps  []string
+	Groups []uint32
+	// Miss is the table in which no flow matched (-1: none): the frame
+	// dropped there.
+	Miss int
+}
+
+// Trace is Process that also records the flows and groups the frame hit,
+// for a packet trace of a bridge (internal/trace).
+func (t *Table) Trace(p Packet) (Path, error) {
+	path := Path{Miss: -1}
+	err := t.run(p, 0, 0, &path.Emits, &path)
+	return path, err
 }
 
 func (t *Table) lookup(table uint8, p Packet) (openflow.Flow, bool) {
@@ -140,16 +160,22 @@ func ll(a net.HardwareAddr) net.HardwareAddr {
 	return a
 }
 
-func (t *Table) run(p Packet, table uint8, depth int, out *[]Emit) error {
+func (t *Table) run(p Packet, table uint8, depth int, out *[]Emit, path *Path) error {
 	if depth > maxDepth {
 		return fmt.Errorf("fakeof: pipeline deeper than %d", maxDepth)
 	}
 	f, ok := t.lookup(table, p)
 	if !ok {
+		if path != nil {
+			path.Miss = int(table)
+		}
 		return nil
 	}
 	t.hits[f.Ref()]++
-	if err := t.apply(&p, f.Actions, depth, out); err != nil {
+	if path != nil {
+		path.Steps = append(path.Steps, fmt.Sprintf("%d. %s", table, f))
+	}
+	if err := t.apply(&p, f.Actions, depth, out, path); err != nil {
 		return err
 	}
 	if f.WriteMetadata != nil {
@@ -159,12 +185,12 @@ func (t *Table) run(p Packet, table uint8, depth int, out *[]Emit) error {
 		if *f.GotoTable <= table {
 			return fmt.Errorf("fakeof: goto_table:%d from table %d", *f.GotoTable, table)
 		}
-		return t.run(p, *f.GotoTable, depth+1, out)
+		return t.run(p, *f.GotoTable, depth+1, out, path)
 	}
 	return nil
 }
 
-func (t *Table) apply(p *Packet, acts []openflow.Action, depth int, out *[]Emit) error {
+func (t *Table) apply(p *Packet, acts []openflow.Action, depth int, out *[]Emit, path *Path) error {
 	for _, a := range acts {
 		switch a := a.(type) {
 		case openflow.SetTunnelID:
@@ -180,9 +206,13 @@ func (t *Table) apply(p *Packet, acts []openflow.Action, depth int, out *[]Emit)
 			if !ok {
 				return fmt.Errorf("fakeof: group %d does not exist", a.ID)
 			}
+			if path != nil {
+				path.Groups = append(path.Groups, a.ID)
+				path.Steps = append(path.Steps, "   "+g.String())
+			}
 			for _, b := range g.Buckets {
 				cp := *p
-				if err := t.apply(&cp, b, depth+1, out); err != nil {
+				if err := t.apply(&cp, b, depth+1, out, path); err != nil {
 					return err
 				}
 			}

@@ -69,6 +69,13 @@ type Config struct {
 	// ProbeWait is how long the probe waits for a VTEP to refuse
 	// source-node replication (0: vtepcheck.ProbeWait).
 	ProbeWait time.Duration
+	// Appctl maps a chassis to the unixctl target of its ovs-vswitchd (a
+	// .ctl socket, or the directory that is its OVS_RUNDIR), for packet
+	// traces with ofproto/trace (--trace-appctl). A chassis without one is
+	// traced by simulation on its installed flows.
+	Appctl map[string]string
+	// RunAppctl runs ovs-appctl; nil: RunAppctl (exec).
+	RunAppctl Appctl
 }
 
 // ProbeStore records a gateway's source-node probe result

@@ -280,3 +280,26 @@ type DryRun struct {
 	// Plan is what the write would change on every device.
 	Plan model.Plan `json:"plan"`
 }
+
+// TraceRequest is the body of POST /v1/trace: the frame to trace, entering
+// switch Switch at logical port From. GET /v1/trace takes the same fields
+// as query parameters (switch, from, src_mac, dst_mac, vlan, ethertype,
+// ip_src, ip_dst).
+type TraceRequest struct {
+	Switch string `json:"switch"`
+	From   string `json:"from"`
+	// SrcMAC defaults to the port's MAC.
+	SrcMAC string `json:"src_mac,omitempty"`
+	DstMAC string `json:"dst_mac"`
+	// VLAN is an 802.1Q tag on the frame (0 or absent: untagged).
+	VLAN int `json:"vlan,omitempty"`
+	// EthType is "arp", "ip", "ipv6" or a number (0x0800); absent: ARP
+	// for a broadcast without addresses, else IPv4 (IPv6 for IPv6
+	// addresses).
+	EthType string `json:"ethertype,omitempty"`
+	IPSrc   string `json:"ip_src,omitempty"`
+	IPDst   string `json:"ip_dst,omitempty"`
+}
+
+// Trace answers GET and POST /v1/trace.
+type Trace = model.Trace

@@ -601,6 +601,7 @@ type Status struct {
 	macs     map[string]model.GatewayMACs
 	check    func(name string) (model.GatewayCheck, error)
 	plan     func(snap *model.Snapshot) (model.Plan, error)
+	trace    func(q model.TraceQuery) (model.Trace, error)
 	replicas []api.Replica
 }
 
