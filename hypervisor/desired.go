@@ -10,6 +10,10 @@ type Config struct {
 	DatapathType string // for a bridge ferry creates
 	Controllers  []string
 	Tunnels      []Tunnel // sorted by Name
+	// OpenFlow is the chassis' openflow option: "" or "auto", "1.5" or
+	// "1.3". Only "" and "1.5" let ferry rewrite the bridge's protocols
+	// unconditionally; see Protocols.
+	OpenFlow string
 }
 
 // Tunnel is a tunnel port ferry wants on a chassis: one per remote device

@@ -67,6 +67,56 @@ var owned = map[string]string{rows.OwnerKey: rows.OwnerValue}
 // so that operators' ovs-ofctl without -O keeps working.
 var defaultProtocols = []string{"OpenFlow10", "OpenFlow13", "OpenFlow14", "OpenFlow15"}
 
+// OpenFlow option values of a chassis.
+const (
+	OpenFlowAuto = "auto"
+	OpenFlow15   = "1.5"
+	OpenFlow13   = "1.3"
+)
+
+// Protocols returns the protocols column ferry wants on an existing bridge
+// whose column is have, and whether that differs from have. In "1.5" (and
+// "", today's default) OpenFlow15 is added. In "1.3" the column is the
+// operator's and never rewritten. In "auto" only an empty column (OVS'
+// default, nobody pinned it) gets ferry's defaults, which include
+// OpenFlow15; a pinned column is left as it is and Version tells which
+// version ferry can speak on it.
+func Protocols(have []string, mode string) ([]string, bool) {
+	if slices.Contains(have, "OpenFlow15") {
+		return have, false
+	}
+	switch mode {
+	case OpenFlow13:
+		return have, false
+	case OpenFlowAuto:
+		if len(have) > 0 {
+			return have, false
+		}
+	}
+	if len(have) == 0 {
+		return defaultProtocols, true
+	}
+	return append(slices.Clone(have), "OpenFlow15"), true
+}
+
+// Version is the OpenFlow version ferry speaks to a bridge whose protocols
+// column is protos (after Protocols applied) in the given mode: "1.5",
+// "1.3", or "" when the bridge allows neither that ferry may use.
+func Version(protos []string, mode string) string {
+	allows := func(p string) bool { return len(protos) == 0 || slices.Contains(protos, p) }
+	switch {
+	case mode == OpenFlow13:
+		if allows("OpenFlow13") {
+			return OpenFlow13
+		}
+	case allows("OpenFlow15"):
+		return OpenFlow15
+	case mode == OpenFlowAuto && allows("OpenFlow13"):
+		return OpenFlow13
+	}
+	return ""
+}
+
 // tunnelOptions are the Interface options of a tunnel port. key=flow lets
 // one port carry every switch: the pipeline sets tun_id per switch.
 func tunnelOptions(t Tunnel) map[string]string {
@@ -160,13 +210,7 @@ func CreateOps(root string, br *Bridge, st Config) []ovsdb.Operation {
 	if br.FailMode != "secure" {
 		update["fail_mode"] = "secure"
 	}
-	if !slices.Contains(br.Protocols, "OpenFlow15") {
-		protos := br.Protocols
-		if len(protos) == 0 {
-			protos = defaultProtocols
-		} else {
-			protos = append(slices.Clone(protos), "OpenFlow15")
-		}
+	if protos, ok := Protocols(br.Protocols, st.OpenFlow); ok {
 		update["protocols"] = rows.StringSet(protos...)
 	}
 	if len(update) > 0 {

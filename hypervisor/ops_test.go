@@ -136,3 +136,40 @@ func TestControllersPerReplica(t *testing.T) {
 		t.Errorf("a new bridge gets %d controllers, want 2", n)
 	}
 }
+
+// The openflow option decides whether ferry may rewrite a bridge's
+// protocols: "1.3" and "auto" never add OpenFlow15 to a column the
+// operator pinned; "1.5" (and the unset default) do, as before.
+func TestProtocolsPerMode(t *testing.T) {
+	pinned := []string{"OpenFlow10", "OpenFlow13"}
+	for _, tc := range []struct {
+		mode    string
+		have    []string
+		rewrite bool
+		version string
+	}{
+		{"", pinned, true, OpenFlow15},
+		{OpenFlow15, pinned, true, OpenFlow15},
+		{OpenFlow13, pinned, false, OpenFlow13},
+		{OpenFlow13, nil, false, OpenFlow13},
+		{OpenFlowAuto, pinned, false, OpenFlow13},
+		{OpenFlowAuto, nil, true, OpenFlow15},
+		{OpenFlowAuto, []string{"OpenFlow10"}, false, ""},
+		{OpenFlow13, []string{"OpenFlow15"}, false, ""},
+	} {
+		got, rewrite := Protocols(tc.have, tc.mode)
+		if rewrite != tc.rewrite {
+			t.Errorf("mode %q protocols %v: rewrite %v, want %v", tc.mode, tc.have, rewrite, tc.rewrite)
+		}
+		if v := Version(got, tc.mode); v != tc.version {
+			t.Errorf("mode %q protocols %v: version %q, want %q", tc.mode, got, v, tc.version)
+		}
+	}
+	br := observedAsWanted()
+	br.Protocols = pinned
+	st := config()
+	st.OpenFlow = OpenFlow13
+	if ops := CreateOps("root", br, st); len(ops) != 0 {
+		t.Fatalf("1.3 mode rewrites a pinned bridge: %s", tables(ops))
+	}
+}
