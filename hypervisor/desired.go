@@ -10,9 +10,9 @@ type Config struct {
 	DatapathType string // for a bridge ferry creates
 	Controllers  []string
 	Tunnels      []Tunnel // sorted by Name
-	// OpenFlow is the chassis' openflow option: "" or "auto", "1.5" or
-	// "1.3". Only "" and "1.5" let ferry rewrite the bridge's protocols
-	// unconditionally; see Protocols.
+	// OpenFlow is the chassis' openflow option (model.OpenFlow*, "" for
+	// auto): whether ferry may rewrite the bridge's protocols; see
+	// Protocols.
 	OpenFlow string
 }
 

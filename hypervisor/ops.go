@@ -8,6 +8,7 @@ import (
 
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
+	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/ovsdb/rows"
 	"github.com/ferry-sdn/ferry/ovsdb/vswitch"
 )
@@ -67,29 +68,26 @@ var owned = map[string]string{rows.OwnerKey: rows.OwnerValue}
 // so that operators' ovs-ofctl without -O keeps working.
 var defaultProtocols = []string{"OpenFlow10", "OpenFlow13", "OpenFlow14", "OpenFlow15"}
 
-// OpenFlow option values of a chassis.
-const (
-	OpenFlowAuto = "auto"
-	OpenFlow15   = "1.5"
-	OpenFlow13   = "1.3"
-)
-
 // Protocols returns the protocols column ferry wants on an existing bridge
-// whose column is have, and whether that differs from have. In "1.5" (and
-// "", today's default) OpenFlow15 is added. In "1.3" the column is the
-// operator's and never rewritten. In "auto" only an empty column (OVS'
-// default, nobody pinned it) gets ferry's defaults, which include
-// OpenFlow15; a pinned column is left as it is and Version tells which
-// version ferry can speak on it.
+// whose column is have, given the chassis' openflow option (model.OpenFlow*),
+// and whether that differs from have:
+//   - "1.5": OpenFlow15 is added;
+//   - "1.3": the column is the operator's and never rewritten;
+//   - auto ("", the default): an empty column (OVS' default, nobody pinned
+//     it) gets ferry's defaults, which include OpenFlow15; a pinned column
+//     that allows 1.3 or 1.5 is left as it is, and the session speaks the
+//     highest of them; one that allows neither gets OpenFlow15, since
+//     ferry could not manage the bridge otherwise.
 func Protocols(have []string, mode string) ([]string, bool) {
 	if slices.Contains(have, "OpenFlow15") {
 		return have, false
 	}
 	switch mode {
-	case OpenFlow13:
+	case model.OpenFlow13:
 		return have, false
-	case OpenFlowAuto:
-		if len(have) > 0 {
+	case model.OpenFlow15:
+	default:
+		if slices.Contains(have, "OpenFlow13") {
 			return have, false
 		}
 	}
@@ -97,24 +95,6 @@ func Protocols(have []string, mode string) ([]string, bool) {
 		return defaultProtocols, true
 	}
 	return append(slices.Clone(have), "OpenFlow15"), true
-}
-
-// Version is the OpenFlow version ferry speaks to a bridge whose protocols
-// column is protos (after Protocols applied) in the given mode: "1.5",
-// "1.3", or "" when the bridge allows neither that ferry may use.
-func Version(protos []string, mode string) string {
-	allows := func(p string) bool { return len(protos) == 0 || slices.Contains(protos, p) }
-	switch {
-	case mode == OpenFlow13:
-		if allows("OpenFlow13") {
-			return OpenFlow13
-		}
-	case allows("OpenFlow15"):
-		return OpenFlow15
-	case mode == OpenFlowAuto && allows("OpenFlow13"):
-		return OpenFlow13
-	}
-	return ""
 }
 
 // tunnelOptions are the Interface options of a tunnel port. key=flow lets
