@@ -89,13 +89,7 @@ func (o op) message() (util.Message, error) {
 
 // ops lists c in bundle order.
 func (c Changes) ops() []op {
-	ops := make([]op, 0, c.Len())
-	for i := range c.AddGroups {
-		ops = append(ops, op{kind: opAddGroup, group: &c.AddGroups[i]})
-	}
-	for i := range c.ModifyGroups {
-		ops = append(ops, op{kind: opModifyGroup, group: &c.ModifyGroups[i]})
-	}
+	ops := c.groupChanges(make([]op, 0, c.Len()))
 	for _, r := range c.DeleteFlows {
 		ops = append(ops, op{kind: opDeleteFlow, ref: r})
 	}
@@ -104,6 +98,18 @@ func (c Changes) ops() []op {
 	}
 	for _, id := range c.DeleteGroups {
 		ops = append(ops, op{kind: opDeleteGroup, gid: id})
+	}
+	return ops
+}
+
+// groupChanges appends c's group adds, then its group modifies: what both
+// orders start with.
+func (c Changes) groupChanges(ops []op) []op {
+	for i := range c.AddGroups {
+		ops = append(ops, op{kind: opAddGroup, group: &c.AddGroups[i]})
+	}
+	for i := range c.ModifyGroups {
+		ops = append(ops, op{kind: opModifyGroup, group: &c.ModifyGroups[i]})
 	}
 	return ops
 }

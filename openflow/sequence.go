@@ -33,13 +33,7 @@ import (
 // misdelivered; at worst one is dropped or flooded as unknown unicast
 // while a switch is half built or half torn down, as on a cold start.
 func (c Changes) sequenceOps() []op {
-	ops := make([]op, 0, c.Len())
-	for i := range c.AddGroups {
-		ops = append(ops, op{kind: opAddGroup, group: &c.AddGroups[i]})
-	}
-	for i := range c.ModifyGroups {
-		ops = append(ops, op{kind: opModifyGroup, group: &c.ModifyGroups[i]})
-	}
+	ops := c.groupChanges(make([]op, 0, c.Len()))
 	adds := make([]op, 0, len(c.AddFlows))
 	for i := range c.AddFlows {
 		adds = append(adds, op{kind: opAddFlow, flow: &c.AddFlows[i]})

@@ -711,14 +711,13 @@ func negotiate(hello []byte) (version uint8, offered string) {
 	return chooseVersion(&seen, true, hello[0]), strings.Join(names, ",")
 }
 
+// versionName names a version the way a bridge's protocols column does
+// ("OpenFlow13").
 func versionName(wire int) string {
-	switch wire {
-	case 1:
-		return "OpenFlow10"
-	case 2, 3, 4, 5, 6:
-		return fmt.Sprintf("OpenFlow1%d", wire-1)
+	if wire < 1 || wire > 6 {
+		return fmt.Sprintf("wire version %#x", wire)
 	}
-	return fmt.Sprintf("wire version %#x", wire)
+	return "OpenFlow" + strings.ReplaceAll(VersionName(uint8(wire)), ".", "")
 }
 
 // Counters are monotonic counts of what was sent, for metrics.
