@@ -10,6 +10,10 @@ type Config struct {
 	DatapathType string // for a bridge ferry creates
 	Controllers  []string
 	Tunnels      []Tunnel // sorted by Name
+	// OpenFlow is the chassis' openflow option (model.OpenFlow*, "" for
+	// auto): whether ferry may rewrite the bridge's protocols; see
+	// Protocols.
+	OpenFlow string
 }
 
 // Tunnel is a tunnel port ferry wants on a chassis: one per remote device

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
+	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/ovsdb/rows"
 	"github.com/ferry-sdn/ferry/ovsdb/vswitch"
 )
@@ -66,6 +67,35 @@ var owned = map[string]string{rows.OwnerKey: rows.OwnerValue}
 // protocols ferry needs; OpenFlow15 is required, older versions are kept
 // so that operators' ovs-ofctl without -O keeps working.
 var defaultProtocols = []string{"OpenFlow10", "OpenFlow13", "OpenFlow14", "OpenFlow15"}
+
+// Protocols returns the protocols column ferry wants on an existing bridge
+// whose column is have, given the chassis' openflow option (model.OpenFlow*),
+// and whether that differs from have:
+//   - "1.5": OpenFlow15 is added;
+//   - "1.3": the column is the operator's and never rewritten;
+//   - auto ("", the default): an empty column (OVS' default, nobody pinned
+//     it) gets ferry's defaults, which include OpenFlow15; a pinned column
+//     that allows 1.3 or 1.5 is left as it is, and the session speaks the
+//     highest of them; one that allows neither gets OpenFlow15, since
+//     ferry could not manage the bridge otherwise.
+func Protocols(have []string, mode string) ([]string, bool) {
+	if slices.Contains(have, "OpenFlow15") {
+		return have, false
+	}
+	switch mode {
+	case model.OpenFlow13:
+		return have, false
+	case model.OpenFlow15:
+	default:
+		if slices.Contains(have, "OpenFlow13") {
+			return have, false
+		}
+	}
+	if len(have) == 0 {
+		return defaultProtocols, true
+	}
+	return append(slices.Clone(have), "OpenFlow15"), true
+}
 
 // tunnelOptions are the Interface options of a tunnel port. key=flow lets
 // one port carry every switch: the pipeline sets tun_id per switch.
@@ -160,13 +190,7 @@ func CreateOps(root string, br *Bridge, st Config) []ovsdb.Operation {
 	if br.FailMode != "secure" {
 		update["fail_mode"] = "secure"
 	}
-	if !slices.Contains(br.Protocols, "OpenFlow15") {
-		protos := br.Protocols
-		if len(protos) == 0 {
-			protos = defaultProtocols
-		} else {
-			protos = append(slices.Clone(protos), "OpenFlow15")
-		}
+	if protos, ok := Protocols(br.Protocols, st.OpenFlow); ok {
 		update["protocols"] = rows.StringSet(protos...)
 	}
 	if len(update) > 0 {

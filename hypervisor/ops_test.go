@@ -1,11 +1,13 @@
 package hypervisor
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
+	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/ovsdb/rows"
 	"github.com/ferry-sdn/ferry/ovsdb/vswitch"
 )
@@ -134,5 +136,41 @@ func TestControllersPerReplica(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("a new bridge gets %d controllers, want 2", n)
+	}
+}
+
+// The openflow option decides whether ferry may rewrite a bridge's
+// protocols: "1.3" never does; auto (the default) only where the column is
+// empty or allows neither 1.3 nor 1.5; "1.5" adds OpenFlow15.
+func TestProtocolsPerMode(t *testing.T) {
+	pinned := []string{"OpenFlow10", "OpenFlow13"}
+	withOF15 := []string{"OpenFlow10", "OpenFlow13", "OpenFlow15"}
+	for _, tc := range []struct {
+		mode string
+		have []string
+		want []string
+	}{
+		{"", pinned, pinned},
+		{model.OpenFlowAuto, pinned, pinned},
+		{"", nil, defaultProtocols},
+		{"", []string{"OpenFlow10"}, []string{"OpenFlow10", "OpenFlow15"}},
+		{"", withOF15, withOF15},
+		{model.OpenFlow15, pinned, withOF15},
+		{model.OpenFlow15, nil, defaultProtocols},
+		{model.OpenFlow13, pinned, pinned},
+		{model.OpenFlow13, nil, nil},
+		{model.OpenFlow13, []string{"OpenFlow10"}, []string{"OpenFlow10"}},
+	} {
+		got, rewrite := Protocols(tc.have, tc.mode)
+		if !slices.Equal(got, tc.want) || rewrite != !slices.Equal(tc.have, tc.want) {
+			t.Errorf("mode %q protocols %v: %v (rewrite %v), want %v", tc.mode, tc.have, got, rewrite, tc.want)
+		}
+	}
+	br := observedAsWanted()
+	br.Protocols = pinned
+	st := config()
+	st.OpenFlow = model.OpenFlow13
+	if ops := CreateOps("root", br, st); len(ops) != 0 {
+		t.Fatalf("1.3 mode rewrites a pinned bridge: %s", tables(ops))
 	}
 }

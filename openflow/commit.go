@@ -89,13 +89,7 @@ func (o op) message() (util.Message, error) {
 
 // ops lists c in bundle order.
 func (c Changes) ops() []op {
-	ops := make([]op, 0, c.Len())
-	for i := range c.AddGroups {
-		ops = append(ops, op{kind: opAddGroup, group: &c.AddGroups[i]})
-	}
-	for i := range c.ModifyGroups {
-		ops = append(ops, op{kind: opModifyGroup, group: &c.ModifyGroups[i]})
-	}
+	ops := c.groupChanges(make([]op, 0, c.Len()))
 	for _, r := range c.DeleteFlows {
 		ops = append(ops, op{kind: opDeleteFlow, ref: r})
 	}
@@ -104,6 +98,18 @@ func (c Changes) ops() []op {
 	}
 	for _, id := range c.DeleteGroups {
 		ops = append(ops, op{kind: opDeleteGroup, gid: id})
+	}
+	return ops
+}
+
+// groupChanges appends c's group adds, then its group modifies: what both
+// orders start with.
+func (c Changes) groupChanges(ops []op) []op {
+	for i := range c.AddGroups {
+		ops = append(ops, op{kind: opAddGroup, group: &c.AddGroups[i]})
+	}
+	for i := range c.ModifyGroups {
+		ops = append(ops, op{kind: opModifyGroup, group: &c.ModifyGroups[i]})
 	}
 	return ops
 }
@@ -150,12 +156,8 @@ func (s *Session) encodeBundle(id uint32, c Changes) (msgs [][]byte, openXid, cl
 	}
 	msgs = append(msgs, open)
 	for i, o := range ops {
-		m, err := o.message()
-		if err != nil {
-			return nil, 0, 0, nil, err
-		}
 		xid := s.nextXid()
-		inner, err := marshal(m, xid)
+		inner, err := s.encodeOp(o, xid)
 		if err != nil {
 			return nil, 0, 0, nil, fmt.Errorf("%w (%s)", err, o)
 		}
@@ -194,6 +196,9 @@ func (s *Session) Commit(ctx context.Context, c Changes) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("openflow: bundle not sent: %w", err)
+	}
+	if s.wire() == Version13 {
+		return s.commitSequence(ctx, c)
 	}
 	n := c.Len()
 	id := s.bundleID.Add(1)
@@ -260,13 +265,20 @@ func (s *Session) Commit(ctx context.Context, c Changes) error {
 // expectBundle registers the open and close calls and the error sink of
 // every added message in one go.
 func (s *Session) expectBundle(openXid uint32, openCall *call, closeXid uint32, closeCall *call, sink *bundleSink) error {
+	return s.expectWithSink(sink, map[uint32]*call{openXid: openCall, closeXid: closeCall})
+}
+
+// expectWithSink registers calls and the error sink of every message of
+// sink in one go, so that no reply can arrive before its call is known.
+func (s *Session) expectWithSink(sink *bundleSink, calls map[uint32]*call) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return s.disconnectedLocked()
 	}
-	s.pending[openXid] = openCall
-	s.pending[closeXid] = closeCall
+	for xid, c := range calls {
+		s.pending[xid] = c
+	}
 	c := &call{sink: sink}
 	for xid := range sink.xids {
 		s.pending[xid] = c

@@ -158,9 +158,7 @@ func parseGroupDescs(body []byte, out []GroupEntry) ([]GroupEntry, error) {
 		e := body[:l]
 		g := GroupEntry{ID: binary.BigEndian.Uint32(e[4:8])}
 		if t := e[2]; t != groupTypeAll {
-			// ferry only writes type-all groups; make any other type
-			// visible and unequal to every desired group.
-			g.Buckets = append(g.Buckets, []Action{Unknown{Type: 0xffff, Data: fmt.Sprintf("group_type_%d", t)}})
+			g.Buckets = append(g.Buckets, []Action{otherGroupType(t)})
 		}
 		bl := int(binary.BigEndian.Uint16(e[8:10]))
 		if 16+bl > l {
@@ -187,6 +185,13 @@ func parseGroupDescs(body []byte, out []GroupEntry) ([]GroupEntry, error) {
 		body = body[l:]
 	}
 	return out, nil
+}
+
+// otherGroupType stands for a group type ferry never writes (it writes
+// only type all): a bucket of it makes the group visible and unequal to
+// every desired group.
+func otherGroupType(t uint8) Action {
+	return Unknown{Type: 0xffff, Data: fmt.Sprintf("group_type_%d", t)}
 }
 
 // parseActions decodes an action list into ferry's Actions, mapping anything

@@ -1,7 +1,7 @@
 // Package openflow is ferry's OpenFlow side: the pipeline declaration
 // (tables, priorities, metadata marks), the Flow and GroupEntry types whose
 // String is the ovs-ofctl rendering and whose Cookie is their identity, and a
-// small OpenFlow 1.5 session layer that installs them.
+// small OpenFlow 1.5 (and 1.3) session layer that installs them.
 //
 // # Session layer
 //
@@ -10,9 +10,10 @@
 // tls.Listener, whose tls.Config decides client authentication. For each
 // connection the server:
 //
-//   - exchanges hellos with a version bitmap offering only OpenFlow 1.5, and
+//   - exchanges hellos with a version bitmap offering OpenFlow 1.5 and 1.3,
+//     speaks the highest the switch also offers (Session.Version), and
 //     closes (after an OFPET_HELLO_FAILED error and a Warn log naming the
-//     versions the switch offered) when the switch cannot speak it;
+//     versions the switch offered) when it offers neither;
 //   - sends a features request to learn the datapath ID the switch claims,
 //     and keeps the Session waiting, unbound: nothing proves the claim.
 //     Bind(dpid, authorize) binds the newest waiting session whose Peer
@@ -51,7 +52,9 @@
 // reads from OVSDB.
 //
 // Session.Commit sends one reconcile pass as one atomic, ordered bundle and
-// waits for the commit; DumpFlows and DumpGroups read the switch's tables.
+// waits for the commit; on OpenFlow 1.3, which has no bundles, as an
+// ordered sequence closed by a barrier (sequence.go). DumpFlows and
+// DumpGroups read the switch's tables, decoding either version's layout.
 // Connection up and down are logged at Info; individual messages never are.
 //
 // # Controller roles

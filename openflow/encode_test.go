@@ -496,18 +496,24 @@ func TestNegotiate(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		msg     []byte
-		ok      bool
+		version uint8
 		offered string
 	}{
-		{hello(6, 1<<1|1<<4|1<<6), true, "OpenFlow10,OpenFlow13,OpenFlow15"},
-		{hello(4, 1<<1|1<<4), false, "OpenFlow10,OpenFlow13"},
-		{hello(6), true, ""},
-		{hello(4), false, ""},
-		{hello(6, 1<<6, 0), true, "OpenFlow15"},
+		{hello(6, 1<<1|1<<4|1<<6), Version15, "OpenFlow10,OpenFlow13,OpenFlow15"},
+		{hello(4, 1<<1|1<<4), Version13, "OpenFlow10,OpenFlow13"},
+		{hello(5, 1<<1|1<<4|1<<5), Version13, "OpenFlow10,OpenFlow13,OpenFlow14"},
+		{hello(5, 1<<1|1<<5), 0, "OpenFlow10,OpenFlow14"},
+		{hello(2, 1<<1|1<<2), 0, "OpenFlow10,OpenFlow11"},
+		{hello(6), Version15, ""},
+		{hello(7), Version15, ""},
+		{hello(4), Version13, ""},
+		{hello(5), 0, ""},
+		{hello(1), 0, ""},
+		{hello(6, 1<<6, 0), Version15, "OpenFlow15"},
 	} {
-		ok, offered := negotiate(tc.msg)
-		if ok != tc.ok || (tc.offered != "" && offered != tc.offered) {
-			t.Errorf("negotiate(% x) = %v, %q; want %v, %q", tc.msg, ok, offered, tc.ok, tc.offered)
+		version, offered := negotiate(tc.msg)
+		if version != tc.version || (tc.offered != "" && offered != tc.offered) {
+			t.Errorf("negotiate(% x) = %d, %q; want %d, %q", tc.msg, version, offered, tc.version, tc.offered)
 		}
 	}
 	// Our own hello is what libOpenflow parses as a 1.5 hello with a bitmap.
@@ -518,7 +524,7 @@ func TestNegotiate(t *testing.T) {
 	if h.Version != of.VERSION || len(h.Elements) != 1 {
 		t.Fatalf("hello = %+v", h)
 	}
-	if bm := h.Elements[0].(*common.HelloElemVersionBitmap); !reflect.DeepEqual(bm.Bitmaps, []uint32{1 << 6}) {
+	if bm := h.Elements[0].(*common.HelloElemVersionBitmap); !reflect.DeepEqual(bm.Bitmaps, []uint32{1<<6 | 1<<4}) {
 		t.Errorf("bitmap %v", bm.Bitmaps)
 	}
 }

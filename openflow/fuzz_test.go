@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -383,13 +384,16 @@ func FuzzNegotiate(f *testing.F) {
 	f.Add(bigHello(256))
 	f.Fuzz(func(t *testing.T, hello []byte) {
 		defer watchdog()()
-		ok, offered := negotiate(hello)
+		version, offered := negotiate(hello)
 		// At most 256 versions, each named in at most 19 bytes.
 		if len(offered) > 256*20 {
 			t.Fatalf("offered is %d bytes", len(offered))
 		}
-		if ok && !strings.Contains(offered, "OpenFlow15") && !strings.HasPrefix(offered, "wire versions up to") {
-			t.Fatalf("accepted a hello offering %s", offered)
+		switch {
+		case version != 0 && version != Version15 && version != Version13:
+			t.Fatalf("negotiated version %d", version)
+		case version != 0 && !strings.Contains(offered, "OpenFlow1"+strconv.Itoa(int(version)-1)) && !strings.HasPrefix(offered, "wire versions up to"):
+			t.Fatalf("negotiated %s with a hello offering %s", VersionName(version), offered)
 		}
 	})
 }
@@ -398,9 +402,9 @@ func FuzzNegotiate(f *testing.F) {
 // negotiated in well under a second (it took minutes).
 func TestNegotiateBigHello(t *testing.T) {
 	start := time.Now()
-	ok, offered := negotiate(bigHello(maxMsgLen))
-	if !ok || !strings.Contains(offered, "OpenFlow15") || time.Since(start) > time.Second {
-		t.Errorf("negotiate = %v, %d bytes of versions, in %v", ok, len(offered), time.Since(start))
+	version, offered := negotiate(bigHello(maxMsgLen))
+	if version != Version15 || !strings.Contains(offered, "OpenFlow15") || time.Since(start) > time.Second {
+		t.Errorf("negotiate = %d, %d bytes of versions, in %v", version, len(offered), time.Since(start))
 	}
 }
 

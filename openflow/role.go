@@ -149,6 +149,7 @@ func (s *Session) RequestRole(ctx context.Context, role Role, generation uint64)
 	if err != nil {
 		return 0, 0, err
 	}
+	msg[0] = s.wire() // the same 24 bytes in 1.3
 	// The reader applies the reply to the session before anything it
 	// reads later: a ROLE_STATUS right behind the reply must win over it.
 	c := &call{done: make(chan struct{}), isRole: true}

@@ -92,12 +92,42 @@ func newServer(t testing.TB, opts ...openflow.Option) (*openflow.Server, string,
 }
 
 func newSandbox(t testing.TB) *sandbox {
+	return newSandboxWith(t, "OpenFlow10,OpenFlow13,OpenFlow15")
+}
+
+// newSandbox13 is a sandbox whose br0 the operator pinned to OpenFlow 1.0
+// and 1.3, like a bridge of an Open vSwitch 2.5 era host.
+func newSandbox13(t testing.TB) *sandbox {
+	return newSandboxWith(t, "OpenFlow10,OpenFlow13")
+}
+
+// bothVersions runs test on a 1.5 bridge and on a 1.3-only one.
+func bothVersions(t *testing.T, test func(t *testing.T, sb *sandbox)) {
+	for _, v := range []struct {
+		name string
+		new  func(testing.TB) *sandbox
+		want uint8
+	}{{"OpenFlow15", newSandbox, openflow.Version15}, {"OpenFlow13", newSandbox13, openflow.Version13}} {
+		t.Run(v.name, func(t *testing.T) {
+			sb := v.new(t)
+			if got := sb.srv.Bind(sb.dpid, openflow.AcceptAny).Version(); got != v.want {
+				t.Fatalf("session speaks %s, want %s", openflow.VersionName(got), openflow.VersionName(v.want))
+			}
+			test(t, sb)
+		})
+	}
+}
+
+func newSandboxWith(t testing.TB, protocols string) *sandbox {
 	t.Helper()
 	ovs := ovstest.Start(t, ovstest.Options{Vswitchd: true})
+	if !strings.Contains(protocols, "OpenFlow15") {
+		ovs.OfctlProtocols = "OpenFlow13"
+	}
 	srv, addr, logs := newServer(t)
 	sb := &sandbox{ovs: ovs, srv: srv, addr: addr, logs: logs}
 	ovs.Vsctl(t, "add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=dummy", "fail_mode=secure",
-		"protocols=OpenFlow10,OpenFlow13,OpenFlow15", "other_config:disable-in-band=true",
+		"protocols="+protocols, "other_config:disable-in-band=true",
 		"--", "add-port", "br0", "p1", "--", "set", "interface", "p1", "type=dummy", "ofport_request=1",
 		"--", "add-port", "br0", "p2", "--", "set", "interface", "p2", "type=dummy", "ofport_request=2",
 		"--", "add-port", "br0", "p3", "--", "set", "interface", "p3", "type=dummy", "ofport_request=3",
@@ -278,8 +308,9 @@ func TestSandboxHandshake(t *testing.T) {
 	}
 }
 
-func TestSandboxCommitDumpDelete(t *testing.T) {
-	sb := newSandbox(t)
+func TestSandboxCommitDumpDelete(t *testing.T) { bothVersions(t, testSandboxCommitDumpDelete) }
+
+func testSandboxCommitDumpDelete(t *testing.T, sb *sandbox) {
 	s := sb.srv.Bind(sb.dpid, openflow.AcceptAny)
 	flows, groups := pipeline()
 	if err := s.Commit(ctx(t), openflow.Changes{AddGroups: groups, AddFlows: flows}); err != nil {
@@ -389,7 +420,10 @@ func TestSandboxCommitDumpDelete(t *testing.T) {
 }
 
 func TestSandboxGroupWithForeignActions(t *testing.T) {
-	sb := newSandbox(t)
+	bothVersions(t, testSandboxGroupWithForeignActions)
+}
+
+func testSandboxGroupWithForeignActions(t *testing.T, sb *sandbox) {
 	s := sb.srv.Bind(sb.dpid, openflow.AcceptAny)
 	sb.ovs.Ofctl(t, "add-group", "br0", "group_id=5,type=all,bucket=output:1,bucket=mod_vlan_vid:7,output:2")
 	sb.ovs.Ofctl(t, "add-group", "br0", "group_id=6,type=select,bucket=output:1")
@@ -494,8 +528,9 @@ func TestSandboxRejectedBundleChangesNothing(t *testing.T) {
 	}
 }
 
-func TestSandboxLargeBundle(t *testing.T) {
-	sb := newSandbox(t)
+func TestSandboxLargeBundle(t *testing.T) { bothVersions(t, testSandboxLargeBundle) }
+
+func testSandboxLargeBundle(t *testing.T, sb *sandbox) {
 	s := sb.srv.Bind(sb.dpid, openflow.AcceptAny)
 	const n = 5000
 	flows := manyFlows(n, 0)
@@ -717,8 +752,9 @@ func TestSandboxTrace(t *testing.T) {
 
 // DumpTable returns ferry's flows of one table with the switch's packet
 // counts, and nothing of other tables or of other controllers' cookies.
-func TestSandboxDumpTable(t *testing.T) {
-	sb := newSandbox(t)
+func TestSandboxDumpTable(t *testing.T) { bothVersions(t, testSandboxDumpTable) }
+
+func testSandboxDumpTable(t *testing.T, sb *sandbox) {
 	s := sb.srv.Bind(sb.dpid, openflow.AcceptAny)
 	const vni = 7
 	flows := []openflow.Flow{
@@ -755,27 +791,71 @@ func TestSandboxDumpTable(t *testing.T) {
 	}
 }
 
-func TestSandboxRejectsOpenFlow13Only(t *testing.T) {
+// TestSandboxRejectsOpenFlow14Only: a bridge that allows only a version
+// ferry does not speak gets no session, and the log says what it offered.
+func TestSandboxRejectsOpenFlow14Only(t *testing.T) {
 	sb := newSandbox(t)
-	sb.ovs.Vsctl(t, "add-br", "br13", "--", "set", "bridge", "br13", "datapath_type=dummy",
-		"fail_mode=secure", "protocols=OpenFlow13", "--", "set-controller", "br13", "tcp:"+sb.addr)
-	dpid := sb.bridgeDPID(t, "br13")
+	sb.ovs.Vsctl(t, "add-br", "br14", "--", "set", "bridge", "br14", "datapath_type=dummy",
+		"fail_mode=secure", "protocols=OpenFlow14", "--", "set-controller", "br14", "tcp:"+sb.addr)
+	dpid := sb.bridgeDPID(t, "br14")
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(sb.logs.String(), "does not speak OpenFlow 1.5") {
+	for !strings.Contains(sb.logs.String(), "speaks neither OpenFlow 1.5 nor 1.3") {
 		if time.Now().After(deadline) {
 			t.Fatalf("no log line about the version mismatch:\n%s", sb.logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !strings.Contains(sb.logs.String(), "it offers OpenFlow13") {
+	if !strings.Contains(sb.logs.String(), "it offers OpenFlow14") {
 		t.Errorf("log does not say what the switch offered:\n%s", sb.logs.String())
 	}
 	if sb.srv.Bind(dpid, openflow.AcceptAny) != nil {
-		t.Error("a session was registered for an OpenFlow 1.3-only bridge")
+		t.Error("a session was registered for an OpenFlow 1.4-only bridge")
 	}
 	// br0 is unaffected.
 	if err := sb.srv.Bind(sb.dpid, openflow.AcceptAny).Barrier(ctx(t)); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestSandboxRejectedSequence: on OpenFlow 1.3 a rejected message does not
+// stop the others; Commit names it in a *SequenceError, and the bridge
+// holds what the switch accepted.
+func TestSandboxRejectedSequence(t *testing.T) {
+	sb := newSandbox13(t)
+	s := sb.srv.Bind(sb.dpid, openflow.AcceptAny)
+	flows, groups := pipeline()
+	if err := s.Commit(ctx(t), openflow.Changes{AddGroups: groups, AddFlows: flows}); err != nil {
+		t.Fatal(err)
+	}
+	good := openflow.Flow{Table: openflow.TableL2, Priority: openflow.PriorityExact,
+		Match: openflow.Match{HasTunID: true, TunID: 100, EthDst: mustMAC("02:00:00:00:00:03")}, Actions: []openflow.Action{openflow.Output{Port: vif3}}}
+	bad := openflow.Flow{Table: openflow.TableL2, Priority: 1, Actions: []openflow.Action{openflow.Group{ID: 999}}}
+	err := s.Commit(ctx(t), openflow.Changes{DeleteFlows: []openflow.FlowRef{flows[3].Ref()}, AddFlows: []openflow.Flow{good, bad}})
+	var ofErr *openflow.Error
+	var seqErr *openflow.SequenceError
+	if !errors.As(err, &ofErr) || ofErr.Name() != "OFPBAC_BAD_OUT_GROUP" || !errors.As(err, &seqErr) || len(seqErr.Errs) != 1 {
+		t.Fatalf("error %v, want a *openflow.SequenceError with one OFPBAC_BAD_OUT_GROUP", err)
+	}
+	if !strings.Contains(err.Error(), bad.String()) || !strings.Contains(err.Error(), "partly applied") {
+		t.Errorf("error %q does not name the failing flow %q and the partial outcome", err, bad)
+	}
+	want := flowStrings(append(slices.Delete(slices.Clone(flows), 3, 4), good))
+	if got := dumpFlows(t, sb.ovs); !reflect.DeepEqual(got, want) {
+		t.Errorf("after a partly rejected sequence:\n%s\nwant:\n%s", fmtMap(got), fmtMap(want))
+	}
+	if c := s.Counters(); c.BundleErrors != 1 {
+		t.Errorf("BundleErrors = %d, want 1", c.BundleErrors)
+	}
+	// A slave's writes are all refused, and the error says so.
+	if _, _, err := s.RequestRole(ctx(t), openflow.RoleSlave, 5); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Commit(ctx(t), openflow.Changes{DeleteFlows: []openflow.FlowRef{good.Ref()}})
+	if !errors.Is(err, openflow.ErrNotMaster) {
+		t.Errorf("commit as slave: %v, want ErrNotMaster", err)
+	}
+	if _, ok := dumpFlows(t, sb.ovs)[good.String()]; !ok {
+		t.Error("a slave's delete was applied")
 	}
 }
 
@@ -990,8 +1070,9 @@ func newPKI(t *testing.T, dir string) *testPKI {
 // TestSandboxCountFlows: the aggregate count of ferry's flows follows what
 // is on the bridge, including a flow deleted and one added behind ferry's
 // back, and flows of another cookie are counted apart.
-func TestSandboxCountFlows(t *testing.T) {
-	sb := newSandbox(t)
+func TestSandboxCountFlows(t *testing.T) { bothVersions(t, testSandboxCountFlows) }
+
+func testSandboxCountFlows(t *testing.T, sb *sandbox) {
 	s := sb.srv.Bind(sb.dpid, openflow.AcceptAny)
 	flows, groups := pipeline()
 	if err := s.Commit(ctx(t), openflow.Changes{AddGroups: groups, AddFlows: flows}); err != nil {

@@ -607,22 +607,24 @@ func (ss *Session) handshake() (dpid uint64, nTables uint8, err error) {
 	if msg[1] != of.Type_Hello {
 		return 0, 0, fmt.Errorf("expected hello, got %s", msgTypeName(msg[1]))
 	}
-	if ok, versions := negotiate(msg); !ok {
-		text := "ferry speaks only OpenFlow 1.5 (add OpenFlow15 to the bridge's protocols)"
+	version, versions := negotiate(msg)
+	if version == 0 {
+		text := "ferry speaks OpenFlow 1.5 and 1.3 (add OpenFlow15 or OpenFlow13 to the bridge's protocols)"
 		e := header(of.Type_Error, binary.BigEndian.Uint32(msg[4:8]), 12+len(text))
 		binary.BigEndian.PutUint16(e[8:10], 0)  // OFPET_HELLO_FAILED
 		binary.BigEndian.PutUint16(e[10:12], 0) // OFPHFC_INCOMPATIBLE
 		copy(e[12:], text)
-		e[0] = min(msg[0], of.VERSION) // so that the peer can parse it
+		e[0] = min(msg[0], Version15) // so that the peer can parse it
 		_ = ss.write(e)
-		return 0, 0, fmt.Errorf("switch does not speak OpenFlow 1.5 (it offers %s); set the bridge's protocols to include OpenFlow15", versions)
+		return 0, 0, fmt.Errorf("switch speaks neither OpenFlow 1.5 nor 1.3 (it offers %s); set the bridge's protocols to include OpenFlow15 or OpenFlow13", versions)
 	}
+	ss.version = version
 	_ = ss.conn.SetDeadline(time.Time{})
 	go ss.readLoop()
 
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	c, err := ss.roundTrip(ctx, header(of.Type_FeaturesRequest, ss.nextXid(), 8), false)
+	c, err := ss.roundTrip(ctx, ss.header(of.Type_FeaturesRequest, ss.nextXid(), 8), false)
 	if err != nil {
 		return 0, 0, fmt.Errorf("features request: %w", err)
 	}
@@ -648,21 +650,22 @@ func parseFeaturesReply(r []byte) (dpid uint64, nTables uint8, err error) {
 	return binary.BigEndian.Uint64(r[8:16]), r[20], nil
 }
 
-// helloMsg is an OpenFlow 1.5 hello whose version bitmap offers only 1.5.
+// helloMsg is an OpenFlow 1.5 hello whose version bitmap offers 1.5 and
+// 1.3, the versions ferry speaks.
 func helloMsg(xid uint32) []byte {
 	b := header(of.Type_Hello, xid, 16)
 	binary.BigEndian.PutUint16(b[8:10], 1) // OFPHET_VERSIONBITMAP
 	binary.BigEndian.PutUint16(b[10:12], 8)
-	binary.BigEndian.PutUint32(b[12:16], 1<<of.VERSION)
+	binary.BigEndian.PutUint32(b[12:16], 1<<Version15|1<<Version13)
 	return b
 }
 
-// negotiate applies OpenFlow's rule to the peer's hello: with a version
-// bitmap the peer must list 1.5; without one its header version must be at
-// least 1.5. It also describes what the peer offered, for the log.
-func negotiate(hello []byte) (ok bool, offered string) {
+// negotiate applies OpenFlow's rule to the peer's hello (chooseVersion)
+// and returns the version of the session, 0 for none. It also describes
+// what the peer offered, for the log.
+func negotiate(hello []byte) (version uint8, offered string) {
 	if len(hello) < 8 {
-		return false, "a truncated hello"
+		return 0, "a truncated hello"
 	}
 	// Versions are a uint8 on the wire, so only the first 256 bits of a
 	// bitmap can name one. A hostile hello may carry 64 KiB of bitmap:
@@ -694,7 +697,7 @@ func negotiate(hello []byte) (ok bool, offered string) {
 		}
 	}
 	if !hasBitmap {
-		return hello[0] >= of.VERSION, fmt.Sprintf("wire versions up to %#x", hello[0])
+		return chooseVersion(&seen, false, hello[0]), fmt.Sprintf("wire versions up to %#x", hello[0])
 	}
 	var names []string
 	for v, in := range seen {
@@ -703,19 +706,18 @@ func negotiate(hello []byte) (ok bool, offered string) {
 		}
 	}
 	if len(names) == 0 {
-		return false, "no version"
+		return 0, "no version"
 	}
-	return seen[of.VERSION], strings.Join(names, ",")
+	return chooseVersion(&seen, true, hello[0]), strings.Join(names, ",")
 }
 
+// versionName names a version the way a bridge's protocols column does
+// ("OpenFlow13").
 func versionName(wire int) string {
-	switch wire {
-	case 1:
-		return "OpenFlow10"
-	case 2, 3, 4, 5, 6:
-		return fmt.Sprintf("OpenFlow1%d", wire-1)
+	if wire < 1 || wire > 6 {
+		return fmt.Sprintf("wire version %#x", wire)
 	}
-	return fmt.Sprintf("wire version %#x", wire)
+	return "OpenFlow" + strings.ReplaceAll(VersionName(uint8(wire)), ".", "")
 }
 
 // Counters are monotonic counts of what was sent, for metrics.

@@ -57,6 +57,9 @@ type Session struct {
 	done       chan struct{}
 	closeOnce  sync.Once
 	counters   counters
+	// version is the negotiated wire version, set by the handshake
+	// before the reader starts and constant after.
+	version uint8
 }
 
 // call is one outstanding request, or (sink set) the error collector of a
@@ -114,6 +117,19 @@ func (s *Session) DatapathID() uint64 { return s.dpid }
 
 // NumTables is the number of flow tables the switch reported.
 func (s *Session) NumTables() uint8 { return s.nTables }
+
+// Version is the OpenFlow wire version the session speaks (Version15 or
+// Version13).
+func (s *Session) Version() uint8 { return s.wire() }
+
+// wire is the session's version; a Session built without a handshake (in
+// tests) speaks 1.5.
+func (s *Session) wire() uint8 {
+	if s.version == 0 {
+		return Version15
+	}
+	return s.version
+}
 
 // RemoteAddr is the switch's address.
 func (s *Session) RemoteAddr() string { return s.remote }
@@ -186,7 +202,7 @@ func (s *Session) answers(d time.Duration) bool {
 	defer cancel()
 	res := make(chan error, 1)
 	go func() {
-		_, err := s.roundTrip(ctx, header(of.Type_EchoRequest, s.nextXid(), 8), false)
+		_, err := s.roundTrip(ctx, s.header(of.Type_EchoRequest, s.nextXid(), 8), false)
 		res <- err
 	}()
 	select {
@@ -247,7 +263,7 @@ func (s *Session) nextXid() uint32 {
 // Barrier returns once the switch has processed every message sent before
 // it.
 func (s *Session) Barrier(ctx context.Context) error {
-	msg := header(of.Type_BarrierRequest, s.nextXid(), 8)
+	msg := s.header(of.Type_BarrierRequest, s.nextXid(), 8)
 	c, err := s.roundTrip(ctx, msg, false)
 	if err != nil {
 		return opError("barrier", err)
@@ -281,7 +297,11 @@ func (s *Session) dumpFlows(ctx context.Context, table uint8, cookie, mask uint6
 	if err != nil {
 		return nil, opError("dump flows", err)
 	}
-	out, err := decodeGuarded(s, parts, parseFlowDescs)
+	parse := parseFlowDescs
+	if s.wire() == Version13 {
+		parse = parseFlowStats13
+	}
+	out, err := decodeGuarded(s, parts, parse)
 	if err != nil {
 		return nil, opError("dump flows", err)
 	}
@@ -302,7 +322,11 @@ func (s *Session) CountFlows(ctx context.Context, cookie, mask uint64) (uint32, 
 	if err != nil {
 		return 0, opError("count flows", err)
 	}
-	out, err := decodeGuarded(s, parts, parseAggregate)
+	parse := parseAggregate
+	if s.wire() == Version13 {
+		parse = parseAggregate13
+	}
+	out, err := decodeGuarded(s, parts, parse)
 	if err != nil {
 		return 0, opError("count flows", err)
 	}
@@ -315,13 +339,21 @@ func (s *Session) CountFlows(ctx context.Context, cookie, mask uint64) (uint32, 
 // DumpGroups returns every group (OFPMP_GROUP_DESC) with its buckets decoded;
 // actions ferry does not model come back as Unknown.
 func (s *Session) DumpGroups(ctx context.Context) ([]GroupEntry, error) {
-	req := of.NewMpRequest(of.MultipartType_GroupDesc)
-	req.Body = append(req.Body, of.NewGroupMultipartRequest(of.OFPG_ALL))
-	parts, err := s.multipart(ctx, req)
+	var parts [][]byte
+	var err error
+	parse := parseGroupDescs
+	if s.wire() == Version13 {
+		parse = parseGroupDescs13
+		parts, err = s.multipartMsg(ctx, groupDescRequest13(s.nextXid()))
+	} else {
+		req := of.NewMpRequest(of.MultipartType_GroupDesc)
+		req.Body = append(req.Body, of.NewGroupMultipartRequest(of.OFPG_ALL))
+		parts, err = s.multipart(ctx, req)
+	}
 	if err != nil {
 		return nil, opError("dump groups", err)
 	}
-	out, err := decodeGuarded(s, parts, parseGroupDescs)
+	out, err := decodeGuarded(s, parts, parse)
 	if err != nil {
 		return nil, opError("dump groups", err)
 	}
@@ -361,10 +393,15 @@ func decodeGuarded[T any](s *Session, parts [][]byte, parse func([]byte, []T) ([
 // multipart sends a multipart request and returns the bodies of all reply
 // parts, reassembled in order.
 func (s *Session) multipart(ctx context.Context, req *of.MultipartRequest) ([][]byte, error) {
-	msg, err := marshal(req, s.nextXid())
+	msg, err := s.marshal(req, s.nextXid())
 	if err != nil {
 		return nil, err
 	}
+	return s.multipartMsg(ctx, msg)
+}
+
+// multipartMsg is multipart for a request already encoded.
+func (s *Session) multipartMsg(ctx context.Context, msg []byte) ([][]byte, error) {
 	c, err := s.roundTrip(ctx, msg, true)
 	if err != nil {
 		return nil, err
@@ -513,8 +550,8 @@ func (s *Session) readLoop() {
 			s.close(fmt.Errorf("openflow: message length %d shorter than its header", l))
 			return
 		}
-		if hdr[0] != of.VERSION {
-			s.close(fmt.Errorf("switch sent OpenFlow version %#x after negotiating 1.5", hdr[0]))
+		if hdr[0] != s.wire() {
+			s.close(fmt.Errorf("switch sent OpenFlow version %#x after negotiating %s", hdr[0], VersionName(s.wire())))
 			return
 		}
 		s.unanswered.Store(0) // anything the switch says proves it is alive
@@ -735,7 +772,7 @@ func (s *Session) keepalive() {
 				s.close(fmt.Errorf("no reply to %d echo requests", n-1))
 				return
 			}
-			_ = s.write(header(of.Type_EchoRequest, s.nextXid(), 8))
+			_ = s.write(s.header(of.Type_EchoRequest, s.nextXid(), 8))
 		}
 	}
 }
@@ -765,10 +802,19 @@ func (s *Session) close(reason error) {
 	})
 }
 
-// header builds a body-less message (or the header of one of length l).
+// header builds a body-less message (or the header of one of length l) in
+// the session's version.
+func (s *Session) header(typ uint8, xid uint32, l int) []byte {
+	b := header(typ, xid, l)
+	b[0] = s.wire()
+	return b
+}
+
+// header builds a body-less OpenFlow 1.5 message (or the header of one of
+// length l): the hello, before a version is agreed.
 func header(typ uint8, xid uint32, l int) []byte {
 	b := make([]byte, l)
-	b[0] = of.VERSION
+	b[0] = Version15
 	b[1] = typ
 	binary.BigEndian.PutUint16(b[2:4], uint16(l))
 	binary.BigEndian.PutUint32(b[4:8], xid)

@@ -333,7 +333,7 @@ func TestSessionReplacedBySameDatapath(t *testing.T) {
 	}
 }
 
-func TestHelloWithoutOpenFlow15(t *testing.T) {
+func TestHelloWithoutOpenFlow15Or13(t *testing.T) {
 	srv, addr, logs := startServer(t, nil)
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -345,10 +345,10 @@ func TestHelloWithoutOpenFlow15(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := header(of.Type_Hello, 1, 16)
-	h[0] = 4 // OpenFlow 1.3, bitmap 1.0 + 1.3
+	h[0] = 5 // OpenFlow 1.4, bitmap 1.0 + 1.4
 	binary.BigEndian.PutUint16(h[8:10], 1)
 	binary.BigEndian.PutUint16(h[10:12], 8)
-	binary.BigEndian.PutUint32(h[12:16], 1<<1|1<<4)
+	binary.BigEndian.PutUint32(h[12:16], 1<<1|1<<5)
 	if _, err := conn.Write(h); err != nil {
 		t.Fatal(err)
 	}
@@ -357,17 +357,17 @@ func TestHelloWithoutOpenFlow15(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m[1] != of.Type_Error || m[0] != 4 {
-		t.Fatalf("got %s version %d, want an OpenFlow 1.3 error", msgTypeName(m[1]), m[0])
+	if m[1] != of.Type_Error || m[0] != 5 {
+		t.Fatalf("got %s version %d, want an OpenFlow 1.4 error", msgTypeName(m[1]), m[0])
 	}
-	if e, err := parseError(m); err != nil || e.Name() != "OFPHFC_INCOMPATIBLE" || !strings.Contains(string(e.Data), "OpenFlow15") {
+	if e, err := parseError(m); err != nil || e.Name() != "OFPHFC_INCOMPATIBLE" || !strings.Contains(string(e.Data), "OpenFlow15 or OpenFlow13") {
 		t.Errorf("error %v %v", e, err)
 	}
 	if _, err := readMsg(br); !errors.Is(err, io.EOF) {
 		t.Errorf("connection not closed: %v", err)
 	}
 	waitFor(t, "log line", func() bool {
-		return strings.Contains(logs.String(), "does not speak OpenFlow 1.5 (it offers OpenFlow10,OpenFlow13)")
+		return strings.Contains(logs.String(), "speaks neither OpenFlow 1.5 nor 1.3 (it offers OpenFlow10,OpenFlow14)")
 	})
 	if len(srv.Sessions()) != 0 {
 		t.Error("session registered")

@@ -70,6 +70,8 @@ func TestChassisPatchBadInput(t *testing.T) {
 		{"underlay_mtu type", `{"underlay_mtu":"9000"}`, 400, []string{"underlay_mtu: must be an integer"}},
 		{"datapath_type", `{"datapath_type":"dummy"}`, 400, []string{"datapath_type:"}},
 		{"openflow_peers", `{"openflow_peers":["nope"]}`, 400, []string{"openflow_peers"}},
+		{"openflow", `{"openflow":"1.4"}`, 400, []string{"openflow:", "auto"}},
+		{"openflow type", `{"openflow":13}`, 400, []string{"openflow: must be a string"}},
 	})
 	f.do(t, "PATCH", "/v1/chassis/nope", `{"kind":"generic"}`).want(t, 400, "kind:")
 }
@@ -92,5 +94,24 @@ func TestChassisPatchStore(t *testing.T) {
 	f.do(t, "PATCH", "/v1/chassis/hv1", `{"tunnel_ip":"198.18.1.21","underlay_mtu":9000}`).want(t, 200).decode(t, &ch)
 	if ch.Generation != 3 || ch.TunnelIP != "198.18.1.21" || ch.UnderlayMTU != 9000 {
 		t.Fatalf("patched: %+v", ch)
+	}
+	// The openflow option: stored, read back, and "auto" is the default
+	// spelled out, so going from unset to auto writes nothing.
+	f.do(t, "PATCH", "/v1/chassis/hv2", `{"openflow":"auto"}`).want(t, 200).decode(t, &ch)
+	if ch.OpenFlow != "auto" || db.Snapshot().Generation != 3 {
+		t.Fatalf("auto on a chassis that is auto: %+v, generation %d", ch, db.Snapshot().Generation)
+	}
+	f.do(t, "PATCH", "/v1/chassis/hv2", `{"openflow":"1.3"}`).want(t, 200)
+	f.do(t, "GET", "/v1/chassis/hv2", "").want(t, 200).decode(t, &ch)
+	if ch.OpenFlow != "1.3" || db.Snapshot().Generation != 4 {
+		t.Fatalf("openflow 1.3: %+v, generation %d", ch, db.Snapshot().Generation)
+	}
+	f.do(t, "PATCH", "/v1/chassis/hv2", `{"openflow":""}`).want(t, 200).decode(t, &ch)
+	if ch.OpenFlow != "auto" || ch.Generation != 5 {
+		t.Fatalf("openflow back to the default: %+v", ch)
+	}
+	f.do(t, "POST", "/v1/chassis", `{"name":"hv3","ovsdb":"tcp:198.18.255.13:6640","tunnel_ip":"198.18.1.13","openflow":"1.5"}`).want(t, 201).decode(t, &ch)
+	if ch.OpenFlow != "1.5" {
+		t.Fatalf("created with openflow 1.5: %+v", ch)
 	}
 }

@@ -105,6 +105,7 @@ func FuzzRequest(f *testing.F) {
 		{14, "p1", `{"port_security":null,"iface_id":"vm1"}`},
 		{15, "hv1", `{"tunnel_ip":"198.18.1.21","ovsdb":"ssl:198.18.255.21:6640","encaps":["gre"],"underlay_mtu":9000}`},
 		{15, "hv1", `{"underlay_mtu":0,"datapath_type":"","openflow_peers":["::1","198.18.2.1"]}`},
+		{15, "hv1", `{"openflow":"1.3"}`},
 		{15, "hv1", `{"name":null,"kind":"generic","encaps":[]}`},
 		{15, "hv9", `{"ovsdb":"passive"}`},
 		{16, "gw1", `{"profile":"aruba-cx","limits":{"tunnels":64}}`},

@@ -43,5 +43,6 @@ func TestChassisMixedFields(t *testing.T) {
 	}
 	f.do(t, "POST", "/v1/chassis", `{"name":"x","ovsdb":"tcp:198.18.255.12:6640","tunnel_ip":"198.18.1.12","underlay_mtu":100}`).want(t, 400, "underlay_mtu")
 	f.do(t, "POST", "/v1/chassis", `{"name":"x","ovsdb":"tcp:198.18.255.12:6640","tunnel_ip":"198.18.1.12","datapath_type":"dpdk"}`).want(t, 400, "datapath_type")
+	f.do(t, "POST", "/v1/chassis", `{"name":"x","ovsdb":"tcp:198.18.255.12:6640","tunnel_ip":"198.18.1.12","openflow":"1.0"}`).want(t, 400, "openflow:")
 	f.do(t, "POST", "/v1/chassis", `{"name":"x","ovsdb":"passiv","tunnel_ip":"198.18.1.12"}`).want(t, 400, "ovsdb")
 }

@@ -55,6 +55,10 @@ func chassisJSON(ch model.Chassis, st model.ChassisStatus) api.Chassis {
 		Status:       st,
 		UnderlayMTU:  ch.MTU(),
 		DatapathType: ch.DatapathType,
+		OpenFlow:     ch.OpenFlow,
+	}
+	if out.OpenFlow == "" {
+		out.OpenFlow = model.OpenFlowAuto
 	}
 	if ch.TunnelIP != nil {
 		out.TunnelIP = ch.TunnelIP.String()

@@ -350,6 +350,7 @@ func checkChassisRequest(r *api.ChassisRequest) (model.Chassis, error) {
 	ch.OVSDB = checkChassisTarget(&p, r.OVSDB)
 	ch.UnderlayMTU = checkUnderlayMTU(&p, r.UnderlayMTU)
 	ch.DatapathType = checkDatapathType(&p, r.DatapathType)
+	ch.OpenFlow = checkOpenFlowOption(&p, r.OpenFlow)
 
 	if ip, err := checkTunnelIP(r.TunnelIP); err != nil {
 		p.add("tunnel_ip", "%s", err)
@@ -401,6 +402,15 @@ func checkUnderlayMTU(p *problems, mtu int) int {
 		p.add("underlay_mtu", "%d: must be between 576 and 65535", mtu)
 	}
 	return mtu
+}
+
+func checkOpenFlowOption(p *problems, v string) string {
+	switch v {
+	case "", model.OpenFlowAuto, model.OpenFlow15, model.OpenFlow13:
+	default:
+		p.add("openflow", "%q: must be \"auto\", \"1.5\" or \"1.3\"", v)
+	}
+	return v
 }
 
 func checkDatapathType(p *problems, dt string) string {
@@ -485,6 +495,10 @@ func checkChassisPatch(b *chassisPatchBody) (nbdb.ChassisChange, error) {
 	if r.OpenFlowPeers != nil {
 		peers := checkOpenFlowPeers(&p, *r.OpenFlowPeers)
 		c.OpenFlowPeers = &peers
+	}
+	if r.OpenFlow != nil {
+		v := checkOpenFlowOption(&p, *r.OpenFlow)
+		c.OpenFlow = &v
 	}
 	return c, p.err()
 }

@@ -204,7 +204,7 @@ var durationRE = regexp.MustCompile(`duration=([0-9.]+)s`)
 
 // ferryFlows returns br-int's flows carrying ferry's cookie marker.
 func (e *env) ferryFlows(hv string) []string {
-	out := e.lab.OVS(e.t, hv, "ovs-ofctl", "-O", "OpenFlow15", "dump-flows", "br-int")
+	out := e.lab.OVS(e.t, hv, "ovs-ofctl", "-O", "OpenFlow13,OpenFlow15", "dump-flows", "br-int")
 	var flows []string
 	for _, l := range strings.Split(out, "\n") {
 		if strings.Contains(l, "cookie=0xfe77") {
@@ -229,7 +229,7 @@ func (e *env) minFlowAge(hv string) time.Duration {
 }
 
 func (e *env) groups(hv string) string {
-	return e.lab.OVS(e.t, hv, "ovs-ofctl", "-O", "OpenFlow15", "dump-groups", "br-int")
+	return e.lab.OVS(e.t, hv, "ovs-ofctl", "-O", "OpenFlow13,OpenFlow15", "dump-groups", "br-int")
 }
 
 // metric reads one unlabelled sample from /metrics.

@@ -407,8 +407,8 @@ func (l *Lab) dumpDiagnostics(t testing.TB) {
 	for _, hv := range l.Hypervisors() {
 		for _, args := range [][]string{
 			{"ovs-vsctl", "--timeout=5", "show"},
-			{"ovs-ofctl", "-O", "OpenFlow15", "--timeout=5", "dump-flows", "br-int"},
-			{"ovs-ofctl", "-O", "OpenFlow15", "--timeout=5", "dump-groups", "br-int"},
+			{"ovs-ofctl", "-O", "OpenFlow13,OpenFlow15", "--timeout=5", "dump-flows", "br-int"},
+			{"ovs-ofctl", "-O", "OpenFlow13,OpenFlow15", "--timeout=5", "dump-groups", "br-int"},
 			{"ovs-appctl", "--timeout=5", "ovs/route/show"},
 			{"ovs-appctl", "--timeout=5", "tnl/arp/show"},
 		} {

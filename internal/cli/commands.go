@@ -597,21 +597,23 @@ func (a *app) chassisCreateCmd() *cobra.Command {
 	f.IntVar(&req.UnderlayMTU, "underlay-mtu", 0, "the MTU between tunnel endpoints (default 1500)")
 	f.StringVar(&req.DatapathType, "datapath-type", "", "system (the default) or netdev, should ferry create the bridge")
 	f.StringVar(&peers, "openflow-peers", "", "further `IPs` its bridge may connect to ferry's OpenFlow listener from")
+	f.StringVar(&req.OpenFlow, "openflow", "", "OpenFlow version policy: auto (the default; 1.3 where the bridge's protocols were pinned without 1.5), 1.5 or 1.3 (never touch the protocols)")
 	mayExistFlag(c, &may)
 	_ = c.RegisterFlagCompletionFunc("kind", fixed(model.KindKVM, model.KindXenServer, model.KindGeneric))
 	_ = c.RegisterFlagCompletionFunc("encaps", fixed("vxlan,gre", model.EncapVXLAN, model.EncapGRE))
 	_ = c.RegisterFlagCompletionFunc("datapath-type", fixed("system", "netdev"))
+	_ = c.RegisterFlagCompletionFunc("openflow", fixed(model.OpenFlowAuto, model.OpenFlow15, model.OpenFlow13))
 	a.dryRunFlag(c)
 	return c
 }
 
 func (a *app) chassisSetCmd() *cobra.Command {
 	var (
-		ovsdb, tunnelIP, datapath, encaps, peers string
-		mtu                                      int
+		ovsdb, tunnelIP, datapath, encaps, peers, openflow string
+		mtu                                                int
 	)
-	c := a.leaf("set NAME [--ovsdb TARGET] [--tunnel-ip IP] [--encaps vxlan,gre] [--underlay-mtu N] [--datapath-type system|netdev] [--openflow-peers IP,...]",
-		"change a hypervisor live: its OVSDB target, tunnel IP, encapsulations, underlay MTU (0: default), datapath type or OpenFlow peers ('': none); tunnels on every other chassis follow",
+	c := a.leaf("set NAME [--ovsdb TARGET] [--tunnel-ip IP] [--encaps vxlan,gre] [--underlay-mtu N] [--datapath-type system|netdev] [--openflow-peers IP,...] [--openflow auto|1.5|1.3]",
+		"change a hypervisor live: its OVSDB target, tunnel IP, encapsulations, underlay MTU (0: default), datapath type, OpenFlow peers ('': none) or OpenFlow version policy; tunnels on every other chassis follow",
 		func(pos []string) error {
 			var req api.ChassisPatch
 			if a.changed("ovsdb") {
@@ -634,8 +636,11 @@ func (a *app) chassisSetCmd() *cobra.Command {
 				list := append([]string{}, splitList(peers)...)
 				req.OpenFlowPeers = &list
 			}
+			if a.changed("openflow") {
+				req.OpenFlow = &openflow
+			}
 			if req == (api.ChassisPatch{}) {
-				return a.usage("nothing to change: give --ovsdb, --tunnel-ip, --encaps, --underlay-mtu, --datapath-type or --openflow-peers")
+				return a.usage("nothing to change: give --ovsdb, --tunnel-ip, --encaps, --underlay-mtu, --datapath-type, --openflow-peers or --openflow")
 			}
 			data, err := a.call(http.MethodPatch, path("v1", "chassis", pos[0]), req)
 			if err != nil {
@@ -653,11 +658,22 @@ func (a *app) chassisSetCmd() *cobra.Command {
 	f.IntVar(&mtu, "underlay-mtu", 0, "the MTU between tunnel endpoints (0: the default, 1500)")
 	f.StringVar(&datapath, "datapath-type", "", "system or netdev, should ferry create the bridge ('': the default)")
 	f.StringVar(&peers, "openflow-peers", "", "further `IPs` its bridge may connect to ferry's OpenFlow listener from ('': none)")
+	f.StringVar(&openflow, "openflow", "", "OpenFlow version policy: auto, 1.5 or 1.3 ('': auto)")
 	_ = c.RegisterFlagCompletionFunc("encaps", fixed("vxlan,gre", model.EncapVXLAN, model.EncapGRE))
 	_ = c.RegisterFlagCompletionFunc("datapath-type", fixed("system", "netdev"))
+	_ = c.RegisterFlagCompletionFunc("openflow", fixed(model.OpenFlowAuto, model.OpenFlow15, model.OpenFlow13))
 	a.argKinds(c, chassisArg)
 	a.dryRunFlag(c)
 	return c
+}
+
+// openflowLine is a chassis' OpenFlow policy and the version its bridge
+// speaks, e.g. "auto (speaking 1.3)".
+func openflowLine(policy, version string) string {
+	if version == "" {
+		return dash(policy)
+	}
+	return fmt.Sprintf("%s (speaking %s)", dash(policy), version)
 }
 
 // connected summarizes a chassis' two connections.
@@ -719,6 +735,7 @@ func (a *app) chassisShowCmd() *cobra.Command {
 				"Generation", itoa(ch.Generation),
 				"OVSDB connected", yesNo(ch.Status.OVSDBConnected),
 				"OpenFlow connected", yesNo(ch.Status.OpenFlowConnected),
+				"OpenFlow", openflowLine(ch.OpenFlow, ch.Status.OpenFlowVersion),
 				"Datapath ID", dash(ch.Status.DatapathID),
 				"OpenFlow peers", list(ch.OpenFlowPeers),
 				"OpenFlow refused", refusedLine(ch.Status.OpenFlowRefused),

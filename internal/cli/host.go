@@ -539,6 +539,9 @@ func chassisDiff(ch api.Chassis, req api.ChassisRequest, compareDatapath bool) [
 	if req.UnderlayMTU != 0 {
 		add("underlay_mtu", itoa(ch.UnderlayMTU), itoa(req.UnderlayMTU))
 	}
+	if req.OpenFlow != "" {
+		add("openflow", ch.OpenFlow, req.OpenFlow)
+	}
 	if compareDatapath {
 		add("datapath_type", orSystem(ch.DatapathType), orSystem(req.DatapathType))
 	}

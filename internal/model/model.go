@@ -178,6 +178,9 @@ type Chassis struct {
 	// target's host and its tunnel IP (a management network behind NAT, a
 	// second interface).
 	OpenFlowPeers []netip.Addr
+	// OpenFlow is the version policy for the chassis' bridge: "" or
+	// OpenFlowAuto, OpenFlow15 or OpenFlow13 (see hypervisor.Protocols).
+	OpenFlow string
 	// Generation is the northbound generation of the chassis' last change.
 	Generation int64
 	// Created is the generation that registered the chassis (Generation
@@ -185,6 +188,16 @@ type Chassis struct {
 	// the older keeps it.
 	Created int64
 }
+
+// A chassis' openflow option: auto (the default) speaks 1.5 where the
+// bridge allows it and 1.3 where the operator pinned the bridge's
+// protocols without 1.5; "1.5" adds OpenFlow15 to them; "1.3" never
+// touches them.
+const (
+	OpenFlowAuto = "auto"
+	OpenFlow15   = "1.5"
+	OpenFlow13   = "1.3"
+)
 
 // DefaultUnderlayMTU is assumed when a chassis does not say.
 const DefaultUnderlayMTU = 1500

@@ -9,6 +9,9 @@ type ChassisStatus struct {
 	OVSDBConnected    bool   `json:"ovsdb_connected"`
 	OpenFlowConnected bool   `json:"openflow_connected"`
 	DatapathID        string `json:"datapath_id,omitempty"`
+	// OpenFlowVersion is the version the bridge's session speaks ("1.5"
+	// or "1.3"), while it is connected.
+	OpenFlowVersion string `json:"openflow_version,omitempty"`
 	// RealizedGeneration is the northbound generation whose desired state
 	// the chassis has committed (OVSDB transaction and OpenFlow bundle).
 	RealizedGeneration int64  `json:"realized_generation"`

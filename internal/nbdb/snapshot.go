@@ -485,6 +485,11 @@ func chassisFromRow(r *nb.Chassis) model.Chassis {
 	if r.DatapathType != nil {
 		ch.DatapathType = *r.DatapathType
 	}
+	// Written by DB checked; a foreign writer's garbage means auto.
+	switch v := r.ExternalIDs[OpenFlowKey]; v {
+	case model.OpenFlow15, model.OpenFlow13:
+		ch.OpenFlow = v
+	}
 	for _, s := range r.OpenflowPeers {
 		// Written by DB in canonical form; a foreign writer's garbage
 		// authorizes nobody.

@@ -366,6 +366,7 @@ func (db *DB) CreateChassis(ctx context.Context, ch model.Chassis) (model.Chassi
 		return model.Chassis{}, err
 	}
 	ch.Encaps = canonicalEncaps(ch.Encaps)
+	ch.OpenFlow = canonicalOpenFlow(ch.OpenFlow)
 	var row *nb.Chassis
 	gen, err := db.apply(ctx, fmt.Sprintf("create chassis %q", ch.Name), func(r *reader, next int) ([]ovsdb.Operation, error) {
 		if _, ok := r.chassisNamed(ch.Name); ok {
@@ -420,7 +421,24 @@ func chassisRow(ch model.Chassis, next int) *nb.Chassis {
 	for _, a := range ch.OpenFlowPeers {
 		row.OpenflowPeers = append(row.OpenflowPeers, a.String())
 	}
+	if ch.OpenFlow != "" {
+		row.ExternalIDs = map[string]string{OpenFlowKey: ch.OpenFlow}
+	}
 	return row
+}
+
+// OpenFlowKey is the chassis row's external_ids key holding its openflow
+// option (absent: auto). An option, not a schema column, so that a
+// northbound of an older schema version keeps working.
+const OpenFlowKey = "openflow"
+
+// canonicalOpenFlow stores the default as nothing, so that "auto" and ""
+// are the same chassis.
+func canonicalOpenFlow(v string) string {
+	if v == model.OpenFlowAuto {
+		return ""
+	}
+	return v
 }
 
 // ChassisChange is what PATCH /v1/chassis/{name} changes; nil fields
@@ -437,6 +455,8 @@ type ChassisChange struct {
 	DatapathType *string
 	// OpenFlowPeers, when set, replace the chassis' (none: empty).
 	OpenFlowPeers *[]netip.Addr
+	// OpenFlow "" goes back to the default (auto).
+	OpenFlow *string
 }
 
 // Apply returns ch with what c sets changed.
@@ -459,6 +479,9 @@ func (c ChassisChange) Apply(ch model.Chassis) model.Chassis {
 	if c.OpenFlowPeers != nil {
 		ch.OpenFlowPeers = slices.Clone(*c.OpenFlowPeers)
 		slices.SortFunc(ch.OpenFlowPeers, netip.Addr.Compare)
+	}
+	if c.OpenFlow != nil {
+		ch.OpenFlow = *c.OpenFlow
 	}
 	return ch
 }
@@ -487,6 +510,7 @@ func (db *DB) PatchChassis(ctx context.Context, name string, c ChassisChange) (m
 		was := chassisFromRow(cur)
 		ch := c.Apply(was)
 		ch.Encaps = canonicalEncaps(ch.Encaps)
+		ch.OpenFlow = canonicalOpenFlow(ch.OpenFlow)
 		if err := checkChassis(ch); err != nil {
 			return nil, err
 		}
@@ -504,6 +528,11 @@ func (db *DB) PatchChassis(ctx context.Context, name string, c ChassisChange) (m
 			row.ExternalIDs = map[string]string{}
 		}
 		row.ExternalIDs[createdKey] = strconv.FormatInt(was.Created, 10)
+		if ch.OpenFlow == "" {
+			delete(row.ExternalIDs, OpenFlowKey)
+		} else {
+			row.ExternalIDs[OpenFlowKey] = ch.OpenFlow
+		}
 		out = ch
 		out.Generation = int64(next)
 		return db.c.Where(row).Update(row, &row.Ovsdb, &row.TunnelIP, &row.Encaps, &row.Generation, &row.ExternalIDs,
@@ -518,7 +547,8 @@ func (db *DB) PatchChassis(ctx context.Context, name string, c ChassisChange) (m
 // sameChassis compares what PatchChassis can change.
 func sameChassis(a, b model.Chassis) bool {
 	return a.OVSDB == b.OVSDB && a.TunnelIP.Equal(b.TunnelIP) && slices.Equal(a.Encaps, b.Encaps) &&
-		a.UnderlayMTU == b.UnderlayMTU && a.DatapathType == b.DatapathType && slices.Equal(a.OpenFlowPeers, b.OpenFlowPeers)
+		a.UnderlayMTU == b.UnderlayMTU && a.DatapathType == b.DatapathType && slices.Equal(a.OpenFlowPeers, b.OpenFlowPeers) &&
+		a.OpenFlow == b.OpenFlow
 }
 
 // DeleteChassis unregisters a hypervisor. ferry stops managing it; what it
@@ -595,6 +625,8 @@ func checkChassis(ch model.Chassis) error {
 		return errorf(ErrInvalid, "kind", "must be %q, %q or %q", model.KindKVM, model.KindXenServer, model.KindGeneric)
 	case ch.UnderlayMTU != 0 && (ch.UnderlayMTU < 576 || ch.UnderlayMTU > 65535):
 		return errorf(ErrInvalid, "underlay_mtu", "must be between 576 and 65535")
+	case ch.OpenFlow != "" && ch.OpenFlow != model.OpenFlowAuto && ch.OpenFlow != model.OpenFlow15 && ch.OpenFlow != model.OpenFlow13:
+		return errorf(ErrInvalid, "openflow", "must be %q, %q or %q", model.OpenFlowAuto, model.OpenFlow15, model.OpenFlow13)
 	}
 	for _, e := range ch.Encaps {
 		if !slices.Contains(encapOrder, e) {

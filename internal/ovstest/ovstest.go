@@ -82,6 +82,10 @@ type Options struct {
 type Instance struct {
 	Dir    string // OVS_RUNDIR, OVS_DBDIR, OVS_LOGDIR and OVS_SYSCONFDIR
 	DBSock string // unix socket of ovsdb-server
+	// OfctlProtocols is what Ofctl passes to ovs-ofctl -O; empty means
+	// OpenFlow15. A bridge's management socket speaks only the versions
+	// of its protocols column.
+	OfctlProtocols string
 
 	opts     Options
 	dbs      []string // database files, in ovsdb-server argument order
@@ -190,7 +194,11 @@ func (i *Instance) Vsctl(t testing.TB, args ...string) string {
 // DIR/BRIDGE.mgmt.
 func (i *Instance) Ofctl(t testing.TB, args ...string) string {
 	t.Helper()
-	return i.Run(t, "ovs-ofctl", append([]string{"-O", "OpenFlow15"}, args...)...)
+	protocols := i.OfctlProtocols
+	if protocols == "" {
+		protocols = "OpenFlow15"
+	}
+	return i.Run(t, "ovs-ofctl", append([]string{"-O", protocols}, args...)...)
 }
 
 // Appctl runs ovs-appctl -t target (Vswitchd or OvsdbServer) args.

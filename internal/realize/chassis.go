@@ -86,7 +86,7 @@ func PairEncap(sw model.Switch, a, b model.Chassis) string {
 }
 
 func bridgeConfig(ch model.Chassis, controller string, peers []string) hypervisor.Config {
-	c := hypervisor.Config{Bridge: ch.Bridge, DatapathType: ch.DatapathType}
+	c := hypervisor.Config{Bridge: ch.Bridge, DatapathType: ch.DatapathType, OpenFlow: ch.OpenFlow}
 	for _, t := range append([]string{controller}, peers...) {
 		if t != "" && !slices.Contains(c.Controllers, t) {
 			c.Controllers = append(c.Controllers, t)

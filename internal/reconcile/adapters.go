@@ -59,6 +59,10 @@ func (o ofSession) DumpFlows(ctx context.Context) ([]openflow.FlowRef, error) {
 	return refs, nil
 }
 
+func (o ofSession) Version() uint8 { return o.s.Version() }
+
+func (o ofSession) Close() { o.s.Close() }
+
 func (o ofSession) DumpTable(ctx context.Context, table uint8) ([]openflow.FlowStat, error) {
 	return o.s.DumpTable(ctx, table)
 }

@@ -36,6 +36,9 @@ type chassisDevice struct {
 	br      *realize.Bridge // nil until dumped (and after a failed bundle)
 	session Session
 	seen    uint64 // the estate the bridge is in step with
+	// reopened counts the 1.3 sessions closed for an openflow option of
+	// 1.5 (checkVersion).
+	reopened int
 	// brMu lets a dry run (Controller.Plan) read br and seen: the loop's
 	// goroutine takes it to change them, and reads them without it.
 	brMu sync.RWMutex
@@ -183,6 +186,9 @@ func (h *chassisDevice) setError(msg string) {
 func (h *chassisDevice) setConnected(ovsdbUp, ofUp bool) {
 	h.mu.Lock()
 	h.st.OVSDBConnected, h.st.OpenFlowConnected = ovsdbUp, ofUp
+	if !ofUp {
+		h.st.OpenFlowVersion = ""
+	}
 	h.mu.Unlock()
 	if m := h.c.cfg.Metrics; m != nil {
 		m.connected.WithLabelValues(h.chassis.Name, "ovsdb").Set(b2f(ovsdbUp))
@@ -278,6 +284,51 @@ func (h *chassisDevice) owned(ctx context.Context, ch model.Chassis, obs hypervi
 	h.count("skipped")
 	return false
 }
+
+// versioned is what a Session tells of its OpenFlow version when it can
+// (the real one; test doubles need not).
+type versioned interface{ Version() uint8 }
+
+// closer ends a Session so that the bridge connects again.
+type closer interface{ Close() }
+
+// checkVersion records the version the bridge's session speaks and holds
+// the pass back where the chassis' openflow option forbids it: "1.5" on a
+// session that negotiated 1.3. ferry has written OpenFlow15 into the
+// bridge's protocols by then (CreateOps), but a session negotiated before
+// that stays 1.3, so it is closed and the bridge reconnects at 1.5; a
+// bridge that still speaks 1.3 with 1.5 allowed is an Open vSwitch without
+// working 1.5, and the status says to use auto or 1.3.
+func (h *chassisDevice) checkVersion(ctx context.Context, cli client.Client, sess Session, ch model.Chassis, obs hypervisor.Observed, in realize.BridgeInputs) error {
+	v, ok := sess.(versioned)
+	if !ok {
+		return nil
+	}
+	ver := openflow.VersionName(v.Version())
+	h.mu.Lock()
+	h.st.OpenFlowVersion = ver
+	h.mu.Unlock()
+	if ch.OpenFlow != model.OpenFlow15 || v.Version() != openflow.Version13 {
+		return nil
+	}
+	if !slices.Contains(obs.Bridge.Protocols, "OpenFlow15") {
+		if err := h.transact(ctx, cli, hypervisor.CreateOps(obs.Root, obs.Bridge, h.scratchConfig(in))); err != nil {
+			return err
+		}
+		h.lastObs = nil
+	} else if c, ok := sess.(closer); ok && h.reopened < maxReopen {
+		h.reopened++
+		c.Close()
+	}
+	h.forgetBridge()
+	return waiting{fmt.Sprintf("openflow: bridge %s speaks OpenFlow 1.3 but the chassis' openflow option is 1.5; "+
+		"if its Open vSwitch lacks OpenFlow 1.5, set openflow to auto or 1.3", ch.Bridge)}
+}
+
+// maxReopen bounds how often checkVersion closes a 1.3 session of a chassis
+// whose option is 1.5, so that a bridge that can only speak 1.3 is not
+// made to reconnect forever.
+const maxReopen = 3
 
 // master makes this replica the bridge's master controller at the epoch
 // of its ownership, so that the bridge refuses the flows of any replica
@@ -502,6 +553,9 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 		return waiting{msg}
 	}
 	h.setConnected(true, true)
+	if err := h.checkVersion(ctx, cli, sess, ch, obs, in); err != nil {
+		return err
+	}
 	if err := h.master(ctx, sess, ch); err != nil {
 		return err
 	}

@@ -105,6 +105,11 @@ type ChassisRequest struct {
 	// connect to ferry's plain-text OpenFlow listener from, besides the
 	// OVSDB target's host and the tunnel IP.
 	OpenFlowPeers []string `json:"openflow_peers,omitempty"`
+	// OpenFlow is "auto" (the default: 1.5 where the bridge allows it,
+	// 1.3 where its protocols were pinned without 1.5), "1.5" (ferry adds
+	// OpenFlow15 to the bridge's protocols) or "1.3" (ferry never touches
+	// them).
+	OpenFlow string `json:"openflow,omitempty"`
 }
 
 // ChassisPatch is the body of PATCH /v1/chassis/{name}: the fields it
@@ -121,6 +126,8 @@ type ChassisPatch struct {
 	DatapathType *string `json:"datapath_type,omitempty"`
 	// OpenFlowPeers replaces the chassis' ([]: none).
 	OpenFlowPeers *[]string `json:"openflow_peers,omitempty"`
+	// OpenFlow "" goes back to the default ("auto").
+	OpenFlow *string `json:"openflow,omitempty"`
 }
 
 // Chassis is a registered hypervisor as the API shows it.
@@ -133,6 +140,8 @@ type Chassis struct {
 	Encaps       []string `json:"encaps"`
 	UnderlayMTU  int      `json:"underlay_mtu"`
 	DatapathType string   `json:"datapath_type,omitempty"`
+	// OpenFlow is the chassis' openflow option ("auto" unless set).
+	OpenFlow string `json:"openflow"`
 	// OpenFlowPeers is always present: [] when the chassis has none.
 	OpenFlowPeers []string            `json:"openflow_peers"`
 	Generation    int64               `json:"generation"`
