@@ -9,7 +9,8 @@ import (
 
 // TestGatewayCheck: ferryctl gateway check against ovs-vtep in the lab
 // passes what ovs-vtep supports, grades the rest unsupported with
-// evidence, fails nothing and leaves no row behind.
+// evidence, fails nothing and leaves no row behind; once a bare-metal host
+// has talked, MAC learning passes too.
 func TestGatewayCheck(t *testing.T) {
 	e := newEnv(t)
 	gw := e.lab.UpGateway(t)
@@ -75,6 +76,38 @@ func TestGatewayCheck(t *testing.T) {
 			t.Errorf("%s rows left after the check:\n%s", table, rows)
 		}
 	}
+	if results["mac_learning"] != "unsupported" {
+		t.Errorf("mac_learning %q before any traffic, want unsupported (nothing learned yet)", results["mac_learning"])
+	}
+
+	// Once a bare-metal server on a bound port has talked, the VTEP has
+	// learned its MAC, and the check sees it.
+	const mac = "02:00:00:c0:00:10"
+	e.registerChassis()
+	e.must("POST", "/v1/switches", map[string]any{"name": "chk", "vni": 6101})
+	e.addGuests("chk", guest{"hv1", "chk-a", "198.18.111.1/24", "02:00:00:c0:00:01"})
+	e.lab.BareMetal(t, "chk-bm", "198.18.111.10/24", mac)
+	e.must("POST", "/v1/switches/chk/bindings", map[string]any{"gateway": "gw1", "port": "p0", "vlan": 0})
+	e.waitRealized("chk", 1)
+	if err := e.lab.WaitPing(t, "chk-bm", "198.18.111.1", 20*time.Second); err != nil {
+		t.Fatalf("bare metal -> VM: %v", err)
+	}
+	if err := e.lab.WaitLocalMAC(t, "ferry-chk", mac, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ = e.ctl("gateway", "check", "gw1", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("second report: %v", err)
+	}
+	for _, it := range rep.Items {
+		if it.Name == "mac_learning" && (it.Result != "pass" || !strings.Contains(it.Evidence, mac)) {
+			t.Errorf("mac_learning after traffic: %s %q, want pass naming %s", it.Result, it.Evidence, mac)
+		}
+	}
+	if err := e.lab.Ping(t, "chk-bm", "198.18.111.1", 1); err != nil {
+		t.Errorf("the check disturbed a real switch: %v", err)
+	}
+
 	// The human table too.
 	_, table, _ := e.ctl("gateway", "check", "gw1")
 	if !strings.Contains(table, "ITEM") || !strings.Contains(table, "schema") {

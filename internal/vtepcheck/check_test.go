@@ -111,3 +111,17 @@ func TestRunCancelledBeforeStart(t *testing.T) {
 		t.Errorf("logical switches after the check: %q", ls)
 	}
 }
+
+// TestRunSeesLearnedMACs: a VTEP that has learned a MAC into
+// Ucast_Macs_Local passes mac_learning, naming the MAC and its switch.
+func TestRunSeesLearnedMACs(t *testing.T) {
+	inst, conn := startVTEP(t)
+	ctl(t, inst, "add-ls", "other", "--", "set", "Logical_Switch", "other", "tunnel_key=5000")
+	ctl(t, inst, "add-ucast-local", "other", "02:00:00:00:00:42", "198.18.255.9")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got := results(Run(ctx, conn.Client(), "gw1", nil))[ItemMACLearning]
+	if got.Result != model.CheckPass || !strings.Contains(got.Evidence, "02:00:00:00:00:42") || !strings.Contains(got.Evidence, "other") {
+		t.Errorf("mac_learning = %+v, want pass naming the learned MAC and its switch", got)
+	}
+}
