@@ -10,7 +10,7 @@ type Config struct {
 	DatapathType string // for a bridge ferry creates
 	Controllers  []string
 	Tunnels      []Tunnel // sorted by Name
-	// OpenFlow is the chassis' openflow option (model.OpenFlow*, "" for
+	// OpenFlow is the chassis' openflow option (OpenFlow*, "" for
 	// auto): whether ferry may rewrite the bridge's protocols; see
 	// Protocols.
 	OpenFlow string

@@ -8,7 +8,6 @@ import (
 
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
-	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/ovsdb/rows"
 	"github.com/ferry-sdn/ferry/ovsdb/vswitch"
 )
@@ -68,8 +67,16 @@ var owned = map[string]string{rows.OwnerKey: rows.OwnerValue}
 // so that operators' ovs-ofctl without -O keeps working.
 var defaultProtocols = []string{"OpenFlow10", "OpenFlow13", "OpenFlow14", "OpenFlow15"}
 
+// A chassis' openflow option, as model spells it (hypervisor is a leaf
+// and does not import model; realize passes the value through).
+const (
+	OpenFlowAuto = "auto"
+	OpenFlow15   = "1.5"
+	OpenFlow13   = "1.3"
+)
+
 // Protocols returns the protocols column ferry wants on an existing bridge
-// whose column is have, given the chassis' openflow option (model.OpenFlow*),
+// whose column is have, given the chassis' openflow option (OpenFlow*),
 // and whether that differs from have:
 //   - "1.5": OpenFlow15 is added;
 //   - "1.3": the column is the operator's and never rewritten;
@@ -83,9 +90,9 @@ func Protocols(have []string, mode string) ([]string, bool) {
 		return have, false
 	}
 	switch mode {
-	case model.OpenFlow13:
+	case OpenFlow13:
 		return have, false
-	case model.OpenFlow15:
+	case OpenFlow15:
 	default:
 		if slices.Contains(have, "OpenFlow13") {
 			return have, false

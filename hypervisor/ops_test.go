@@ -7,7 +7,6 @@ import (
 
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
-	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/ovsdb/rows"
 	"github.com/ferry-sdn/ferry/ovsdb/vswitch"
 )
@@ -151,15 +150,15 @@ func TestProtocolsPerMode(t *testing.T) {
 		want []string
 	}{
 		{"", pinned, pinned},
-		{model.OpenFlowAuto, pinned, pinned},
+		{OpenFlowAuto, pinned, pinned},
 		{"", nil, defaultProtocols},
 		{"", []string{"OpenFlow10"}, []string{"OpenFlow10", "OpenFlow15"}},
 		{"", withOF15, withOF15},
-		{model.OpenFlow15, pinned, withOF15},
-		{model.OpenFlow15, nil, defaultProtocols},
-		{model.OpenFlow13, pinned, pinned},
-		{model.OpenFlow13, nil, nil},
-		{model.OpenFlow13, []string{"OpenFlow10"}, []string{"OpenFlow10"}},
+		{OpenFlow15, pinned, withOF15},
+		{OpenFlow15, nil, defaultProtocols},
+		{OpenFlow13, pinned, pinned},
+		{OpenFlow13, nil, nil},
+		{OpenFlow13, []string{"OpenFlow10"}, []string{"OpenFlow10"}},
 	} {
 		got, rewrite := Protocols(tc.have, tc.mode)
 		if !slices.Equal(got, tc.want) || rewrite != !slices.Equal(tc.have, tc.want) {
@@ -169,7 +168,7 @@ func TestProtocolsPerMode(t *testing.T) {
 	br := observedAsWanted()
 	br.Protocols = pinned
 	st := config()
-	st.OpenFlow = model.OpenFlow13
+	st.OpenFlow = OpenFlow13
 	if ops := CreateOps("root", br, st); len(ops) != 0 {
 		t.Fatalf("1.3 mode rewrites a pinned bridge: %s", tables(ops))
 	}

@@ -99,3 +99,15 @@ func TestExpandNetworks(t *testing.T) {
 		t.Fatalf("adopted VIF bound to %+v", b)
 	}
 }
+
+// TestOpenFlowOptionSpelling: realize hands the chassis' openflow option to
+// hypervisor as it is, so the two packages must spell it alike.
+func TestOpenFlowOptionSpelling(t *testing.T) {
+	if hypervisor.OpenFlowAuto != model.OpenFlowAuto || hypervisor.OpenFlow15 != model.OpenFlow15 || hypervisor.OpenFlow13 != model.OpenFlow13 {
+		t.Fatal("hypervisor and model spell the openflow option differently")
+	}
+	ch := model.Chassis{Name: "hv1", OpenFlow: model.OpenFlow13}
+	if c := bridgeConfig(ch, "tcp:198.18.255.1:6653", nil); c.OpenFlow != hypervisor.OpenFlow13 {
+		t.Errorf("bridge config openflow %q, want %q", c.OpenFlow, hypervisor.OpenFlow13)
+	}
+}
