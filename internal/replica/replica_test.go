@@ -98,6 +98,13 @@ func (e *estate) start(id string) *Manager {
 	return m
 }
 
+// session is replica id's lock session.
+func (e *estate) session(id string) *session {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.replicas[id].s
+}
+
 // kill ends a replica as kill -9 does: its session ends, it cleans up
 // nothing.
 func (e *estate) kill(id string) {
@@ -215,9 +222,7 @@ func TestLostSessionOwnsNothing(t *testing.T) {
 	e := newEstate(t, 3)
 	a := e.start("a")
 	e.settle(map[string]int{"a": 3}, 5*time.Second)
-	e.mu.Lock()
-	s := e.replicas["a"].s
-	e.mu.Unlock()
+	s := e.session("a")
 	s.kill()
 	for _, d := range e.devices {
 		if _, ok := a.Owns(d); ok {
@@ -299,9 +304,7 @@ func TestNorthboundDownOwnsNothing(t *testing.T) {
 	e := newEstate(t, 2)
 	a := e.start("a")
 	e.settle(map[string]int{"a": 2}, 5*time.Second)
-	e.mu.Lock()
-	s := e.replicas["a"].s
-	e.mu.Unlock()
+	s := e.session("a")
 
 	e.st.setDown(true)
 	for _, d := range e.devices {
