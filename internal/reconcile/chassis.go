@@ -327,7 +327,7 @@ func (h *chassisDevice) checkVersion(ctx context.Context, cli client.Client, ses
 		return nil
 	}
 	if !slices.Contains(obs.Bridge.Protocols, "OpenFlow15") {
-		if err := h.transact(ctx, cli, hypervisor.CreateOps(obs.Root, obs.Bridge, h.scratchConfig(in))); err != nil {
+		if err := h.write(ctx, cli, hypervisor.CreateOps(obs.Root, obs.Bridge, h.scratchConfig(in))); err != nil {
 			return err
 		}
 		h.lastObs = nil
