@@ -123,7 +123,8 @@ func (s replicaStatus) Self() *api.ReplicaHealth {
 
 // runReplica runs m until ctx ends, then stops it once the controller
 // has stopped (done), so that no pass writes to a device after its lock
-// went to another replica.
+// went to another replica. Meanwhile it drains: it takes no new device
+// (which would only be handed on again, moving its epoch twice).
 func runReplica(ctx context.Context, m *replica.Manager, done <-chan struct{}) <-chan struct{} {
 	stopped := make(chan struct{})
 	mctx, cancel := context.WithCancel(context.Background())
@@ -133,6 +134,7 @@ func runReplica(ctx context.Context, m *replica.Manager, done <-chan struct{}) <
 	}()
 	go func() {
 		<-ctx.Done()
+		m.Drain()
 		<-done
 		cancel()
 	}()

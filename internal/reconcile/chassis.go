@@ -215,6 +215,21 @@ func (h *chassisDevice) transact(ctx context.Context, cli client.Client, ops []l
 	return nil
 }
 
+// write is transact for a pass: the pass checked ownership at its start
+// (owned), and the lock can be lost since, when another replica may be
+// writing the same rows. OpenFlow writes are fenced by the role
+// generation; the OVSDB has no such fence, so each write checks again
+// (Ownership.Owns is local).
+func (h *chassisDevice) write(ctx context.Context, cli client.Client, ops []libovsdb.Operation) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	if _, mine := h.c.owns(chassisDeviceName(h.chassis.Name)); !mine {
+		return errNotOwned
+	}
+	return h.transact(ctx, cli, ops)
+}
+
 // identify claims the chassis' device (identity.go). When another
 // registration holds it, the chassis holds back: it reports no VIFs (they
 // are the other's), writes nothing, and shows the conflict.
@@ -312,7 +327,7 @@ func (h *chassisDevice) checkVersion(ctx context.Context, cli client.Client, ses
 		return nil
 	}
 	if !slices.Contains(obs.Bridge.Protocols, "OpenFlow15") {
-		if err := h.transact(ctx, cli, hypervisor.CreateOps(obs.Root, obs.Bridge, h.scratchConfig(in))); err != nil {
+		if err := h.write(ctx, cli, hypervisor.CreateOps(obs.Root, obs.Bridge, h.scratchConfig(in))); err != nil {
 			return err
 		}
 		h.lastObs = nil
@@ -522,7 +537,7 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 	if obs.Bridge == nil {
 		// The bridge is new: its datapath ID and OpenFlow connection come
 		// with the next cache event.
-		if err := h.transact(ctx, cli, hypervisor.CreateOps(obs.Root, nil, h.scratchConfig(in))); err != nil {
+		if err := h.write(ctx, cli, hypervisor.CreateOps(obs.Root, nil, h.scratchConfig(in))); err != nil {
 			return err
 		}
 		h.setConnected(true, false)
@@ -540,7 +555,7 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 	if sess == nil {
 		// Bring the bridge's settings, controller and tunnels in line:
 		// the controller row is what makes the bridge dial ferry.
-		if err := h.transact(ctx, cli, hypervisor.CreateOps(obs.Root, obs.Bridge, h.scratchConfig(in))); err != nil {
+		if err := h.write(ctx, cli, hypervisor.CreateOps(obs.Root, obs.Bridge, h.scratchConfig(in))); err != nil {
 			return err
 		}
 		h.setConnected(true, false)
@@ -608,7 +623,7 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 		// must read the cache again rather than trust the last reading.
 		h.lastObs = nil
 	}
-	if err := h.transact(ctx, cli, createOps); err != nil {
+	if err := h.write(ctx, cli, createOps); err != nil {
 		return err
 	}
 	changed := len(createOps) > 0
@@ -645,7 +660,7 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 	if len(deleteOps) > 0 {
 		h.lastObs = nil
 	}
-	if err := h.transact(ctx, cli, deleteOps); err != nil {
+	if err := h.write(ctx, cli, deleteOps); err != nil {
 		return err
 	}
 	changed = changed || len(deleteOps) > 0

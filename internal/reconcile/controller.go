@@ -140,6 +140,10 @@ func (c *Controller) owns(device string) (epoch uint64, ok bool) {
 	return c.cfg.Ownership.Owns(device)
 }
 
+// errNotOwned ends a pass whose device was lost to another replica after
+// the pass began: it writes nothing more.
+var errNotOwned = waiting{"no longer owned by this replica"}
+
 // Controller supervises one loop per registered chassis and gateway, and
 // the estate they all compute from: built once per change, incrementally,
 // and handed to the devices the change concerns.

@@ -257,6 +257,11 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 		return nil
 	}
 	if len(ops) > 0 {
+		// Owned at the pass' start is not enough: the lock can have gone
+		// to another replica since, which may be writing the VTEP now.
+		if _, mine := g.c.owns(gatewayDeviceName(gw.Name)); !mine {
+			return errNotOwned
+		}
 		sent := time.Now()
 		_, err := ovsdb.Transact(ctx, cli, ops...)
 		g.c.cfg.Metrics.transaction(txGateway, time.Since(sent))

@@ -1,11 +1,14 @@
 package reconcile
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ovn-kubernetes/libovsdb/client"
+	libovsdb "github.com/ovn-kubernetes/libovsdb/ovsdb"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ferry-sdn/ferry/hypervisor"
@@ -190,4 +193,87 @@ func (s *sandbox) role(t *testing.T, hv string) openflow.RoleStatus {
 		t.Fatalf("%s's bridge has no session", hv)
 	}
 	return sess.Role()
+}
+
+// hookedDevice is a chassis database whose transactions call before
+// first.
+type hookedDevice struct {
+	Device
+	before func()
+}
+
+func (d hookedDevice) Client() client.Client {
+	cli := d.Device.Client()
+	if cli == nil {
+		return nil
+	}
+	return hookedClient{cli, d.before}
+}
+
+type hookedClient struct {
+	client.Client
+	before func()
+}
+
+func (c hookedClient) Transact(ctx context.Context, ops ...libovsdb.Operation) ([]libovsdb.OperationResult, error) {
+	c.before()
+	return c.Client.Transact(ctx, ops...)
+}
+
+// TestSandboxOwnershipLostMidPass: a device whose ownership is lost while
+// a pass writes to it gets no further OVSDB transaction from that pass
+// (the new owner may be writing it already).
+func TestSandboxOwnershipLostMidPass(t *testing.T) {
+	own := &grants{owned: map[string]uint64{"chassis/hv1": 1, "chassis/hv2": 1}}
+	s := newSandbox(t)
+	s.own = own
+	var mu sync.Mutex
+	var armed, dropped bool
+	var after int // hv2's transactions after it was lost
+	s.wrap = func(ch model.Chassis, dev Device) Device {
+		if ch.Name != "hv2" {
+			return dev
+		}
+		return hookedDevice{dev, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case dropped:
+				after++
+			case armed:
+				// Lost while this first write is in flight.
+				dropped = true
+				own.set("chassis/hv2", 0)
+			}
+		}}
+	}
+	s.stop()
+	s.start()
+	s.blueAcross()
+
+	// blue moves to GRE: each chassis' pass adds a GRE tunnel port, then
+	// deletes the VXLAN one, in two transactions.
+	mu.Lock()
+	armed = true
+	mu.Unlock()
+	s.update(func(n *model.Snapshot) {
+		sw := n.Switches[0]
+		sw.Encap, sw.Generation = "gre", n.Generation+1
+		n.Switches = []model.Switch{sw}
+	})
+	eventually(t, "hv2 lost during its first write", func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return dropped, ""
+	})
+	eventually(t, "hv1 realized the change", func() (bool, string) {
+		st := s.ctl.Chassis("hv1")
+		return st.RealizedGeneration == s.snap.Generation, st.LastError
+	})
+	time.Sleep(300 * time.Millisecond) // hv2's pass, had it gone on, would have written by now
+	mu.Lock()
+	defer mu.Unlock()
+	if after != 0 {
+		t.Errorf("%d OVSDB transactions to hv2 after its ownership was lost", after)
+	}
 }

@@ -79,6 +79,8 @@ type sandbox struct {
 	ofAdv string
 	tls   *tls.Config // for ssl: chassis targets
 	own   Ownership   // nil: this controller owns every device
+	// wrap, when set, wraps the chassis databases ferry dials.
+	wrap func(model.Chassis, Device) Device
 	// probeWait is the source-node probe's wait (0: 100 ms); probes keeps
 	// the results as the northbound would, for the next start.
 	probeWait time.Duration
@@ -147,8 +149,19 @@ func (s *sandbox) start() {
 	s.reg = prometheus.NewRegistry()
 	s.snap = s.probes.into(s.snap)
 	s.nb.p.Store(s.snap)
+	dial := OVSDBDialer(testLogger(s.t), s.tls, nil)
+	if wrap := s.wrap; wrap != nil {
+		inner := dial
+		dial = func(ch model.Chassis, notify func()) (Device, error) {
+			dev, err := inner(ch, notify)
+			if err != nil {
+				return nil, err
+			}
+			return wrap(ch, dev), nil
+		}
+	}
 	s.ctl = New(Config{
-		Northbound: s.nb, Switches: OpenFlow(s.of), Dial: OVSDBDialer(testLogger(s.t), s.tls, nil),
+		Northbound: s.nb, Switches: OpenFlow(s.of), Dial: dial,
 		DialGateway: OVSDBGatewayDialer(testLogger(s.t), s.tls, nil),
 		Advertise:   s.ofAdv, Resync: time.Hour, Metrics: NewMetrics(s.reg), Logger: testLogger(s.t),
 		Ownership: s.own, Events: s.events, NoRepair: s.noRepair, DriftCheck: s.driftCheck,

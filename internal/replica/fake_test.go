@@ -100,10 +100,26 @@ type store struct {
 	replicas map[string]model.Replica
 	owners   map[string]model.Owner
 	takes    int
+	down     bool // the connection is lost, the cache still there
 }
 
 func newStore() *store {
 	return &store{replicas: map[string]model.Replica{}, owners: map[string]model.Owner{}}
+}
+
+func (s *store) Healthy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.down
+}
+
+// setDown makes the connection lost (or back), leaving the cache as it
+// is: a frozen snapshot, as libovsdb's reconnecting client keeps it. No
+// cache change says so: nothing kicks the managers.
+func (s *store) setDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
 }
 
 func (s *store) Replicas() ([]model.Replica, error) {

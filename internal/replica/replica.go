@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-sdn/ferry/internal/model"
@@ -31,6 +32,9 @@ type Locks interface {
 
 // Store is what the manager reads and writes in the northbound database.
 type Store interface {
+	// Healthy reports whether the database is connected: a cache that is
+	// not may be a frozen snapshot, which no device may be driven from.
+	Healthy() bool
 	Replicas() ([]model.Replica, error)
 	PutReplica(ctx context.Context, r model.Replica) error
 	DeleteReplica(ctx context.Context, id string) error
@@ -65,6 +69,9 @@ type Manager struct {
 	cfg  Config
 	log  *slog.Logger
 	kick chan struct{}
+	// draining is set once the replica shuts down: it keeps what it owns
+	// until its loops stop, and takes nothing new.
+	draining atomic.Bool
 
 	mu       sync.Mutex
 	owned    map[string]uint64 // device → epoch, while its lock is held
@@ -122,13 +129,15 @@ func (m *Manager) Registered() bool {
 func (m *Manager) ID() string { return m.cfg.Self.ID }
 
 // Owns reports whether this replica owns device, and at which epoch. It
-// asks the lock service too, so the answer turns false the moment the
-// lock is lost, not at the manager's next look.
+// asks the lock service and the northbound's health too, so the answer
+// turns false the moment the lock is lost or the northbound connection
+// drops (the cache then no longer follows the database), not at the
+// manager's next look.
 func (m *Manager) Owns(device string) (uint64, bool) {
 	m.mu.Lock()
 	e, ok := m.owned[device]
 	m.mu.Unlock()
-	if !ok || !m.cfg.Locks.Held(deviceLock+device) {
+	if !ok || !m.cfg.Locks.Held(deviceLock+device) || !m.cfg.Store.Healthy() {
 		return 0, false
 	}
 	return e, true
@@ -230,21 +239,56 @@ func (m *Manager) isLive(id string) bool {
 	return slices.ContainsFunc(m.live, func(r model.Replica) bool { return r.ID == id })
 }
 
+// Drain makes the replica take no new device: call it when it starts
+// shutting down. The devices it owns stay its own until Run's ctx ends
+// (once the loops driving them have stopped), so that none is handed to
+// it only to be handed on again, each time moving the device's epoch.
+func (m *Manager) Drain() {
+	if !m.draining.Swap(true) {
+		m.log.Info("replica: draining: taking no new device")
+	}
+	m.Kick()
+}
+
+// healthPoll is how often Run looks at the northbound's health: a
+// connection that drops gives up the devices at once, not at the next
+// tick.
+const healthPoll = 100 * time.Millisecond
+
 // Run keeps the replica registered and its share of devices owned until
 // ctx ends; then it gives everything up and deletes its row.
 func (m *Manager) Run(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	health := time.NewTicker(healthPoll)
+	defer health.Stop()
 	for {
+		healthy := m.cfg.Store.Healthy()
 		m.step(ctx)
-		select {
-		case <-ctx.Done():
+		if !m.wait(ctx, tick.C, health.C, healthy) {
 			m.stop()
 			return
+		}
+	}
+}
+
+// wait waits for a reason to look again: a kick, a lock change, the
+// tick, or the northbound's health no longer being healthy. It reports
+// false when ctx ended.
+func (m *Manager) wait(ctx context.Context, tick, health <-chan time.Time, healthy bool) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
 		case <-m.kick:
 		case <-m.cfg.Locks.Changed():
-		case <-tick.C:
+		case <-tick:
+		case <-health:
+			if m.cfg.Store.Healthy() == healthy {
+				continue
+			}
 		}
+		return true
 	}
 }
 
@@ -265,8 +309,10 @@ func (m *Manager) stop() {
 func (m *Manager) step(ctx context.Context) {
 	self := m.cfg.Self.ID
 	want := []string{replicaLock + self}
+	// An unhealthy northbound is as good as none: its cache may be a
+	// frozen snapshot while the lock session (another connection) is up.
 	rows, err := m.cfg.Store.Replicas()
-	if err != nil {
+	if err != nil || !m.cfg.Store.Healthy() {
 		m.cfg.Locks.Want(want)
 		m.setOwned(map[string]uint64{})
 		return
@@ -332,8 +378,9 @@ func (m *Manager) step(ctx context.Context) {
 	// elsewhere: keep them until the previous hand-over is done, then
 	// give up one.
 	var devices []string
+	draining := m.draining.Load()
 	for d, r := range assigned {
-		if r == self {
+		if _, mine := owned[d]; r == self && (!draining || mine) {
 			devices = append(devices, d)
 		}
 	}
@@ -374,6 +421,9 @@ func (m *Manager) step(ctx context.Context) {
 		}
 		if e, ok := owned[d]; ok {
 			next[d] = e
+			continue
+		}
+		if draining {
 			continue
 		}
 		e, err := m.cfg.Store.TakeOwnership(ctx, d, self)

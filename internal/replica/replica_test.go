@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -95,6 +96,13 @@ func (e *estate) start(id string) *Manager {
 	e.replicas[id] = r
 	e.mu.Unlock()
 	return m
+}
+
+// session is replica id's lock session.
+func (e *estate) session(id string) *session {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.replicas[id].s
 }
 
 // kill ends a replica as kill -9 does: its session ends, it cleans up
@@ -214,9 +222,7 @@ func TestLostSessionOwnsNothing(t *testing.T) {
 	e := newEstate(t, 3)
 	a := e.start("a")
 	e.settle(map[string]int{"a": 3}, 5*time.Second)
-	e.mu.Lock()
-	s := e.replicas["a"].s
-	e.mu.Unlock()
+	s := e.session("a")
 	s.kill()
 	for _, d := range e.devices {
 		if _, ok := a.Owns(d); ok {
@@ -288,4 +294,76 @@ func TestPeerControllers(t *testing.T) {
 		t.Errorf("b just gone: %v, want it kept for the grace period", got)
 	}
 	wait("b gone for good", nil)
+}
+
+// TestNorthboundDownOwnsNothing: when the northbound connection is lost
+// while its cache stays (libovsdb reconnecting), Owns turns false at
+// once, the device locks are let go without waiting for the tick, and
+// the devices come back once it is healthy again.
+func TestNorthboundDownOwnsNothing(t *testing.T) {
+	e := newEstate(t, 2)
+	a := e.start("a")
+	e.settle(map[string]int{"a": 2}, 5*time.Second)
+	s := e.session("a")
+
+	e.st.setDown(true)
+	for _, d := range e.devices {
+		if _, ok := a.Owns(d); ok {
+			t.Errorf("%s still owned with the northbound down", d)
+		}
+	}
+	// Well within the manager's 1 s tick: the health transition is
+	// what makes it look.
+	deadline := time.Now().Add(700 * time.Millisecond)
+	for s.Held(deviceLock+"chassis/hv1") || s.Held(deviceLock+"chassis/hv2") {
+		if time.Now().After(deadline) {
+			t.Fatal("device locks still held with the northbound down")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !s.Held(replicaLock + "a") {
+		t.Error("replica lock given up: the replica should stay registered")
+	}
+	if st := a.Replicas(); len(st) != 1 || len(st[0].Devices) != 0 {
+		t.Errorf("replicas with the northbound down: %+v", st)
+	}
+
+	e.st.setDown(false)
+	e.settle(map[string]int{"a": 2}, 5*time.Second)
+}
+
+// TestDrainTakesNothing: a draining replica keeps the devices it owns
+// but takes no new one, even one assigned to it with its lock free.
+func TestDrainTakesNothing(t *testing.T) {
+	a := newArbiter()
+	st := newStore()
+	var mu sync.Mutex
+	devices := []string{"chassis/hv1"}
+	s := a.session()
+	m := New(Config{Self: model.Replica{ID: "a"}, Store: st, Locks: s,
+		Devices: func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(devices) }})
+	ctx := context.Background()
+	m.step(ctx) // takes the replica lock
+	m.step(ctx) // registers, wants hv1's lock
+	m.step(ctx) // owns hv1
+	if _, ok := m.Owns("chassis/hv1"); !ok {
+		t.Fatal("hv1 not owned before draining")
+	}
+
+	m.Drain()
+	mu.Lock()
+	devices = append(devices, "chassis/hv2")
+	mu.Unlock()
+	for range 3 {
+		m.step(ctx)
+	}
+	if _, ok := m.Owns("chassis/hv1"); !ok {
+		t.Error("hv1 given up while draining: it stays until the loops stop")
+	}
+	if _, ok := m.Owns("chassis/hv2"); ok || s.Held(deviceLock+"chassis/hv2") {
+		t.Error("a draining replica took hv2")
+	}
+	if st.takes != 1 {
+		t.Errorf("%d ownerships recorded, want 1 (hv1 before draining)", st.takes)
+	}
 }
