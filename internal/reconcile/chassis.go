@@ -323,7 +323,11 @@ func (h *chassisDevice) checkVersion(ctx context.Context, cli client.Client, ses
 	h.mu.Lock()
 	h.st.OpenFlowVersion = ver
 	h.mu.Unlock()
-	if ch.OpenFlow != model.OpenFlow15 || v.Version() != openflow.Version13 {
+	if v.Version() != openflow.Version13 {
+		h.reopened = 0 // the budget is per spell of 1.3 sessions
+		return nil
+	}
+	if ch.OpenFlow != model.OpenFlow15 {
 		return nil
 	}
 	if !slices.Contains(obs.Bridge.Protocols, "OpenFlow15") {
