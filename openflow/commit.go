@@ -87,6 +87,24 @@ func (o op) message() (util.Message, error) {
 	}
 }
 
+// encodeOp encodes one change in the session's version with the given xid.
+func (s *Session) encodeOp(o op, xid uint32) ([]byte, error) {
+	switch o.kind {
+	case opAddGroup, opModifyGroup:
+		return s.groupModFor(*o.group, o.kind == opModifyGroup, xid)
+	case opDeleteGroup:
+		if s.wire() == Version13 {
+			return groupDelete13(o.gid, xid), nil
+		}
+		return marshal(groupDelete(o.gid), xid)
+	}
+	m, err := o.message()
+	if err != nil {
+		return nil, err
+	}
+	return s.marshal(m, xid)
+}
+
 // ops lists c in bundle order.
 func (c Changes) ops() []op {
 	ops := c.groupChanges(make([]op, 0, c.Len()))

@@ -122,12 +122,12 @@ func parseRole(msg []byte, typ uint8) (RoleStatus, error) {
 	return st, nil
 }
 
-// roleRequest encodes an OFPT_ROLE_REQUEST.
-func roleRequest(role Role, generation uint64, xid uint32) ([]byte, error) {
+// roleRequest encodes an OFPT_ROLE_REQUEST (the same 24 bytes in 1.3).
+func (s *Session) roleRequest(role Role, generation uint64, xid uint32) ([]byte, error) {
 	m := of.NewRoleRequest()
 	m.Role = uint32(role)
 	m.GenerationId = generation
-	return marshal(m, xid)
+	return s.marshal(m, xid)
 }
 
 // RequestRole asks the switch for role with generation (ignored by the
@@ -145,11 +145,10 @@ func (s *Session) RequestRole(ctx context.Context, role Role, generation uint64)
 	if role > RoleSlave {
 		return 0, 0, fmt.Errorf("openflow: request role: unknown role %d", uint32(role))
 	}
-	msg, err := roleRequest(role, generation, s.nextXid())
+	msg, err := s.roleRequest(role, generation, s.nextXid())
 	if err != nil {
 		return 0, 0, err
 	}
-	msg[0] = s.wire() // the same 24 bytes in 1.3
 	// The reader applies the reply to the session before anything it
 	// reads later: a ROLE_STATUS right behind the reply must win over it.
 	c := &call{done: make(chan struct{}), isRole: true}

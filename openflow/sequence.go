@@ -72,24 +72,6 @@ func (e *SequenceError) Error() string {
 
 func (e *SequenceError) Unwrap() error { return e.Errs[0] }
 
-// encodeOp encodes one change in the session's version with the given xid.
-func (s *Session) encodeOp(o op, xid uint32) ([]byte, error) {
-	switch o.kind {
-	case opAddGroup, opModifyGroup:
-		return s.groupModFor(*o.group, o.kind == opModifyGroup, xid)
-	case opDeleteGroup:
-		if s.wire() == Version13 {
-			return groupDelete13(o.gid, xid), nil
-		}
-		return marshal(groupDelete(o.gid), xid)
-	}
-	m, err := o.message()
-	if err != nil {
-		return nil, err
-	}
-	return s.marshal(m, xid)
-}
-
 // commitSequence is Commit without bundles: every change in sequenceOps
 // order, then a barrier, in one write. The switch answers in order, so once
 // the barrier is answered every rejection has arrived.
