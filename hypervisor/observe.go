@@ -63,6 +63,19 @@ func bfdState(status map[string]string) string {
 	return TunnelUnknown
 }
 
+// combineStates is the state of a remote reached by several tunnels (one
+// per encapsulation): up when any is up, since that proves the underlay
+// carries the pair; else down when any is down; else unknown.
+func combineStates(a, b string) string {
+	switch {
+	case a == TunnelUp || b == TunnelUp:
+		return TunnelUp
+	case a == TunnelDown || b == TunnelDown:
+		return TunnelDown
+	}
+	return TunnelUnknown
+}
+
 // Observe reads the managed bridge from a client's cache (client.Cache();
 // nil while not connected). No I/O; it takes the cache rather than the
 // client so that this package needs no client.
@@ -158,7 +171,7 @@ func Observe(ctx context.Context, tc *cache.TableCache, bridgeName string) (Obse
 					if obs.Tunnels == nil {
 						obs.Tunnels = make(map[string]string)
 					}
-					obs.Tunnels[remote] = bfdState(ifc.BFDStatus)
+					obs.Tunnels[remote] = combineStates(obs.Tunnels[remote], bfdState(ifc.BFDStatus))
 				}
 				continue
 			}

@@ -36,6 +36,12 @@ const (
 	// MetaFromReplicated marks BUM from a VTEP that cannot replicate
 	// (service_node mode) arriving at the hypervisor chosen to flood it.
 	MetaFromReplicated uint64 = 3
+	// MetaFromRelayed marks frames a transit relay forwards: from an
+	// endpoint whose direct tunnel to some other endpoint of the switch is
+	// down. TableL2 matches it with the ingress tunnel, which names the
+	// endpoints the frame must go on to (and no others: split horizon
+	// holds for everything that is not relayed).
+	MetaFromRelayed uint64 = 4
 )
 
 // Priorities.

@@ -56,6 +56,7 @@ func chassisJSON(ch model.Chassis, st model.ChassisStatus) api.Chassis {
 		UnderlayMTU:  ch.MTU(),
 		DatapathType: ch.DatapathType,
 		OpenFlow:     ch.OpenFlow,
+		Relay:        ch.Relay,
 	}
 	if out.OpenFlow == "" {
 		out.OpenFlow = model.OpenFlowAuto

@@ -351,6 +351,7 @@ func checkChassisRequest(r *api.ChassisRequest) (model.Chassis, error) {
 	ch.UnderlayMTU = checkUnderlayMTU(&p, r.UnderlayMTU)
 	ch.DatapathType = checkDatapathType(&p, r.DatapathType)
 	ch.OpenFlow = checkOpenFlowOption(&p, r.OpenFlow)
+	ch.Relay = r.Relay
 
 	if ip, err := checkTunnelIP(r.TunnelIP); err != nil {
 		p.add("tunnel_ip", "%s", err)
@@ -467,7 +468,7 @@ func checkChassisPatch(b *chassisPatchBody) (nbdb.ChassisChange, error) {
 	}
 	r := &b.ChassisPatch
 	if *r == (api.ChassisPatch{}) && b.Name == nil && b.Bridge == nil && b.Kind == nil {
-		p.add("request body", "names no field to change (ovsdb, tunnel_ip, encaps, underlay_mtu, datapath_type, openflow_peers)")
+		p.add("request body", "names no field to change (ovsdb, tunnel_ip, encaps, underlay_mtu, datapath_type, openflow_peers, openflow, relay)")
 	}
 	var c nbdb.ChassisChange
 	if r.OVSDB != nil {
@@ -500,6 +501,7 @@ func checkChassisPatch(b *chassisPatchBody) (nbdb.ChassisChange, error) {
 		v := checkOpenFlowOption(&p, *r.OpenFlow)
 		c.OpenFlow = &v
 	}
+	c.Relay = r.Relay
 	return c, p.err()
 }
 

@@ -549,7 +549,7 @@ func (a *app) chassisCreateCmd() *cobra.Command {
 		encaps, peers string
 		may           bool
 	)
-	c := a.leaf("create NAME --ovsdb TARGET --tunnel-ip IP [--bridge B] [--kind kvm|xenserver|generic] [--encaps vxlan,gre] [--underlay-mtu N] [--datapath-type system|netdev] [--openflow-peers IP,...]",
+	c := a.leaf("create NAME --ovsdb TARGET --tunnel-ip IP [--bridge B] [--kind kvm|xenserver|generic] [--encaps vxlan,gre] [--underlay-mtu N] [--datapath-type system|netdev] [--openflow-peers IP,...] [--relay]",
 		"register a hypervisor (--ovsdb passive: it dials ferry)", func(pos []string) error {
 			if err := a.require("ovsdb", "tunnel-ip"); err != nil {
 				return err
@@ -598,6 +598,7 @@ func (a *app) chassisCreateCmd() *cobra.Command {
 	f.StringVar(&req.DatapathType, "datapath-type", "", "system (the default) or netdev, should ferry create the bridge")
 	f.StringVar(&peers, "openflow-peers", "", "further `IPs` its bridge may connect to ferry's OpenFlow listener from")
 	f.StringVar(&req.OpenFlow, "openflow", "", "OpenFlow version policy: auto (the default; 1.3 where the bridge's protocols were pinned without 1.5), 1.5 or 1.3 (never touch the protocols)")
+	f.BoolVar(&req.Relay, "relay", false, "make it a transit relay: it forwards for pairs of endpoints that cannot reach each other directly")
 	mayExistFlag(c, &may)
 	_ = c.RegisterFlagCompletionFunc("kind", fixed(model.KindKVM, model.KindXenServer, model.KindGeneric))
 	_ = c.RegisterFlagCompletionFunc("encaps", fixed("vxlan,gre", model.EncapVXLAN, model.EncapGRE))
@@ -611,9 +612,10 @@ func (a *app) chassisSetCmd() *cobra.Command {
 	var (
 		ovsdb, tunnelIP, datapath, encaps, peers, openflow string
 		mtu                                                int
+		relay                                              bool
 	)
-	c := a.leaf("set NAME [--ovsdb TARGET] [--tunnel-ip IP] [--encaps vxlan,gre] [--underlay-mtu N] [--datapath-type system|netdev] [--openflow-peers IP,...] [--openflow auto|1.5|1.3]",
-		"change a hypervisor live: its OVSDB target, tunnel IP, encapsulations, underlay MTU (0: default), datapath type, OpenFlow peers ('': none) or OpenFlow version policy; tunnels on every other chassis follow",
+	c := a.leaf("set NAME [--ovsdb TARGET] [--tunnel-ip IP] [--encaps vxlan,gre] [--underlay-mtu N] [--datapath-type system|netdev] [--openflow-peers IP,...] [--openflow auto|1.5|1.3] [--relay=true|false]",
+		"change a hypervisor live: its OVSDB target, tunnel IP, encapsulations, underlay MTU (0: default), datapath type, OpenFlow peers ('': none), OpenFlow version policy or relay role; tunnels on every other chassis follow",
 		func(pos []string) error {
 			var req api.ChassisPatch
 			if a.changed("ovsdb") {
@@ -639,8 +641,11 @@ func (a *app) chassisSetCmd() *cobra.Command {
 			if a.changed("openflow") {
 				req.OpenFlow = &openflow
 			}
+			if a.changed("relay") {
+				req.Relay = &relay
+			}
 			if req == (api.ChassisPatch{}) {
-				return a.usage("nothing to change: give --ovsdb, --tunnel-ip, --encaps, --underlay-mtu, --datapath-type, --openflow-peers or --openflow")
+				return a.usage("nothing to change: give --ovsdb, --tunnel-ip, --encaps, --underlay-mtu, --datapath-type, --openflow-peers, --openflow or --relay")
 			}
 			data, err := a.call(http.MethodPatch, path("v1", "chassis", pos[0]), req)
 			if err != nil {
@@ -659,6 +664,7 @@ func (a *app) chassisSetCmd() *cobra.Command {
 	f.StringVar(&datapath, "datapath-type", "", "system or netdev, should ferry create the bridge ('': the default)")
 	f.StringVar(&peers, "openflow-peers", "", "further `IPs` its bridge may connect to ferry's OpenFlow listener from ('': none)")
 	f.StringVar(&openflow, "openflow", "", "OpenFlow version policy: auto, 1.5 or 1.3 ('': auto)")
+	f.BoolVar(&relay, "relay", false, "whether it is a transit relay")
 	_ = c.RegisterFlagCompletionFunc("encaps", fixed("vxlan,gre", model.EncapVXLAN, model.EncapGRE))
 	_ = c.RegisterFlagCompletionFunc("datapath-type", fixed("system", "netdev"))
 	_ = c.RegisterFlagCompletionFunc("openflow", fixed(model.OpenFlowAuto, model.OpenFlow15, model.OpenFlow13))

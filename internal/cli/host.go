@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -541,6 +542,9 @@ func chassisDiff(ch api.Chassis, req api.ChassisRequest, compareDatapath bool) [
 	}
 	if req.OpenFlow != "" {
 		add("openflow", ch.OpenFlow, req.OpenFlow)
+	}
+	if req.Relay {
+		add("relay", strconv.FormatBool(ch.Relay), "true")
 	}
 	if compareDatapath {
 		add("datapath_type", orSystem(ch.DatapathType), orSystem(req.DatapathType))

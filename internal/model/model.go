@@ -181,6 +181,9 @@ type Chassis struct {
 	// OpenFlow is the version policy for the chassis' bridge: "" or
 	// OpenFlowAuto, OpenFlow15 or OpenFlow13 (see hypervisor.Protocols).
 	OpenFlow string
+	// Relay marks a chassis that forwards tunnel to tunnel for pairs of
+	// endpoints that cannot reach each other directly (transit relay).
+	Relay bool
 	// Generation is the northbound generation of the chassis' last change.
 	Generation int64
 	// Created is the generation that registered the chassis (Generation

@@ -490,6 +490,7 @@ func chassisFromRow(r *nb.Chassis) model.Chassis {
 	case model.OpenFlow15, model.OpenFlow13:
 		ch.OpenFlow = v
 	}
+	ch.Relay = r.ExternalIDs[RelayKey] == "true"
 	for _, s := range r.OpenflowPeers {
 		// Written by DB in canonical form; a foreign writer's garbage
 		// authorizes nobody.

@@ -421,11 +421,30 @@ func chassisRow(ch model.Chassis, next int) *nb.Chassis {
 	for _, a := range ch.OpenFlowPeers {
 		row.OpenflowPeers = append(row.OpenflowPeers, a.String())
 	}
-	if ch.OpenFlow != "" {
-		row.ExternalIDs = map[string]string{OpenFlowKey: ch.OpenFlow}
+	if ch.OpenFlow != "" || ch.Relay {
+		row.ExternalIDs = map[string]string{}
+		setOptions(row.ExternalIDs, ch)
 	}
 	return row
 }
+
+// setOptions writes the chassis options kept in external_ids, removing
+// those at their default.
+func setOptions(ids map[string]string, ch model.Chassis) {
+	delete(ids, OpenFlowKey)
+	if ch.OpenFlow != "" {
+		ids[OpenFlowKey] = ch.OpenFlow
+	}
+	delete(ids, RelayKey)
+	if ch.Relay {
+		ids[RelayKey] = "true"
+	}
+}
+
+// RelayKey is the chassis row's external_ids key marking a transit relay
+// ("true"; absent: not a relay), an option for the same reason as
+// OpenFlowKey.
+const RelayKey = "relay"
 
 // OpenFlowKey is the chassis row's external_ids key holding its openflow
 // option (absent: auto). An option, not a schema column, so that a
@@ -457,6 +476,7 @@ type ChassisChange struct {
 	OpenFlowPeers *[]netip.Addr
 	// OpenFlow "" goes back to the default (auto).
 	OpenFlow *string
+	Relay    *bool
 }
 
 // Apply returns ch with what c sets changed.
@@ -482,6 +502,9 @@ func (c ChassisChange) Apply(ch model.Chassis) model.Chassis {
 	}
 	if c.OpenFlow != nil {
 		ch.OpenFlow = *c.OpenFlow
+	}
+	if c.Relay != nil {
+		ch.Relay = *c.Relay
 	}
 	return ch
 }
@@ -528,11 +551,7 @@ func (db *DB) PatchChassis(ctx context.Context, name string, c ChassisChange) (m
 			row.ExternalIDs = map[string]string{}
 		}
 		row.ExternalIDs[createdKey] = strconv.FormatInt(was.Created, 10)
-		if ch.OpenFlow == "" {
-			delete(row.ExternalIDs, OpenFlowKey)
-		} else {
-			row.ExternalIDs[OpenFlowKey] = ch.OpenFlow
-		}
+		setOptions(row.ExternalIDs, ch)
 		out = ch
 		out.Generation = int64(next)
 		return db.c.Where(row).Update(row, &row.Ovsdb, &row.TunnelIP, &row.Encaps, &row.Generation, &row.ExternalIDs,
@@ -548,7 +567,7 @@ func (db *DB) PatchChassis(ctx context.Context, name string, c ChassisChange) (m
 func sameChassis(a, b model.Chassis) bool {
 	return a.OVSDB == b.OVSDB && a.TunnelIP.Equal(b.TunnelIP) && slices.Equal(a.Encaps, b.Encaps) &&
 		a.UnderlayMTU == b.UnderlayMTU && a.DatapathType == b.DatapathType && slices.Equal(a.OpenFlowPeers, b.OpenFlowPeers) &&
-		a.OpenFlow == b.OpenFlow
+		a.OpenFlow == b.OpenFlow && a.Relay == b.Relay
 }
 
 // DeleteChassis unregisters a hypervisor. ferry stops managing it; what it

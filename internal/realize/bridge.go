@@ -139,7 +139,7 @@ func (b *Bridge) Plan(in BridgeInputs) *BridgePlan {
 	touched := make(map[string]bool)
 	if in.Full {
 		for name, sv := range e.Switches {
-			if sv.Carries(self.Name) {
+			if sv.Serves(self.Name) {
 				touched[name] = true
 			}
 		}
@@ -185,13 +185,24 @@ func (b *Bridge) Plan(in BridgeInputs) *BridgePlan {
 			}
 		}
 		sv := e.Switches[name]
-		if sv == nil || !sv.Carries(self.Name) {
+		if sv == nil || !sv.Serves(self.Name) {
 			continue
 		}
 		ts := switchTunnels(sv, self, ps)
 		wanted[name] = ts
 		for _, t := range ts {
 			p.users[t.Name]++
+			fresh[t.Name] = t
+		}
+	}
+	// The relays' tunnels belong to the bridge, not to a switch.
+	for _, name := range b.base.tunnels {
+		p.users[name]--
+	}
+	for _, t := range relayTunnels(self, e.Snapshot.Chassis) {
+		p.base.tunnels = append(p.base.tunnels, t.Name)
+		p.users[t.Name]++
+		if _, ok := fresh[t.Name]; !ok {
 			fresh[t.Name] = t
 		}
 	}

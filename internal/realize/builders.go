@@ -250,3 +250,25 @@ func floodGroups(vni uint32, local []uint32, tunnels []uint32) []openflow.GroupE
 	}
 	return []openflow.GroupEntry{{ID: fromLocal, Buckets: all}, {ID: fromTunnel, Buckets: localBuckets}}
 }
+
+// relayedMAC forwards, on a relay, a switch's frames for a MAC of an
+// endpoint that the ingress tunnel's endpoint cannot reach directly.
+// mark is what the ingress tunnel's classify flow wrote.
+func relayedMAC(vni, mark uint64, in uint32, mac []byte, out uint32) openflow.Flow {
+	return openflow.Flow{
+		Table: openflow.TableL2, Priority: openflow.PriorityExact,
+		Match:   openflow.Match{InPort: in, HasTunID: true, TunID: vni, HasMetadata: true, Metadata: mark, EthDst: mac},
+		Actions: []openflow.Action{openflow.Output{Port: out}},
+	}
+}
+
+// relayedFlood floods, on a relay, a switch's BUM from an endpoint it
+// forwards for: to the local VIFs (the from-tunnel group, when the relay
+// carries the switch) and once to every endpoint that one cannot reach.
+func relayedFlood(vni uint64, in uint32, outs []openflow.Action) openflow.Flow {
+	return openflow.Flow{
+		Table: openflow.TableL2, Priority: openflow.PriorityFlood,
+		Match:   openflow.Match{InPort: in, HasTunID: true, TunID: vni, HasMetadata: true, Metadata: openflow.MetaFromRelayed},
+		Actions: outs,
+	}
+}

@@ -28,6 +28,9 @@ type ChassisInputs struct {
 	UsedOFPorts map[int]bool
 	// Gateways are the VTEPs as last observed, by name.
 	Gateways map[string]GatewayView
+	// Relays are the pairs of endpoints whose traffic goes through a
+	// relay.
+	Relays Relays
 }
 
 // GatewayView is what ferry has observed of a VTEP: the inputs other
@@ -107,40 +110,81 @@ type peers struct {
 }
 
 // switchTunnels returns the tunnels chassis self needs for a switch it
-// carries, in the order of the flood group's buckets: one per remote
-// carrier it shares an encapsulation with (by name), then one per gateway
-// of the switch whose tunnel IP is known (by name). OFPort is left 0.
+// serves, in the order of the flood group's buckets. A carrier gets one
+// per remote carrier it shares an encapsulation with (by name), then one
+// per gateway of the switch whose tunnel IP is known (by name), then one
+// per relay it reaches some of them through that is not among those (by
+// name). A relay that does not carry the switch gets one per endpoint it
+// forwards for. OFPort is left 0.
 func switchTunnels(sv *SwitchView, self model.Chassis, ps peers) []hypervisor.Tunnel {
 	if self.TunnelIP == nil {
 		return nil
 	}
 	var out []hypervisor.Tunnel
 	local := self.TunnelIP.String()
-	for _, name := range sv.Carriers {
-		if name == self.Name {
-			continue
-		}
+	has := func(name string) bool {
+		return slices.ContainsFunc(out, func(t hypervisor.Tunnel) bool { return t.Remote == name })
+	}
+	toChassis := func(name string) {
 		rc, ok := ps.chassis(name)
-		if !ok || rc.TunnelIP == nil {
-			continue
+		if !ok || rc.TunnelIP == nil || has(name) {
+			return
 		}
 		encap := PairEncap(sv.Switch, self, rc)
 		if encap == "" {
-			continue
+			return
 		}
 		out = append(out, hypervisor.Tunnel{Name: openflow.TunnelName(encap, rc.TunnelIP), Type: encap, Remote: rc.Name,
 			RemoteIP: rc.TunnelIP.String(), LocalIP: local})
 	}
 	// VTEP gateways with bindings on the switch: always VXLAN
 	// (hardware_vtep knows only vxlan_over_ipv4).
-	for _, gv := range SwitchGateways(sv.Switch, ps.gateways) {
+	toGateway := func(gv GatewayView) {
 		ip := net.ParseIP(gv.TunnelIP).To4()
-		if ip == nil {
-			continue
+		if ip == nil || has(gv.Name) {
+			return
 		}
 		out = append(out, hypervisor.Tunnel{Name: openflow.TunnelName(model.EncapVXLAN, ip), Type: model.EncapVXLAN, Remote: gv.Name,
 			RemoteIP: ip.String(), LocalIP: local})
 	}
+	gateways := SwitchGateways(sv.Switch, ps.gateways)
+	if !sv.Carries(self.Name) {
+		for _, name := range sortedKeys(sv.relayedFor(self.Name)) {
+			if i := slices.IndexFunc(gateways, func(g GatewayView) bool { return g.Name == name }); i >= 0 {
+				toGateway(gateways[i])
+			} else {
+				toChassis(name)
+			}
+		}
+		return out
+	}
+	for _, name := range sv.Carriers {
+		if name != self.Name {
+			toChassis(name)
+		}
+	}
+	for _, gv := range gateways {
+		toGateway(gv)
+	}
+	var relays []string
+	for _, r := range sv.relayedPeers(self.Name) {
+		if !slices.Contains(relays, r) {
+			relays = append(relays, r)
+		}
+	}
+	slices.Sort(relays)
+	for _, r := range relays {
+		toChassis(r)
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
 	return out
 }
 
@@ -193,34 +237,98 @@ func desiredSwitch(sv *SwitchView, self model.Chassis, ps peers, tunnels []hyper
 	if secured {
 		flows = append(flows, switchSecurity(vni, withIPs)...)
 	}
-	tunnelPorts := make([]uint32, 0, len(tunnels))
+	carrier := sv.Carries(self.Name)
+	// An endpoint's MACs: its bound ports' on a chassis, what it learned
+	// on a gateway.
+	macsOf := func(name string) [][]byte {
+		var out [][]byte
+		if bs, ok := remote[name]; ok {
+			for _, b := range bs {
+				if b.MAC != nil {
+					out = append(out, b.MAC)
+				}
+			}
+			return out
+		}
+		for _, m := range ps.gateways[name].LocalMACs[sv.Name] {
+			out = append(out, m)
+		}
+		return out
+	}
+	portOf := make(map[string]uint32, len(tunnels))
+	for _, t := range tunnels {
+		portOf[t.Remote] = uint32(t.OFPort)
+	}
+	via := sv.relayedPeers(self.Name)    // peer → relay, for pairs with self
+	forwards := sv.relayedFor(self.Name) // source → endpoints, as relay
+	marks := make(map[string]uint64, len(tunnels))
+	floodPorts := make([]uint32, 0, len(tunnels))
 	replicated := false
 	for _, t := range tunnels {
 		port := uint32(t.OFPort)
-		tunnelPorts = append(tunnelPorts, port)
-		if bs, ok := remote[t.Remote]; ok {
-			flows = append(flows, tunnelClassify(vni, port, openflow.MetaFromTunnel))
-			for _, b := range bs {
-				if b.MAC != nil {
-					flows = append(flows, remoteMAC(vni, b.MAC, port)...)
-				}
-			}
-			continue
-		}
-		gv := ps.gateways[t.Remote]
+		_, isCarrier := remote[t.Remote]
+		gv, isGateway := ps.gateways[t.Remote]
+		isGateway = isGateway && !isCarrier
 		// A VTEP that cannot replicate sends BUM to one hypervisor,
 		// which floods it on like a local frame (output to the VTEP's own
 		// tunnel, the ingress port, is suppressed by OpenFlow).
 		mark := openflow.MetaFromTunnel
-		if !gv.SourceNode && sv.Replicator() == self.Name {
+		switch {
+		case isGateway && !gv.SourceNode && sv.Replicator() == self.Name:
 			mark, replicated = openflow.MetaFromReplicated, true
+		case forwards[t.Remote] != nil:
+			mark = openflow.MetaFromRelayed
 		}
+		marks[t.Remote] = mark
 		flows = append(flows, tunnelClassify(vni, port, mark))
-		for _, m := range gv.LocalMACs[sv.Name] {
-			flows = append(flows, remoteMAC(vni, m, port)...)
+		if !carrier {
+			continue
+		}
+		// A peer reached through a relay gets its MACs and its flood
+		// copy through the relay's tunnel; the direct one stays, so that
+		// BFD sees when it comes back.
+		out := port
+		if r, ok := via[t.Remote]; ok {
+			out = portOf[r]
+		} else {
+			floodPorts = append(floodPorts, port)
+		}
+		if isCarrier || isGateway {
+			for _, m := range macsOf(t.Remote) {
+				flows = append(flows, remoteMAC(vni, m, out)...)
+			}
 		}
 	}
 	fromLocal, fromTunnel := openflow.FloodGroups(sv.VNI)
+	// As a relay: frames from an endpoint go on to the endpoints it cannot
+	// reach, by MAC or flooded, and to the local VIFs.
+	for _, src := range sortedKeys(forwards) {
+		in, ok := portOf[src]
+		if !ok {
+			continue
+		}
+		var outs []openflow.Action
+		if carrier {
+			outs = append(outs, openflow.Group{ID: fromTunnel})
+		}
+		for _, dst := range forwards[src] {
+			p, ok := portOf[dst]
+			if !ok {
+				continue
+			}
+			outs = append(outs, openflow.Output{Port: p})
+			for _, m := range macsOf(dst) {
+				flows = append(flows, relayedMAC(vni, marks[src], in, m, p))
+			}
+		}
+		if marks[src] == openflow.MetaFromRelayed {
+			flows = append(flows, relayedFlood(vni, in, outs))
+		}
+	}
+	if !carrier {
+		flows = dedupMatches(flows)
+		return unitFlows{flows: flows, refs: SortFlows(flows)}
+	}
 	if replicated {
 		flows = append(flows, floodFlow(vni, openflow.MetaFromReplicated, fromLocal))
 	}
@@ -228,7 +336,7 @@ func desiredSwitch(sv *SwitchView, self model.Chassis, ps peers, tunnels []hyper
 		floodFlow(vni, openflow.MetaFromLocal, fromLocal),
 		floodFlow(vni, openflow.MetaFromTunnel, fromTunnel))
 	flows = dedupMatches(flows)
-	return unitFlows{flows: flows, refs: SortFlows(flows), groups: floodGroups(sv.VNI, localPorts, tunnelPorts)}
+	return unitFlows{flows: flows, refs: SortFlows(flows), groups: floodGroups(sv.VNI, localPorts, floodPorts)}
 }
 
 // dedupMatches keeps the first of flows with the same table, priority and
@@ -276,7 +384,7 @@ func allocatePorts(names []string, ports map[string]int, used map[int]bool) {
 func DesiredChassis(in ChassisInputs) ChassisState {
 	st := ChassisState{Config: bridgeConfig(in.Chassis, in.Controller, in.PeerControllers)}
 	ps := peers{chassis: in.Snapshot.ChassisByName, gateways: in.Gateways}
-	views := viewsOf(in.Snapshot, in.Bindings, in.Gateways)
+	views := viewsOf(in.Snapshot, in.Bindings, in.Gateways, in.Relays)
 	type carried struct {
 		sv      *SwitchView
 		tunnels []hypervisor.Tunnel
@@ -285,12 +393,18 @@ func DesiredChassis(in ChassisInputs) ChassisState {
 	byName := make(map[string]hypervisor.Tunnel)
 	for _, sw := range in.Snapshot.Switches {
 		sv := views[sw.Name]
-		if !sv.Carries(in.Chassis.Name) {
+		if !sv.Serves(in.Chassis.Name) {
 			continue
 		}
 		ts := switchTunnels(sv, in.Chassis, ps)
 		units = append(units, carried{sv, ts})
 		for _, t := range ts {
+			byName[t.Name] = t
+		}
+	}
+	// Relays' tunnels are there whether a switch uses them or not.
+	for _, t := range relayTunnels(in.Chassis, in.Snapshot.Chassis) {
+		if _, ok := byName[t.Name]; !ok {
 			byName[t.Name] = t
 		}
 	}

@@ -159,7 +159,7 @@ func (d *device) pass(t *testing.T, e *Estate, ch model.Chassis, full bool) *Bri
 // tables finds nothing to send; and every carried switch is recorded at
 // its current version (what switch status reads).
 func TestEngineMatchesFromScratch(t *testing.T) {
-	for seed := uint64(1); seed <= 4; seed++ {
+	for seed := uint64(1); seed <= 8; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { engineSequence(t, seed) })
 	}
 }
@@ -172,6 +172,8 @@ func engineSequence(t *testing.T, seed uint64) {
 			TunnelIP: net.IPv4(198, 18, 1, byte(10+i)).To4(), Encaps: []string{"vxlan", "gre"}})
 	}
 	snap.Chassis[4].Encaps = []string{"vxlan"}
+	snap.Chassis[0].Relay = true
+	var relays Relays
 	views := map[string]GatewayView{"gw1": {Name: "gw1", TunnelIP: "198.18.3.31", SourceNode: true, LocalMACs: map[string][]net.HardwareAddr{}}}
 	obs := map[string][]hypervisor.VIF{}
 	vifsVer := uint64(1)
@@ -263,6 +265,16 @@ func engineSequence(t *testing.T, seed uint64) {
 			c.TunnelIP = net.IPv4(198, 18, 2, byte(step)).To4()
 			c.Generation = snap.Generation
 			snap.Chassis[i] = c
+		case op == 7: // some pairs lose their direct path and go through a relay, or get it back
+			ends := []string{"hv1", "hv2", "hv3", "hv4", "gw1"}
+			relays = Relays{}
+			for i := range ends {
+				for j := i + 1; j < len(ends); j++ {
+					if r.IntN(4) == 0 {
+						relays[PairOf(ends[i], ends[j])] = "hv0"
+					}
+				}
+			}
 		case op == 9 && len(snap.Switches) > 0: // port security: default, off, on
 			sw := &snap.Switches[r.IntN(len(snap.Switches))]
 			if len(sw.Ports) > 0 {
@@ -310,7 +322,7 @@ func engineSequence(t *testing.T, seed uint64) {
 			v.LocalMACs = lm
 			views = map[string]GatewayView{"gw1": v}
 		}
-		in := EstateInputs{Snapshot: snap, VIFs: obs, VIFsVersion: vifsVer, Gateways: views}
+		in := EstateInputs{Snapshot: snap, VIFs: obs, VIFsVersion: vifsVer, Gateways: views, Relays: relays}
 		e, _ = NextEstate(e, in)
 		fresh, _ := NextEstate(nil, in)
 		b := Bind(snap, obs)
@@ -337,7 +349,7 @@ func engineSequence(t *testing.T, seed uint64) {
 			for _, port := range d.tunnels {
 				used[port] = true
 			}
-			full := DesiredChassis(ChassisInputs{Snapshot: e.Snapshot, Bindings: b, Chassis: ch, Gateways: views,
+			full := DesiredChassis(ChassisInputs{Snapshot: e.Snapshot, Bindings: b, Chassis: ch, Gateways: views, Relays: relays,
 				TunnelOFPorts: d.tunnels, UsedOFPorts: used})
 			if got, want := d.table.summary(), stateSummary(full); got != want {
 				t.Fatalf("step %d, %s: bridge differs from DesiredChassis\nbridge:\n%s\nwant:\n%s", step, ch.Name, got, want)

@@ -24,9 +24,13 @@ type SwitchView struct {
 	// changed: a device that committed the switch at this version holds
 	// its current state.
 	Version uint64
+	// Relayed holds the switch's pairs of endpoints (carriers and
+	// gateways) whose traffic goes through a relay, with the relay.
+	Relayed map[Pair]string
 	// gatewayKey sums up what the switch's gateways contribute (tunnel
-	// IP, replication, learned MACs), to notice when that changes.
-	gatewayKey string
+	// IP, replication, learned MACs), to notice when that changes;
+	// relayKey the same for its relayed pairs.
+	gatewayKey, relayKey string
 }
 
 // Carries reports whether chassis carries the switch.
@@ -45,7 +49,7 @@ func (sv *SwitchView) Replicator() string {
 	return ""
 }
 
-func newSwitchView(sw model.Switch, bound map[string]Binding, views map[string]GatewayView) *SwitchView {
+func newSwitchView(sw model.Switch, bound map[string]Binding, views map[string]GatewayView, relays Relays) *SwitchView {
 	sv := &SwitchView{Switch: sw, Bound: bound}
 	for _, p := range sw.Ports {
 		if bd, ok := bound[p.Name]; ok && !slices.Contains(sv.Carriers, bd.Chassis) {
@@ -54,12 +58,19 @@ func newSwitchView(sw model.Switch, bound map[string]Binding, views map[string]G
 	}
 	sort.Strings(sv.Carriers)
 	sv.gatewayKey = gatewayKey(sw, views)
+	sv.setRelays(views, relays)
 	return sv
+}
+
+// setRelays fills in the switch's relayed pairs.
+func (sv *SwitchView) setRelays(views map[string]GatewayView, relays Relays) {
+	sv.Relayed = switchRelays(sv.Carriers, SwitchGateways(sv.Switch, views), relays)
+	sv.relayKey = relayKeyOf(sv.Relayed)
 }
 
 // viewsOf turns a snapshot and its bindings into switch views (version 0),
 // for callers that compute desired state from scratch.
-func viewsOf(snap *model.Snapshot, b Bindings, views map[string]GatewayView) map[string]*SwitchView {
+func viewsOf(snap *model.Snapshot, b Bindings, views map[string]GatewayView, relays Relays) map[string]*SwitchView {
 	out := make(map[string]*SwitchView, len(snap.Switches))
 	for _, sw := range snap.Switches {
 		var bound map[string]Binding
@@ -71,7 +82,7 @@ func viewsOf(snap *model.Snapshot, b Bindings, views map[string]GatewayView) map
 				bound[p.Name] = bd
 			}
 		}
-		out[sw.Name] = newSwitchView(sw, bound, views)
+		out[sw.Name] = newSwitchView(sw, bound, views, relays)
 	}
 	return out
 }
@@ -100,6 +111,7 @@ type Estate struct {
 	Snapshot *model.Snapshot
 	Switches map[string]*SwitchView
 	Gateways map[string]GatewayView
+	Relays   Relays
 	// GatewaySwitches lists, per gateway, the switches with a binding on
 	// it, sorted.
 	GatewaySwitches map[string][]string
@@ -161,6 +173,9 @@ type EstateInputs struct {
 	VIFs        map[string][]hypervisor.VIF
 	VIFsVersion uint64
 	Gateways    map[string]GatewayView
+	// Relays are the pairs of endpoints whose traffic goes through a
+	// relay (nil: every pair is direct).
+	Relays Relays
 }
 
 // NextEstate returns the estate after prev (nil: the first) for the given
@@ -173,6 +188,7 @@ func NextEstate(prev *Estate, in EstateInputs) (*Estate, []string) {
 	e := &Estate{
 		Snapshot: ExpandNetworks(in.Snapshot, in.VIFs),
 		Gateways: in.Gateways,
+		Relays:   in.Relays,
 		vifs:     in.VIFs,
 		vifsVer:  in.VIFsVersion,
 	}
@@ -206,8 +222,16 @@ func NextEstate(prev *Estate, in EstateInputs) (*Estate, []string) {
 		}
 		sv := p
 		if global || !sameBound || p.gatewayKey != gatewayKey(sw, in.Gateways) {
-			sv = newSwitchView(sw, bound, in.Gateways)
+			sv = newSwitchView(sw, bound, in.Gateways, in.Relays)
 			sv.Version = e.Seq
+			changed = append(changed, sw.Name)
+		} else if r := switchRelays(p.Carriers, SwitchGateways(sw, in.Gateways), in.Relays); relayKeyOf(r) != p.relayKey {
+			// Only the paths changed: a copy with the new ones (views are
+			// immutable).
+			c := *p
+			c.Relayed, c.relayKey = r, relayKeyOf(r)
+			c.Version = e.Seq
+			sv = &c
 			changed = append(changed, sw.Name)
 		}
 		e.Switches[sw.Name] = sv
@@ -264,7 +288,7 @@ func (e *Estate) record(changed []string) {
 func sameChassisList(a, b []model.Chassis) bool {
 	return slices.EqualFunc(a, b, func(x, y model.Chassis) bool {
 		return x.Name == y.Name && x.Generation == y.Generation && x.TunnelIP.Equal(y.TunnelIP) &&
-			slices.Equal(x.Encaps, y.Encaps) && x.UnderlayMTU == y.UnderlayMTU
+			slices.Equal(x.Encaps, y.Encaps) && x.UnderlayMTU == y.UnderlayMTU && x.Relay == y.Relay
 	})
 }
 

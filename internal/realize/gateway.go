@@ -1,6 +1,7 @@
 package realize
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/ferry-sdn/ferry/internal/model"
@@ -14,8 +15,8 @@ import (
 // (service_node) gets the switch's replicator hypervisor as its only flood
 // target, and that hypervisor floods on. This computes from scratch; the
 // gateway loop uses Estate.DesiredGateway.
-func DesiredGateway(snap *model.Snapshot, b Bindings, gw model.Gateway, views map[string]GatewayView) vtep.Desired {
-	svs := viewsOf(snap, b, views)
+func DesiredGateway(snap *model.Snapshot, b Bindings, gw model.Gateway, views map[string]GatewayView, relays Relays) vtep.Desired {
+	svs := viewsOf(snap, b, views, relays)
 	var names []string
 	for _, sw := range snap.Switches {
 		names = append(names, sw.Name)
@@ -57,18 +58,34 @@ func desiredGateway(names []string, svs map[string]*SwitchView, chassisOf func(s
 			vs.RemoteMACs = append(vs.RemoteMACs, vtep.RemoteMAC{MAC: mac, IP: ip})
 		}
 		var flood []string
+		addFlood := func(ip string) {
+			if !slices.Contains(flood, ip) {
+				flood = append(flood, ip)
+			}
+		}
+		// ipOf is the locator that reaches endpoint name: its own, or
+		// its relay's when the pair goes through one.
+		ipOf := func(name, own string) string {
+			if r := sv.RelayOf(gw.Name, name); r != "" {
+				if ch, ok := chassisOf(r); ok && ch.TunnelIP != nil {
+					bfd[ch.TunnelIP.String()] = true
+					return ch.TunnelIP.String()
+				}
+			}
+			return own
+		}
 		for _, p := range sv.Ports {
 			bd, ok := sv.Bound[p.Name]
 			if !ok || bd.MAC == nil {
 				continue
 			}
 			if ch, ok := chassisOf(bd.Chassis); ok && ch.TunnelIP != nil {
-				addMAC(bd.MAC.String(), ch.TunnelIP.String())
+				addMAC(bd.MAC.String(), ipOf(bd.Chassis, ch.TunnelIP.String()))
 			}
 		}
 		for _, name := range sv.Carriers {
 			if ch, ok := chassisOf(name); ok && ch.TunnelIP != nil {
-				flood = append(flood, ch.TunnelIP.String())
+				addFlood(ipOf(name, ch.TunnelIP.String()))
 				bfd[ch.TunnelIP.String()] = true
 			}
 		}
@@ -76,10 +93,11 @@ func desiredGateway(names []string, svs map[string]*SwitchView, chassisOf func(s
 			if other.Name == gw.Name {
 				continue
 			}
+			ip := ipOf(other.Name, other.TunnelIP)
 			for _, m := range other.LocalMACs[sv.Name] {
-				addMAC(m.String(), other.TunnelIP)
+				addMAC(m.String(), ip)
 			}
-			flood = append(flood, other.TunnelIP)
+			addFlood(ip)
 		}
 		sort.Slice(vs.RemoteMACs, func(i, j int) bool { return vs.RemoteMACs[i].MAC < vs.RemoteMACs[j].MAC })
 		vs.ReplicationMode = vtep.SourceNode

@@ -30,7 +30,7 @@ func gatewayLab(sourceNode bool) (*model.Snapshot, map[string][]hypervisor.VIF, 
 func TestDesiredGateway(t *testing.T) {
 	snap, obs, views := gatewayLab(true)
 	b := Bind(snap, obs)
-	d := DesiredGateway(snap, b, snap.Gateways[0], views)
+	d := DesiredGateway(snap, b, snap.Gateways[0], views, nil)
 	if len(d.Switches) != 1 {
 		t.Fatalf("switches on gw1: %+v", d.Switches)
 	}
@@ -50,7 +50,7 @@ func TestDesiredGateway(t *testing.T) {
 	}
 	// A VTEP that cannot replicate floods to the switch's replicator only.
 	snap, obs, views = gatewayLab(false)
-	s = DesiredGateway(snap, Bind(snap, obs), snap.Gateways[0], views).Switches[0]
+	s = DesiredGateway(snap, Bind(snap, obs), snap.Gateways[0], views, nil).Switches[0]
 	if s.ReplicationMode != vtep.ServiceNode || !slices.Equal(s.Flood, []string{"198.18.1.11"}) {
 		t.Fatalf("service node: %s flood %v", s.ReplicationMode, s.Flood)
 	}

@@ -15,7 +15,7 @@ func TestGatewayLimitMACsPerSwitch(t *testing.T) {
 	gw := snap.Gateways[0]
 	gw.Limits = model.Limits{MACsPerSwitch: 2}
 	for range 3 { // the choice is the same every time
-		d := DesiredGateway(snap, Bind(snap, obs), gw, views)
+		d := DesiredGateway(snap, Bind(snap, obs), gw, views, nil)
 		want := []vtep.RemoteMAC{{MAC: "52:54:00:00:01:0a", IP: "198.18.1.11"}, {MAC: "52:54:00:00:01:0b", IP: "198.18.2.13"}}
 		if !slices.Equal(d.Switches[0].RemoteMACs, want) {
 			t.Fatalf("remote MACs %+v", d.Switches[0].RemoteMACs)
@@ -25,7 +25,7 @@ func TestGatewayLimitMACsPerSwitch(t *testing.T) {
 		}
 	}
 	// No limit, nothing held back.
-	if d := DesiredGateway(snap, Bind(snap, obs), snap.Gateways[0], views); len(d.HeldBack) != 0 || len(d.Switches[0].RemoteMACs) != 4 {
+	if d := DesiredGateway(snap, Bind(snap, obs), snap.Gateways[0], views, nil); len(d.HeldBack) != 0 || len(d.Switches[0].RemoteMACs) != 4 {
 		t.Fatalf("unlimited: %+v", d)
 	}
 }
@@ -36,7 +36,7 @@ func TestGatewayLimitTunnels(t *testing.T) {
 	snap, obs, views := gatewayLab(true)
 	gw := snap.Gateways[0]
 	gw.Limits = model.Limits{Tunnels: 2}
-	d := DesiredGateway(snap, Bind(snap, obs), gw, views)
+	d := DesiredGateway(snap, Bind(snap, obs), gw, views, nil)
 	s := d.Switches[0]
 	for _, m := range s.RemoteMACs {
 		if m.IP == "198.18.2.13" {

@@ -77,18 +77,32 @@ type node struct {
 	vifs    map[uint32]string            // ofport → iface id
 	macs    map[uint32]net.HardwareAddr  // ofport → the VIF's MAC
 	tunnels map[uint32]hypervisor.Tunnel // ofport → tunnel
+	// blocked names the remotes the underlay cannot reach from here.
+	blocked map[string]bool
 }
 
 type fabric map[string]*node
 
 func buildFabric(t *testing.T, snap *model.Snapshot, obs map[string][]hypervisor.VIF) fabric {
 	t.Helper()
+	return buildRelayed(t, snap, obs, nil)
+}
+
+// buildRelayed builds a fabric whose relayed pairs cannot reach each
+// other directly.
+func buildRelayed(t *testing.T, snap *model.Snapshot, obs map[string][]hypervisor.VIF, relays Relays) fabric {
+	t.Helper()
 	b := Bind(snap, obs)
 	f := make(fabric)
 	for _, ch := range snap.Chassis {
-		st := DesiredChassis(ChassisInputs{Snapshot: snap, Bindings: b, Chassis: ch, Controller: "tcp:198.18.255.1:6653"})
+		st := DesiredChassis(ChassisInputs{Snapshot: snap, Bindings: b, Chassis: ch, Controller: "tcp:198.18.255.1:6653", Relays: relays})
 		n := &node{ch: ch, st: st, table: fakeof.New(st.Flows, st.Groups), vifs: map[uint32]string{},
-			macs: map[uint32]net.HardwareAddr{}, tunnels: map[uint32]hypervisor.Tunnel{}}
+			macs: map[uint32]net.HardwareAddr{}, tunnels: map[uint32]hypervisor.Tunnel{}, blocked: map[string]bool{}}
+		for p := range relays {
+			if p.Has(ch.Name) {
+				n.blocked[p.Other(ch.Name)] = true
+			}
+		}
 		for _, ifc := range obs[ch.Name] {
 			n.vifs[uint32(ifc.OFPort)] = ifc.IfaceID
 			n.macs[uint32(ifc.OFPort)] = ifc.MAC
@@ -123,6 +137,10 @@ func (f fabric) send(t *testing.T, chassis string, ofport uint32, dst string) []
 			tn, ok := n.tunnels[e.Port]
 			if !ok {
 				t.Fatalf("%s: output to unknown port %d", n.ch.Name, e.Port)
+			}
+			if n.blocked[tn.Remote] {
+				t.Errorf("%s sent a copy into its tunnel to %s, which the underlay drops", n.ch.Name, tn.Remote)
+				continue
 			}
 			remote := f[tn.Remote]
 			back := openflow.TunnelName(tn.Type, n.ch.TunnelIP)

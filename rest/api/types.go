@@ -110,6 +110,10 @@ type ChassisRequest struct {
 	// OpenFlow15 to the bridge's protocols) or "1.3" (ferry never touches
 	// them).
 	OpenFlow string `json:"openflow,omitempty"`
+	// Relay makes the chassis a transit relay: it forwards a switch's
+	// traffic tunnel to tunnel for pairs of endpoints whose direct tunnel
+	// is down while both reach it.
+	Relay bool `json:"relay,omitempty"`
 }
 
 // ChassisPatch is the body of PATCH /v1/chassis/{name}: the fields it
@@ -128,6 +132,7 @@ type ChassisPatch struct {
 	OpenFlowPeers *[]string `json:"openflow_peers,omitempty"`
 	// OpenFlow "" goes back to the default ("auto").
 	OpenFlow *string `json:"openflow,omitempty"`
+	Relay    *bool   `json:"relay,omitempty"`
 }
 
 // Chassis is a registered hypervisor as the API shows it.
@@ -142,6 +147,8 @@ type Chassis struct {
 	DatapathType string   `json:"datapath_type,omitempty"`
 	// OpenFlow is the chassis' openflow option ("auto" unless set).
 	OpenFlow string `json:"openflow"`
+	// Relay says whether the chassis is a transit relay.
+	Relay bool `json:"relay"`
 	// OpenFlowPeers is always present: [] when the chassis has none.
 	OpenFlowPeers []string            `json:"openflow_peers"`
 	Generation    int64               `json:"generation"`
