@@ -138,7 +138,17 @@ type SwitchTunnel struct {
 	// other, "down" when either end does not, "unknown" while BFD has
 	// not reported (or a device is not connected to ferry).
 	State string `json:"state,omitempty"`
+	// Path is "direct", or "relayed via R" while the pair's direct
+	// tunnel is down and its traffic goes through relay R (also in Relay).
+	Path  string `json:"path,omitempty"`
+	Relay string `json:"relay,omitempty"`
 }
+
+// Paths of a tunnel pair (SwitchTunnel.Path).
+const (
+	PathDirect     = "direct"
+	PathRelayedVia = "relayed via "
+)
 
 // SwitchChassis is one chassis' part in a switch's status.
 type SwitchChassis struct {

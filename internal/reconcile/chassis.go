@@ -508,6 +508,7 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 	}
 	h.mu.Lock()
 	vifsChanged := !h.observed || !slices.EqualFunc(h.lastVIFs, obs.VIFs, sameVIF)
+	bfdChanged := !maps.Equal(h.tunnels, obs.Tunnels)
 	h.lastVIFs = obs.VIFs
 	h.tunnels = obs.Tunnels
 	h.observed = true
@@ -515,6 +516,9 @@ func (h *chassisDevice) pass(ctx context.Context, dev Device, full bool) error {
 	h.l.setObserved()
 	up, down, unknown := h.tunnelCounts()
 	h.c.cfg.Metrics.SetTunnels(ch.Name, up, down, unknown)
+	if bfdChanged {
+		h.c.updatePaths()
+	}
 	if vifsChanged {
 		// Other chassis tunnel to this one's VIFs: the new estate wakes
 		// those that carry the switches concerned.

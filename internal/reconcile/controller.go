@@ -171,6 +171,8 @@ type Controller struct {
 	lastSnap *model.Snapshot
 	lastVIFs uint64
 	lastGW   uint64
+	lastPath uint64
+	paths    paths
 
 	// claims makes sure one device is driven by one loop (identity.go).
 	claims *claims
@@ -444,6 +446,8 @@ func (c *Controller) sync(ctx context.Context, resync bool) {
 		c.vifsVer.Add(1)
 		c.gwVer.Add(1)
 	}
+	// Relays registered, changed or gone change the paths.
+	c.updatePaths()
 	c.refresh()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -483,9 +487,9 @@ func (c *Controller) refresh() *realize.Estate {
 	snap := c.cfg.Northbound.Snapshot()
 	// The versions are read before the VIFs and views they stand for: a
 	// change racing with this build bumps them again.
-	vv, gv := c.vifsVer.Load(), c.gwVer.Load()
+	vv, gv, pv := c.vifsVer.Load(), c.gwVer.Load(), c.paths.ver.Load()
 	prev := c.est.Load()
-	if prev != nil && snap == c.lastSnap && vv == c.lastVIFs && gv == c.lastGW {
+	if prev != nil && snap == c.lastSnap && vv == c.lastVIFs && gv == c.lastGW && pv == c.lastPath {
 		return prev
 	}
 	if snap != c.lastSnap {
@@ -494,9 +498,9 @@ func (c *Controller) refresh() *realize.Estate {
 		c.cfg.Metrics.northbound(snap, time.Now())
 	}
 	e, changed := realize.NextEstate(prev, realize.EstateInputs{
-		Snapshot: snap, VIFs: c.observedVIFs(), VIFsVersion: vv, Gateways: c.gatewayViews(),
+		Snapshot: snap, VIFs: c.observedVIFs(), VIFsVersion: vv, Gateways: c.gatewayViews(), Relays: c.relays(),
 	})
-	c.lastSnap, c.lastVIFs, c.lastGW = snap, vv, gv
+	c.lastSnap, c.lastVIFs, c.lastGW, c.lastPath = snap, vv, gv, pv
 	c.est.Store(e)
 	c.wake(prev, e, changed)
 	return e
@@ -516,6 +520,9 @@ func (c *Controller) wake(prev, e *realize.Estate, changed []string) {
 			if sv := est.Switches[name]; sv != nil {
 				for _, ch := range sv.Carriers {
 					chassis[ch] = true
+				}
+				for _, r := range sv.Relays() {
+					chassis[r] = true
 				}
 				for _, b := range sv.Bindings {
 					gateways[b.Gateway] = true
@@ -686,6 +693,7 @@ func (c *Controller) Switch(sw model.Switch) model.SwitchStatus {
 	st.Tunnels, st.MTU = tunnelsOf(e.Snapshot, sv.Switch, sv.Carriers)
 	for i, tn := range st.Tunnels {
 		st.Tunnels[i].State = c.pairState(tn.A, tn.B, false)
+		st.Tunnels[i].Path, st.Tunnels[i].Relay = pathOf(sv, tn.A, tn.B), sv.RelayOf(tn.A, tn.B)
 	}
 	// Gateways: every one with a binding must have committed too; pairs
 	// with a VTEP are VXLAN whatever the switch's encapsulation.
@@ -713,7 +721,8 @@ func (c *Controller) Switch(sw model.Switch) model.SwitchStatus {
 				sg.ReplicationMode, sg.Replicator = "service_node", sv.Replicator()
 			}
 			for _, ch := range sv.Carriers {
-				st.Tunnels = append(st.Tunnels, model.SwitchTunnel{A: ch, B: name, Encap: model.EncapVXLAN, State: c.pairState(ch, name, true)})
+				st.Tunnels = append(st.Tunnels, model.SwitchTunnel{A: ch, B: name, Encap: model.EncapVXLAN, State: c.pairState(ch, name, true),
+					Path: pathOf(sv, ch, name), Relay: sv.RelayOf(ch, name)})
 				if c, ok := e.Chassis(ch); ok {
 					if mtu := c.MTU() - model.Overhead(model.EncapVXLAN); st.MTU == 0 || mtu < st.MTU {
 						st.MTU = mtu

@@ -191,6 +191,7 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 	}
 	g.mu.Lock()
 	changed := !g.observed || !sameView(g.view, view)
+	bfdChanged := !maps.Equal(g.view.TunnelStates, view.TunnelStates)
 	g.view = view
 	g.observed = true
 	st.RemoteMACs, st.LastError, st.HeldBack = g.st.RemoteMACs, g.st.LastError, g.st.HeldBack
@@ -203,6 +204,9 @@ func (g *gatewayDevice) pass(ctx context.Context, dev Device, _ bool) error {
 		// The switches this VTEP learned MACs on, or whose replication
 		// changed, change on every carrier: the new estate wakes them.
 		g.c.gwVer.Add(1)
+	}
+	if bfdChanged {
+		g.c.updatePaths()
 	}
 	if ok, left := g.c.ready(); !ok {
 		return errWarming{left}
