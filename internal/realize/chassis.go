@@ -280,15 +280,20 @@ func desiredSwitch(sv *SwitchView, self model.Chassis, ps peers, tunnels []hyper
 			mark = openflow.MetaFromRelayed
 		}
 		marks[t.Remote] = mark
-		flows = append(flows, tunnelClassify(vni, port, mark))
+		// A peer reached through a relay gets its MACs and its flood
+		// copy through the relay's tunnel, and what still arrives on the
+		// direct one is dropped (a VTEP keeps flooding there, see
+		// desiredGateway): the port stays, so that BFD sees the path come
+		// back.
+		r, relayed := via[t.Remote]
+		if !relayed {
+			flows = append(flows, tunnelClassify(vni, port, mark))
+		}
 		if !carrier {
 			continue
 		}
-		// A peer reached through a relay gets its MACs and its flood
-		// copy through the relay's tunnel; the direct one stays, so that
-		// BFD sees when it comes back.
 		out := port
-		if r, ok := via[t.Remote]; ok {
+		if relayed {
 			out = portOf[r]
 		} else {
 			floodPorts = append(floodPorts, port)

@@ -83,9 +83,14 @@ func desiredGateway(names []string, svs map[string]*SwitchView, chassisOf func(s
 				addMAC(bd.MAC.String(), ipOf(bd.Chassis, ch.TunnelIP.String()))
 			}
 		}
+		// A relayed carrier stays in the flood set beside its relay: the
+		// VTEP keeps its tunnel (and BFD) to it only while a locator uses
+		// it, and the carrier drops what arrives on that tunnel until the
+		// pair is direct again.
 		for _, name := range sv.Carriers {
 			if ch, ok := chassisOf(name); ok && ch.TunnelIP != nil {
 				addFlood(ipOf(name, ch.TunnelIP.String()))
+				addFlood(ch.TunnelIP.String())
 				bfd[ch.TunnelIP.String()] = true
 			}
 		}

@@ -138,8 +138,8 @@ func TestRelayToGateway(t *testing.T) {
 	if !slices.Equal(s.RemoteMACs, wantMACs) {
 		t.Errorf("remote MACs %+v, want hv1's at hv2", s.RemoteMACs)
 	}
-	if !slices.Equal(s.Flood, []string{"198.18.1.12", "198.18.2.13"}) {
-		t.Errorf("flood %v, want hv2 once and hv3", s.Flood)
+	if !slices.Equal(s.Flood, []string{"198.18.1.11", "198.18.1.12", "198.18.2.13"}) {
+		t.Errorf("flood %v, want hv2 once, hv3, and hv1 to keep the VTEP's tunnel to it", s.Flood)
 	}
 	if !slices.Contains(d.BFD, "198.18.1.12") {
 		t.Errorf("BFD %v lacks the relay", d.BFD)
@@ -168,6 +168,11 @@ func TestRelayToGateway(t *testing.T) {
 	emits, _ = tbl.Process(fakeof.Packet{InPort: 1, EthSrc: mac("52:54:00:00:01:0a"), EthDst: mac("ff:ff:ff:ff:ff:ff")})
 	if slices.ContainsFunc(emits, func(e fakeof.Emit) bool { return e.Port == port(hv1, "gw1") }) {
 		t.Errorf("hv1 floods into the VTEP's dead tunnel: %+v", emits)
+	}
+	// What the VTEP floods straight to hv1 is dropped there: the relay
+	// delivers the copy that counts.
+	if emits, _ = tbl.Process(fakeof.Packet{InPort: port(hv1, "gw1"), TunID: 1001, EthDst: mac("ff:ff:ff:ff:ff:ff")}); len(emits) != 0 {
+		t.Errorf("hv1 accepts the VTEP's direct flood while relayed: %+v", emits)
 	}
 	// hv2 forwards hv1's frame to the VTEP, and the VTEP's to hv1.
 	tbl = fakeof.New(hv2.Flows, hv2.Groups)

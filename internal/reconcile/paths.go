@@ -11,28 +11,34 @@ import (
 	"github.com/ferry-sdn/ferry/internal/realize"
 )
 
-// Path timing. A pair goes through a relay as soon as BFD says its direct
-// tunnel is down; it returns to the direct path only once that has been up
-// for pathReturnHold, so that a flapping link does not move traffic back
-// and forth with every BFD packet. A relay whose tunnel to one end of a
-// pair turned out down while it relayed is not tried again for that pair
-// for relayRefusedHold: a VTEP builds its tunnel to the relay only once it
-// is told to use it, so until then BFD cannot vouch for that leg.
+// Path timing. A pair goes through a relay once BFD has said its direct
+// tunnel is down for relayAfter (relayAfterNew while the tunnel was never
+// seen up: a tunnel that is coming up reports down and init for a second
+// or two); it returns to the direct path only once that has been up for
+// pathReturnHold, so that a flapping link does not move traffic back and
+// forth with every BFD packet. A relay whose tunnel to a VTEP turned out
+// down while it relayed is not tried again for that pair for
+// relayRefusedHold: a VTEP builds its tunnel to the relay only once told
+// to use it, so until then BFD cannot vouch for that leg.
 const (
+	relayAfter       = 1 * time.Second
+	relayAfterNew    = 5 * time.Second
 	pathReturnHold   = 2 * time.Second
-	relayRefusedHold = 30 * time.Second
+	relayRefusedHold = 10 * time.Second
 )
 
 // paths is the controller's choice of path for every pair of endpoints
 // whose direct tunnel is down: an estate input like the gateways' views,
 // computed from what BFD reports on both ends.
 type paths struct {
-	mu      sync.Mutex
-	relays  realize.Relays
-	upSince map[realize.Pair]time.Time // relayed pairs whose direct tunnel is up again
-	refused map[relayTry]time.Time     // relays found unreachable while in use
-	timer   *time.Timer                // re-decides when a hold ends
-	ver     atomic.Uint64              // bumped whenever relays changes
+	mu        sync.Mutex
+	relays    realize.Relays
+	downSince map[realize.Pair]time.Time // pairs whose direct tunnel is down, since
+	upSince   map[realize.Pair]time.Time // relayed pairs whose direct tunnel is up again
+	seenUp    map[realize.Pair]bool      // pairs whose direct tunnel was up once
+	refused   map[relayTry]time.Time     // relays found unreachable while in use
+	timer     *time.Timer                // re-decides when a hold ends
+	ver       atomic.Uint64              // bumped whenever relays changes
 }
 
 type relayTry struct {
@@ -67,50 +73,81 @@ func (c *Controller) updatePaths() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.upSince == nil {
-		p.upSince, p.refused = make(map[realize.Pair]time.Time), make(map[relayTry]time.Time)
+		p.upSince, p.downSince = make(map[realize.Pair]time.Time), make(map[realize.Pair]time.Time)
+		p.seenUp, p.refused = make(map[realize.Pair]bool), make(map[relayTry]time.Time)
 	}
 	next := realize.Relays{}
 	var wait time.Duration
-	if len(relayChassis) > 0 {
-		for _, pair := range c.downPairs(isGateway, p.relays) {
-			state := c.pairOf(pair, isGateway)
-			cur, relayed := p.relays[pair]
-			if state != TunnelDown && relayed {
-				// Back only once it stayed up for the hold.
-				since, ok := p.upSince[pair]
-				if state != TunnelUp {
-					delete(p.upSince, pair)
-				} else if !ok {
-					p.upSince[pair], since = now, now
+	later := func(d time.Duration) {
+		if d > 0 && (wait == 0 || d < wait) {
+			wait = d
+		}
+	}
+	pairs := c.observedPairs(p.relays)
+	for pair := range p.downSince {
+		if !slices.Contains(pairs, pair) {
+			delete(p.downSince, pair)
+		}
+	}
+	for _, pair := range pairs {
+		state := c.pairOf(pair, isGateway)
+		if state == TunnelUp {
+			p.seenUp[pair] = true
+		}
+		if state != TunnelDown {
+			delete(p.downSince, pair)
+		} else if _, ok := p.downSince[pair]; !ok {
+			p.downSince[pair] = now
+		}
+		cur, relayed := p.relays[pair]
+		if len(relayChassis) == 0 {
+			continue
+		}
+		if state != TunnelDown && relayed {
+			// Back only once it stayed up for the hold.
+			since, ok := p.upSince[pair]
+			if state != TunnelUp {
+				delete(p.upSince, pair)
+			} else if !ok {
+				p.upSince[pair], since = now, now
+			}
+			if left := pathReturnHold - now.Sub(since); state != TunnelUp || left > 0 {
+				if state == TunnelUp {
+					later(left)
 				}
-				if left := pathReturnHold - now.Sub(since); state != TunnelUp || left > 0 {
-					if state == TunnelUp && (wait == 0 || left < wait) {
-						wait = left
-					}
-					next[pair] = cur
-				}
-				continue
+				next[pair] = cur
 			}
-			delete(p.upSince, pair)
-			if state != TunnelDown {
-				continue
-			}
-			if relayed && !c.relayReaches(cur, pair, isGateway) {
-				p.refused[relayTry{pair, cur}] = now
-				relayed = false
-			}
-			if relayed {
+			continue
+		}
+		delete(p.upSince, pair)
+		if state != TunnelDown {
+			continue
+		}
+		if relayed {
+			if ok, legDown := c.relayReaches(cur, pair, isGateway); ok {
 				next[pair] = cur
 				continue
+			} else if legDown {
+				p.refused[relayTry{pair, cur}] = now
 			}
-			for _, r := range relayChassis {
-				if at, ok := p.refused[relayTry{pair, r}]; ok && now.Sub(at) < relayRefusedHold {
-					continue
-				}
-				if !pair.Has(r) && c.relayReaches(r, pair, isGateway) {
-					next[pair] = r
-					break
-				}
+		} else {
+			hold := relayAfter
+			if !p.seenUp[pair] {
+				hold = relayAfterNew
+			}
+			if left := hold - now.Sub(p.downSince[pair]); left > 0 {
+				later(left)
+				continue
+			}
+		}
+		for _, r := range relayChassis {
+			if at, ok := p.refused[relayTry{pair, r}]; ok && now.Sub(at) < relayRefusedHold {
+				later(relayRefusedHold - now.Sub(at))
+				continue
+			}
+			if ok, _ := c.relayReaches(r, pair, isGateway); ok && !pair.Has(r) {
+				next[pair] = r
+				break
 			}
 		}
 	}
@@ -146,9 +183,9 @@ func (c *Controller) updatePaths() {
 	c.Kick()
 }
 
-// downPairs lists the pairs of endpoints some device reports a down
-// tunnel between, and the pairs relayed now.
-func (c *Controller) downPairs(isGateway map[string]bool, relayed realize.Relays) []realize.Pair {
+// observedPairs lists the pairs of endpoints some device reports a tunnel
+// state between (up or down), and the pairs relayed now.
+func (c *Controller) observedPairs(relayed realize.Relays) []realize.Pair {
 	c.mu.Lock()
 	loops := make([]*chassisDevice, 0, len(c.loops))
 	for _, h := range c.loops {
@@ -170,7 +207,7 @@ func (c *Controller) downPairs(isGateway map[string]bool, relayed realize.Relays
 		}
 		h.mu.Lock()
 		for remote, st := range h.tunnels {
-			if st == TunnelDown {
+			if st != TunnelUnknown {
 				seen[realize.PairOf(h.chassis.Name, remote)] = true
 			}
 		}
@@ -178,7 +215,7 @@ func (c *Controller) downPairs(isGateway map[string]bool, relayed realize.Relays
 	}
 	for _, g := range gws {
 		for ip, st := range g.currentView().TunnelStates {
-			if name, ok := byIP[ip]; ok && st == TunnelDown {
+			if name, ok := byIP[ip]; ok && st != TunnelUnknown {
 				seen[realize.PairOf(name, g.gw.Name)] = true
 			}
 		}
@@ -221,18 +258,23 @@ func (c *Controller) pairOf(p realize.Pair, isGateway map[string]bool) string {
 }
 
 // relayReaches reports whether relay r can carry pair: its tunnels to both
-// ends are up (towards a VTEP: not known down, see relayRefusedHold).
-func (c *Controller) relayReaches(r string, pair realize.Pair, isGateway map[string]bool) bool {
+// ends are up (towards a VTEP: not known down, see relayRefusedHold), and
+// whether a leg towards a VTEP is known down.
+func (c *Controller) relayReaches(r string, pair realize.Pair, isGateway map[string]bool) (ok, gatewayDown bool) {
 	if c.loop(r) == nil {
-		return false
+		return false, false
 	}
+	ok = true
 	for _, end := range []string{pair.A, pair.B} {
 		st := c.pairState(r, end, isGateway[end])
-		if isGateway[end] && st == TunnelDown || !isGateway[end] && st != TunnelUp {
-			return false
+		switch {
+		case isGateway[end] && st == TunnelDown:
+			ok, gatewayDown = false, true
+		case !isGateway[end] && st != TunnelUp:
+			ok = false
 		}
 	}
-	return true
+	return ok, gatewayDown
 }
 
 // pathOf describes how a switch's traffic between a and b goes.
