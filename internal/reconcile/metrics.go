@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/internal/realize"
 	"github.com/ferry-sdn/ferry/openflow"
 )
 
@@ -36,6 +37,8 @@ type Metrics struct {
 	generationLag *prometheus.GaugeVec
 	realizeTime   prometheus.Histogram
 	tunnels       *prometheus.GaugeVec
+	relayed       *prometheus.GaugeVec
+	pathChanges   prometheus.Counter
 	gwLocalMACs   *prometheus.GaugeVec
 	gwRemoteMACs  *prometheus.GaugeVec
 	gwHeldBack    *prometheus.GaugeVec
@@ -146,6 +149,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "ferry_device_tunnels",
 			Help: "ferry's tunnels on a device by BFD state (up, down, unknown).",
 		}, []string{"device", "state"}),
+		relayed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ferry_relay_pairs",
+			Help: "Pairs of endpoints whose direct tunnel is down and whose traffic goes through the relay.",
+		}, []string{"relay"}),
+		pathChanges: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ferry_path_changes_total",
+			Help: "Times a pair of endpoints moved to a relay or back to its direct path.",
+		}),
 		gwLocalMACs: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ferry_gateway_local_macs",
 			Help: "MACs a VTEP learned locally (Ucast_Macs_Local) on ferry's logical switches.",
@@ -188,7 +199,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) collectors() []prometheus.Collector {
 	cs := []prometheus.Collector{m.connected, m.passes, m.passDuration, m.flows, m.groups, m.flowMods,
 		m.bundleLatency, m.transactions, m.txLatency, m.nbGeneration, m.realizedGen, m.generationLag,
-		m.realizeTime, m.tunnels, m.gwLocalMACs, m.gwRemoteMACs, m.gwHeldBack, m.gwFaults, m.spoofed}
+		m.realizeTime, m.tunnels, m.relayed, m.pathChanges, m.gwLocalMACs, m.gwRemoteMACs, m.gwHeldBack, m.gwFaults, m.spoofed}
 	for _, kind := range nbKinds {
 		cs = append(cs, m.nbObjects[kind])
 	}
@@ -252,6 +263,22 @@ func (m *Metrics) SetTunnels(device string, up, down, unknown int) {
 	m.tunnels.WithLabelValues(device, "up").Set(float64(up))
 	m.tunnels.WithLabelValues(device, "down").Set(float64(down))
 	m.tunnels.WithLabelValues(device, "unknown").Set(float64(unknown))
+}
+
+// setRelays reports how many pairs go through each relay
+// (ferry_relay_pairs{relay}) and counts the pairs whose path changed.
+func (m *Metrics) setRelays(relays []string, now realize.Relays, changes int) {
+	if m == nil {
+		return
+	}
+	m.relayed.Reset()
+	for _, r := range relays {
+		m.relayed.WithLabelValues(r).Set(0)
+	}
+	for _, r := range now {
+		m.relayed.WithLabelValues(r).Inc()
+	}
+	m.pathChanges.Add(float64(changes))
 }
 
 func b2f(b bool) float64 {

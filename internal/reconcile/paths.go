@@ -38,6 +38,7 @@ type paths struct {
 	seenUp    map[realize.Pair]bool      // pairs whose direct tunnel was up once
 	refused   map[relayTry]time.Time     // relays found unreachable while in use
 	timer     *time.Timer                // re-decides when a hold ends
+	reported  []string                   // the relays the metrics show
 	ver       atomic.Uint64              // bumped whenever relays changes
 }
 
@@ -165,18 +166,26 @@ func (c *Controller) updatePaths() {
 	if len(next) == 0 {
 		next = nil
 	}
-	if maps.Equal(next, p.relays) {
+	if maps.Equal(next, p.relays) && slices.Equal(relayChassis, p.reported) {
 		return
 	}
+	changes := 0
 	for pair, r := range next {
 		if p.relays[pair] != r {
+			changes++
 			c.log.Info("pair relayed: direct tunnel down", "a", pair.A, "b", pair.B, "relay", r)
 		}
 	}
 	for pair := range p.relays {
 		if _, ok := next[pair]; !ok {
+			changes++
 			c.log.Info("pair back to its direct path", "a", pair.A, "b", pair.B)
 		}
+	}
+	c.cfg.Metrics.setRelays(relayChassis, next, changes)
+	p.reported = relayChassis
+	if maps.Equal(next, p.relays) {
+		return
 	}
 	p.relays = next
 	p.ver.Add(1)
