@@ -172,6 +172,25 @@ func realizedChassis(st model.SwitchStatus) int {
 
 // tunnelsDown counts the tunnels whose BFD says down, or that have no
 // encapsulation in common: neither carries frames.
+// tunnelsDownText is tunnelsDown of all, with how many go through a relay.
+func tunnelsDownText(st model.SwitchStatus) string {
+	s := fmt.Sprintf("%d/%d", tunnelsDown(st), len(st.Tunnels))
+	if n := tunnelsRelayed(st); n > 0 {
+		s += fmt.Sprintf(" (%d relayed)", n)
+	}
+	return s
+}
+
+func tunnelsRelayed(st model.SwitchStatus) int {
+	n := 0
+	for _, t := range st.Tunnels {
+		if t.Relay != "" {
+			n++
+		}
+	}
+	return n
+}
+
 func tunnelsDown(st model.SwitchStatus) int {
 	n := 0
 	for _, t := range st.Tunnels {
@@ -224,6 +243,15 @@ func (a *app) switchShowCmd() *cobra.Command {
 			fmt.Fprintln(tw, "  NAME\tREALIZED\tREALIZED GENERATION")
 			for _, c := range sw.Status.Chassis {
 				fmt.Fprintf(tw, "  %s\t%s\t%d\n", c.Name, yesNo(c.Realized), c.RealizedGeneration)
+			}
+			if err := tw.Flush(); err != nil || len(sw.Status.Tunnels) == 0 {
+				return err
+			}
+			fmt.Fprintln(a.stdout, "Tunnels:")
+			tw = newTable(a.stdout)
+			fmt.Fprintln(tw, "  PAIR\tENCAP\tSTATE\tPATH")
+			for _, t := range sw.Status.Tunnels {
+				fmt.Fprintf(tw, "  %s <-> %s\t%s\t%s\t%s\n", t.A, t.B, dash(t.Encap), orUnknown(t.State), dash(t.Path))
 			}
 			return tw.Flush()
 		})

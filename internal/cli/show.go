@@ -130,6 +130,10 @@ func (top *topology) print(w io.Writer) error {
 			if encap == "" {
 				encap, state = "no common encapsulation", "down"
 			}
+			if tn.Relay != "" {
+				t.line(1, "tunnel %s <-> %s: %s, %s, relayed via %s", tn.A, tn.B, encap, orUnknown(state), tn.Relay)
+				continue
+			}
 			t.line(1, "tunnel %s <-> %s: %s, %s", tn.A, tn.B, encap, orUnknown(state))
 		}
 		bindings := map[string][]api.Binding{}

@@ -172,7 +172,7 @@ func (a *app) status() error {
 		}
 		rows = append(rows, []string{sw.Name, itoa(sw.VNI), sw.Encap, itoa(sw.Generation), realized(sw.Status),
 			dash(strings.Join(carriers, ",")), fmt.Sprintf("%d/%d", sw.Status.PortsBound, len(sw.Ports)),
-			fmt.Sprintf("%d/%d", tunnelsDown(sw.Status), len(sw.Status.Tunnels)), gateways})
+			tunnelsDownText(sw.Status), gateways})
 	}
 	return table(a.stdout, "No switches.",
 		[]string{"SWITCH", "VNI", "ENCAP", "GEN", "REALIZED", "CHASSIS", "PORTS BOUND", "TUNNELS DOWN", "GATEWAYS UP"}, rows)
