@@ -142,7 +142,7 @@ func (s *Session) PacketOut(ctx context.Context, p PacketOut) error {
 // with what the switch said about it.
 type PacketIn struct {
 	Table  uint8  // the table of the flow that sent it
-	Cookie uint64 // that flow's cookie
+	Cookie uint64 // that flow's cookie; all ones from a packet-out's own Controller action
 	Reason uint8  // ofp_packet_in_reason (PacketInAction, ...)
 	InPort uint32 // in_port, from the match
 	// TunID is the tunnel ID (VNI, GRE key), when the match carries one.
@@ -152,7 +152,8 @@ type PacketIn struct {
 	// one (NXM tun_src or tun_ipv6_src): the frame came through a tunnel
 	// from that endpoint.
 	TunSrc netip.Addr
-	// Data is the frame, its own copy (at most the flow's max_len bytes).
+	// Data is the frame, its own copy. OVS 3.1 buffers nothing and sends
+	// the whole frame whatever the Controller action's MaxLen.
 	Data []byte
 }
 
