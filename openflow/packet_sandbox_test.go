@@ -199,18 +199,30 @@ func testSandboxPacketInFlood(t *testing.T, sb *sandbox) {
 }
 
 // TestSandboxPacketInRoles records what OVS does with packet-ins when a
-// bridge has a master and a slave (one controller per ferryd replica):
-// the master gets them, the slave does not (OpenFlow's default
-// asynchronous configuration), and a slave may not send packet-outs.
+// bridge has two controllers (one per ferryd replica): while both are
+// equal, both get every packet-in, even of the other's packet-out; once
+// one is master and the other slave, the master gets them and the slave
+// does not (OpenFlow's default asynchronous configuration), and a slave
+// may not send packet-outs.
 func TestSandboxPacketInRoles(t *testing.T) {
 	sb, _, a, b := twoControllers(t)
-	requestRole(t, a, openflow.RoleMaster, 1)
-	requestRole(t, b, openflow.RoleSlave, 1)
 	if err := a.Commit(ctx(t), openflow.Changes{AddFlows: []openflow.Flow{punt()}}); err != nil {
 		t.Fatal(err)
 	}
 	chA, chB := a.PacketIns(), b.PacketIns()
-	frame := probeFrame(1)
+	frame := probeFrame(0)
+	if err := a.PacketOut(ctx(t), probeOut(frame)); err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range []<-chan openflow.PacketIn{chA, chB} {
+		if pi := recvPacketIn(t, ch, 5*time.Second); !bytes.Equal(pi.Data, frame) {
+			t.Errorf("equal controller's packet-in % x, want % x", pi.Data, frame)
+		}
+	}
+
+	requestRole(t, a, openflow.RoleMaster, 1)
+	requestRole(t, b, openflow.RoleSlave, 1)
+	frame = probeFrame(1)
 	if err := a.PacketOut(ctx(t), probeOut(frame)); err != nil {
 		t.Fatal(err)
 	}
