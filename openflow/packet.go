@@ -244,7 +244,10 @@ func (pi *PacketIn) parseMatch(b []byte) error {
 // PacketInQueue is how many packet-ins a session holds for a consumer that
 // has not taken them yet; past it they are dropped and counted
 // (Counters.PacketInDrops): the reader must never wait for a consumer,
-// or a packet-in flood would stall every reply behind it.
+// or a packet-in flood would stall every reply behind it. A frame is at
+// most 64 KiB (the message's length is 16 bits), so a switch can make a
+// session hold 16 MiB at the worst, as much as one dump
+// (DefaultMaxDumpBytes); probe frames are some 60 bytes.
 const PacketInQueue = 256
 
 // PacketIns returns the channel the session delivers packet-ins on, in
