@@ -218,7 +218,12 @@ func decodeAction(t uint16, a []byte) Action {
 	switch t {
 	case actionOutput:
 		if len(a) == 16 {
-			return Output{Port: binary.BigEndian.Uint32(a[4:8])}
+			// Output to CONTROLLER is the one whose max_len counts.
+			p := binary.BigEndian.Uint32(a[4:8])
+			if p == PortController {
+				return Controller{MaxLen: binary.BigEndian.Uint16(a[8:10])}
+			}
+			return Output{Port: p}
 		}
 	case actionGroup:
 		if len(a) == 8 {

@@ -74,11 +74,35 @@
 // every new session and every other replica slave. The session never asks
 // for a role on its own.
 //
+// # Packets (data-plane probes)
+//
+// Session.PacketOut(ctx, PacketOut{InPort, Actions, Data}) injects one
+// frame (no buffer; OpenFlow 1.3 carries InPort in a field, 1.5 in a
+// match) and returns without waiting: Output{Port: PortTable} runs it
+// through the pipeline as if it had arrived on InPort. The frame is
+// checked first (an Ethernet header at least, the whole message within
+// 64 KiB, encodable actions). A packet-out the switch rejects comes back
+// as an unsolicited error, counted in Counters.PacketOutErrors and logged
+// at debug; a Barrier after a batch waits until all were processed.
+//
+// A flow with the Controller action (ovs-ofctl: CONTROLLER:65535) punts
+// frames to the controllers. Session.PacketIns returns the channel they
+// are delivered on as PacketIn (table, cookie and reason, in_port, tun_id
+// and tunnel source from the match, a copy of the frame); it is closed
+// when the session ends. Until the first call the reader skips
+// packet-ins unread; after it at most PacketInQueue wait, and the reader
+// never waits for the consumer: past that, packet-ins are skipped unread
+// and counted (Counters.PacketInDrops). OVS sends packet-ins to master
+// and equal controllers only, not to slaves, and refuses a slave's
+// packet-outs; it sends whole frames whatever max_len says, and on
+// OpenFlow 1.5 gives reason PacketInPacketOut to frames a packet-out sent
+// through the table.
+//
 // # What it does not do
 //
 // It does not dial switches (no active mode), does not open auxiliary
-// connections, ignores packet-ins, port status and other
-// asynchronous messages, and never deletes flows on its own: on connect it
+// connections, ignores port status and other asynchronous messages
+// (packet-ins but for PacketIns), and never deletes flows on its own: on connect it
 // neither flushes nor resyncs — the reconciler dumps, diffs and commits.
 // It encodes only the matches and actions Flow models; anything else found
 // in a dumped group bucket decodes as Unknown.

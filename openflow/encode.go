@@ -207,6 +207,10 @@ func encodeAction(a Action) (of.Action, error) {
 		return of.NewActionGroup(a.ID), nil
 	case SetTunnelID:
 		return of.NewActionSetField(*of.NewTunnelIdField(a.ID)), nil
+	case Controller:
+		o := of.NewActionOutput(PortController)
+		o.MaxLen = a.MaxLen
+		return o, nil
 	default:
 		return nil, fmt.Errorf("cannot encode action %T (%v)", a, a)
 	}

@@ -355,6 +355,8 @@ func appendAction(b []byte, a Action) []byte {
 		return strconv.AppendUint(append(b, "group:"...), uint64(a.ID), 10)
 	case SetTunnelID:
 		return append(appendOVSHex(append(b, "set_field:"...), a.ID), "->tun_id"...)
+	case Controller:
+		return strconv.AppendUint(append(b, "CONTROLLER:"...), uint64(a.MaxLen), 10)
 	}
 	return append(b, a.String()...)
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"io"
 	"math"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	of "antrea.io/libOpenflow/openflow15"
+	"antrea.io/libOpenflow/util"
 )
 
 // Fuzz targets for every decoder of switch input. Each must be total: no
@@ -503,9 +505,10 @@ func FuzzHandshake(f *testing.F) {
 
 // FuzzSessionReplies feeds stream to a session's reader while a flow dump,
 // a group dump, a barrier, a bundle (xids 1 to 5) and a role request (xid
-// 6) are outstanding, with ROLE_STATUS messages arriving unasked, then
-// decodes what the dumps received as DumpFlows and DumpGroups would. The
-// session must end with the stream and leave no request waiting.
+// 6) are outstanding, with ROLE_STATUS messages and packet-ins arriving
+// unasked, then decodes what the dumps received as DumpFlows and DumpGroups
+// would. The session must end with the stream, leave no request waiting,
+// and close its packet-in channel holding no more than its queue.
 func FuzzSessionReplies(f *testing.F) {
 	const limit = 8 << 10 // small, so that the fuzzer can reach it
 	withXid := func(m []byte, xid uint32) []byte {
@@ -522,6 +525,7 @@ func FuzzSessionReplies(f *testing.F) {
 		encodeError(4, &Error{Type: 5, Code: 6}), withXid(bundle, 5), header(of.Type_EchoRequest, 0, 8),
 		roleMsg(of.Type_RoleReply, 6, RoleMaster, 0, 2), roleMsg(of.Type_RoleStatus, 0, RoleSlave, 0, 3),
 		encodeError(3, &Error{Type: errTypeBadRequest, Code: errCodeIsSlave}),
+		capturedPacketIns(f)[1],
 	} {
 		good = append(good, m...)
 	}
@@ -542,9 +546,16 @@ func FuzzSessionReplies(f *testing.F) {
 		sink := &bundleSink{ops: []op{{kind: opDeleteGroup, gid: 1}}, xids: map[uint32]int{4: 0}}
 		role := &call{done: make(chan struct{}), isRole: true}
 		s.pending = map[uint32]*call{1: fl, 2: gr, 3: barrier, 4: {sink: sink}, 5: open, 6: role}
+		pins := s.PacketIns()
 		s.readLoop()
 		if !s.isClosed() {
 			t.Fatal("session outlived its connection")
+		}
+		n := 0
+		for pi := range pins { // ends: the reader closed it
+			if n++; n > PacketInQueue || len(pi.Data) > maxMsgLen {
+				t.Fatalf("packet-in %d of %d bytes", n, len(pi.Data))
+			}
 		}
 		for _, c := range []*call{fl, gr, barrier, open, role} {
 			select {
@@ -637,6 +648,85 @@ func FuzzParseAggregate(f *testing.F) {
 		out, err := parseAggregate(body, nil)
 		if err == nil && len(out) != 1 {
 			t.Fatalf("no error and %d counts", len(out))
+		}
+	})
+}
+
+// encodePacketIn is libOpenflow's OFPT_PACKET_IN for pi in wire version
+// version, an encoder independent of the decoder under test.
+func encodePacketIn(tb testing.TB, version uint8, pi PacketIn) []byte {
+	tb.Helper()
+	m := of.NewPacketIn()
+	m.Reason, m.TableId, m.Cookie, m.TotalLen = pi.Reason, pi.Table, pi.Cookie, uint16(len(pi.Data))
+	m.Match.AddField(*of.NewInPortField(pi.InPort))
+	if pi.HasTunID {
+		m.Match.AddField(*of.NewTunnelIdField(pi.TunID))
+	}
+	switch {
+	case pi.TunSrc.Is4():
+		m.Match.AddField(*of.NewTunnelIpv4SrcField(net.IP(pi.TunSrc.AsSlice()), nil))
+	case pi.TunSrc.Is6():
+		m.Match.AddField(*of.NewTunnelIpv6SrcField(net.IP(pi.TunSrc.AsSlice()), nil))
+	}
+	m.Data = util.NewBuffer(pi.Data)
+	b, err := m.MarshalBinary()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b[0] = version
+	return b
+}
+
+// FuzzParsePacketIn: the message's first byte is its version, so both
+// layouts are fuzzed; seeds are OVS 3.1's packet-ins of both.
+func FuzzParsePacketIn(f *testing.F) {
+	for _, m := range capturedPacketIns(f) {
+		f.Add(m)
+	}
+	// NXM tun_id, a masked field, an experimenter OXM, an empty match.
+	withMatch := func(version uint8, oxms string) []byte {
+		oxm, _ := hex.DecodeString(oxms)
+		m := header(of.Type_PacketIn, 0, packetInFixedLen)
+		m[0] = version
+		binary.BigEndian.PutUint32(m[8:12], noBuffer)
+		m = binary.BigEndian.AppendUint16(m, matchTypeOXM)
+		m = binary.BigEndian.AppendUint16(m, uint16(matchHeaderLen+len(oxm)))
+		m = append(m, oxm...)
+		m = append(m, make([]byte, pad8(matchHeaderLen+len(oxm))-matchHeaderLen-len(oxm)+packetInPad)...)
+		m = append(m, make([]byte, 60)...)
+		binary.BigEndian.PutUint16(m[2:4], uint16(len(m)))
+		return m
+	}
+	f.Add(withMatch(Version13, "00012008000000000000abcd"))
+	f.Add(withMatch(Version15, "80004d10000000000000abcdffffffffffffffff"))
+	f.Add(withMatch(Version15, "ffff0c0800002320deadbeef"))
+	f.Add(withMatch(Version13, ""))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		defer watchdog()()
+		pi, err := parsePacketIn(msg)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "openflow: ") {
+				t.Fatalf("error %q lacks the package prefix", err)
+			}
+			return
+		}
+		if len(pi.Data) > len(msg)-minPacketInLen {
+			t.Fatalf("%d bytes of frame from a %d-byte message", len(pi.Data), len(msg))
+		}
+		if len(msg) > minPacketInLen {
+			if _, err := parsePacketIn(msg[:len(msg)-1]); err == nil {
+				t.Fatalf("decoded % x but not it less its last byte", msg)
+			}
+		}
+		// The layouts are alike: the other version reads the same.
+		other := bytes.Clone(msg)
+		other[0] ^= Version13 ^ Version15
+		if again, err := parsePacketIn(other); err != nil || !reflect.DeepEqual(again, pi) {
+			t.Fatalf("as %s: %+v, %v; as %s: %+v", VersionName(other[0]), again, err, VersionName(msg[0]), pi)
+		}
+		// What was decoded survives libOpenflow's encoding unchanged.
+		if again, err := parsePacketIn(encodePacketIn(t, msg[0], pi)); err != nil || !reflect.DeepEqual(again, pi) {
+			t.Fatalf("%+v re-encoded decodes to %+v, %v", pi, again, err)
 		}
 	})
 }

@@ -878,9 +878,14 @@ func TestFlowStringMatchesOVS(t *testing.T) {
 		{Table: 2, Priority: 1, Actions: []openflow.Action{openflow.SetTunnelID{ID: 0}, openflow.Output{Port: 1}, openflow.Group{ID: 4}}},
 		{Table: 2, Priority: 2, WriteMetadata: &openflow.Metadata{Value: 0, Mask: ^uint64(0)}},
 		{Table: 2, Priority: 3, WriteMetadata: &openflow.Metadata{Value: 1, Mask: 1}, GotoTable: goTo(3)},
+		// The probes' punt to the controller, whole frames or not.
+		{Table: 2, Priority: 4, Match: openflow.Match{InPort: 1, Proto: &openflow.Proto{EthType: 0x88b5}},
+			Actions: []openflow.Action{openflow.Controller{MaxLen: openflow.ControllerNoBuffer}}},
+		{Table: 2, Priority: 5, Actions: []openflow.Action{openflow.SetTunnelID{ID: 7}, openflow.Controller{MaxLen: 128}}},
 	}
 	flows = append(flows, portSecurityFlows()...)
-	groups := []openflow.GroupEntry{{ID: 4, Buckets: [][]openflow.Action{{openflow.Output{Port: 1}}, {openflow.SetTunnelID{ID: 0}, openflow.Output{Port: tunPort}}}}}
+	groups := []openflow.GroupEntry{{ID: 4, Buckets: [][]openflow.Action{{openflow.Output{Port: 1}},
+		{openflow.SetTunnelID{ID: 0}, openflow.Output{Port: tunPort}}, {openflow.Controller{MaxLen: 0}}}}}
 	if err := s.Commit(ctx(t), openflow.Changes{AddGroups: groups, AddFlows: flows}); err != nil {
 		t.Fatal(err)
 	}

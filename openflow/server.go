@@ -720,12 +720,22 @@ func versionName(wire int) string {
 	return "OpenFlow" + strings.ReplaceAll(VersionName(uint8(wire)), ".", "")
 }
 
-// Counters are monotonic counts of what was sent, for metrics.
+// Counters are monotonic counts of what was sent and received, for metrics.
 type Counters struct {
 	FlowMods     uint64 // flow_mods sent inside bundles
 	GroupMods    uint64 // group_mods sent inside bundles
 	Bundles      uint64 // bundles sent (committed or not)
 	BundleErrors uint64 // bundles the switch rejected
+
+	PacketOuts      uint64 // packet-outs sent
+	PacketOutErrors uint64 // packet-outs the switch rejected (OFPT_ERROR)
+	PacketIns       uint64 // packet-ins delivered on PacketIns
+	// PacketInDrops counts packet-ins dropped because the consumer of
+	// PacketIns had PacketInQueue waiting; PacketInErrors those that did
+	// not decode. Packet-ins before the first PacketIns call are not
+	// counted: nobody asked for them.
+	PacketInDrops  uint64
+	PacketInErrors uint64
 }
 
 // Stats are what the server refused and recovered from, and the
@@ -746,6 +756,8 @@ type Stats struct {
 
 type counters struct {
 	flowMods, groupMods, bundles, bundleErrors atomic.Uint64
+	packetOuts, packetOutErrors                atomic.Uint64
+	packetIns, packetInDrops, packetInErrors   atomic.Uint64
 	panics, waits                              atomic.Uint64
 	refusedBy                                  [len(reasons)]atomic.Uint64
 }
@@ -762,5 +774,11 @@ func (c *counters) snapshot() Counters {
 		GroupMods:    c.groupMods.Load(),
 		Bundles:      c.bundles.Load(),
 		BundleErrors: c.bundleErrors.Load(),
+
+		PacketOuts:      c.packetOuts.Load(),
+		PacketOutErrors: c.packetOutErrors.Load(),
+		PacketIns:       c.packetIns.Load(),
+		PacketInDrops:   c.packetInDrops.Load(),
+		PacketInErrors:  c.packetInErrors.Load(),
 	}
 }

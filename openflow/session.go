@@ -57,6 +57,10 @@ type Session struct {
 	done       chan struct{}
 	closeOnce  sync.Once
 	counters   counters
+	// pins is the packet-in channel, made by the first PacketIns call
+	// (nil until then: packet-ins are skipped unread).
+	pins    atomic.Pointer[chan PacketIn]
+	pinOnce sync.Once
 	// version is the negotiated wire version, set by the handshake
 	// before the reader starts and constant after.
 	version uint8
@@ -535,6 +539,7 @@ func readMsg(br *bufio.Reader) ([]byte, error) {
 // flood costs CPU, not memory; only replies to outstanding requests, echo
 // requests and small unsolicited errors are read whole.
 func (s *Session) readLoop() {
+	defer s.closePacketIns() // after the session is closed, even on a panic
 	defer s.recoverPanic("reader")
 	var hdr [8]byte
 	for {
@@ -594,9 +599,11 @@ func (s *Session) wanted(typ uint8, xid uint32, l int) bool {
 		return l <= maxEchoRequest
 	case of.Type_RoleStatus:
 		return l <= maxRoleStatus
-	case of.Type_Hello, of.Type_PacketIn, of.Type_FlowRemoved, of.Type_PortStatus,
+	case of.Type_PacketIn:
+		return s.wantPacketIn()
+	case of.Type_Hello, of.Type_FlowRemoved, of.Type_PortStatus,
 		of.Type_TableStatus, of.Type_RequestForward, of.Type_ControllerStatus:
-		// Asynchronous messages: ferry's pipeline does not use them.
+		// Other asynchronous messages: ferry's pipeline does not use them.
 		return false
 	}
 	s.mu.Lock()
@@ -640,6 +647,10 @@ func (s *Session) dispatch(msg []byte) {
 		s.roleStatus(msg)
 		return
 	}
+	if typ == of.Type_PacketIn {
+		s.packetIn(msg)
+		return
+	}
 
 	s.mu.Lock()
 	c := s.pending[xid]
@@ -649,6 +660,9 @@ func (s *Session) dispatch(msg []byte) {
 			e, err := parseError(msg)
 			if err == nil {
 				s.learnSlave(e)
+				if s.packetOutError(e) {
+					return
+				}
 				err = e
 			}
 			now := time.Now().UnixNano()
