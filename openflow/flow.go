@@ -134,7 +134,11 @@ func (m Match) appendTo(b []byte) []byte {
 		sep()
 		b = appendOVSHex(append(b, "metadata="...), m.Metadata)
 	}
-	if m.InPort != 0 {
+	if m.InPort == PortController {
+		// As ovs-ofctl names it.
+		sep()
+		b = append(b, "in_port=CONTROLLER"...)
+	} else if m.InPort != 0 {
 		sep()
 		b = strconv.AppendUint(append(b, "in_port="...), uint64(m.InPort), 10)
 	}

@@ -60,7 +60,22 @@ const (
 	PriorityGuard  uint16 = 50
 	PriorityOther  uint16 = 40
 	PrioritySwitch uint16 = 10
+
+	// In TableL2: a probe frame from a tunnel goes to the controller
+	// before any switch's flow delivers it (PriorityProbe); one injected
+	// here that no exact flow sends on is dropped instead of flooded
+	// (PriorityProbeHold), or a missing unicast flow would go unseen.
+	PriorityProbe     uint16 = 110
+	PriorityProbeHold uint16 = 60
 )
+
+// Data-plane probes: frames of EthProbe from ProbeMAC, which ferry
+// injects with a packet-out and its probe flow on the far end punts back.
+// ProbeMAC is locally administered; a VIF with port security cannot send
+// from it.
+const EthProbe uint16 = 0x88b5 // IEEE 802 local experimental
+
+var ProbeMAC = net.HardwareAddr{0x02, 0x66, 0x65, 0x72, 0x72, 0x79} // "\x02ferry"
 
 // MaxTunnelKey is the largest tun_id a logical switch can have: a VXLAN
 // VNI has 24 bits, and GRE keys are held to the same range so that a

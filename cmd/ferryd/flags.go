@@ -43,6 +43,8 @@ func newFlags(cfg *config) *flag.FlagSet {
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `format` on stderr: text (logfmt, key=value) or json (one object per line)")
 	fs.DurationVar(&cfg.resync, "resync", 60*time.Second, "period of unconditional reconcile passes")
 	fs.BoolVar(&cfg.repair, "repair", true, "repair drift (ferry's state on a device changed by someone else); false only reports it in GET /v1/events, the log and ferry_drift_events_total")
+	fs.DurationVar(&cfg.probeInterval, "probe-interval", time.Second, "how often every pair of hypervisors that share a switch is probed through the data plane, each way (reachability, loss, RTT, path MTU; 0: never)")
+	fs.IntVar(&cfg.probeRate, "probe-rate", 100, "the most probes one hypervisor sends per second; beyond it, its pairs take turns")
 	fs.DurationVar(&cfg.driftCheck, "drift-check", 2*time.Second, "how often each bridge's flows are counted against what ferry installed, to notice flows deleted or added behind its back (0: only at --resync)")
 	fs.Var(&cfg.traceAppctl, "trace-appctl", "`CHASSIS=TARGET`[,...]: where packet traces (GET /v1/trace) run ovs-appctl ofproto/trace for a chassis: its ovs-vswitchd's unixctl socket (a .ctl file) or its OVS_RUNDIR (a directory with ovs-vswitchd.pid), on this host; repeatable; other chassis are traced by simulation on their installed flows")
 	fs.StringVar(&cfg.ovsdbListen, "ovsdb-listen", "", "passive OVSDB `target` (ptcp:PORT[:IP], pssl:PORT[:IP]) for hosts that dial ferry (ovs-vsctl set-manager tcp:FERRY:PORT); they register with \"ovsdb\": \"passive\" and are matched by system-id")
@@ -90,10 +92,13 @@ func parseFlags(args []string, stderr io.Writer) (config, *flag.FlagSet, error) 
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"api-max-conns", cfg.apiMaxConns}, {"openflow-max-conns", cfg.ofMaxConns}, {"openflow-max-unbound", cfg.ofMaxUnbound}, {"openflow-max-dump", cfg.ofMaxDumpMiB}} {
+	}{{"api-max-conns", cfg.apiMaxConns}, {"openflow-max-conns", cfg.ofMaxConns}, {"openflow-max-unbound", cfg.ofMaxUnbound}, {"openflow-max-dump", cfg.ofMaxDumpMiB}, {"probe-rate", cfg.probeRate}} {
 		if f.v < 1 {
 			return cfg, fs, fmt.Errorf("--%s: %d: must be at least 1", f.name, f.v)
 		}
+	}
+	if cfg.probeInterval < 0 || cfg.probeInterval > 0 && cfg.probeInterval < 100*time.Millisecond {
+		return cfg, fs, fmt.Errorf("--probe-interval: %v: must be 0 (off) or at least 100ms", cfg.probeInterval)
 	}
 	return cfg, fs, nil
 }

@@ -50,8 +50,10 @@ type config struct {
 	replicaID, apiAdvertise string
 	// Drift: repair it (or only report it), and how often flows are
 	// counted.
-	repair     bool
-	driftCheck time.Duration
+	repair        bool
+	driftCheck    time.Duration
+	probeInterval time.Duration
+	probeRate     int
 	// traceAppctl maps chassis to their ovs-vswitchd unixctl targets
 	// (--trace-appctl).
 	traceAppctl appctlTargets
@@ -383,21 +385,23 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		dialedIn = passive.RemoteAddr
 	}
 	ctl := reconcile.New(reconcile.Config{
-		Northbound:  db,
-		Switches:    reconcile.OpenFlow(ofServer),
-		Dial:        plain.chassisDialer(reconcile.OVSDBDialer(logger.With("component", "chassis"), sec.peer, passive)),
-		DialGateway: plain.gatewayDialer(reconcile.OVSDBGatewayDialer(logger.With("component", "gateway"), sec.peer, passive)),
-		Advertise:   cfg.advertise,
-		Resync:      cfg.resync,
-		Metrics:     reconcile.NewMetrics(reg),
-		Logger:      logger.With("component", "reconcile"),
-		DialedIn:    dialedIn,
-		Ownership:   ownership,
-		Events:      drift,
-		NoRepair:    !cfg.repair,
-		DriftCheck:  cfg.driftCheck,
-		Probes:      db,
-		Appctl:      cfg.traceAppctl,
+		Northbound:        db,
+		Switches:          reconcile.OpenFlow(ofServer),
+		Dial:              plain.chassisDialer(reconcile.OVSDBDialer(logger.With("component", "chassis"), sec.peer, passive)),
+		DialGateway:       plain.gatewayDialer(reconcile.OVSDBGatewayDialer(logger.With("component", "gateway"), sec.peer, passive)),
+		Advertise:         cfg.advertise,
+		Resync:            cfg.resync,
+		Metrics:           reconcile.NewMetrics(reg),
+		Logger:            logger.With("component", "reconcile"),
+		DialedIn:          dialedIn,
+		Ownership:         ownership,
+		Events:            drift,
+		NoRepair:          !cfg.repair,
+		DriftCheck:        cfg.driftCheck,
+		PathProbeInterval: cfg.probeInterval,
+		PathProbeRate:     cfg.probeRate,
+		Probes:            db,
+		Appctl:            cfg.traceAppctl,
 		PeerControllers: func() []string {
 			if mgr == nil {
 				return nil

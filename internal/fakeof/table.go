@@ -201,6 +201,8 @@ func (t *Table) apply(p *Packet, acts []openflow.Action, depth int, out *[]Emit,
 			if a.Port != p.InPort {
 				*out = append(*out, Emit{Port: a.Port, TunID: p.TunID})
 			}
+		case openflow.Controller:
+			*out = append(*out, Emit{Port: openflow.PortController, TunID: p.TunID})
 		case openflow.Group:
 			g, ok := t.groups[a.ID]
 			if !ok {

@@ -50,6 +50,10 @@ type SwitchStatus struct {
 	// (one with a port of the switch bound to it) has realized at least the
 	// switch's generation.
 	Realized bool `json:"realized"`
+	// ForwardingVerified is true once, besides Realized, a data-plane
+	// probe has crossed every pair of the switch's hypervisors both ways
+	// since the switch last changed (false while probes are off).
+	ForwardingVerified bool `json:"forwarding_verified"`
 	// Chassis lists the chassis that carry the switch.
 	Chassis []SwitchChassis `json:"chassis"`
 	// PortsBound counts the ports whose VIF was found on a chassis.
@@ -142,7 +146,36 @@ type SwitchTunnel struct {
 	// tunnel is down and its traffic goes through relay R (also in Relay).
 	Path  string `json:"path,omitempty"`
 	Relay string `json:"relay,omitempty"`
+	// Probe is what ferry's data-plane probes found between the pair
+	// (hypervisor pairs; absent until probed).
+	Probe *PairProbe `json:"probe,omitempty"`
 }
+
+// PairProbe is what the data-plane probes found between two chassis, both
+// directions together.
+type PairProbe struct {
+	// State is "ok" while the last probe each way came back, "failing"
+	// when one did not (a missing flow, a wrong VNI, a broken relay: even
+	// with BFD up), "unknown" while one direction has not been probed.
+	State string `json:"state"`
+	// Loss is the fraction of the last 10 probes lost, the worse way.
+	Loss float64 `json:"loss"`
+	// RTTMillis is the last probe's round trip through ferry, the worse
+	// way (packet-out to packet-in: it includes both OpenFlow channels).
+	RTTMillis float64 `json:"rtt_ms,omitempty"`
+	// PathMTU is the largest tunnel packet (outer IP) that crosses both
+	// ways, once measured; MTUBelowUnderlay says it is below the
+	// configured underlay MTU.
+	PathMTU          int  `json:"path_mtu,omitempty"`
+	MTUBelowUnderlay bool `json:"mtu_below_underlay,omitempty"`
+}
+
+// Probe states (PairProbe.State).
+const (
+	ProbeOK      = "ok"
+	ProbeFailing = "failing"
+	ProbeUnknown = "unknown"
+)
 
 // Paths of a tunnel pair (SwitchTunnel.Path).
 const (

@@ -283,8 +283,8 @@ func (b *Bridge) Plan(in BridgeInputs) *BridgePlan {
 		}
 		p.units[name] = nu
 	}
-	drops := tableMissDrops()
-	p.base.refs = b.diffFlows(p, b.base.refs, drops, SortFlows(drops))
+	base := bridgeFlows()
+	p.base.refs = b.diffFlows(p, b.base.refs, base, SortFlows(base))
 
 	if in.Full {
 		// What no switch claimed is stale.

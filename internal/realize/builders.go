@@ -32,6 +32,31 @@ func tableMissDrops() []openflow.Flow {
 	}
 }
 
+// probeFlows are the bridge-wide flows of the data-plane probes: a probe
+// ferry injects (in_port CONTROLLER, the switch's tun_id set by the
+// packet-out) enters the L2 lookup as a local frame, so it takes the same
+// unicast flow a VM's frame would; one no such flow sends on is dropped;
+// one arriving from a tunnel is punted to the controller.
+func probeFlows() []openflow.Flow {
+	probe := &openflow.Proto{EthType: openflow.EthProbe}
+	return []openflow.Flow{{
+		Table: openflow.TableClassify, Priority: openflow.PriorityExact,
+		Match:         openflow.Match{InPort: openflow.PortController, EthSrc: openflow.ProbeMAC, Proto: probe},
+		WriteMetadata: &openflow.Metadata{Value: openflow.MetaFromLocal, Mask: ^uint64(0)},
+		GotoTable:     &gotoL2,
+	}, {
+		Table: openflow.TableL2, Priority: openflow.PriorityProbe,
+		Match:   openflow.Match{HasMetadata: true, Metadata: openflow.MetaFromTunnel, EthSrc: openflow.ProbeMAC, Proto: probe},
+		Actions: []openflow.Action{openflow.Controller{MaxLen: 65535}},
+	}, {
+		Table: openflow.TableL2, Priority: openflow.PriorityProbeHold,
+		Match: openflow.Match{HasMetadata: true, Metadata: openflow.MetaFromLocal, EthSrc: openflow.ProbeMAC, Proto: probe},
+	}}
+}
+
+// bridgeFlows are the flows of the bridge as a whole, not of a switch.
+func bridgeFlows() []openflow.Flow { return append(tableMissDrops(), probeFlows()...) }
+
 // vifClassify puts a frame from a local VIF on its switch, marked as
 // local, and hands it on: to port security when the port has it (secured),
 // else straight to the L2 lookup.

@@ -432,7 +432,7 @@ func DesiredChassis(in ChassisInputs) ChassisState {
 		t.OFPort = ports[name]
 		st.Tunnels = append(st.Tunnels, t)
 	}
-	st.Flows = tableMissDrops()
+	st.Flows = bridgeFlows()
 	for _, u := range units {
 		for i := range u.tunnels {
 			u.tunnels[i].OFPort = ports[u.tunnels[i].Name]

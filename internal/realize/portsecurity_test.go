@@ -157,6 +157,7 @@ table=0, priority=100,in_port=2 actions=set_field:0x3e9->tun_id,write_metadata:0
 table=0, priority=100,in_port=3 actions=set_field:0x3e9->tun_id,write_metadata:0x1,goto_table:10
 table=0, priority=100,in_port=4 actions=set_field:0x3e9->tun_id,write_metadata:0x1,goto_table:1
 table=0, priority=100,in_port=5 actions=set_field:0x3e9->tun_id,write_metadata:0x1,goto_table:1
+table=0, priority=100,in_port=CONTROLLER,dl_src=02:66:65:72:72:79,dl_type=0x88b5 actions=write_metadata:0x1,goto_table:10
 table=0, priority=0 actions=drop
 table=1, priority=100,arp,in_port=1,dl_src=02:00:00:00:00:0a,arp_spa=0.0.0.0,arp_sha=02:00:00:00:00:0a actions=goto_table:10
 table=1, priority=100,arp,in_port=1,dl_src=02:00:00:00:00:0a,arp_spa=198.18.100.1,arp_sha=02:00:00:00:00:0a actions=goto_table:10

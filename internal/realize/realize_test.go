@@ -256,6 +256,7 @@ func TestGoldenFlows(t *testing.T) {
 	want := strings.TrimSpace(`
 table=0, priority=100,in_port=1 actions=set_field:0x3e9->tun_id,write_metadata:0x1,goto_table:1
 table=0, priority=100,in_port=2 actions=set_field:0x3e9->tun_id,write_metadata:0x1,goto_table:1
+table=0, priority=100,in_port=CONTROLLER,dl_src=02:66:65:72:72:79,dl_type=0x88b5 actions=write_metadata:0x1,goto_table:10
 table=0, priority=100,tun_id=0x3e9,in_port=32768 actions=write_metadata:0x2,goto_table:10
 table=0, priority=100,tun_id=0x3e9,in_port=32769 actions=write_metadata:0x2,goto_table:10
 table=0, priority=0 actions=drop
@@ -263,12 +264,14 @@ table=1, priority=100,in_port=1,dl_src=52:54:00:00:01:0a actions=goto_table:10
 table=1, priority=100,in_port=2,dl_src=52:54:00:00:01:0c actions=goto_table:10
 table=1, priority=10,tun_id=0x3e9 actions=goto_table:3
 table=3, priority=100,tun_id=0x3e9 actions=drop
+table=10, priority=110,metadata=0x2,dl_src=02:66:65:72:72:79,dl_type=0x88b5 actions=CONTROLLER:65535
 table=10, priority=100,tun_id=0x3e9,dl_dst=52:54:00:00:01:0a actions=output:1
 table=10, priority=100,tun_id=0x3e9,dl_dst=52:54:00:00:01:0c actions=output:2
 table=10, priority=100,tun_id=0x3e9,metadata=0x1,dl_dst=52:54:00:00:01:0b actions=output:32769
 table=10, priority=100,tun_id=0x3e9,metadata=0x1,dl_dst=52:54:00:00:01:0d actions=output:32768
 table=10, priority=100,tun_id=0x3e9,metadata=0x2,dl_dst=52:54:00:00:01:0b actions=drop
 table=10, priority=100,tun_id=0x3e9,metadata=0x2,dl_dst=52:54:00:00:01:0d actions=drop
+table=10, priority=60,metadata=0x1,dl_src=02:66:65:72:72:79,dl_type=0x88b5 actions=drop
 table=10, priority=50,tun_id=0x3e9,metadata=0x1 actions=group:2147485650
 table=10, priority=50,tun_id=0x3e9,metadata=0x2 actions=group:2147485651
 table=10, priority=0 actions=drop
@@ -283,7 +286,7 @@ func TestDeletedSwitchLeavesNothing(t *testing.T) {
 	snap, obs := labSnapshot()
 	snap.Switches = nil
 	st := buildFabric(t, snap, obs)["hv1"].st
-	if len(st.Tunnels) != 0 || len(st.Groups) != 0 || len(st.Flows) != 2 {
+	if len(st.Tunnels) != 0 || len(st.Groups) != 0 || len(st.Flows) != len(bridgeFlows()) {
 		t.Fatalf("empty snapshot still wants %d tunnels, %d groups, flows %v", len(st.Tunnels), len(st.Groups), st.Flows)
 	}
 }

@@ -61,6 +61,12 @@ func (o ofSession) DumpFlows(ctx context.Context) ([]openflow.FlowRef, error) {
 
 func (o ofSession) Version() uint8 { return o.s.Version() }
 
+func (o ofSession) PacketOut(ctx context.Context, p openflow.PacketOut) error {
+	return o.s.PacketOut(ctx, p)
+}
+
+func (o ofSession) PacketIns() <-chan openflow.PacketIn { return o.s.PacketIns() }
+
 func (o ofSession) Close() { o.s.Close() }
 
 func (o ofSession) DumpTable(ctx context.Context, table uint8) ([]openflow.FlowStat, error) {

@@ -76,6 +76,12 @@ type Config struct {
 	Appctl map[string]string
 	// RunAppctl runs ovs-appctl; nil: RunAppctl (exec).
 	RunAppctl Appctl
+	// PathProbeInterval is how often each ordered pair of chassis that
+	// share a switch is probed through the data plane (0: never).
+	PathProbeInterval time.Duration
+	// PathProbeRate bounds the probes one chassis sends per second
+	// (default 100): beyond it, pairs take turns.
+	PathProbeRate int
 }
 
 // ProbeStore records a gateway's source-node probe result
@@ -173,6 +179,7 @@ type Controller struct {
 	lastGW   uint64
 	lastPath uint64
 	paths    paths
+	probe    *pathProber // nil: probes off
 
 	// claims makes sure one device is driven by one loop (identity.go).
 	claims *claims
@@ -263,6 +270,12 @@ func New(cfg Config) *Controller {
 	if cfg.Metrics != nil {
 		cfg.Metrics.spoofed.setSource(c.spoofReadings)
 	}
+	if cfg.PathProbeInterval > 0 {
+		if cfg.PathProbeRate <= 0 {
+			cfg.PathProbeRate = 100
+		}
+		c.probe = newPathProber(c, cfg.PathProbeInterval, cfg.PathProbeRate)
+	}
 	return c
 }
 
@@ -318,6 +331,9 @@ func (c *Controller) Run(ctx context.Context) {
 		check = t.C
 	}
 	c.sync(ctx, true)
+	if c.probe != nil {
+		go c.probe.run(ctx)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -691,9 +707,19 @@ func (c *Controller) Switch(sw model.Switch) model.SwitchStatus {
 		st.Chassis = append(st.Chassis, sc)
 	}
 	st.Tunnels, st.MTU = tunnelsOf(e.Snapshot, sv.Switch, sv.Carriers)
+	st.ForwardingVerified = c.probe != nil && st.Realized
 	for i, tn := range st.Tunnels {
 		st.Tunnels[i].State = c.pairState(tn.A, tn.B, false)
 		st.Tunnels[i].Path, st.Tunnels[i].Relay = pathOf(sv, tn.A, tn.B), sv.RelayOf(tn.A, tn.B)
+		a, _ := e.Chassis(tn.A)
+		b, _ := e.Chassis(tn.B)
+		pp := c.probe.pairProbe(tn.A, tn.B, min(a.MTU(), b.MTU()))
+		st.Tunnels[i].Probe = pp
+		if pp != nil && pp.PathMTU > 0 && tn.Encap != "" {
+			// The guest MTU follows what really crosses.
+			st.MTU = min(st.MTU, pp.PathMTU-model.Overhead(tn.Encap))
+		}
+		st.ForwardingVerified = st.ForwardingVerified && c.probe.verified(sw.Name, sv.Version, tn.A, tn.B)
 	}
 	// Gateways: every one with a binding must have committed too; pairs
 	// with a VTEP are VXLAN whatever the switch's encapsulation.

@@ -322,6 +322,11 @@ func TestSandboxLifecycle(t *testing.T) {
 		// Port security, on by default: vm1 has an attached-mac.
 		"table=1, priority=100,in_port=2,dl_src=52:54:00:00:01:0a actions=goto_table:10",
 		"table=3, priority=100,tun_id=0x3e9 actions=drop",
+		// The probe flows, as ovs-ofctl prints them (the cookie is a
+		// hash of ferry's text: the two must agree).
+		"priority=100,in_port=CONTROLLER,dl_src=02:66:65:72:72:79,dl_type=0x88b5 actions=write_metadata:0x1,goto_table:10",
+		"table=10, priority=110,metadata=0x2,dl_src=02:66:65:72:72:79,dl_type=0x88b5 actions=CONTROLLER:65535",
+		"table=10, priority=60,metadata=0x1,dl_src=02:66:65:72:72:79,dl_type=0x88b5 actions=drop",
 	}
 	joined := strings.Join(flows, "\n")
 	for _, w := range want {
@@ -329,8 +334,8 @@ func TestSandboxLifecycle(t *testing.T) {
 			t.Errorf("hv1 flows lack %q:\n%s", w, joined)
 		}
 	}
-	if len(flows) != 12 {
-		t.Errorf("hv1 has %d flows, want 12:\n%s", len(flows), joined)
+	if len(flows) != 15 {
+		t.Errorf("hv1 has %d flows, want 15:\n%s", len(flows), joined)
 	}
 	if out := hv1.Ofctl(t, "dump-groups", "br-int"); !strings.Contains(out, "group_id=2147485650") || !strings.Contains(out, "group_id=2147485651") {
 		t.Errorf("groups:\n%s", out)
@@ -365,12 +370,12 @@ func TestSandboxLifecycle(t *testing.T) {
 		t.Errorf("operator's group removed:\n%s", out)
 	}
 
-	// Deleting the switch leaves only the table-miss drops: no group, no
-	// tunnel port; the operator's port stays.
+	// Deleting the switch leaves only the table-miss drops and the probe
+	// flows: no group, no tunnel port; the operator's port stays.
 	s.update(func(n *model.Snapshot) { n.Switches = nil })
 	s.waitRealized()
 	for _, hv := range []string{"hv1", "hv2"} {
-		if got := s.dumpFlows(hv); len(got) != 2 {
+		if got := s.dumpFlows(hv); len(got) != 5 {
 			t.Errorf("%s flows after delete:\n%s", hv, strings.Join(got, "\n"))
 		}
 		if out := s.hvs[hv].Ofctl(t, "dump-groups", "br-int"); strings.Contains(out, "group_id=2147") {
