@@ -117,6 +117,9 @@ func TestProbes(t *testing.T) {
 	if took > 2*interval+500*time.Millisecond {
 		t.Errorf("probe saw the deleted flow after %v, want within two intervals (%v)", took, 2*interval)
 	}
+	if n := e.metric(`ferry_probe_pairs{state="failing"}`); n < 1 {
+		t.Errorf("ferry_probe_pairs{state=\"failing\"} = %v while a pair fails", n)
+	}
 	st := e.probed("blue")
 	if st.Status.ForwardingVerified {
 		t.Errorf("forwarding still verified with a flow missing")
@@ -158,6 +161,9 @@ func TestProbes(t *testing.T) {
 	t.Logf("path MTU measured %v after the link shrank", took)
 	st = e.probed("blue")
 	ps := st.pairProbes()
+	if n := e.metric("ferry_path_mtu_below_underlay_pairs"); n != 2 {
+		t.Errorf("ferry_path_mtu_below_underlay_pairs = %v, want 2", n)
+	}
 	if !ps["hv1-hv3"].MTUBelowUnderlay || ps["hv1-hv2"].MTUBelowUnderlay {
 		t.Errorf("mtu_below_underlay: %+v", ps)
 	}

@@ -73,6 +73,7 @@ type app struct {
 	stdout, stderr io.Writer
 	opts           options
 	cmd            *cobra.Command               // the command being run, for its usage line
+	waitVerified   bool                         // wait --verified
 	c              *client                      // set by setup
 	kinds          map[*cobra.Command][]argKind // what positional arguments name (argKinds)
 	hc             *http.Client                 // from Options; nil: a plain one

@@ -473,13 +473,13 @@ func TestUsage(t *testing.T) {
 		{[]string{"binding", "delete", "blue", "g", "p", "ten"}, 2, "", `ferryctl: binding delete: VLAN "ten" is not a number`, ""},
 		{[]string{"gateway", "create", "gw1"}, 2, "", "ferryctl: gateway create: missing --ovsdb", ""},
 		{[]string{"help"}, 0, "  binding delete SWITCH GATEWAY PORT VLAN", "", ""},
-		{[]string{"-h"}, 0, "  wait SWITCH [--timeout 30s]", "", ""},
+		{[]string{"-h"}, 0, "  wait SWITCH [--timeout 30s] [--verified]", "", ""},
 		{[]string{"help", "port"}, 0, "  port create SWITCH NAME --iface-id ID [--mac MAC] [--port-security=false] [--ip ADDR]...", "", ""},
 		{[]string{"help", "frob"}, 2, "", `ferryctl: no help for "frob"`, ""},
 		{[]string{"switch", "--help"}, 0, "  switch delete NAME", "", ""},
 		{[]string{"switch", "help"}, 0, "  switch delete NAME", "", ""},
 		{[]string{"chassis", "create", "--help"}, 0, "  chassis list", "", ""},
-		{[]string{"wait", "-h"}, 0, "  wait SWITCH [--timeout 30s]", "", ""},
+		{[]string{"wait", "-h"}, 0, "  wait SWITCH [--timeout 30s] [--verified]", "", ""},
 	} {
 		code, out, errs := run(tc.args...)
 		name := strings.Join(tc.args, " ")

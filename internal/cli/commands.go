@@ -172,11 +172,25 @@ func realizedChassis(st model.SwitchStatus) int {
 
 // tunnelsDown counts the tunnels whose BFD says down, or that have no
 // encapsulation in common: neither carries frames.
-// tunnelsDownText is tunnelsDown of all, with how many go through a relay.
+// tunnelsDownText is tunnelsDown of all, with how many go through a relay
+// and how many fail their probes.
 func tunnelsDownText(st model.SwitchStatus) string {
 	s := fmt.Sprintf("%d/%d", tunnelsDown(st), len(st.Tunnels))
+	var notes []string
 	if n := tunnelsRelayed(st); n > 0 {
-		s += fmt.Sprintf(" (%d relayed)", n)
+		notes = append(notes, fmt.Sprintf("%d relayed", n))
+	}
+	failing := 0
+	for _, t := range st.Tunnels {
+		if t.Probe != nil && t.Probe.State == model.ProbeFailing {
+			failing++
+		}
+	}
+	if failing > 0 {
+		notes = append(notes, fmt.Sprintf("%d probe failing", failing))
+	}
+	if len(notes) > 0 {
+		s += " (" + strings.Join(notes, ", ") + ")"
 	}
 	return s
 }
@@ -249,9 +263,23 @@ func (a *app) switchShowCmd() *cobra.Command {
 			}
 			fmt.Fprintln(a.stdout, "Tunnels:")
 			tw = newTable(a.stdout)
-			fmt.Fprintln(tw, "  PAIR\tENCAP\tSTATE\tPATH")
+			fmt.Fprintln(tw, "  PAIR\tENCAP\tSTATE\tPATH\tPROBE\tLOSS\tRTT\tPATH MTU")
 			for _, t := range sw.Status.Tunnels {
-				fmt.Fprintf(tw, "  %s <-> %s\t%s\t%s\t%s\n", t.A, t.B, dash(t.Encap), orUnknown(t.State), dash(t.Path))
+				probe, loss, rtt, pmtu := "-", "-", "-", "-"
+				if p := t.Probe; p != nil {
+					probe, loss = p.State, fmt.Sprintf("%.0f%%", 100*p.Loss)
+					if p.RTTMillis > 0 {
+						rtt = fmt.Sprintf("%.1fms", p.RTTMillis)
+					}
+					if p.PathMTU > 0 {
+						pmtu = itoa(p.PathMTU)
+						if p.MTUBelowUnderlay {
+							pmtu += " (below underlay)"
+						}
+					}
+				}
+				fmt.Fprintf(tw, "  %s <-> %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.A, t.B, dash(t.Encap), orUnknown(t.State), dash(t.Path),
+					probe, loss, rtt, pmtu)
 			}
 			return tw.Flush()
 		})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ferry-sdn/ferry/internal/model"
 	"github.com/ferry-sdn/ferry/rest/api"
 )
 
@@ -189,7 +190,8 @@ func upDown(b bool) string {
 // connection failures and 5xx answers (ferryd restarting), not through
 // 4xx: a missing switch will not appear by waiting.
 func (a *app) waitCmd() *cobra.Command {
-	c := a.leaf("wait SWITCH [--timeout 30s]", "block until SWITCH is realized on every chassis", a.wait)
+	c := a.leaf("wait SWITCH [--timeout 30s] [--verified]", "block until SWITCH is realized on every chassis (--verified: and a data-plane probe crossed every pair of its hypervisors)", a.wait)
+	c.Flags().BoolVar(&a.waitVerified, "verified", false, "wait until forwarding is verified by probes too, not only realized")
 	a.argKinds(c, switchArg)
 	return c
 }
@@ -221,16 +223,23 @@ func (a *app) wait(pos []string) error {
 				return err
 			}
 			n := len(sw.Status.Chassis)
-			if sw.Status.Realized {
+			if sw.Status.Realized && a.waitVerified && !sw.Status.ForwardingVerified {
+				state = fmt.Sprintf("realized, %d/%d pairs verified by probes", verifiedPairs(sw.Status), len(sw.Status.Tunnels))
+			} else if sw.Status.Realized {
 				p.clear()
 				if a.machine() {
 					return a.write(data)
 				}
-				_, err := fmt.Fprintf(out, "%s realized at generation %d on %d chassis in %v\n",
-					name, sw.Generation, n, time.Since(began).Round(time.Millisecond))
+				what := "realized"
+				if a.waitVerified {
+					what = "realized and verified"
+				}
+				_, err := fmt.Fprintf(out, "%s %s at generation %d on %d chassis in %v\n",
+					name, what, sw.Generation, n, time.Since(began).Round(time.Millisecond))
 				return err
+			} else {
+				state = fmt.Sprintf("%d/%d chassis realized", realizedChassis(sw.Status), n)
 			}
-			state = fmt.Sprintf("%d/%d chassis realized", realizedChassis(sw.Status), n)
 		case retryable(err):
 			state = err.Error()
 		default:
@@ -248,6 +257,17 @@ func (a *app) wait(pos []string) error {
 		return fmt.Errorf("timed out after %v waiting for %s: %s", a.opts.timeout, name, state)
 	}
 	return fmt.Errorf("interrupted while waiting for %s: %s", name, state)
+}
+
+// verifiedPairs counts the tunnel pairs whose probes are ok.
+func verifiedPairs(st model.SwitchStatus) int {
+	n := 0
+	for _, t := range st.Tunnels {
+		if t.Probe != nil && t.Probe.State == model.ProbeOK {
+			n++
+		}
+	}
+	return n
 }
 
 func retryable(err error) bool {

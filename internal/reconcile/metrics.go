@@ -39,6 +39,11 @@ type Metrics struct {
 	tunnels       *prometheus.GaugeVec
 	relayed       *prometheus.GaugeVec
 	pathChanges   prometheus.Counter
+	probesSent    prometheus.Counter
+	probesLost    prometheus.Counter
+	probePairs    *prometheus.GaugeVec
+	probeRTT      prometheus.Histogram
+	mtuLowPairs   prometheus.Gauge
 	gwLocalMACs   *prometheus.GaugeVec
 	gwRemoteMACs  *prometheus.GaugeVec
 	gwHeldBack    *prometheus.GaugeVec
@@ -157,6 +162,27 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "ferry_path_changes_total",
 			Help: "Times a pair of endpoints moved to a relay or back to its direct path.",
 		}),
+		probesSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ferry_probes_sent_total",
+			Help: "Data-plane probes ferry injected (one per ordered pair of hypervisors per interval, plus path MTU probes).",
+		}),
+		probesLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ferry_probes_lost_total",
+			Help: "Reachability probes that did not come back within the interval.",
+		}),
+		probePairs: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ferry_probe_pairs",
+			Help: "Pairs of hypervisors by probe state (ok, failing, unknown).",
+		}, []string{"state"}),
+		probeRTT: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "ferry_probe_rtt_seconds",
+			Help:    "Round trip of probes through ferry: packet-out on one hypervisor to packet-in on the other.",
+			Buckets: []float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1},
+		}),
+		mtuLowPairs: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ferry_path_mtu_below_underlay_pairs",
+			Help: "Pairs of hypervisors whose measured path MTU is below their configured underlay MTU.",
+		}),
 		gwLocalMACs: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ferry_gateway_local_macs",
 			Help: "MACs a VTEP learned locally (Ucast_Macs_Local) on ferry's logical switches.",
@@ -191,6 +217,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, k := range []string{txChassis, txGateway} {
 		m.txLatency.WithLabelValues(k)
 	}
+	for _, s := range []string{model.ProbeOK, model.ProbeFailing, model.ProbeUnknown} {
+		m.probePairs.WithLabelValues(s)
+	}
 	reg.MustRegister(m.collectors()...)
 	return m
 }
@@ -199,7 +228,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) collectors() []prometheus.Collector {
 	cs := []prometheus.Collector{m.connected, m.passes, m.passDuration, m.flows, m.groups, m.flowMods,
 		m.bundleLatency, m.transactions, m.txLatency, m.nbGeneration, m.realizedGen, m.generationLag,
-		m.realizeTime, m.tunnels, m.relayed, m.pathChanges, m.gwLocalMACs, m.gwRemoteMACs, m.gwHeldBack, m.gwFaults, m.spoofed}
+		m.realizeTime, m.tunnels, m.relayed, m.pathChanges, m.probesSent, m.probesLost, m.probePairs, m.probeRTT, m.mtuLowPairs, m.gwLocalMACs, m.gwRemoteMACs, m.gwHeldBack, m.gwFaults, m.spoofed}
 	for _, kind := range nbKinds {
 		cs = append(cs, m.nbObjects[kind])
 	}
@@ -279,6 +308,26 @@ func (m *Metrics) setRelays(relays []string, now realize.Relays, changes int) {
 		m.relayed.WithLabelValues(r).Inc()
 	}
 	m.pathChanges.Add(float64(changes))
+}
+
+// probeRound reports one round of probes: how many were sent and lost,
+// and the pairs by state.
+func (m *Metrics) probeRound(sent, lost int, states map[string]int, mtuLow int) {
+	if m == nil {
+		return
+	}
+	m.probesSent.Add(float64(sent))
+	m.probesLost.Add(float64(lost))
+	for _, s := range []string{model.ProbeOK, model.ProbeFailing, model.ProbeUnknown} {
+		m.probePairs.WithLabelValues(s).Set(float64(states[s]))
+	}
+	m.mtuLowPairs.Set(float64(mtuLow))
+}
+
+func (m *Metrics) probeRTTObserved(d time.Duration) {
+	if m != nil {
+		m.probeRTT.Observe(d.Seconds())
+	}
 }
 
 func b2f(b bool) float64 {

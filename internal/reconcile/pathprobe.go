@@ -165,6 +165,8 @@ type pathProber struct {
 	readers map[<-chan openflow.PacketIn]bool
 	sent    uint64
 	lost    uint64
+	// roundLost counts the losses found since the last report.
+	roundLost int
 }
 
 func newPathProber(c *Controller, interval time.Duration, rate int) *pathProber {
@@ -287,6 +289,7 @@ func (p *pathProber) received(receiver string, pi openflow.PacketIn, now time.Ti
 	}
 	r.record(true)
 	r.rtt = now.Sub(pr.sent)
+	p.c.cfg.Metrics.probeRTTObserved(r.rtt)
 	if r.verified == nil {
 		r.verified = make(map[string]uint64)
 	}
@@ -320,6 +323,7 @@ func (p *pathProber) expire(now time.Time) {
 			continue
 		}
 		p.lost++
+		p.roundLost++
 		p.result(pr.pair).record(false)
 	}
 	for _, pr := range mtu {
@@ -334,6 +338,8 @@ func (p *pathProber) tick(ctx context.Context, now time.Time) {
 	p.expire(now)
 	p.mu.Unlock()
 	senders := p.probers(ctx)
+	sent := 0
+	defer func() { p.report(sent) }()
 	if len(senders) < 2 {
 		return
 	}
@@ -392,6 +398,7 @@ func (p *pathProber) tick(ctx context.Context, now time.Time) {
 		budget[d.From]++
 	}
 	p.mu.Unlock()
+	sent = len(outs)
 	for _, o := range outs {
 		// A failed send is a lost probe: it expires like one.
 		_ = o.pk.PacketOut(ctx, o.msg)
@@ -464,6 +471,45 @@ func sharedSwitches(e *realize.Estate, senders map[string]prober) map[dirPair][]
 	return out
 }
 
+// report hands a round's figures to the metrics: the pairs by state,
+// each unordered pair once.
+func (p *pathProber) report(sent int) {
+	if p.c.cfg.Metrics == nil {
+		return
+	}
+	p.mu.Lock()
+	states := make(map[string]int)
+	mtuLow := 0
+	for d := range p.results {
+		if d.From > d.To {
+			if _, both := p.results[dirPair{d.To, d.From}]; both {
+				continue
+			}
+		}
+		pp := p.pairProbeLocked(d.From, d.To, 0)
+		if pp == nil {
+			states[model.ProbeUnknown]++
+			continue
+		}
+		states[pp.State]++
+		if pp.PathMTU > 0 && pp.PathMTU < p.configured(d) {
+			mtuLow++
+		}
+	}
+	lost := p.roundLost
+	p.roundLost = 0
+	p.mu.Unlock()
+	p.c.cfg.Metrics.probeRound(sent, lost, states, mtuLow)
+}
+
+// configured is the pair's configured underlay MTU, as its search knows it.
+func (p *pathProber) configured(d dirPair) int {
+	if r := p.results[d]; r != nil {
+		return r.mtu.max
+	}
+	return 0
+}
+
 // pairProbe combines both directions of a pair for status; nil when
 // neither was probed.
 func (p *pathProber) pairProbe(a, b string, configured int) *model.PairProbe {
@@ -472,6 +518,10 @@ func (p *pathProber) pairProbe(a, b string, configured int) *model.PairProbe {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.pairProbeLocked(a, b, configured)
+}
+
+func (p *pathProber) pairProbeLocked(a, b string, configured int) *model.PairProbe {
 	ab, ba := p.results[dirPair{a, b}], p.results[dirPair{b, a}]
 	if ab == nil && ba == nil || (ab == nil || ab.n == 0) && (ba == nil || ba.n == 0) {
 		return nil
