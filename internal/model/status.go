@@ -81,6 +81,11 @@ type SwitchGateway struct {
 	Replicator      string `json:"replicator,omitempty"`
 	// LocalMACs counts the MACs the VTEP learned on the switch's ports.
 	LocalMACs int `json:"local_macs"`
+	// ForwardingVerified: a probe crossed the VTEP's data plane for the
+	// switch since it last changed (sent by one hypervisor into the VTEP,
+	// forwarded by it to another's MAC: at least two hypervisors must
+	// carry the switch).
+	ForwardingVerified bool `json:"forwarding_verified"`
 }
 
 // GatewayStatus is what ferry knows about a VTEP.

@@ -76,6 +76,17 @@ func (b *Bridge) Realized(sw string) (version uint64, generation int64, ok bool)
 	return u.version, u.generation, true
 }
 
+// TunnelTo returns the ofport of the bridge's tunnel of type encap to
+// remote (a chassis or gateway name).
+func (b *Bridge) TunnelTo(remote, encap string) (uint32, bool) {
+	for _, t := range b.tunnels {
+		if t.Remote == remote && t.Type == encap && t.OFPort > 0 {
+			return uint32(t.OFPort), true
+		}
+	}
+	return 0, false
+}
+
 // Switches returns the switches the bridge carries, sorted.
 func (b *Bridge) Switches() []string {
 	out := make([]string, 0, len(b.units))

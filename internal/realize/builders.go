@@ -49,6 +49,11 @@ func probeFlows() []openflow.Flow {
 		Match:   openflow.Match{HasMetadata: true, Metadata: openflow.MetaFromTunnel, EthSrc: openflow.ProbeMAC, Proto: probe},
 		Actions: []openflow.Action{openflow.Controller{MaxLen: 65535}},
 	}, {
+		// From a VTEP this chassis replicates for.
+		Table: openflow.TableL2, Priority: openflow.PriorityProbe,
+		Match:   openflow.Match{HasMetadata: true, Metadata: openflow.MetaFromReplicated, EthSrc: openflow.ProbeMAC, Proto: probe},
+		Actions: []openflow.Action{openflow.Controller{MaxLen: 65535}},
+	}, {
 		Table: openflow.TableL2, Priority: openflow.PriorityProbeHold,
 		Match: openflow.Match{HasMetadata: true, Metadata: openflow.MetaFromLocal, EthSrc: openflow.ProbeMAC, Proto: probe},
 	}}

@@ -265,6 +265,7 @@ table=1, priority=100,in_port=2,dl_src=52:54:00:00:01:0c actions=goto_table:10
 table=1, priority=10,tun_id=0x3e9 actions=goto_table:3
 table=3, priority=100,tun_id=0x3e9 actions=drop
 table=10, priority=110,metadata=0x2,dl_src=02:66:65:72:72:79,dl_type=0x88b5 actions=CONTROLLER:65535
+table=10, priority=110,metadata=0x3,dl_src=02:66:65:72:72:79,dl_type=0x88b5 actions=CONTROLLER:65535
 table=10, priority=100,tun_id=0x3e9,dl_dst=52:54:00:00:01:0a actions=output:1
 table=10, priority=100,tun_id=0x3e9,dl_dst=52:54:00:00:01:0c actions=output:2
 table=10, priority=100,tun_id=0x3e9,metadata=0x1,dl_dst=52:54:00:00:01:0b actions=output:32769

@@ -756,6 +756,8 @@ func (c *Controller) Switch(sw model.Switch) model.SwitchStatus {
 				}
 			}
 		}
+		sg.ForwardingVerified = sg.Realized && c.probe.gatewayVerified(name, sw.Name, sv.Version)
+		st.ForwardingVerified = st.ForwardingVerified && sg.ForwardingVerified
 		st.Realized = st.Realized && sg.Realized
 		st.Gateways = append(st.Gateways, sg)
 	}

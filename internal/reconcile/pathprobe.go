@@ -49,6 +49,7 @@ type dirPair struct{ From, To string }
 
 type pendingProbe struct {
 	pair    dirPair
+	gateway string // a probe sent through this VTEP (hairpin), not a pair's
 	sw      string
 	version uint64 // the switch's version when sent
 	vni     uint32
@@ -163,7 +164,11 @@ type pathProber struct {
 	results map[dirPair]*pairResult
 	turn    map[dirPair]int // rotates the switch probed
 	readers map[<-chan openflow.PacketIn]bool
-	sent    uint64
+	// gwVerified holds, per gateway, the switches a probe crossed it for
+	// and at which version; gwTurn rotates the switch probed.
+	gwVerified map[string]map[string]uint64
+	gwTurn     map[string]int
+	sent       uint64
 	lost    uint64
 	// roundLost counts the losses found since the last report.
 	roundLost int
@@ -173,7 +178,8 @@ func newPathProber(c *Controller, interval time.Duration, rate int) *pathProber 
 	per := int(float64(rate) * interval.Seconds())
 	return &pathProber{c: c, interval: interval, perTick: max(1, per),
 		pending: make(map[uint64]*pendingProbe), results: make(map[dirPair]*pairResult),
-		turn: make(map[dirPair]int), readers: make(map[<-chan openflow.PacketIn]bool)}
+		turn: make(map[dirPair]int), readers: make(map[<-chan openflow.PacketIn]bool),
+		gwVerified: make(map[string]map[string]uint64), gwTurn: make(map[string]int)}
 }
 
 func (p *pathProber) run(ctx context.Context) {
@@ -194,6 +200,17 @@ type prober struct {
 	name string
 	pk   Packets
 	ch   model.Chassis
+	h    *chassisDevice
+}
+
+// tunnelTo is the ofport of the prober's tunnel to remote, as committed.
+func (pr prober) tunnelTo(remote, encap string) (uint32, bool) {
+	pr.h.brMu.RLock()
+	defer pr.h.brMu.RUnlock()
+	if pr.h.br == nil {
+		return 0, false
+	}
+	return pr.h.br.TunnelTo(remote, encap)
 }
 
 // probers returns the chassis this replica drives whose bridge session
@@ -217,7 +234,7 @@ func (p *pathProber) probers(ctx context.Context) map[string]prober {
 		if !ok || sess == nil {
 			continue
 		}
-		out[h.chassis.Name] = prober{h.chassis.Name, pk, h.chassis}
+		out[h.chassis.Name] = prober{h.chassis.Name, pk, h.chassis, h}
 		ch := pk.PacketIns()
 		p.mu.Lock()
 		if !p.readers[ch] {
@@ -282,6 +299,15 @@ func (p *pathProber) received(receiver string, pi openflow.PacketIn, now time.Ti
 		return
 	}
 	delete(p.pending, id)
+	if pr.gateway != "" {
+		v := p.gwVerified[pr.gateway]
+		if v == nil {
+			v = make(map[string]uint64)
+			p.gwVerified[pr.gateway] = v
+		}
+		v[pr.sw] = max(v[pr.sw], pr.version)
+		return
+	}
 	r := p.result(pr.pair)
 	if pr.mtu > 0 {
 		r.mtu.result(pr.mtu, true, now)
@@ -318,6 +344,13 @@ func (p *pathProber) expire(now time.Time) {
 			continue
 		}
 		delete(p.pending, id)
+		if pr.gateway != "" {
+			// Not verified (any more): the VTEP did not forward it.
+			if v := p.gwVerified[pr.gateway]; v != nil && v[pr.sw] <= pr.version {
+				delete(v, pr.sw)
+			}
+			continue
+		}
 		if pr.mtu > 0 {
 			mtu = append(mtu, pr)
 			continue
@@ -397,12 +430,103 @@ func (p *pathProber) tick(ctx context.Context, now time.Time) {
 		}
 		budget[d.From]++
 	}
+	for gw, sws := range e.GatewaySwitches {
+		if o, ok := p.hairpin(e, gw, sws, senders, now); ok {
+			outs = append(outs, out{o.pk, o.msg})
+		}
+	}
 	p.mu.Unlock()
 	sent = len(outs)
 	for _, o := range outs {
 		// A failed send is a lost probe: it expires like one.
 		_ = o.pk.PacketOut(ctx, o.msg)
 	}
+}
+
+type hairpinOut struct {
+	pk  Packets
+	msg openflow.PacketOut
+}
+
+// hairpin builds this round's probe through gateway gw: sent by one
+// carrier of a switch straight into its tunnel to the VTEP, addressed to a
+// MAC bound on another carrier, which the VTEP must forward there from
+// its Ucast_Macs_Remote. It crosses the VTEP's data plane for the switch
+// (ovs-vtep programs it after its database). A switch needs two carriers
+// whose pairs with the VTEP are direct; the switch probed rotates,
+// unverified ones first.
+func (p *pathProber) hairpin(e *realize.Estate, gw string, sws []string, senders map[string]prober, now time.Time) (hairpinOut, bool) {
+	start := p.gwTurn[gw]
+	type cand struct {
+		sv       *realize.SwitchView
+		from, to prober
+		mac      net.HardwareAddr
+		port     uint32
+	}
+	var fallback *cand
+	for i := range sws {
+		sv := e.Switches[sws[(start+i)%len(sws)]]
+		if sv == nil {
+			continue
+		}
+		var c *cand
+		for _, a := range sv.Carriers {
+			from, ok := senders[a]
+			if !ok || sv.RelayOf(a, gw) != "" {
+				continue
+			}
+			port, ok := from.tunnelTo(gw, model.EncapVXLAN)
+			if !ok {
+				continue
+			}
+			for _, b := range sv.Carriers {
+				to, ok := senders[b]
+				if !ok || b == a || sv.RelayOf(b, gw) != "" {
+					continue
+				}
+				if mac := macOn(sv, b); mac != nil {
+					c = &cand{sv, from, to, mac, port}
+					break
+				}
+			}
+			if c != nil {
+				break
+			}
+		}
+		if c == nil {
+			continue
+		}
+		if p.gwVerified[gw][sv.Name] < sv.Version {
+			fallback = c
+			p.gwTurn[gw] = (start + i + 1) % len(sws)
+			break
+		}
+		if fallback == nil {
+			fallback = c
+			p.gwTurn[gw] = (start + i + 1) % len(sws)
+		}
+	}
+	if fallback == nil {
+		return hairpinOut{}, false
+	}
+	c := fallback
+	p.seq++
+	p.pending[p.seq] = &pendingProbe{pair: dirPair{c.from.name, c.to.name}, gateway: gw, sw: c.sv.Name,
+		version: c.sv.Version, vni: c.sv.VNI, sent: now}
+	return hairpinOut{c.from.pk, openflow.PacketOut{InPort: openflow.PortController,
+		Actions: []openflow.Action{openflow.SetTunnelID{ID: uint64(c.sv.VNI)}, openflow.Output{Port: c.port}},
+		Data:    probeFrame(c.mac, p.seq, probeHeader)}}, true
+}
+
+// gatewayVerified reports whether a probe crossed gateway gw for the
+// switch at version or later.
+func (p *pathProber) gatewayVerified(gw, sw string, version uint64) bool {
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.gwVerified[gw][sw] >= version && version > 0
 }
 
 // pick chooses the switch a pair's probe crosses this round (one not

@@ -326,6 +326,7 @@ func TestSandboxLifecycle(t *testing.T) {
 		// hash of ferry's text: the two must agree).
 		"priority=100,in_port=CONTROLLER,dl_src=02:66:65:72:72:79,dl_type=0x88b5 actions=write_metadata:0x1,goto_table:10",
 		"table=10, priority=110,metadata=0x2,dl_src=02:66:65:72:72:79,dl_type=0x88b5 actions=CONTROLLER:65535",
+		"table=10, priority=110,metadata=0x3,dl_src=02:66:65:72:72:79,dl_type=0x88b5 actions=CONTROLLER:65535",
 		"table=10, priority=60,metadata=0x1,dl_src=02:66:65:72:72:79,dl_type=0x88b5 actions=drop",
 	}
 	joined := strings.Join(flows, "\n")
@@ -334,8 +335,8 @@ func TestSandboxLifecycle(t *testing.T) {
 			t.Errorf("hv1 flows lack %q:\n%s", w, joined)
 		}
 	}
-	if len(flows) != 15 {
-		t.Errorf("hv1 has %d flows, want 15:\n%s", len(flows), joined)
+	if len(flows) != 16 {
+		t.Errorf("hv1 has %d flows, want 16:\n%s", len(flows), joined)
 	}
 	if out := hv1.Ofctl(t, "dump-groups", "br-int"); !strings.Contains(out, "group_id=2147485650") || !strings.Contains(out, "group_id=2147485651") {
 		t.Errorf("groups:\n%s", out)
@@ -375,7 +376,7 @@ func TestSandboxLifecycle(t *testing.T) {
 	s.update(func(n *model.Snapshot) { n.Switches = nil })
 	s.waitRealized()
 	for _, hv := range []string{"hv1", "hv2"} {
-		if got := s.dumpFlows(hv); len(got) != 5 {
+		if got := s.dumpFlows(hv); len(got) != 6 {
 			t.Errorf("%s flows after delete:\n%s", hv, strings.Join(got, "\n"))
 		}
 		if out := s.hvs[hv].Ofctl(t, "dump-groups", "br-int"); strings.Contains(out, "group_id=2147") {
