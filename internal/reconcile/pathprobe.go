@@ -169,7 +169,7 @@ type pathProber struct {
 	gwVerified map[string]map[string]uint64
 	gwTurn     map[string]int
 	sent       uint64
-	lost    uint64
+	lost       uint64
 	// roundLost counts the losses found since the last report.
 	roundLost int
 }
