@@ -6,20 +6,27 @@ import (
 	"time"
 )
 
-// tunnelStates returns "a-b" → state from a switch's status.
-func (e *env) tunnelStates(sw string) map[string]string {
+type statusTunnel struct{ A, B, Encap, State, Path string }
+
+// tunnelsBy returns "a-b" → what field picks of each of a switch's tunnels.
+func (e *env) tunnelsBy(sw string, field func(statusTunnel) string) map[string]string {
 	e.t.Helper()
 	var st struct {
 		Status struct {
-			Tunnels []struct{ A, B, Encap, State string }
+			Tunnels []statusTunnel
 		} `json:"status"`
 	}
 	json.Unmarshal(e.must("GET", "/v1/switches/"+sw, nil), &st)
 	out := map[string]string{}
 	for _, tn := range st.Status.Tunnels {
-		out[tn.A+"-"+tn.B] = tn.State
+		out[tn.A+"-"+tn.B] = field(tn)
 	}
 	return out
+}
+
+// tunnelStates returns "a-b" → BFD state from a switch's status.
+func (e *env) tunnelStates(sw string) map[string]string {
+	return e.tunnelsBy(sw, func(tn statusTunnel) string { return tn.State })
 }
 
 // waitTunnels waits until every pair has the wanted state and returns how

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,18 +9,7 @@ import (
 
 // tunnelPaths returns "a-b" → path from a switch's status.
 func (e *env) tunnelPaths(sw string) map[string]string {
-	e.t.Helper()
-	var st struct {
-		Status struct {
-			Tunnels []struct{ A, B, Path string }
-		} `json:"status"`
-	}
-	json.Unmarshal(e.must("GET", "/v1/switches/"+sw, nil), &st)
-	out := map[string]string{}
-	for _, tn := range st.Status.Tunnels {
-		out[tn.A+"-"+tn.B] = tn.Path
-	}
-	return out
+	return e.tunnelsBy(sw, func(tn statusTunnel) string { return tn.Path })
 }
 
 // waitPaths waits until the pairs named have the wanted paths.
