@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/binary"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -172,6 +174,27 @@ type pathProber struct {
 	lost       uint64
 	// roundLost counts the losses found since the last report.
 	roundLost int
+	// The pairs' shared switches, for the estate and probers they were
+	// computed from: most rounds see the same ones.
+	sharedSeq  uint64
+	sharedKey  string
+	sharedPair map[dirPair][]string
+}
+
+// shared is sharedSwitches, computed again only when the estate or the
+// set of probers changed.
+func (p *pathProber) shared(e *realize.Estate, senders map[string]prober) map[dirPair][]string {
+	names := make([]string, 0, len(senders))
+	for name := range senders {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	key := strings.Join(names, "\x00")
+	if p.sharedPair != nil && p.sharedSeq == e.Seq && p.sharedKey == key {
+		return p.sharedPair
+	}
+	p.sharedSeq, p.sharedKey, p.sharedPair = e.Seq, key, sharedSwitches(e, senders)
+	return p.sharedPair
 }
 
 func newPathProber(c *Controller, interval time.Duration, rate int) *pathProber {
@@ -377,7 +400,7 @@ func (p *pathProber) tick(ctx context.Context, now time.Time) {
 		return
 	}
 	e := p.c.estate()
-	shared := sharedSwitches(e, senders)
+	shared := p.shared(e, senders)
 	type out struct {
 		pk  Packets
 		msg openflow.PacketOut
