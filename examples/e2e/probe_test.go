@@ -50,6 +50,24 @@ func (st probedStatus) pairProbes() map[string]pairProbe {
 	return out
 }
 
+// waitMetric polls /metrics until a series satisfies ok (the probe metrics
+// are reported once a round, after the status they sum up).
+func (e *env) waitMetric(name string, ok func(float64) bool, timeout time.Duration) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		v := e.metric(name)
+		if ok(v) {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Errorf("%s = %v after %v", name, v, timeout)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // waitProbe polls a switch until cond holds and returns how long it took.
 func (e *env) waitProbe(sw, what string, timeout time.Duration, cond func(probedStatus) bool) time.Duration {
 	e.t.Helper()
@@ -117,9 +135,7 @@ func TestProbes(t *testing.T) {
 	if took > 2*interval+500*time.Millisecond {
 		t.Errorf("probe saw the deleted flow after %v, want within two intervals (%v)", took, 2*interval)
 	}
-	if n := e.metric(`ferry_probe_pairs{state="failing"}`); n < 1 {
-		t.Errorf("ferry_probe_pairs{state=\"failing\"} = %v while a pair fails", n)
-	}
+	e.waitMetric(`ferry_probe_pairs{state="failing"}`, func(v float64) bool { return v >= 1 }, 5*time.Second)
 	st := e.probed("blue")
 	if st.Status.ForwardingVerified {
 		t.Errorf("forwarding still verified with a flow missing")
@@ -161,9 +177,7 @@ func TestProbes(t *testing.T) {
 	t.Logf("path MTU measured %v after the link shrank", took)
 	st = e.probed("blue")
 	ps := st.pairProbes()
-	if n := e.metric("ferry_path_mtu_below_underlay_pairs"); n != 2 {
-		t.Errorf("ferry_path_mtu_below_underlay_pairs = %v, want 2", n)
-	}
+	e.waitMetric("ferry_path_mtu_below_underlay_pairs", func(v float64) bool { return v == 2 }, 5*time.Second)
 	if !ps["hv1-hv3"].MTUBelowUnderlay || ps["hv1-hv2"].MTUBelowUnderlay {
 		t.Errorf("mtu_below_underlay: %+v", ps)
 	}
