@@ -31,6 +31,13 @@ type Ferry struct {
 	LogLevel string
 	// Revision is the source ferryd was built from, for the report.
 	Revision string
+	// Args are more ferryd flags (the probe step turns probes off with
+	// them).
+	Args []string
+	// OpenFlowPort is the loopback port ferryd listens on for bridges
+	// (0: a free one), chosen beforehand when something must relay to
+	// it (the probe step's bridges in network namespaces of their own).
+	OpenFlowPort int
 
 	api, openflow string
 	proc          *Proc
@@ -66,9 +73,11 @@ func (f *Ferry) Start(ctx context.Context, hvs []*Hypervisor) error {
 	if err != nil {
 		return err
 	}
-	ofPort, err := freePort()
-	if err != nil {
-		return err
+	ofPort := f.OpenFlowPort
+	if ofPort == 0 {
+		if ofPort, err = freePort(); err != nil {
+			return err
+		}
 	}
 	f.api = fmt.Sprintf("127.0.0.1:%d", apiPort)
 	f.openflow = fmt.Sprintf("ptcp:%d:127.0.0.1", ofPort)
@@ -121,9 +130,9 @@ func (f *Ferry) Restart(ctx context.Context) error {
 		level = "info"
 	}
 	env := append(os.Environ(), f.Env...)
-	p, err := StartProc("ferryd", f.Dir, env, filepath.Join(f.Dir, "ferryd.log"), f.Binary,
-		"--api", f.api, "--openflow", f.openflow, "--data-dir", filepath.Join(f.Dir, "data"),
-		"--log-level", level)
+	args := append([]string{"--api", f.api, "--openflow", f.openflow, "--data-dir", filepath.Join(f.Dir, "data"),
+		"--log-level", level}, f.Args...)
+	p, err := StartProc("ferryd", f.Dir, env, filepath.Join(f.Dir, "ferryd.log"), f.Binary, args...)
 	if err != nil {
 		return err
 	}
@@ -162,6 +171,23 @@ func (f *Ferry) Crash(ctx context.Context) error {
 	f.generation = int64(m["ferry_northbound_generation"])
 	f.proc.Kill()
 	return nil
+}
+
+// Reload stops ferryd (SIGTERM), starts it again with args as its extra
+// flags on the same state, and waits until every device is verified in
+// step with the generation it had.
+func (f *Ferry) Reload(ctx context.Context, args []string) error {
+	m, err := f.metrics(ctx)
+	if err != nil {
+		return err
+	}
+	f.generation = int64(m["ferry_northbound_generation"])
+	f.Stop()
+	f.Args = args
+	if err := f.Restart(ctx); err != nil {
+		return err
+	}
+	return f.WaitInStep(ctx)
 }
 
 // WaitInStep implements System: every chassis connected over OVSDB and

@@ -29,6 +29,10 @@ type OVS struct {
 	Dir    string // OVS_RUNDIR, OVS_DBDIR, OVS_LOGDIR, OVS_SYSCONFDIR
 	DBSock string
 
+	// NetnsIP, when set, runs ovs-vswitchd in a network namespace of
+	// its own with this address on its loopback: see startUnderlayHV.
+	NetnsIP string
+
 	dbs      []string
 	vswitch  bool
 	ovsdb    *Proc
@@ -101,10 +105,24 @@ func (o *OVS) StartVswitchd(ctx context.Context) error {
 	if o.vswitchd != nil && !o.vswitchd.Exited() {
 		return errors.New("bench: ovs-vswitchd already running")
 	}
-	p, err := StartProc(o.Name+"/ovs-vswitchd", o.Dir, o.Env(), filepath.Join(o.Dir, "ovs-vswitchd.stderr"),
-		"ovs-vswitchd", "unix:"+o.DBSock, "--enable-dummy=override", "--disable-system", "-vconsole:off",
-		"--pidfile="+filepath.Join(o.Dir, "ovs-vswitchd.pid"),
-		"--log-file="+filepath.Join(o.Dir, "ovs-vswitchd.log"))
+	bin, args := "ovs-vswitchd", []string{"unix:" + o.DBSock, "--enable-dummy=override", "--disable-system", "-vconsole:off",
+		"--pidfile=" + filepath.Join(o.Dir, "ovs-vswitchd.pid"),
+		"--log-file=" + filepath.Join(o.Dir, "ovs-vswitchd.log")}
+	if o.NetnsIP != "" {
+		// OVS 3.1 routes a tunnel with local_ip (ferry sets it) only
+		// when a kernel route marks that address local, so the
+		// daemon gets an unnamed namespace (gone with the process;
+		// nothing to clean up, invisible to `ip netns`) with the
+		// address on its loopback. Plain --enable-dummy: with
+		// =override the dummy datapath does not do native tunnels.
+		// Its OVSDB and OpenFlow connections are unix sockets, which
+		// cross namespaces.
+		args[1] = "--enable-dummy"
+		args = append([]string{"-n", "sh", "-c",
+			`ip link set lo up && ip addr add "$0"/32 dev lo && exec ovs-vswitchd "$@"`, o.NetnsIP}, args...)
+		bin = "unshare"
+	}
+	p, err := StartProc(o.Name+"/ovs-vswitchd", o.Dir, o.Env(), filepath.Join(o.Dir, "ovs-vswitchd.stderr"), bin, args...)
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,14 @@ type Profile struct {
 	// IdleWindow is how long the control plane's CPU use is watched
 	// after step 1 with nothing changing.
 	IdleWindow time.Duration
+	// Step 6, the cost of ferryd's data-plane probes: ProbeSwitches
+	// switches on ProbeHypervisors fresh hypervisors, ferryd's CPU read
+	// over ProbeWindow (0: skip the step) with probes on and off, each
+	// after ProbeSettle.
+	ProbeHypervisors int
+	ProbeSwitches    int
+	ProbeWindow      time.Duration
+	ProbeSettle      time.Duration
 }
 
 func (p Profile) span() int {
@@ -60,19 +68,22 @@ var Profiles = map[string]Profile{
 		Name: "default", Hypervisors: 16, Switches: 500, Ports: 10000, Concurrency: 4,
 		LatencySamples: 1000, BulkSwitches: 100, VTEPMACs: 20000, DataPlaneTrials: 50, TCPSeconds: 10,
 		WriteBudget: 6 * time.Minute, RealizeBudget: 3 * time.Minute, LatencyBudget: 6 * time.Minute, Timeout: 14 * time.Minute,
-		IdleWindow: 10 * time.Second,
+		IdleWindow:       10 * time.Second,
+		ProbeHypervisors: 16, ProbeSwitches: 500, ProbeWindow: 30 * time.Second, ProbeSettle: 5 * time.Second,
 	},
 	"small": {
 		Name: "small", Hypervisors: 2, Switches: 20, Ports: 200, Concurrency: 4,
 		LatencySamples: 50, BulkSwitches: 10, VTEPMACs: 2000, DataPlaneTrials: 10, TCPSeconds: 3,
 		WriteBudget: 30 * time.Second, RealizeBudget: 15 * time.Second, LatencyBudget: 20 * time.Second, Timeout: 110 * time.Second,
-		IdleWindow: 5 * time.Second,
+		IdleWindow:       5 * time.Second,
+		ProbeHypervisors: 4, ProbeSwitches: 50, ProbeWindow: 10 * time.Second, ProbeSettle: 3 * time.Second,
 	},
 	"tiny": {
 		Name: "tiny", Hypervisors: 2, Switches: 4, Ports: 16, Concurrency: 2,
 		LatencySamples: 5, BulkSwitches: 2, VTEPMACs: 200, DataPlaneTrials: 0, TCPSeconds: 1,
 		WriteBudget: 15 * time.Second, RealizeBudget: 10 * time.Second, LatencyBudget: 10 * time.Second, Timeout: time.Minute,
-		IdleWindow: 2 * time.Second,
+		IdleWindow:       2 * time.Second,
+		ProbeHypervisors: 2, ProbeSwitches: 4, ProbeWindow: time.Second, ProbeSettle: 1500 * time.Millisecond,
 	},
 }
 
@@ -104,6 +115,9 @@ func (p Profile) Check() error {
 	if p.WriteBudget <= 0 || p.RealizeBudget <= 0 || p.LatencyBudget <= 0 {
 		bad = append(bad, "every step needs a time budget")
 	}
+	if p.ProbeWindow > 0 && (p.ProbeHypervisors < 2 || p.ProbeHypervisors > 250 || p.ProbeSwitches < 1 || p.ProbeSwitches > 9999) {
+		bad = append(bad, "the probe step needs 2-250 hypervisors and 1-9,999 switches")
+	}
 	if p.Concurrency < 1 {
 		bad = append(bad, "concurrency must be at least 1")
 	}
@@ -115,6 +129,10 @@ func (p Profile) Check() error {
 
 // String summarises the workload for the report.
 func (p Profile) String() string {
-	return fmt.Sprintf("%d hypervisors, %d switches, %d ports (each switch on %d hypervisors), %d latency samples, %d VTEP MACs, %d data-plane trials",
+	s := fmt.Sprintf("%d hypervisors, %d switches, %d ports (each switch on %d hypervisors), %d latency samples, %d VTEP MACs, %d data-plane trials",
 		p.Hypervisors, p.Switches, p.Ports, p.span(), p.LatencySamples, p.VTEPMACs, p.DataPlaneTrials)
+	if p.ProbeWindow > 0 {
+		s += fmt.Sprintf("; probe step: %d hypervisors, %d switches, %v windows", p.ProbeHypervisors, p.ProbeSwitches, p.ProbeWindow)
+	}
+	return s
 }

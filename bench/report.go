@@ -21,6 +21,7 @@ type Report struct {
 	Systems    []*Result
 	VTEP       *VTEPResult
 	DataPlane  *DataPlaneResult
+	Probes     *ProbeResult
 	ProfileDir string // CPU profiles, when taken
 	WorkDir    string // removed at the end unless kept
 }
@@ -487,14 +488,18 @@ func (rep *Report) Table() string {
 		}
 		b.WriteString("\n")
 	}
-	line(head)
-	sep := make([]string, len(head))
-	for i := range sep {
-		sep[i] = strings.Repeat("-", width[i])
-	}
-	line(sep)
-	for _, r := range rows {
-		line(append([]string{r.step, r.what, r.target}, r.cells...))
+	// A run of step 6 alone (-probes-only) has no table, only its own
+	// section below.
+	if len(rep.Systems) > 0 {
+		line(head)
+		sep := make([]string, len(head))
+		for i := range sep {
+			sep[i] = strings.Repeat("-", width[i])
+		}
+		line(sep)
+		for _, r := range rows {
+			line(append([]string{r.step, r.what, r.target}, r.cells...))
+		}
 	}
 
 	for _, s := range rep.Systems {
@@ -517,6 +522,12 @@ func (rep *Report) Table() string {
 	}
 	if rep.DataPlane != nil && rep.DataPlane.Err != "" {
 		problems = append(problems, "step 5: "+rep.DataPlane.Err)
+	}
+	if rep.Probes != nil && rep.Probes.Err != "" {
+		problems = append(problems, "step 6: "+rep.Probes.Err)
+	}
+	if rep.Probes != nil {
+		rep.Probes.table(&b)
 	}
 	if len(problems) > 0 {
 		b.WriteString("\nfailures:\n")
@@ -583,6 +594,9 @@ func (rep *Report) Check() []string {
 	}
 	if d := rep.DataPlane; d != nil && d.Err != "" {
 		bad = append(bad, "data plane: "+d.Err)
+	}
+	if pr := rep.Probes; pr != nil && pr.Err != "" {
+		bad = append(bad, "probe step: "+pr.Err)
 	}
 	return bad
 }

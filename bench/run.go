@@ -34,6 +34,8 @@ type Options struct {
 	// CPUProfile builds ferryd with the profiling hook and writes a CPU
 	// profile of each step to WorkDir/profiles (kept).
 	CPUProfile bool
+	// ProbesOnly runs step 6 (the probe cost) alone.
+	ProbesOnly bool
 	// Command is what the report shows as the command that ran.
 	Command string
 	// Progress receives one line per event (nil: discarded).
@@ -204,18 +206,23 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		rep.ProfileDir = pdir
 	}
 
-	for _, name := range opts.Systems {
-		if ctx.Err() != nil {
-			break
+	if !opts.ProbesOnly {
+		for _, name := range opts.Systems {
+			if ctx.Err() != nil {
+				break
+			}
+			res := r.runSystem(ctx, name, ferrydEnv)
+			rep.Systems = append(rep.Systems, res)
 		}
-		res := r.runSystem(ctx, name, ferrydEnv)
-		rep.Systems = append(rep.Systems, res)
+		if ctx.Err() == nil {
+			rep.VTEP = r.runVTEP(ctx, filepath.Join(dir, "vtep"))
+		}
+		if ctx.Err() == nil && opts.DataPlane {
+			rep.DataPlane = r.runDataPlane(ctx, filepath.Join(dir, "dataplane"))
+		}
 	}
 	if ctx.Err() == nil {
-		rep.VTEP = r.runVTEP(ctx, filepath.Join(dir, "vtep"))
-	}
-	if ctx.Err() == nil && opts.DataPlane {
-		rep.DataPlane = r.runDataPlane(ctx, filepath.Join(dir, "dataplane"))
+		rep.Probes = r.runProbes(ctx, filepath.Join(dir, "probes"))
 	}
 	rep.Took = time.Since(r.start)
 	if err := ctx.Err(); err != nil {

@@ -3,7 +3,7 @@
 // target. `make bench` runs the default profile, `make bench SMALL=1` the
 // small one.
 //
-//	ferrybench [-profile default|small|tiny] [-systems ferry] [-cpuprofile] [-json FILE]
+//	ferrybench [-profile default|small|tiny] [-systems ferry] [-cpuprofile] [-json FILE] [-probes-only]
 //
 // It needs Open vSwitch (ovsdb-server, ovs-vswitchd, ovs-vsctl, ovs-ofctl,
 // vtep-ctl) and Go; the data-plane step also needs root. Ctrl-C stops
@@ -37,6 +37,8 @@ func main() {
 	ports := flag.Int("ports", 0, "override the profile's number of ports")
 	span := flag.Int("span", -1, "override the number of hypervisors each switch spans (0: all)")
 	samples := flag.Int("samples", -1, "override the number of latency samples")
+	probesOnly := flag.Bool("probes-only", false, "run step 6 alone: what ferryd's data-plane probes cost it (probes on against --probe-interval 0)")
+	probeWindow := flag.Duration("probe-window", 0, "override the length of step 6's CPU windows (0: the profile's)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "ferrybench: unexpected arguments %q\n", flag.Args())
@@ -62,6 +64,9 @@ func main() {
 	if *samples >= 0 {
 		p.LatencySamples = *samples
 	}
+	if *probeWindow > 0 {
+		p.ProbeWindow = *probeWindow
+	}
 
 	command := os.Getenv("FERRY_BENCH_COMMAND")
 	self := strings.Join(os.Args, " ")
@@ -82,7 +87,7 @@ func main() {
 	rep, err := bench.Run(ctx, bench.Options{
 		Profile: p, Ferryd: *ferryd, WorkDir: *workDir, Keep: *keep,
 		Systems: strings.Split(*systems, ","), DataPlane: *dataPlane, CPUProfile: *cpuProfile,
-		Command: command, Progress: os.Stderr,
+		ProbesOnly: *probesOnly, Command: command, Progress: os.Stderr,
 	})
 	if rep != nil {
 		fmt.Println()
