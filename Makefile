@@ -4,7 +4,7 @@ GO    ?= go
 PKGS  ?= ./...
 
 .DEFAULT_GOAL := help
-.PHONY: help build man install uninstall deb test lint lint-openapi generate verify-generated demo demo-ha lab lab-down soak fuzz bench bench-micro bench-deps deps
+.PHONY: help build man install uninstall deb test lint lint-openapi generate verify-generated demo demo-ha lab lab-down soak fuzz bench bench-probes bench-micro bench-deps deps
 
 # What `ferryd --version` prints: stamped at link time (internal/version).
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
@@ -121,6 +121,16 @@ bench: deps bench-deps ## Run the benchmark and print its table (SMALL=1: the sm
 	@$(GO) build -o bin/ferrybench ./bench/cmd/ferrybench
 	@echo "$(BENCH_CMD)"
 	@FERRY_BENCH_COMMAND="make bench$(if $(SMALL), SMALL=$(SMALL))$(if $(BENCH_FLAGS), BENCH_FLAGS='$(BENCH_FLAGS)')" $(BENCH_CMD)
+
+# Step 6 alone: what ferryd's data-plane probes cost it (issue 13), 16
+# hypervisors and 500 switches (SMALL=1: 4 and 50), probes on against
+# --probe-interval 0; about 3 minutes (SMALL=1: under a minute).
+BENCH_PROBES_CMD = bin/ferrybench -profile $(BENCH_PROFILE) -probes-only $(BENCH_FLAGS)
+
+bench-probes: deps ## Measure what data-plane probes cost ferryd (SMALL=1: the small profile)
+	@$(GO) build -o bin/ferrybench ./bench/cmd/ferrybench
+	@echo "$(BENCH_PROBES_CMD)"
+	@FERRY_BENCH_COMMAND="make bench-probes$(if $(SMALL), SMALL=$(SMALL))$(if $(BENCH_FLAGS), BENCH_FLAGS='$(BENCH_FLAGS)')" $(BENCH_PROBES_CMD)
 
 bench-micro: ## Run the Go microbenchmarks (go test -bench)
 	@echo "$(GO) test -run '^$$' -bench . -benchmem $(PKGS)"

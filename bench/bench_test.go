@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// TestTinyProfile runs the whole harness (steps 1-4) against real OVS
+// TestTinyProfile runs the whole harness (steps 1-4 and 6) against real OVS
 // processes and a real ferryd in the tiny profile and asserts correctness,
 // never timings: every switch realized, every latency sample realized, no
 // flow_mod and no lost flow across a kill -9 restart, a VTEP second pass
@@ -65,6 +65,21 @@ func TestTinyProfile(t *testing.T) {
 	}
 	if v := rep.VTEP; v == nil || v.Rows != p.VTEPMACs {
 		t.Errorf("VTEP step: %+v", v)
+	}
+	// Step 6: both windows measured; with an underlay (root) probes
+	// must have crossed, and none is sent with --probe-interval 0.
+	if pr := rep.Probes; pr == nil || pr.Err != "" || pr.On == nil || pr.Off == nil {
+		t.Errorf("probe step: %+v", pr)
+	} else {
+		if pr.On.Sent == 0 {
+			t.Error("probe step: no probe sent with probes on")
+		}
+		if pr.Underlay != "" && !pr.Crossed {
+			t.Error("probe step: no probe crossed the dummy underlay")
+		}
+		if pr.Off.Sent != 0 {
+			t.Errorf("probe step: %.1f probes/s sent with --probe-interval 0", pr.Off.Sent)
+		}
 	}
 	// Nothing left running: the work directory is gone.
 	if _, err := os.Stat(rep.WorkDir); err == nil {

@@ -162,7 +162,12 @@ func (rep *Report) Table() string {
 	for _, s := range rep.Systems {
 		fmt.Fprintf(&b, "system:   %s: %s\n", s.System, s.Version)
 	}
-	fmt.Fprintf(&b, "workload: %s\n", rep.Profile)
+	if len(rep.Systems) == 0 && rep.Probes != nil {
+		fmt.Fprintf(&b, "workload: step 6 alone (-probes-only): %d hypervisors, %d switches, %v windows\n",
+			rep.Profile.ProbeHypervisors, rep.Profile.ProbeSwitches, rep.Profile.ProbeWindow)
+	} else {
+		fmt.Fprintf(&b, "workload: %s\n", rep.Profile)
+	}
 	fmt.Fprintf(&b, "run took: %s\n\n", ms(rep.Took))
 
 	names := []string{}
