@@ -108,7 +108,8 @@ soak: deps ## Fault-injection soak in the namespace lab (root; FAULTS=20, SEED=,
 
 # The benchmark of issue 6 (bench/, docs/benchmarks.md): `make bench` runs the
 # default profile (16 hypervisors, 500 switches, 10,000 ports; bounded to 15
-# minutes on 2 cores), `make bench SMALL=1` the small one (under 2 minutes).
+# minutes on 2 cores, then about 1.5 minutes of step 6, the probe cost),
+# `make bench SMALL=1` the small one (under 2 minutes, plus half a minute).
 # BENCH_FLAGS passes more flags to ferrybench, e.g. BENCH_FLAGS=-cpuprofile.
 BENCH_PROFILE = $(if $(SMALL),small,default)
 # OVN side by side when installed (bench-deps installs it as root);
@@ -124,7 +125,7 @@ bench: deps bench-deps ## Run the benchmark and print its table (SMALL=1: the sm
 
 # Step 6 alone: what ferryd's data-plane probes cost it (issue 13), 16
 # hypervisors and 500 switches (SMALL=1: 4 and 50), probes on against
-# --probe-interval 0; about 3 minutes (SMALL=1: under a minute).
+# --probe-interval 0; about 1.5 minutes (SMALL=1: under a minute).
 BENCH_PROBES_CMD = bin/ferrybench -profile $(BENCH_PROFILE) -probes-only $(BENCH_FLAGS)
 
 bench-probes: deps ## Measure what data-plane probes cost ferryd (SMALL=1: the small profile)

@@ -26,6 +26,13 @@
 //  5. Data plane (root, namespace lab): REST port create to the first ping
 //     between guests on different hypervisors, and TCP throughput over
 //     ferry's pipeline against a two-flow VXLAN pipeline on the same OVS.
+//  6. Probe cost: fresh hypervisors and switches (each on 2-4 of them),
+//     ferryd's CPU over a fixed window with data-plane probes at their
+//     default interval and again with --probe-interval 0, on the same
+//     state. As root the hypervisors get a dummy underlay (a hub
+//     ovs-vswitchd, netdev-dummy unix streams, each hypervisor's
+//     ovs-vswitchd in a network namespace of its own for its tunnel
+//     address) and probes really cross; otherwise they all time out.
 //
 // A control plane is a System; ferry is one (Ferry). Another, such as OVN,
 // plugs in by implementing System and calling Register from an init

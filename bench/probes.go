@@ -517,6 +517,9 @@ func (pr *ProbeResult) table(b *strings.Builder) {
 			w.what+":", 100*w.w.Core(), ms(w.w.Window), w.w.Sent, w.w.Received)
 	}
 	d := pr.On.Core() - pr.Off.Core()
+	if d > -5e-5 && d < 5e-5 {
+		d = 0 // not "-0.00 %"
+	}
 	fmt.Fprintf(b, "  probe cost (on - off): %.2f %% of a core   target <= %.0f %%%s\n", 100*d, 100*targetProbeCore, mark(d <= targetProbeCore))
 	if len(pr.On.Metrics) == 0 {
 		fmt.Fprintf(b, "  ferryd's own probe counters: none exported (figures above read from OVS)\n")
