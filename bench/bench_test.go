@@ -15,7 +15,7 @@ import (
 // with nothing to do. It keeps the harness from rotting; CI runs it.
 func TestTinyProfile(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts OVS daemons and ferryd (about 15 s)")
+		t.Skip("starts OVS daemons and ferryd (about 20 s)")
 	}
 	if missing := MissingOVS(); len(missing) > 0 {
 		msg := "bench: Open vSwitch not installed (missing " + strings.Join(missing, ", ") + ")"

@@ -41,7 +41,7 @@ func TestOVN(t *testing.T) {
 
 	p := Profile{Hypervisors: 2, Switches: 2, Ports: 4, LatencySamples: 2, BulkSwitches: 1}
 	w := NewWorkload(p)
-	hvs, err := startHypervisors(ctx, dir, p.Hypervisors, &stop)
+	hvs, err := startHypervisors(ctx, dir, p.Hypervisors, &stop, false)
 	if err != nil {
 		t.Fatal(err)
 	}

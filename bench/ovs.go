@@ -30,7 +30,8 @@ type OVS struct {
 	DBSock string
 
 	// NetnsIP, when set, runs ovs-vswitchd in a network namespace of
-	// its own with this address on its loopback: see startUnderlayHV.
+	// its own with this address on its loopback (the probe step's
+	// underlay, probes.go).
 	NetnsIP string
 
 	dbs      []string
@@ -115,8 +116,9 @@ func (o *OVS) StartVswitchd(ctx context.Context) error {
 		// nothing to clean up, invisible to `ip netns`) with the
 		// address on its loopback. Plain --enable-dummy: with
 		// =override the dummy datapath does not do native tunnels.
-		// Its OVSDB and OpenFlow connections are unix sockets, which
-		// cross namespaces.
+		// Its OVSDB socket is a unix one, which crosses namespaces;
+		// OpenFlow to ferryd's loopback listener needs a relay
+		// (netns.go).
 		args[1] = "--enable-dummy"
 		args = append([]string{"-n", "sh", "-c",
 			`ip link set lo up && ip addr add "$0"/32 dev lo && exec ovs-vswitchd "$@"`, o.NetnsIP}, args...)

@@ -156,6 +156,7 @@ func underlayMAC(i int) string {
 	return fmt.Sprintf("02:fe:00:00:%02x:%02x", byte((i+1)>>8), byte(i+1))
 }
 
+// tunnelIP is hypervisor i's tunnel address.
 func tunnelIP(i int) string { return fmt.Sprintf("198.18.%d.%d", 1+i/250, 1+i%250) }
 
 func (r *runner) probeStep(ctx context.Context, dir string, res *ProbeResult) error {
@@ -211,32 +212,19 @@ func (r *runner) probeStep(ctx context.Context, dir string, res *ProbeResult) er
 	if err != nil {
 		return err
 	}
-	hvs := make([]*Hypervisor, res.Hypervisors)
+	hvs, err := startHypervisors(ctx, dir, res.Hypervisors, &stop, underlay)
+	if err != nil {
+		return err
+	}
 	err = forEach(ctx, res.Hypervisors, 4, func(ctx context.Context, i int) error {
-		d := filepath.Join(dir, fmt.Sprintf("hv%02d", i+1))
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
-		o, err := StartOVS(ctx, hvName(i), d, []string{VswitchSchema}, false)
-		if err != nil {
-			return err
-		}
-		stop.add(o.Stop)
+		hv := hvs[i]
 		if underlay {
-			o.NetnsIP = tunnelIP(i)
-		}
-		if err := o.StartVswitchd(ctx); err != nil {
-			return err
-		}
-		if underlay {
-			relay, err := startRelay(o.VswitchdPid(), fmt.Sprintf("127.0.0.1:%d", ofPort))
+			relay, err := startRelay(hv.VswitchdPid(), fmt.Sprintf("127.0.0.1:%d", ofPort))
 			if err != nil {
 				return err
 			}
 			stop.add(func() { relay.Close() })
 		}
-		hv := &Hypervisor{OVS: o, TunnelIP: tunnelIP(i), Bridge: "br-int"}
-		hvs[i] = hv
 		if _, err := hv.Vsctl(ctx, "add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=dummy"); err != nil {
 			return err
 		}
@@ -293,7 +281,7 @@ func (r *runner) probeStep(ctx context.Context, dir string, res *ProbeResult) er
 	err = f.Start(actx, hvs)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("ferryd did not attach every hypervisor: %w", err)
+		return fmt.Errorf("bench: ferryd did not attach every hypervisor: %w", err)
 	}
 	r.logf("step 6: creating %d switches, one PUT each with its ports", len(sws))
 	t1 := time.Now()
@@ -307,7 +295,7 @@ func (r *runner) probeStep(ctx context.Context, dir string, res *ProbeResult) er
 	cancel()
 	res.Realize = time.Since(t1)
 	if err != nil {
-		return fmt.Errorf("not every switch realized %v after the first PUT: %w", res.Realize.Round(time.Millisecond), err)
+		return fmt.Errorf("bench: not every probe-step switch realized %v after the first PUT: %w", res.Realize.Round(time.Millisecond), err)
 	}
 	r.logf("step 6: every switch realized in %v", res.Realize.Round(time.Millisecond))
 
@@ -322,7 +310,7 @@ func (r *runner) probeStep(ctx context.Context, dir string, res *ProbeResult) er
 		err := f.Reload(rctx, w.args)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("ferryd %s not back in step: %w", strings.Join(w.args, " "), err)
+			return fmt.Errorf("bench: ferryd %s not back in step: %w", strings.Join(w.args, " "), err)
 		}
 		win, err := r.probeWindow(ctx, f, hvs, w.args)
 		if err != nil {

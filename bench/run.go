@@ -476,7 +476,7 @@ func (r *runner) runSystem(ctx context.Context, name string, ferrydEnv []string)
 	setupStart := time.Now()
 	w := NewWorkload(p)
 	r.logf("%s: starting %d hypervisors", name, p.Hypervisors)
-	hvs, err := startHypervisors(ctx, dir, p.Hypervisors, &stop)
+	hvs, err := startHypervisors(ctx, dir, p.Hypervisors, &stop, false)
 	if err != nil {
 		res.fail("setup", err)
 		return res
@@ -584,20 +584,28 @@ func mergeUsage(us []ProcUsageResult) []ProcUsageResult {
 	return out
 }
 
-// startHypervisors starts m hypervisors in dir/hvNN, a few at a time.
-func startHypervisors(ctx context.Context, dir string, m int, stop *cleanups) ([]*Hypervisor, error) {
+// startHypervisors starts m hypervisors in dir/hvNN, a few at a time;
+// with netns, each ovs-vswitchd runs in a network namespace of its own
+// with its tunnel address (OVS.NetnsIP).
+func startHypervisors(ctx context.Context, dir string, m int, stop *cleanups, netns bool) ([]*Hypervisor, error) {
 	hvs := make([]*Hypervisor, m)
 	err := forEach(ctx, m, 4, func(ctx context.Context, i int) error {
 		d := filepath.Join(dir, fmt.Sprintf("hv%02d", i+1))
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
-		o, err := StartOVS(ctx, hvName(i), d, []string{VswitchSchema}, true)
+		o, err := StartOVS(ctx, hvName(i), d, []string{VswitchSchema}, false)
 		if err != nil {
 			return err
 		}
 		stop.add(o.Stop)
-		hvs[i] = &Hypervisor{OVS: o, TunnelIP: fmt.Sprintf("198.18.%d.%d", 1+i/250, 1+i%250), Bridge: "br-int"}
+		if netns {
+			o.NetnsIP = tunnelIP(i)
+		}
+		if err := o.StartVswitchd(ctx); err != nil {
+			return err
+		}
+		hvs[i] = &Hypervisor{OVS: o, TunnelIP: tunnelIP(i), Bridge: "br-int"}
 		return nil
 	})
 	return hvs, err
