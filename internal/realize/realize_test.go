@@ -163,16 +163,32 @@ func (f fabric) send(t *testing.T, chassis string, ofport uint32, dst string) []
 	return got
 }
 
+// delivery is a frame sent from a VIF and the iface IDs that must get it.
+type delivery struct {
+	name, chassis string
+	ofport        uint32
+	dst           string
+	want          []string
+}
+
+// expect sends each frame and checks who received it, once each.
+func (f fabric) expect(t *testing.T, ds []delivery) {
+	t.Helper()
+	for _, c := range ds {
+		t.Run(c.name, func(t *testing.T) {
+			got := f.send(t, c.chassis, c.ofport, c.dst)
+			if !slices.Equal(got, c.want) {
+				t.Fatalf("frame to %s from %s/%d reached %v, want %v", c.dst, c.chassis, c.ofport, got, c.want)
+			}
+		})
+	}
+}
+
 func TestForwarding(t *testing.T) {
 	snap, obs := labSnapshot()
 	f := buildFabric(t, snap, obs)
 	bcast := "ff:ff:ff:ff:ff:ff"
-	cases := []struct {
-		name, chassis string
-		ofport        uint32
-		dst           string
-		want          []string
-	}{
+	f.expect(t, []delivery{
 		{"unicast across subnets", "hv1", 1, "52:54:00:00:01:0b", []string{"blue-b"}},
 		{"unicast local", "hv1", 1, "52:54:00:00:01:0c", []string{"blue-c"}},
 		{"unicast back", "hv3", 1, "52:54:00:00:01:0a", []string{"blue-a"}},
@@ -185,15 +201,7 @@ func TestForwarding(t *testing.T) {
 		{"red port MAC from the API", "hv2", 5, "52:54:00:00:02:0b", []string{"red-b"}},
 		{"blue MAC unreachable from red", "hv2", 5, "52:54:00:00:01:0b", []string{"red-b"}}, // flooded in red only
 		{"foreign port drops", "hv2", 9, bcast, nil},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got := f.send(t, c.chassis, c.ofport, c.dst)
-			if !slices.Equal(got, c.want) {
-				t.Fatalf("frame to %s from %s/%d reached %v, want %v", c.dst, c.chassis, c.ofport, got, c.want)
-			}
-		})
-	}
+	})
 }
 
 // A unicast frame arriving from a tunnel for a MAC that lives on a third

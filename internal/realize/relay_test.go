@@ -34,12 +34,7 @@ func TestRelayForwarding(t *testing.T) {
 	snap, obs := relayLab()
 	f := buildRelayed(t, snap, obs, Relays{PairOf("hv3", "hv1"): "hv2"})
 	bcast := "ff:ff:ff:ff:ff:ff"
-	cases := []struct {
-		name, chassis string
-		ofport        uint32
-		dst           string
-		want          []string
-	}{
+	f.expect(t, []delivery{
 		{"unicast through a relay that carries the switch", "hv1", 1, "52:54:00:00:01:0b", []string{"blue-b"}},
 		{"and back", "hv3", 1, "52:54:00:00:01:0a", []string{"blue-a"}},
 		{"direct pairs stay direct", "hv3", 1, "52:54:00:00:01:0d", []string{"blue-d"}},
@@ -51,15 +46,7 @@ func TestRelayForwarding(t *testing.T) {
 		{"and back again", "hv3", 3, "52:54:00:00:03:0a", []string{"green-a"}},
 		{"broadcast through a pure relay", "hv3", 3, bcast, []string{"green-a"}},
 		{"a switch without the pair is untouched", "hv2", 5, bcast, []string{"red-b"}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got := f.send(t, c.chassis, c.ofport, c.dst)
-			if !slices.Equal(got, c.want) {
-				t.Fatalf("frame to %s from %s/%d reached %v, want %v", c.dst, c.chassis, c.ofport, got, c.want)
-			}
-		})
-	}
+	})
 	if got := slices.Sorted(slices.Values(f["hv2"].st.Switches)); !slices.Equal(got, []string{"blue", "green", "red"}) {
 		t.Errorf("relay serves %v, want blue, green (relayed) and red", got)
 	}
