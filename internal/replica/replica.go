@@ -222,6 +222,11 @@ func (m *Manager) Replicas() []Status {
 		add(m.cfg.Self).Devices = append(byID[m.cfg.Self.ID].Devices, d)
 	}
 	for d, o := range m.owners {
+		// A device this replica holds the lock of is its own, whatever
+		// an older owner record read before it took the device says.
+		if _, mine := m.owned[d]; mine {
+			continue
+		}
 		if s := byID[o.Replica]; s != nil && !s.Self {
 			s.Devices = append(s.Devices, d)
 		}

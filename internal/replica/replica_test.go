@@ -367,3 +367,19 @@ func TestDrainTakesNothing(t *testing.T) {
 		t.Errorf("%d ownerships recorded, want 1 (hv1 before draining)", st.takes)
 	}
 }
+
+// TestReplicasListsHeldDevicesOnce: a device whose lock this replica holds
+// is listed under it alone, even while the owner records it read before
+// it took the device still name the previous owner (seen after a
+// northbound leader change: every replica takes its share again, and the
+// records catch up a round later).
+func TestReplicasListsHeldDevicesOnce(t *testing.T) {
+	m := &Manager{cfg: Config{Self: model.Replica{ID: "a"}}, registered: true,
+		owned:  map[string]uint64{"chassis/hv1": 2},
+		live:   []model.Replica{{ID: "a"}, {ID: "b"}},
+		owners: map[string]model.Owner{"chassis/hv1": {Replica: "b", Epoch: 1}, "chassis/hv2": {Replica: "b", Epoch: 1}}}
+	st := m.Replicas()
+	if len(st) != 2 || !slices.Equal(st[0].Devices, []string{"chassis/hv1"}) || !slices.Equal(st[1].Devices, []string{"chassis/hv2"}) {
+		t.Errorf("replicas %+v, want hv1 under a only and hv2 under b", st)
+	}
+}
