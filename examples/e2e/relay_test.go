@@ -26,16 +26,21 @@ func (e *env) waitPaths(sw string, want map[string]string, timeout time.Duration
 			return time.Since(start)
 		}
 		if time.Since(start) > timeout {
-			var decisions []string
-			for _, l := range strings.Split(e.ferryd.Log(), "\n") {
-				if strings.Contains(l, "msg=\"pair ") {
-					decisions = append(decisions, l)
-				}
-			}
-			e.t.Fatalf("paths of %s: %v, want %v\ntunnel states: %v\nferryd's decisions:\n%s", sw, got, want, e.tunnelStates(sw), strings.Join(decisions, "\n"))
+			e.t.Fatalf("paths of %s: %v, want %v\ntunnel states: %v\nferryd's decisions:\n%s", sw, got, want, e.tunnelStates(sw), e.pathDecisions())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// pathDecisions returns ferryd's log lines about pairs changing path.
+func (e *env) pathDecisions() string {
+	var out []string
+	for _, l := range strings.Split(e.ferryd.Log(), "\n") {
+		if strings.Contains(l, "msg=\"pair ") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // blockUnderlay makes the router drop underlay traffic between two tunnel
@@ -121,10 +126,11 @@ func TestRelay(t *testing.T) {
 
 	hv1, _ := e.lab.Hypervisor("hv1")
 	hv3, _ := e.lab.Hypervisor("hv3")
+	t.Logf("blocking at %s", time.Now().UTC().Format(time.RFC3339Nano))
 	liftHV3 := e.blockUnderlay(hv1.TunnelIP, hv3.TunnelIP)
 	liftGW := e.blockUnderlay(hv1.TunnelIP, gw.TunnelIP)
 	took := e.waitPaths("blue", map[string]string{"hv1-hv3": "relayed via hv2", "hv1-gw1": "relayed via hv2", "hv1-hv2": "direct", "hv2-hv3": "direct"}, 20*time.Second)
-	t.Logf("blue relayed %v after the block", took)
+	t.Logf("blue relayed %v after the block; ferryd's decisions:\n%s", took, e.pathDecisions())
 	e.waitPaths("red", map[string]string{"hv1-hv3": "relayed via hv2"}, 10*time.Second)
 	for _, p := range pings {
 		if err := e.lab.WaitPing(t, p[0], p[1], 15*time.Second); err != nil {

@@ -16,15 +16,20 @@ import (
 // seen up: a tunnel that is coming up reports down and init for a second
 // or two); it returns to the direct path only once that has been up for
 // pathReturnHold, so that a flapping link does not move traffic back and
-// forth with every BFD packet. A relay whose tunnel to a VTEP turned out
-// down while it relayed is not tried again for that pair for
-// relayRefusedHold: a VTEP builds its tunnel to the relay only once told
-// to use it, so until then BFD cannot vouch for that leg.
+// forth with every BFD packet. A pair with a VTEP waits relayAfterGateway:
+// ovs-vtep restarts BFD on its tunnels whenever it reconfigures them, so
+// its side reports a short "down" on changes elsewhere. A relay whose
+// tunnel to a VTEP is still down relayLegGrace after it started relaying
+// is not tried again for that pair for relayRefusedHold: a VTEP builds its
+// tunnel to the relay only once told to use it, so until then BFD cannot
+// vouch for that leg.
 const (
-	relayAfter       = 1 * time.Second
-	relayAfterNew    = 5 * time.Second
-	pathReturnHold   = 2 * time.Second
-	relayRefusedHold = 10 * time.Second
+	relayAfter        = 1 * time.Second
+	relayAfterGateway = 3 * time.Second
+	relayAfterNew     = 5 * time.Second
+	pathReturnHold    = 2 * time.Second
+	relayLegGrace     = 5 * time.Second
+	relayRefusedHold  = 10 * time.Second
 )
 
 // paths is the controller's choice of path for every pair of endpoints
@@ -35,6 +40,7 @@ type paths struct {
 	relays    realize.Relays
 	downSince map[realize.Pair]time.Time // pairs whose direct tunnel is down, since
 	upSince   map[realize.Pair]time.Time // relayed pairs whose direct tunnel is up again
+	since     map[realize.Pair]time.Time // relayed pairs, since
 	seenUp    map[realize.Pair]bool      // pairs whose direct tunnel was up once
 	refused   map[relayTry]time.Time     // relays found unreachable while in use
 	timer     *time.Timer                // re-decides when a hold ends
@@ -76,6 +82,7 @@ func (c *Controller) updatePaths() {
 	if p.upSince == nil {
 		p.upSince, p.downSince = make(map[realize.Pair]time.Time), make(map[realize.Pair]time.Time)
 		p.seenUp, p.refused = make(map[realize.Pair]bool), make(map[relayTry]time.Time)
+		p.since = make(map[realize.Pair]time.Time)
 	}
 	next := realize.Relays{}
 	var wait time.Duration
@@ -125,16 +132,24 @@ func (c *Controller) updatePaths() {
 			continue
 		}
 		if relayed {
-			if ok, legDown := c.relayReaches(cur, pair, isGateway); ok {
+			ok, legDown := c.relayReaches(cur, pair, isGateway)
+			if in := now.Sub(p.since[pair]); ok || legDown && in < relayLegGrace {
+				if !ok {
+					later(relayLegGrace - in)
+				}
 				next[pair] = cur
 				continue
-			} else if legDown {
+			}
+			if legDown {
 				p.refused[relayTry{pair, cur}] = now
 			}
 		} else {
 			hold := relayAfter
-			if !p.seenUp[pair] {
+			switch {
+			case !p.seenUp[pair]:
 				hold = relayAfterNew
+			case isGateway[pair.A] || isGateway[pair.B]:
+				hold = relayAfterGateway
 			}
 			if left := hold - now.Sub(p.downSince[pair]); left > 0 {
 				later(left)
@@ -170,8 +185,14 @@ func (c *Controller) updatePaths() {
 		return
 	}
 	changes := 0
+	for pair := range p.since {
+		if _, ok := next[pair]; !ok {
+			delete(p.since, pair)
+		}
+	}
 	for pair, r := range next {
 		if p.relays[pair] != r {
+			p.since[pair] = now
 			changes++
 			c.log.Info("pair relayed: direct tunnel down", "a", pair.A, "b", pair.B, "relay", r)
 		}
