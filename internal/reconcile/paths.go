@@ -44,6 +44,7 @@ type paths struct {
 	seenUp    map[realize.Pair]bool      // pairs whose direct tunnel was up once
 	refused   map[relayTry]time.Time     // relays found unreachable while in use
 	timer     *time.Timer                // re-decides when a hold ends
+	clock     func() time.Time           // nil: time.Now (tests set it)
 	reported  []string                   // the relays the metrics show
 	ver       atomic.Uint64              // bumped whenever relays changes
 }
@@ -65,6 +66,9 @@ func (c *Controller) relays() realize.Relays {
 // estate when that changed.
 func (c *Controller) updatePaths() {
 	now := time.Now()
+	if c.paths.clock != nil {
+		now = c.paths.clock()
+	}
 	snap := c.cfg.Northbound.Snapshot()
 	var relayChassis []string
 	for _, ch := range snap.Chassis {
