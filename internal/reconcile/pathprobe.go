@@ -194,7 +194,33 @@ func (p *pathProber) shared(e *realize.Estate, senders map[string]prober) map[di
 		return p.sharedPair
 	}
 	p.sharedSeq, p.sharedKey, p.sharedPair = e.Seq, key, sharedSwitches(e, senders)
+	p.mu.Lock()
+	p.forgetDeleted(e)
+	p.mu.Unlock()
 	return p.sharedPair
+}
+
+// forgetDeleted drops what probes verified of switches that are gone, so
+// that the records stay as large as the estate.
+func (p *pathProber) forgetDeleted(e *realize.Estate) {
+	for _, r := range p.results {
+		for sw := range r.verified {
+			if e.Switches[sw] == nil {
+				delete(r.verified, sw)
+			}
+		}
+	}
+	for gw, v := range p.gwVerified {
+		for sw := range v {
+			if e.Switches[sw] == nil {
+				delete(v, sw)
+			}
+		}
+		if _, ok := e.GatewaySwitches[gw]; !ok {
+			delete(p.gwVerified, gw)
+			delete(p.gwTurn, gw)
+		}
+	}
 }
 
 func newPathProber(c *Controller, interval time.Duration, rate int) *pathProber {

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-sdn/ferry/internal/model"
+	"github.com/ferry-sdn/ferry/internal/realize"
 	"github.com/ferry-sdn/ferry/openflow"
 )
 
@@ -76,4 +78,16 @@ func FuzzProbeID(f *testing.F) {
 			t.Fatalf("decoded %d from % x", id, b)
 		}
 	})
+}
+
+// What probes verified of a deleted switch is forgotten.
+func TestProbeForgetsDeletedSwitches(t *testing.T) {
+	p := newPathProber(nil, time.Second, 100)
+	p.results[dirPair{"hv1", "hv2"}] = &pairResult{verified: map[string]uint64{"gone": 3}}
+	p.gwVerified["gw1"] = map[string]uint64{"gone": 3}
+	e, _ := realize.NextEstate(nil, realize.EstateInputs{Snapshot: &model.Snapshot{}})
+	p.forgetDeleted(e)
+	if len(p.results[dirPair{"hv1", "hv2"}].verified) != 0 || len(p.gwVerified) != 0 {
+		t.Errorf("kept %+v and %+v", p.results[dirPair{"hv1", "hv2"}].verified, p.gwVerified)
+	}
 }
