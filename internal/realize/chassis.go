@@ -1,6 +1,7 @@
 package realize
 
 import (
+	"maps"
 	"net"
 	"slices"
 	"sort"
@@ -149,7 +150,7 @@ func switchTunnels(sv *SwitchView, self model.Chassis, ps peers) []hypervisor.Tu
 	}
 	gateways := SwitchGateways(sv.Switch, ps.gateways)
 	if !sv.Carries(self.Name) {
-		for _, name := range sortedKeys(sv.relayedFor(self.Name)) {
+		for _, name := range slices.Sorted(maps.Keys(sv.relayedFor(self.Name))) {
 			if i := slices.IndexFunc(gateways, func(g GatewayView) bool { return g.Name == name }); i >= 0 {
 				toGateway(gateways[i])
 			} else {
@@ -166,25 +167,9 @@ func switchTunnels(sv *SwitchView, self model.Chassis, ps peers) []hypervisor.Tu
 	for _, gv := range gateways {
 		toGateway(gv)
 	}
-	var relays []string
-	for _, r := range sv.relayedPeers(self.Name) {
-		if !slices.Contains(relays, r) {
-			relays = append(relays, r)
-		}
-	}
-	slices.Sort(relays)
-	for _, r := range relays {
+	for _, r := range slices.Compact(slices.Sorted(maps.Values(sv.relayedPeers(self.Name)))) {
 		toChassis(r)
 	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
 
@@ -307,7 +292,7 @@ func desiredSwitch(sv *SwitchView, self model.Chassis, ps peers, tunnels []hyper
 	fromLocal, fromTunnel := openflow.FloodGroups(sv.VNI)
 	// As a relay: frames from an endpoint go on to the endpoints it cannot
 	// reach, by MAC or flooded, and to the local VIFs.
-	for _, src := range sortedKeys(forwards) {
+	for _, src := range slices.Sorted(maps.Keys(forwards)) {
 		in, ok := portOf[src]
 		if !ok {
 			continue

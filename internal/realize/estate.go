@@ -64,8 +64,13 @@ func newSwitchView(sw model.Switch, bound map[string]Binding, views map[string]G
 
 // setRelays fills in the switch's relayed pairs.
 func (sv *SwitchView) setRelays(views map[string]GatewayView, relays Relays) {
-	sv.Relayed = switchRelays(sv.Carriers, SwitchGateways(sv.Switch, views), relays)
-	sv.relayKey = relayKeyOf(sv.Relayed)
+	sv.Relayed, sv.relayKey = sv.relaysFor(views, relays)
+}
+
+// relaysFor returns the switch's relayed pairs among relays and their key.
+func (sv *SwitchView) relaysFor(views map[string]GatewayView, relays Relays) (map[Pair]string, string) {
+	r := switchRelays(sv.Carriers, SwitchGateways(sv.Switch, views), relays)
+	return r, relayKeyOf(r)
 }
 
 // viewsOf turns a snapshot and its bindings into switch views (version 0),
@@ -225,11 +230,11 @@ func NextEstate(prev *Estate, in EstateInputs) (*Estate, []string) {
 			sv = newSwitchView(sw, bound, in.Gateways, in.Relays)
 			sv.Version = e.Seq
 			changed = append(changed, sw.Name)
-		} else if r := switchRelays(p.Carriers, SwitchGateways(sw, in.Gateways), in.Relays); relayKeyOf(r) != p.relayKey {
+		} else if r, key := p.relaysFor(in.Gateways, in.Relays); key != p.relayKey {
 			// Only the paths changed: a copy with the new ones (views are
 			// immutable).
 			c := *p
-			c.Relayed, c.relayKey = r, relayKeyOf(r)
+			c.Relayed, c.relayKey = r, key
 			c.Version = e.Seq
 			sv = &c
 			changed = append(changed, sw.Name)

@@ -1,6 +1,7 @@
 package realize
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -83,14 +84,7 @@ func (sv *SwitchView) RelayOf(a, b string) string { return sv.Relayed[PairOf(a, 
 
 // Relays returns the relays the switch uses, sorted.
 func (sv *SwitchView) Relays() []string {
-	var out []string
-	for _, r := range sv.Relayed {
-		if !slices.Contains(out, r) {
-			out = append(out, r)
-		}
-	}
-	sort.Strings(out)
-	return out
+	return slices.Compact(slices.Sorted(maps.Values(sv.Relayed)))
 }
 
 // Serves reports whether chassis has a part in the switch: it carries it,

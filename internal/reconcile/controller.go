@@ -711,9 +711,7 @@ func (c *Controller) Switch(sw model.Switch) model.SwitchStatus {
 	for i, tn := range st.Tunnels {
 		st.Tunnels[i].State = c.pairState(tn.A, tn.B, false)
 		st.Tunnels[i].Path, st.Tunnels[i].Relay = pathOf(sv, tn.A, tn.B), sv.RelayOf(tn.A, tn.B)
-		a, _ := e.Chassis(tn.A)
-		b, _ := e.Chassis(tn.B)
-		pp := c.probe.pairProbe(tn.A, tn.B, min(a.MTU(), b.MTU()))
+		pp := c.probe.pairProbe(tn.A, tn.B)
 		st.Tunnels[i].Probe = pp
 		if pp != nil && pp.PathMTU > 0 && tn.Encap != "" {
 			// The guest MTU follows what really crosses.

@@ -170,8 +170,6 @@ type pathProber struct {
 	// and at which version; gwTurn rotates the switch probed.
 	gwVerified map[string]map[string]uint64
 	gwTurn     map[string]int
-	sent       uint64
-	lost       uint64
 	// roundLost counts the losses found since the last report.
 	roundLost int
 	// The pairs' shared switches, for the estate and probers they were
@@ -280,7 +278,7 @@ func (p *pathProber) probers(ctx context.Context) map[string]prober {
 		sess := h.session
 		h.brMu.RUnlock()
 		pk, ok := sess.(Packets)
-		if !ok || sess == nil {
+		if !ok {
 			continue
 		}
 		out[h.chassis.Name] = prober{h.chassis.Name, pk, h.chassis, h}
@@ -404,7 +402,6 @@ func (p *pathProber) expire(now time.Time) {
 			mtu = append(mtu, pr)
 			continue
 		}
-		p.lost++
 		p.roundLost++
 		p.result(pr.pair).record(false)
 	}
@@ -427,11 +424,7 @@ func (p *pathProber) tick(ctx context.Context, now time.Time) {
 	}
 	e := p.c.estate()
 	shared := p.shared(e, senders)
-	type out struct {
-		pk  Packets
-		msg openflow.PacketOut
-	}
-	var outs []out
+	var outs []queuedProbe
 	budget := make(map[string]int, len(senders))
 	p.mu.Lock()
 	for d := range p.results {
@@ -472,16 +465,15 @@ func (p *pathProber) tick(ctx context.Context, now time.Time) {
 				// The inner frame whose tunnel packet is size bytes.
 				frame = size - model.Overhead(encap) + 14
 			}
-			outs = append(outs, out{senders[d.From].pk, openflow.PacketOut{InPort: openflow.PortController,
+			outs = append(outs, queuedProbe{senders[d.From].pk, openflow.PacketOut{InPort: openflow.PortController,
 				Actions: []openflow.Action{openflow.SetTunnelID{ID: uint64(sv.VNI)}, openflow.Output{Port: openflow.PortTable}},
 				Data:    probeFrame(dst, p.seq, frame)}})
-			p.sent++
 		}
 		budget[d.From]++
 	}
 	for gw, sws := range e.GatewaySwitches {
 		if o, ok := p.hairpin(e, gw, sws, senders, now); ok {
-			outs = append(outs, out{o.pk, o.msg})
+			outs = append(outs, o)
 		}
 	}
 	p.mu.Unlock()
@@ -492,7 +484,8 @@ func (p *pathProber) tick(ctx context.Context, now time.Time) {
 	}
 }
 
-type hairpinOut struct {
+// queuedProbe is a probe built under the lock, sent after it.
+type queuedProbe struct {
 	pk  Packets
 	msg openflow.PacketOut
 }
@@ -504,7 +497,7 @@ type hairpinOut struct {
 // (ovs-vtep programs it after its database). A switch needs two carriers
 // whose pairs with the VTEP are direct; the switch probed rotates,
 // unverified ones first.
-func (p *pathProber) hairpin(e *realize.Estate, gw string, sws []string, senders map[string]prober, now time.Time) (hairpinOut, bool) {
+func (p *pathProber) hairpin(e *realize.Estate, gw string, sws []string, senders map[string]prober, now time.Time) (queuedProbe, bool) {
 	start := p.gwTurn[gw]
 	type cand struct {
 		sv       *realize.SwitchView
@@ -556,13 +549,13 @@ func (p *pathProber) hairpin(e *realize.Estate, gw string, sws []string, senders
 		}
 	}
 	if fallback == nil {
-		return hairpinOut{}, false
+		return queuedProbe{}, false
 	}
 	c := fallback
 	p.seq++
 	p.pending[p.seq] = &pendingProbe{pair: dirPair{c.from.name, c.to.name}, gateway: gw, sw: c.sv.Name,
 		version: c.sv.Version, vni: c.sv.VNI, sent: now}
-	return hairpinOut{c.from.pk, openflow.PacketOut{InPort: openflow.PortController,
+	return queuedProbe{c.from.pk, openflow.PacketOut{InPort: openflow.PortController,
 		Actions: []openflow.Action{openflow.SetTunnelID{ID: uint64(c.sv.VNI)}, openflow.Output{Port: c.port}},
 		Data:    probeFrame(c.mac, p.seq, probeHeader)}}, true
 }
@@ -659,13 +652,13 @@ func (p *pathProber) report(sent int) {
 				continue
 			}
 		}
-		pp := p.pairProbeLocked(d.From, d.To, 0)
+		pp := p.pairProbeLocked(d.From, d.To)
 		if pp == nil {
 			states[model.ProbeUnknown]++
 			continue
 		}
 		states[pp.State]++
-		if pp.PathMTU > 0 && pp.PathMTU < p.configured(d) {
+		if pp.MTUBelowUnderlay {
 			mtuLow++
 		}
 	}
@@ -675,48 +668,44 @@ func (p *pathProber) report(sent int) {
 	p.c.cfg.Metrics.probeRound(sent, lost, states, mtuLow)
 }
 
-// configured is the pair's configured underlay MTU, as its search knows it.
-func (p *pathProber) configured(d dirPair) int {
-	if r := p.results[d]; r != nil {
-		return r.mtu.max
-	}
-	return 0
-}
-
 // pairProbe combines both directions of a pair for status; nil when
 // neither was probed.
-func (p *pathProber) pairProbe(a, b string, configured int) *model.PairProbe {
+func (p *pathProber) pairProbe(a, b string) *model.PairProbe {
 	if p == nil {
 		return nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.pairProbeLocked(a, b, configured)
+	return p.pairProbeLocked(a, b)
 }
 
-func (p *pathProber) pairProbeLocked(a, b string, configured int) *model.PairProbe {
-	ab, ba := p.results[dirPair{a, b}], p.results[dirPair{b, a}]
-	if ab == nil && ba == nil || (ab == nil || ab.n == 0) && (ba == nil || ba.n == 0) {
-		return nil
-	}
-	out := &model.PairProbe{State: model.ProbeOK}
-	mtu := 0
-	for _, r := range []*pairResult{ab, ba} {
+func (p *pathProber) pairProbeLocked(a, b string) *model.PairProbe {
+	out := &model.PairProbe{}
+	probed, unprobed, failing := 0, false, false
+	mtu, configured := 0, 0
+	for _, r := range []*pairResult{p.results[dirPair{a, b}], p.results[dirPair{b, a}]} {
 		if r == nil || r.n == 0 {
-			out.State = model.ProbeUnknown
+			unprobed = true
 			continue
 		}
-		if !r.lastOK {
-			out.State = model.ProbeFailing
-		}
+		probed++
+		failing = failing || !r.lastOK
 		out.Loss = max(out.Loss, r.loss())
 		out.RTTMillis = max(out.RTTMillis, float64(r.rtt.Microseconds())/1000)
 		if k := r.mtu.known(); k > 0 && (mtu == 0 || k < mtu) {
 			mtu = k
 		}
+		configured = r.mtu.max // the pair's configured underlay MTU
 	}
-	if out.State == model.ProbeUnknown && (ab != nil && ab.n > 0 && !ab.lastOK || ba != nil && ba.n > 0 && !ba.lastOK) {
+	switch {
+	case probed == 0:
+		return nil
+	case failing:
 		out.State = model.ProbeFailing
+	case unprobed:
+		out.State = model.ProbeUnknown
+	default:
+		out.State = model.ProbeOK
 	}
 	out.PathMTU = mtu
 	out.MTUBelowUnderlay = mtu > 0 && mtu < configured

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"sync"
@@ -258,23 +259,8 @@ func (c *Controller) observedPairs(relayed realize.Relays) []realize.Pair {
 	for p := range seen {
 		out = append(out, p)
 	}
-	slices.SortFunc(out, func(a, b realize.Pair) int {
-		if a.A != b.A {
-			return compare(a.A, b.A)
-		}
-		return compare(a.B, b.B)
-	})
+	slices.SortFunc(out, func(a, b realize.Pair) int { return cmp.Or(cmp.Compare(a.A, b.A), cmp.Compare(a.B, b.B)) })
 	return out
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // pairOf is pairState for a pair in canonical order, chassis first.
